@@ -1,0 +1,44 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Settings shared by every Swift target: Swift 6 mode is the tools-version default; existential `any` is
+/// spelled out so protocol costs stay visible.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "portwarden",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "portwarden", targets: ["portwarden"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // The only C in the project: libnftnl, libmnl and the linux uapi headers.
+        .systemLibrary(
+            name: "CNetfilter",
+            path: "Sources/CNetfilter",
+            pkgConfig: "libnftnl",
+            providers: [.apt(["libnftnl-dev", "libmnl-dev"])]
+        ),
+        .target(name: "HostModel", swiftSettings: swiftSettings),
+        .target(name: "Netlink", dependencies: ["CNetfilter", "HostModel"], swiftSettings: swiftSettings),
+        .target(name: "Collector", dependencies: ["Netlink", "HostModel"], swiftSettings: swiftSettings),
+        .target(name: "Evaluator", dependencies: ["HostModel"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "portwarden",
+            dependencies: [
+                "HostModel", "Collector", "Evaluator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "HostModelTests", dependencies: ["HostModel"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "HostModel"], resources: [.copy("Captures")], swiftSettings: swiftSettings),
+        .testTarget(name: "EvaluatorTests", dependencies: ["Evaluator", "HostModel"], swiftSettings: swiftSettings),
+        .testTarget(name: "IntegrationTests", dependencies: ["HostModel", "Evaluator"], swiftSettings: swiftSettings),
+    ]
+)

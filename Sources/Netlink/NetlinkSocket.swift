@@ -1,0 +1,132 @@
+internal import CNetfilter
+import Foundation
+
+/// A netlink socket for read-only requests (GET and dump). One per collection; never used to send a change.
+///
+/// The receive loop is written here rather than with `mnl_cb_run` so that interrupted dumps (NLM_F_DUMP_INTR)
+/// are seen, drained to the end and reported, and so that the same message parser also runs on recorded captures.
+public final class NetlinkSocket {
+    private let socket: OpaquePointer
+    private let portID: UInt32
+    private var nextSeq: UInt32
+    private var buffer: [UInt8]
+    /// When set, every received datagram is appended here (see `NetlinkRecorder`), to re-record test captures.
+    public var recorder: NetlinkRecorder?
+
+    public static let netfilter = Int32(NETLINK_NETFILTER)
+    public static let sockDiag = Int32(NETLINK_SOCK_DIAG)
+    public static let route = Int32(NETLINK_ROUTE)
+
+    public init(protocol proto: Int32) throws {
+        let names = [Int32(NETLINK_NETFILTER): "nfnetlink", Int32(NETLINK_SOCK_DIAG): "sock_diag", Int32(NETLINK_ROUTE): "rtnetlink"]
+        guard let s = mnl_socket_open(proto) else { throw NetlinkError.open(protocolName: names[proto] ?? "\(proto)", errno: pw_errno()) }
+        guard mnl_socket_bind(s, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
+            let e = pw_errno()
+            mnl_socket_close(s)
+            throw NetlinkError.open(protocolName: names[proto] ?? "\(proto)", errno: e)
+        }
+        // A larger kernel-side buffer keeps big dumps from overrunning (ENOBUFS) while we decode.
+        var size: Int32 = 8 << 20
+        _ = setsockopt(mnl_socket_get_fd(s), SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        socket = s
+        portID = mnl_socket_get_portid(s)
+        nextSeq = UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970))
+        buffer = Array(repeating: 0, count: pw_dump_buffer_size())
+        recorder = NetlinkRecorder.fromEnvironment(protocol: proto)
+    }
+
+    deinit { mnl_socket_close(socket) }
+
+    /// A fresh sequence number for the next request.
+    public func makeSeq() -> UInt32 {
+        nextSeq &+= 1
+        return nextSeq
+    }
+
+    /// Sends `request` (built with `seq`) and hands every reply message to `body` until NLMSG_DONE or the ACK.
+    /// - Returns: whether any reply carried NLM_F_DUMP_INTR; the caller must then discard what it read.
+    @discardableResult
+    public func exchange(_ request: [UInt8], seq: UInt32, describe: @autoclosure () -> String, _ body: (Message) throws -> Void) throws -> Bool {
+        let sent = request.withUnsafeBytes { mnl_socket_sendto(socket, $0.baseAddress, $0.count) }
+        guard sent == request.count else { throw NetlinkError.send(errno: pw_errno()) }
+        var interrupted = false
+        var finished = false
+        var failure: (any Error)?
+        while !finished {
+            let n = buffer.withUnsafeMutableBytes { mnl_socket_recvfrom(socket, $0.baseAddress, $0.count) }
+            if n < 0 {
+                let e = pw_errno()
+                if e == EINTR { continue }
+                throw NetlinkError.receive(errno: e)
+            }
+            let datagram = Array(buffer[0..<n])
+            recorder?.record(datagram)
+            try datagram.withUnsafeBytes { raw in
+                try forEachMessage(in: raw) { m in
+                    guard m.seq == seq, m.portID == portID || m.portID == 0 else { return }
+                    if m.isDumpInterrupted { interrupted = true }
+                    switch m.type {
+                    case MessageKind.done.rawValue:
+                        // A dump that failed part-way reports the error in DONE's payload.
+                        if m.payload.count >= 4 {
+                            let code = m.payload.loadUnaligned(as: Int32.self)
+                            if code < 0, failure == nil { failure = NetlinkError.kernel(request: describe(), errno: -code) }
+                        }
+                        finished = true
+                    case MessageKind.error.rawValue:
+                        let code = m.payload.count >= 4 ? m.payload.loadUnaligned(as: Int32.self) : -Int32(EPROTO)
+                        if code < 0, failure == nil { failure = NetlinkError.kernel(request: describe(), errno: -code) }
+                        finished = true
+                    case MessageKind.noop.rawValue, MessageKind.overrun.rawValue:
+                        break
+                    default:
+                        if failure == nil, !finished {
+                            do { try body(m) } catch { failure = error }
+                        }
+                    }
+                }
+            }
+        }
+        if let failure { throw failure }
+        return interrupted
+    }
+}
+
+/// Appends raw received datagrams to a capture file: each as a 4-byte little-endian length and the bytes.
+/// Enabled by `PORTWARDEN_RECORD_NETLINK=<dir>`; files are named `<dir>/<protocol>.nlcap`.
+public final class NetlinkRecorder {
+    private let handle: FileHandle
+
+    init?(path: String) {
+        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+        guard let h = FileHandle(forWritingAtPath: path) else { return nil }
+        h.seekToEndOfFile()
+        handle = h
+    }
+
+    static func fromEnvironment(protocol proto: Int32) -> NetlinkRecorder? {
+        guard let dir = Foundation.ProcessInfo.processInfo.environment["PORTWARDEN_RECORD_NETLINK"], !dir.isEmpty else { return nil }
+        let name = [Int32(NETLINK_NETFILTER): "nfnetlink", Int32(NETLINK_SOCK_DIAG): "sock_diag", Int32(NETLINK_ROUTE): "rtnetlink"][proto] ?? "\(proto)"
+        return NetlinkRecorder(path: "\(dir)/\(name).nlcap")
+    }
+
+    func record(_ datagram: [UInt8]) {
+        var len = UInt32(datagram.count).littleEndian
+        handle.write(Data(bytes: &len, count: 4))
+        handle.write(Data(datagram))
+    }
+
+    /// Reads a capture file back into its datagrams.
+    public static func datagrams(in data: Data) throws -> [[UInt8]] {
+        let bytes = [UInt8](data)
+        var out: [[UInt8]] = []
+        var i = 0
+        while i + 4 <= bytes.count {
+            let len = Int(bytes[i]) | Int(bytes[i + 1]) << 8 | Int(bytes[i + 2]) << 16 | Int(bytes[i + 3]) << 24
+            guard i + 4 + len <= bytes.count else { throw NetlinkError.malformed("capture truncated at byte \(i)") }
+            out.append(Array(bytes[(i + 4)..<(i + 4 + len)]))
+            i += 4 + len
+        }
+        return out
+    }
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import HostModel
+import Collector
+
+/// The documented exit codes. 64 (usage) comes from swift-argument-parser itself.
+enum ExitStatus: Int32 {
+    case clean = 0
+    case findings = 1
+    case invalidInput = 2
+    case hostUnreadable = 3
+
+    static let documentation = """
+        Exit codes:
+          0   success (no finding at or above --fail-on)
+          1   findings at or above --fail-on
+          2   invalid input: policy, snapshot or probe file
+          3   the host could not be read (missing privilege, kernel error)
+          64  command-line usage error
+        """
+}
+
+/// A failure that ends the command with a message on stderr and a documented exit code.
+struct CommandFailure: Error, CustomStringConvertible {
+    var status: ExitStatus
+    var message: String
+    var description: String { message }
+}
+
+/// Prints `failure` to stderr and converts it into the exit code; used by every command's `run()`.
+func exitOnFailure<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let failure as CommandFailure {
+        FileHandle.standardError.write(Data("portwarden: \(failure.message)\n".utf8))
+        throw ExitCode(failure.status.rawValue)
+    } catch let error as SnapshotError {
+        FileHandle.standardError.write(Data("portwarden: \(error)\n".utf8))
+        throw ExitCode(ExitStatus.invalidInput.rawValue)
+    } catch let error as CollectError {
+        FileHandle.standardError.write(Data("portwarden: \(error)\n".utf8))
+        throw ExitCode(ExitStatus.hostUnreadable.rawValue)
+    }
+}
+
+/// `--snapshot FILE`: every command that reads the host can work offline from a saved snapshot instead.
+struct HostSource: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Read this saved snapshot instead of the live host.", valueName: "file"))
+    var snapshot: String?
+
+    @Flag(name: .long, help: "Continue with a partial view when the firewall cannot be read (it is reported as unreadable).")
+    var allowPartial = false
+
+    /// The snapshot to work on: loaded from `--snapshot`, or collected live.
+    func load() throws -> Snapshot {
+        if let path = snapshot {
+            return try SnapshotCodec.load(path: path)
+        }
+        return try Collector.collect(CollectOptions(allowPartial: allowPartial, toolVersion: toolVersion))
+    }
+}
+
+/// Output format for commands that print a host view.
+enum ViewFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
+/// Writes `text` to `--output` or stdout.
+func emit(_ text: String, to path: String?) throws {
+    if let path {
+        do {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        } catch {
+            throw CommandFailure(status: .invalidInput, message: "cannot write \(path): \(error.localizedDescription)")
+        }
+    } else {
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+}

@@ -1,0 +1,15 @@
+import ArgumentParser
+
+/// The tool's version, printed by `--version` and written into snapshots and reports.
+let toolVersion = "0.1.0"
+
+@main
+struct Portwarden: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "portwarden",
+        abstract: "Audit what on this Linux host can be reached, from where, and whether that is what you meant.",
+        discussion: ExitStatus.documentation,
+        version: toolVersion,
+        subcommands: [Collect.self, Listeners.self, Exposure.self, Trace.self]
+    )
+}
