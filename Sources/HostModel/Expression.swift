@@ -284,6 +284,8 @@ public struct Fib: Codable, Sendable, Equatable {
 
 /// SNAT (type 0) or DNAT (type 1) from registers.
 public struct Nat: Codable, Sendable, Equatable {
+    // "type" is the expression discriminator in JSON, so this field is written as "natType".
+    private enum CodingKeys: String, CodingKey { case type = "natType", family, regAddrMin, regAddrMax, regProtoMin, regProtoMax, flags }
     public var type: UInt32
     public var family: UInt32
     public var regAddrMin: UInt32?
@@ -310,6 +312,8 @@ public struct Redir: Codable, Sendable, Equatable {
 
 /// Terminal: type 0 icmp unreach, 1 tcp reset, 2 icmpx.
 public struct Reject: Codable, Sendable, Equatable {
+    // "type" is the expression discriminator in JSON, so this field is written as "rejectType".
+    private enum CodingKeys: String, CodingKey { case type = "rejectType", code }
     public var type: UInt32
     public var code: UInt8?
     public init(type: UInt32, code: UInt8? = nil) { self.type = type; self.code = code }
@@ -324,6 +328,8 @@ public struct Log: Codable, Sendable, Equatable {
 
 /// Rate limit: matches sometimes. `inverted` is NFT_LIMIT_F_INV (`over`).
 public struct Limit: Codable, Sendable, Equatable {
+    // "type" is the expression discriminator in JSON, so this field is written as "limitType".
+    private enum CodingKeys: String, CodingKey { case type = "limitType", rate, unit, burst, inverted }
     public var rate: UInt64
     public var unit: UInt64
     public var burst: UInt32
@@ -348,6 +354,8 @@ public struct Connlimit: Codable, Sendable, Equatable {
 }
 
 public struct Numgen: Codable, Sendable, Equatable {
+    // "type" is the expression discriminator in JSON, so this field is written as "numgenType".
+    private enum CodingKeys: String, CodingKey { case type = "numgenType", dreg, modulus, offset }
     public var dreg: UInt32
     public var modulus: UInt32
     public var type: UInt32
@@ -356,6 +364,8 @@ public struct Numgen: Codable, Sendable, Equatable {
 }
 
 public struct HashExpr: Codable, Sendable, Equatable {
+    // "type" is the expression discriminator in JSON, so this field is written as "hashType".
+    private enum CodingKeys: String, CodingKey { case type = "hashType", dreg, modulus }
     public var dreg: UInt32
     public var modulus: UInt32
     public var type: UInt32
@@ -404,6 +414,8 @@ public struct Queue: Codable, Sendable, Equatable {
 
 /// Extension header / TCP option load (`tcp option`, `ip6 exthdr`).
 public struct Exthdr: Codable, Sendable, Equatable {
+    // "type" is the expression discriminator in JSON, so this field is written as "exthdrType".
+    private enum CodingKeys: String, CodingKey { case type = "exthdrType", dreg, offset, length, op, flags }
     public var dreg: UInt32?
     public var type: UInt8
     public var offset: UInt32

@@ -6,14 +6,91 @@ public struct RulesetRead: Sendable {
     public var tables: [Table]
     /// How many passes it took (1 unless a concurrent change forced a re-read).
     public var attempts: Int
+
+    public init(generation: UInt32, tables: [Table], attempts: Int) {
+        self.generation = generation
+        self.tables = tables
+        self.attempts = attempts
+    }
+}
+
+/// How rules are requested from the kernel. Both return the same rules in the same order.
+public enum RuleDumpStrategy: Sendable, CaseIterable {
+    /// One GETRULE dump per chain (table + chain in the request). The kernel resumes a dump by skipping what it
+    /// already sent, so per-chain dumps keep the total cost linear in the number of rules.
+    case perChain
+    /// One GETRULE dump of the whole ruleset, as `nft` does: fewer requests, but quadratic for big rulesets.
+    case whole
 }
 
 /// Reads the whole nftables ruleset over nfnetlink (GET and dump requests only).
 public enum NftablesReader {
+    /// Reads every table, chain, set (with elements) and rule in one generation.
+    ///
+    /// Order: GETGEN, tables, chains, sets, each set's elements, rules, GETGEN. A pass is thrown away and redone
+    /// when any reply carries another generation in `res_id`, the two GETGENs differ, a dump was interrupted
+    /// (NLM_F_DUMP_INTR), or an object named in one dump is gone in the next (ENOENT).
     /// - Throws: `NetlinkError.kernel(_, EPERM)` without CAP_NET_ADMIN; `NetlinkError.inconsistent` when the
     ///   ruleset kept changing for `maxAttempts` passes.
-    public static func read(maxAttempts: Int = 5) throws -> RulesetRead {
-        // TODO(H1): replaced by the real reader.
-        throw NetlinkError.malformed("nftables reader not implemented yet")
+    public static func read(maxAttempts: Int = 5, rules strategy: RuleDumpStrategy = .perChain) throws -> RulesetRead {
+        let socket = try NetlinkSocket(protocol: NetlinkSocket.netfilter)
+        let attempts = max(1, maxAttempts)
+        for attempt in 1...attempts {
+            if let (generation, tables) = try pass(socket, strategy: strategy) {
+                return RulesetRead(generation: generation, tables: tables, attempts: attempt)
+            }
+        }
+        throw NetlinkError.inconsistent(attempts: attempts)
+    }
+
+    /// Reads only the current generation id (one GETGEN): cheap, for callers that want to detect a change.
+    public static func generation() throws -> UInt32 {
+        let socket = try NetlinkSocket(protocol: NetlinkSocket.netfilter)
+        var assembler = RulesetAssembler()
+        _ = try send(.generation, on: socket, into: &assembler)
+        guard let g = assembler.generation else { throw NetlinkError.malformed("GETGEN answered without NEWGEN") }
+        return g
+    }
+
+    /// One pass; nil when it was not consistent and must be redone.
+    private static func pass(_ socket: NetlinkSocket, strategy: RuleDumpStrategy) throws -> (UInt32, [Table])? {
+        var assembler = RulesetAssembler()
+        var interrupted = false
+        do {
+            interrupted = try send(.generation, on: socket, into: &assembler) || interrupted
+            guard let first = assembler.generation else { throw NetlinkError.malformed("GETGEN answered without NEWGEN") }
+            for request in [NftablesRequest.tables, .chains, .sets] {
+                interrupted = try send(request, on: socket, into: &assembler) || interrupted
+            }
+            for set in assembler.setRefs {
+                interrupted = try send(.setElements(family: set.family, table: set.table, set: set.name), on: socket, into: &assembler) || interrupted
+            }
+            switch strategy {
+            case .whole:
+                interrupted = try send(.allRules, on: socket, into: &assembler) || interrupted
+            case .perChain:
+                for chain in assembler.chainRefs {
+                    interrupted = try send(.chainRules(family: chain.family, table: chain.table, chain: chain.name), on: socket, into: &assembler) || interrupted
+                }
+            }
+            interrupted = try send(.generation, on: socket, into: &assembler) || interrupted
+            guard !interrupted, assembler.isConsistent else { return nil }
+            return (first, assembler.result)
+        } catch NetlinkError.kernel(_, let errno) where errno == 2 /* ENOENT */ || errno == 4 /* EINTR */ || errno == 16 /* EBUSY */ {
+            // A set or chain listed by an earlier dump vanished before its own dump: a concurrent change.
+            return nil
+        }
+    }
+
+    /// Sends one GET request on a fresh sequence number and feeds every reply to `assembler`.
+    /// - Returns: whether the kernel flagged the dump as interrupted.
+    private static func send(_ request: NftablesRequest, on socket: NetlinkSocket, into assembler: inout RulesetAssembler) throws -> Bool {
+        let seq = socket.makeSeq()
+        let bytes = request.bytes(seq: seq)
+        // The read-only guarantee: nothing but an nf_tables GET ever reaches the socket from here.
+        guard NftablesRequest.isReadOnly(bytes) else { throw NetlinkError.malformed("refusing to send a non-GET nf_tables message") }
+        return try socket.exchange(bytes, seq: seq, describe: request.label) { message in
+            try assembler.consume(message)
+        }
     }
 }
