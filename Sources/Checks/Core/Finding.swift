@@ -1,0 +1,136 @@
+import HostModel
+import Evaluator
+import Policy
+
+/// The socket a finding is about, in the form reports print.
+public struct FindingListener: Codable, Sendable, Equatable, Hashable {
+    public var proto: L4Proto
+    public var family: IPFamily
+    public var address: String
+    public var port: UInt16
+    public var endpoint: String
+    public var uid: UInt32
+    /// `name[pid]` of every holder.
+    public var processes: [String]
+
+    public init(_ l: Listener) {
+        proto = l.proto
+        family = l.family
+        address = l.address
+        port = l.port
+        endpoint = l.endpoint
+        uid = l.uid
+        processes = l.processes.map { "\($0.name)[\($0.pid)]" }
+    }
+}
+
+/// The nftables rule a finding is about.
+public struct FindingRule: Codable, Sendable, Equatable, Hashable {
+    public var family: String
+    public var table: String
+    public var chain: String
+    public var handle: UInt64
+
+    public init(family: String, table: String, chain: String, handle: UInt64) {
+        self.family = family
+        self.table = table
+        self.chain = chain
+        self.handle = handle
+    }
+
+    /// The command that removes the rule.
+    public var deleteCommand: String { "nft delete rule \(family) \(table) \(chain) handle \(handle)" }
+}
+
+/// Why the finding says "reachable": the evaluator's answer for the listener.
+public struct Evidence: Codable, Sendable, Equatable, Hashable {
+    /// `public`, `restricted`, `localOnly`, `blocked` or `conditional`.
+    public var exposure: String
+    public var interfaces: [String]
+    public var sources: [String]
+    /// The deciding rule path, one step per line (`inet filter input #12 [input 0]: accept`).
+    public var path: [String]
+    /// What the snapshot cannot decide (for conditional exposure).
+    public var reasons: [String]
+
+    public init(exposure: String, interfaces: [String] = [], sources: [String] = [], path: [String] = [], reasons: [String] = []) {
+        self.exposure = exposure
+        self.interfaces = interfaces
+        self.sources = sources
+        self.path = path
+        self.reasons = reasons
+    }
+}
+
+/// A waiver that matched a finding.
+public struct AppliedSuppression: Codable, Sendable, Equatable, Hashable {
+    public var reason: String
+    public var expires: String?
+    public var location: SourceLocation
+
+    public init(reason: String, expires: String?, location: SourceLocation) {
+        self.reason = reason
+        self.expires = expires
+        self.location = location
+    }
+}
+
+/// One problem found on the host. Everything a report prints comes from here, so all formats agree.
+public struct Finding: Codable, Sendable, Equatable {
+    public var ruleId: String
+    public var slug: String
+    public var severity: Severity
+    /// What, where and why, in one or two sentences.
+    public var message: String
+    /// Stable key of what the finding is about (`listener/tcp/0.0.0.0:6379`, `rule/inet/filter/input/12`, `host/sysctl/…`).
+    public var subject: String
+    public var listener: FindingListener?
+    public var rule: FindingRule?
+    public var evidence: Evidence?
+    /// The concrete change that resolves it (a bind change or an exact nft command).
+    public var remediation: String
+    /// The policy entry the finding violates, when there is one.
+    public var policyLocation: SourceLocation?
+    /// The verdict depends on state the snapshot cannot decide; reported at a lower level unless asked otherwise.
+    public var conditional: Bool
+    public var suppression: AppliedSuppression?
+    /// Hash of ruleId and subject: survives reordering, new pids and message rewording.
+    public var fingerprint: String
+
+    public init(ruleId: String, slug: String, severity: Severity, message: String, subject: String, listener: FindingListener? = nil,
+                rule: FindingRule? = nil, evidence: Evidence? = nil, remediation: String, policyLocation: SourceLocation? = nil,
+                conditional: Bool = false) {
+        self.ruleId = ruleId
+        self.slug = slug
+        self.severity = severity
+        self.message = message
+        self.subject = subject
+        self.listener = listener
+        self.rule = rule
+        self.evidence = evidence
+        self.remediation = remediation
+        self.policyLocation = policyLocation
+        self.conditional = conditional
+        self.suppression = nil
+        self.fingerprint = Fingerprint.of(ruleId: ruleId, subject: subject)
+    }
+
+    public var isSuppressed: Bool { suppression != nil }
+}
+
+/// A stable, platform-independent hash (two FNV-1a 64 lanes → 32 hex digits). Not `Hasher`: that is seeded per process.
+public enum Fingerprint {
+    public static func of(ruleId: String, subject: String) -> String {
+        let text = Array("\(ruleId)\u{0}\(subject)".utf8)
+        func fnv(_ seed: UInt64) -> UInt64 {
+            var h = seed
+            for b in text { h ^= UInt64(b); h = h &* 0x0000_0100_0000_01b3 }
+            return h
+        }
+        func hex(_ v: UInt64) -> String {
+            let s = String(v, radix: 16)
+            return String(repeating: "0", count: 16 - s.count) + s
+        }
+        return hex(fnv(0xcbf2_9ce4_8422_2325)) + hex(fnv(0x84222325cbf29ce4))
+    }
+}

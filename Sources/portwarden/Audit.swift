@@ -1,0 +1,118 @@
+import ArgumentParser
+import Foundation
+import HostModel
+import Evaluator
+import Policy
+import Checks
+import Reporting
+
+extension ReportFormat: ExpressibleByArgument {}
+
+/// `--fail-on`: a severity, or `none` to never fail on findings.
+enum FailThreshold: String, ExpressibleByArgument, CaseIterable {
+    case info, low, medium, high, critical, none
+
+    var severity: Severity? { Severity(rawValue: rawValue) }
+}
+
+/// `portwarden audit`: the CI job. Host (or snapshot) + policy → findings → report and exit code.
+struct Audit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Audit this host (or a saved snapshot) against a policy and report findings as text, JSON or SARIF.",
+        discussion: """
+            Without --policy the built-in default policy is used (policies/default.yaml): it flags sensitive services \
+            reachable beyond loopback, missing or wide-open firewalls, and the other host checks. `portwarden rules` lists \
+            every check; `portwarden explain PW1006` documents one.
+
+            Findings at or above --fail-on (default: medium) make the exit code 1. Suppressed findings are reported but \
+            never fail the run; conditional findings (the verdict depends on limits, marks or unknown expressions) fail it \
+            only with --fail-on-conditional. With --baseline, findings whose fingerprint appears in an earlier JSON report \
+            do not fail the run either.
+
+            \(ExitStatus.documentation)
+            """
+    )
+
+    @OptionGroup var source: HostSource
+
+    @Option(name: .long, help: ArgumentHelp("Policy file (YAML, version 1). Default: the built-in policy.", valueName: "file"))
+    var policy: String?
+
+    @Option(name: .long, help: "Report format: text, json or sarif.")
+    var format: ReportFormat = .text
+
+    @Option(name: .long, help: ArgumentHelp("Write the report to this file instead of stdout.", valueName: "file"))
+    var output: String?
+
+    @Option(name: .long, help: "Exit 1 when an unsuppressed finding is at or above this severity: info, low, medium, high, critical, or none.")
+    var failOn: FailThreshold = .medium
+
+    @Option(name: .long, help: ArgumentHelp("An earlier JSON report: findings with a fingerprint in it do not fail the run.", valueName: "file"))
+    var baseline: String?
+
+    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Skip this check (id or slug); repeatable.", valueName: "rule"))
+    var ignore: [String] = []
+
+    @Flag(name: .long, help: "Let conditional findings fail the run too.")
+    var failOnConditional = false
+
+    func validate() throws {
+        for name in ignore where check(named: name) == nil {
+            throw ValidationError("--ignore \(name): no such check (see `portwarden rules`)")
+        }
+    }
+
+    func run() throws {
+        let failing = try exitOnFailure { () throws -> Int in
+            let snapshot = try source.load()
+            let policy = try loadPolicy(policy, hostname: snapshot.host.hostname)
+            let known = try baseline.map(readBaseline) ?? []
+            let evaluator = Evaluator(snapshot: snapshot)
+            let reaches = evaluator.exposure().map(ListenerReach.init)
+            let context = AuditContext(snapshot: snapshot, reaches: reaches, policy: policy, today: PolicyDate.todayUTC())
+            let result = Auditor.run(context, options: AuditOptions(ignore: ignore), caveats: evaluator.caveats + snapshot.warnings)
+            let report = Report(result: result, toolVersion: toolVersion, baseDirectory: FileManager.default.currentDirectoryPath,
+                                color: output == nil && format == .text && terminalWantsColour(), failOnConditional: failOnConditional)
+            try emit(format.reporter.render(report), to: output)
+            guard let threshold = failOn.severity else { return 0 }
+            return result.failing(threshold: threshold, includeConditional: failOnConditional, baseline: known).count
+        }
+        if failing > 0 { throw ExitCode(ExitStatus.findings.rawValue) }
+    }
+
+    func readBaseline(_ path: String) throws -> Set<String> {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw CommandFailure(status: .invalidInput, message: "cannot read the baseline \(path): \(error.localizedDescription)")
+        }
+        do { return try JSONReporter.fingerprints(fromReport: data) } catch {
+            throw CommandFailure(status: .invalidInput, message: "\(path): \(error)")
+        }
+    }
+}
+
+/// The policy from `--policy`, or the built-in default; a bad policy is exit 2 with `file:line:column`.
+func loadPolicy(_ path: String?, hostname: String) throws -> Policy {
+    do {
+        if let path { return try PolicyLoader.load(path: path, hostname: hostname) }
+        return try PolicyLoader.builtInDefault()
+    } catch {
+        throw CommandFailure(status: .invalidInput, message: error.description)
+    }
+}
+
+/// Colour only on a terminal and only when NO_COLOR is unset (https://no-color.org).
+func terminalWantsColour() -> Bool {
+    if let v = ProcessInfo.processInfo.environment["NO_COLOR"], !v.isEmpty { return false }
+    return isatty(STDOUT_FILENO) == 1
+}
+
+extension PolicyDate {
+    /// Today's date in UTC: suppressions expire at the start of their `expires` day. Only the CLI reads the clock.
+    static func todayUTC() -> PolicyDate {
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = TimeZone(identifier: "UTC") ?? cal.timeZone
+        let c = cal.dateComponents([.year, .month, .day], from: Date())
+        return PolicyDate(year: c.year ?? 1970, month: c.month ?? 1, day: c.day ?? 1)
+    }
+}
