@@ -15,6 +15,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // The only C in the project: libnftnl, libmnl and the linux uapi headers.
@@ -28,17 +29,26 @@ let package = Package(
         .target(name: "Netlink", dependencies: ["CNetfilter", "HostModel"], swiftSettings: swiftSettings),
         .target(name: "Collector", dependencies: ["Netlink", "HostModel"], swiftSettings: swiftSettings),
         .target(name: "Evaluator", dependencies: ["HostModel"], swiftSettings: swiftSettings),
+        .target(name: "Policy", dependencies: ["HostModel", .product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
+        .target(name: "Checks", dependencies: ["HostModel", "Evaluator", "Policy"], swiftSettings: swiftSettings),
+        .target(name: "Reporting", dependencies: ["Checks", "Policy", "HostModel"], swiftSettings: swiftSettings),
+        .target(name: "Diffing", dependencies: ["HostModel", "Evaluator", "Checks", "Policy"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "portwarden",
             dependencies: [
-                "HostModel", "Collector", "Evaluator",
+                "HostModel", "Collector", "Evaluator", "Policy", "Checks", "Reporting", "Diffing", "Netlink",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "HostModelTests", dependencies: ["HostModel"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "HostModel"], resources: [.copy("Captures")], swiftSettings: swiftSettings),
+        .testTarget(name: "CollectorTests", dependencies: ["Collector", "Netlink", "HostModel"], swiftSettings: swiftSettings),
         .testTarget(name: "EvaluatorTests", dependencies: ["Evaluator", "HostModel"], swiftSettings: swiftSettings),
+        .testTarget(name: "PolicyTests", dependencies: ["Policy", "HostModel"], swiftSettings: swiftSettings),
+        .testTarget(name: "ChecksTests", dependencies: ["Checks", "Policy", "Evaluator", "HostModel"], swiftSettings: swiftSettings),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Checks", "Policy", "HostModel"], exclude: ["Goldens"], swiftSettings: swiftSettings),
+        .testTarget(name: "DiffingTests", dependencies: ["Diffing", "Checks", "Policy", "Evaluator", "HostModel"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "IntegrationTests", dependencies: ["HostModel", "Evaluator"], swiftSettings: swiftSettings),
     ]
 )

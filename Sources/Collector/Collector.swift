@@ -8,11 +8,19 @@ public struct CollectOptions: Sendable {
     /// Root of the proc filesystem (a test can point it elsewhere).
     public var procRoot: String
     public var toolVersion: String
+    /// Read the nftables ruleset (and legacy tables). Views that only list sockets skip it: it needs CAP_NET_ADMIN
+    /// and, on a large ruleset, costs far more than the sockets.
+    public var readFirewall: Bool
+    /// Read routes, policy rules and sysctls (interfaces are always read: listeners need device names).
+    public var readRouting: Bool
 
-    public init(allowPartial: Bool = false, procRoot: String = "/proc", toolVersion: String = "0.0.0") {
+    public init(allowPartial: Bool = false, procRoot: String = "/proc", toolVersion: String = "0.0.0",
+                readFirewall: Bool = true, readRouting: Bool = true) {
         self.allowPartial = allowPartial
         self.procRoot = procRoot
         self.toolVersion = toolVersion
+        self.readFirewall = readFirewall
+        self.readRouting = readRouting
     }
 }
 
@@ -32,8 +40,144 @@ public enum CollectError: Error, CustomStringConvertible {
 
 /// Composes netlink, /proc and /proc/sys into one consistent `Snapshot`. Read-only.
 public enum Collector {
-    public static func collect(_ options: CollectOptions) throws -> Snapshot {
-        // TODO(H2): replaced by the real collector.
-        throw CollectError.kernel("collector not implemented yet")
+    static let firewallNeedsNetAdmin = "cannot read the firewall: CAP_NET_ADMIN needed"
+    static let ownersUnknownWarning = "owners unknown: reading other processes' sockets needs root with CAP_SYS_PTRACE"
+
+    /// Collects this host's network namespace.
+    /// - Throws: `CollectError.firewallUnreadable` without CAP_NET_ADMIN (unless `allowPartial`),
+    ///   `CollectError.kernel` when sockets, links or the ruleset cannot be read.
+    public static func collect(_ options: CollectOptions) throws(CollectError) -> Snapshot {
+        var warnings: [String] = []
+        var privileges = Privileges()
+
+        // The firewall first: without the privilege for it, fail before the expensive /proc walk.
+        var firewall = Firewall(status: .unreadable, error: "not collected: this view does not read the firewall")
+        if options.readFirewall {
+            firewall = try readFirewall(options, privileges: &privileges, warnings: &warnings)
+            firewall.legacyTables = HostFiles.legacyTables(procRoot: options.procRoot)
+        }
+        if !firewall.legacyTables.isEmpty {
+            let names = (firewall.legacyTables.ipv4.map { "ip:\($0)" } + firewall.legacyTables.ipv6.map { "ip6:\($0)" }
+                + firewall.legacyTables.arp.map { "arp:\($0)" }).joined(separator: ", ")
+            warnings.append("ruleset incomplete: legacy iptables tables present (\(names)); their rules are not visible to portwarden")
+        }
+
+        let raw: [RawSocket]
+        let net: RouteNetlink.Result
+        var unavailable: [String] = []
+        do {
+            raw = try SockDiag.listeners(unavailable: &unavailable)
+        } catch {
+            throw .kernel("cannot list sockets: \(error)")
+        }
+        for u in unavailable { warnings.append("some sockets cannot be listed on this kernel, they are missing from the snapshot: \(u)") }
+        do {
+            net = try RouteNetlink.read(routing: options.readRouting)
+        } catch {
+            throw .kernel("cannot read interfaces and routes: \(error)")
+        }
+
+        // Inodes first, then one /proc walk, then details only for the pids that matched.
+        var inodes = Set<UInt64>()
+        inodes.reserveCapacity(raw.count)
+        for s in raw where s.inode != 0 { inodes.insert(UInt64(s.inode)) }
+        let scan = ProcOwners.scan(procRoot: options.procRoot, inodes: inodes)
+        var processes: [Int32: HostModel.ProcessInfo] = [:]
+        for pids in scan.pidsByInode.values {
+            for pid in pids where processes[pid] == nil {
+                if let p = ProcOwners.process(pid: pid, procRoot: options.procRoot) { processes[pid] = p }
+            }
+        }
+        if scan.denied {
+            privileges.procFds = false
+            warnings.append(ownersUnknownWarning)
+        }
+        let listeners = assembleListeners(raw, scan: scan, processes: processes, interfaces: net.interfaces)
+        if !scan.denied, !scan.uninspected.isEmpty, listeners.contains(where: { $0.owner == .none }) {
+            let pids = scan.uninspected.prefix(5).map(String.init).joined(separator: ", ") + (scan.uninspected.count > 5 ? ", …" : "")
+            warnings.append("owners may be incomplete: the descriptors of \(scan.uninspected.count) process(es) holding capabilities portwarden lacks could not be read (pid \(pids)); sockets shown without an owner may belong to them")
+        }
+
+        let host = HostInfo(hostname: HostFiles.hostname(), kernel: HostFiles.kernelRelease(),
+                            collectedAt: HostFiles.rfc3339Now(), toolVersion: options.toolVersion)
+        return Snapshot(host: host, listeners: listeners, interfaces: net.interfaces, routes: net.routing,
+                        sysctls: options.readRouting ? SysctlReader.read(procRoot: options.procRoot) : Sysctls(), firewall: firewall,
+                        privileges: privileges, warnings: warnings)
+    }
+
+    /// Maps the nftables reader's outcome to the snapshot's firewall, or to the failure the user has to act on.
+    static func readFirewall(_ options: CollectOptions, privileges: inout Privileges, warnings: inout [String]) throws(CollectError) -> Firewall {
+        do {
+            let read = try NftablesReader.read()
+            privileges.netAdmin = true
+            return Firewall(status: read.tables.isEmpty ? .absent : .ok, generation: read.generation, tables: read.tables)
+        } catch {
+            return try firewallFailure(error, options, privileges: &privileges, warnings: &warnings)
+        }
+    }
+
+    /// The decision table for a failed ruleset read (split out so it is testable without a kernel).
+    static func firewallFailure(_ error: any Error, _ options: CollectOptions, privileges: inout Privileges,
+                                warnings: inout [String]) throws(CollectError) -> Firewall {
+        if let e = error as? NetlinkError {
+            if case .kernel(_, let errno) = e, errno == 1 || errno == 13 {
+                privileges.netAdmin = false
+                guard options.allowPartial else {
+                    throw .firewallUnreadable(firewallNeedsNetAdmin + " (run as root, or pass --allow-partial to continue without the firewall)")
+                }
+                warnings.append(firewallNeedsNetAdmin + "; the firewall is reported as unreadable and no reachability can be concluded")
+                return Firewall(status: .unreadable, error: firewallNeedsNetAdmin)
+            }
+            if case .inconsistent = e { throw .kernel(e.description) }
+        }
+        let message = "cannot read the firewall: \(error)"
+        guard options.allowPartial else { throw .kernel(message) }
+        warnings.append(message + "; the firewall is reported as unreadable")
+        return Firewall(status: .unreadable, error: message)
+    }
+
+    /// Turns raw sockets into listeners: formatted addresses, device names, holders; sorted by
+    /// (proto, family, address, port, cookie) so two collections of the same host compare equal.
+    public static func assembleListeners(_ raw: [RawSocket], scan: OwnerScan, processes: [Int32: HostModel.ProcessInfo],
+                                         interfaces: [Interface]) -> [Listener] {
+        var names: [UInt32: String] = [:]
+        for i in interfaces { names[i.index] = i.name }
+        let sorted = raw.sorted { a, b in
+            if a.proto != b.proto { return a.proto < b.proto }
+            if a.family != b.family { return a.family < b.family }
+            if a.address != b.address { return a.address.lexicographicallyPrecedes(b.address) }
+            if a.port != b.port { return a.port < b.port }
+            return a.cookie < b.cookie
+        }
+        var out: [Listener] = []
+        out.reserveCapacity(sorted.count)
+        // Few distinct bind addresses, many sockets: format each address once (the input is sorted by address).
+        var lastBytes: [UInt8] = []
+        var lastText = ""
+        for s in sorted {
+            let isV6 = s.address.count == 16
+            if s.address != lastBytes {
+                lastBytes = s.address
+                lastText = isV6 ? IPv6Address(bytes: s.address).description : IPv4Address(bytes: s.address).description
+            }
+            let address = lastText
+            let holders = (scan.pidsByInode[UInt64(s.inode)] ?? []).compactMap { processes[$0] }
+            let owner: OwnerStatus = !holders.isEmpty ? .known : (scan.denied ? .unknown : .none)
+            out.append(Listener(
+                proto: s.proto == 6 ? .tcp : .udp,
+                family: isV6 ? .ipv6 : .ipv4,
+                address: address,
+                port: s.port,
+                v6only: isV6 ? (s.v6only ?? false) : false,
+                device: s.interfaceIndex == 0 ? nil : (names[s.interfaceIndex] ?? "if\(s.interfaceIndex)"),
+                deviceIndex: s.interfaceIndex,
+                uid: s.uid,
+                inode: UInt64(s.inode),
+                cookie: s.cookie,
+                processes: holders,
+                owner: owner
+            ))
+        }
+        return out
     }
 }

@@ -1,7 +1,39 @@
 import ArgumentParser
+import Foundation
+import HostModel
+import Collector
 
-// TODO: replaced by its owner.
+/// `portwarden collect`: the live host as a snapshot file, so every other command can run later, elsewhere, without root.
 struct Collect: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "(in progress)")
-    func run() throws { throw CommandFailure(status: .hostUnreadable, message: "not implemented yet") }
+    static let configuration = CommandConfiguration(
+        abstract: "Write a snapshot (JSON) of this host: listeners, interfaces, routes, sysctls and the firewall.",
+        discussion: """
+            Needs CAP_NET_ADMIN to read the nftables ruleset and root with CAP_SYS_PTRACE to name the owners of other \
+            users' sockets. Without CAP_NET_ADMIN the command fails (exit 3) unless --allow-partial is given, in which \
+            case the firewall is recorded as "unreadable".
+
+            \(ExitStatus.documentation)
+            """
+    )
+
+    @Option(name: .long, help: ArgumentHelp("Write the snapshot to this file instead of stdout.", valueName: "file"))
+    var output: String?
+
+    @Flag(name: .long, help: "Continue with a partial view when the firewall cannot be read (it is reported as unreadable).")
+    var allowPartial = false
+
+    func run() throws {
+        try exitOnFailure {
+            let snapshot = try Collector.collect(CollectOptions(allowPartial: allowPartial, toolVersion: toolVersion))
+            var data: Data
+            do {
+                data = try SnapshotCodec.encode(snapshot)
+            } catch {
+                throw CommandFailure(status: .hostUnreadable, message: "cannot encode the snapshot: \(error)")
+            }
+            data.append(0x0a)
+            try emit(data, to: output)
+            printWarnings(snapshot.warnings)
+        }
+    }
 }

@@ -52,11 +52,14 @@ struct HostSource: ParsableArguments {
     var allowPartial = false
 
     /// The snapshot to work on: loaded from `--snapshot`, or collected live.
-    func load() throws -> Snapshot {
+    /// - Parameter firewall: whether a live collection reads the ruleset (and routing); views that only list
+    ///   sockets pass false, so they need no CAP_NET_ADMIN and do not pay for a large ruleset.
+    func load(firewall: Bool = true) throws -> Snapshot {
         if let path = snapshot {
             return try SnapshotCodec.load(path: path)
         }
-        return try Collector.collect(CollectOptions(allowPartial: allowPartial, toolVersion: toolVersion))
+        return try Collector.collect(CollectOptions(allowPartial: allowPartial, toolVersion: toolVersion,
+                                                    readFirewall: firewall, readRouting: firewall))
     }
 }
 
@@ -67,13 +70,24 @@ enum ViewFormat: String, ExpressibleByArgument, CaseIterable {
 
 /// Writes `text` to `--output` or stdout.
 func emit(_ text: String, to path: String?) throws {
+    try emit(Data(text.utf8), to: path)
+}
+
+/// Writes `data` to `--output` or stdout (large snapshots skip a String round trip).
+func emit(_ data: Data, to path: String?) throws {
     if let path {
         do {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+            try data.write(to: URL(fileURLWithPath: path))
         } catch {
             throw CommandFailure(status: .invalidInput, message: "cannot write \(path): \(error.localizedDescription)")
         }
     } else {
-        FileHandle.standardOutput.write(Data(text.utf8))
+        FileHandle.standardOutput.write(data)
     }
+}
+
+/// The collector's warnings, one per line on stderr, so they never mix with machine-readable stdout.
+func printWarnings(_ warnings: [String]) {
+    guard !warnings.isEmpty else { return }
+    FileHandle.standardError.write(Data(warnings.map { "warning: \($0)\n" }.joined().utf8))
 }

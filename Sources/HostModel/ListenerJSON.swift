@@ -1,0 +1,127 @@
+/// A hand-written JSON writer for listeners that produces exactly the bytes `JSONEncoder` writes with
+/// `[.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]`, several times faster.
+///
+/// Listeners are most of a large snapshot (one holder process is repeated in each of its sockets), and the
+/// generic encoder spends most of a collection's time on them. Each distinct process is rendered once and reused.
+/// `SnapshotCodecTests` compares the output byte for byte with `JSONEncoder`.
+struct ListenerJSONWriter {
+    private(set) var out: [UInt8] = []
+    private var processCache: [ProcessInfo: [UInt8]] = [:]
+
+    init(capacity: Int = 0) { out.reserveCapacity(capacity) }
+
+    /// Writes `listeners` as a pretty-printed array whose items are indented by `indent + 2` spaces; the opening
+    /// bracket is written at the current position and the closing one after `indent` spaces.
+    mutating func writeArray(_ listeners: [Listener], indent: Int) {
+        if listeners.isEmpty {
+            out += Array("[\n\n".utf8)
+            spaces(indent)
+            out.append(UInt8(ascii: "]"))
+            return
+        }
+        out += Array("[\n".utf8)
+        for (i, l) in listeners.enumerated() {
+            spaces(indent + 2)
+            write(l, indent: indent + 2)
+            if i < listeners.count - 1 { out.append(UInt8(ascii: ",")) }
+            out.append(10)
+        }
+        spaces(indent)
+        out.append(UInt8(ascii: "]"))
+    }
+
+    private mutating func write(_ l: Listener, indent: Int) {
+        out += Array("{\n".utf8)
+        let inner = indent + 2
+        key("address", inner); string(l.address); comma()
+        key("cookie", inner); number(l.cookie); comma()
+        if let d = l.device { key("device", inner); string(d); comma() }
+        key("deviceIndex", inner); number(UInt64(l.deviceIndex)); comma()
+        key("family", inner); string(l.family.rawValue); comma()
+        key("inode", inner); number(l.inode); comma()
+        key("owner", inner); string(l.owner.rawValue); comma()
+        key("port", inner); number(UInt64(l.port)); comma()
+        key("processes", inner)
+        if l.processes.isEmpty {
+            out += Array("[\n\n".utf8); spaces(inner); out.append(UInt8(ascii: "]"))
+        } else {
+            out += Array("[\n".utf8)
+            for (i, p) in l.processes.enumerated() {
+                spaces(inner + 2)
+                if let cached = processCache[p] {
+                    out += cached
+                } else {
+                    let start = out.count
+                    write(p, indent: inner + 2)
+                    processCache[p] = Array(out[start...])
+                }
+                if i < l.processes.count - 1 { out.append(UInt8(ascii: ",")) }
+                out.append(10)
+            }
+            spaces(inner); out.append(UInt8(ascii: "]"))
+        }
+        comma()
+        key("proto", inner); string(l.proto.rawValue); comma()
+        key("uid", inner); number(UInt64(l.uid)); comma()
+        key("v6only", inner); out += Array((l.v6only ? "true" : "false").utf8); out.append(10)
+        spaces(indent); out.append(UInt8(ascii: "}"))
+    }
+
+    private mutating func write(_ p: ProcessInfo, indent: Int) {
+        out += Array("{\n".utf8)
+        let inner = indent + 2
+        key("cmdline", inner)
+        if p.cmdline.isEmpty {
+            out += Array("[\n\n".utf8); spaces(inner); out.append(UInt8(ascii: "]"))
+        } else {
+            out += Array("[\n".utf8)
+            for (i, arg) in p.cmdline.enumerated() {
+                spaces(inner + 2); string(arg)
+                if i < p.cmdline.count - 1 { out.append(UInt8(ascii: ",")) }
+                out.append(10)
+            }
+            spaces(inner); out.append(UInt8(ascii: "]"))
+        }
+        comma()
+        if let c = p.container { key("container", inner); string(c); comma() }
+        if let e = p.exe { key("exe", inner); string(e); comma() }
+        key("name", inner); string(p.name); comma()
+        key("pid", inner); signed(Int64(p.pid))
+        if let u = p.unit { comma(); key("unit", inner); string(u) }
+        out.append(10)
+        spaces(indent); out.append(UInt8(ascii: "}"))
+    }
+
+    private mutating func spaces(_ n: Int) { for _ in 0..<n { out.append(32) } }
+    private mutating func comma() { out.append(UInt8(ascii: ",")); out.append(10) }
+
+    private mutating func key(_ k: String, _ indent: Int) {
+        spaces(indent)
+        out.append(34); out += Array(k.utf8); out += Array("\" : ".utf8)
+    }
+
+    private mutating func number(_ v: UInt64) { out += Array(String(v).utf8) }
+    private mutating func signed(_ v: Int64) { out += Array(String(v).utf8) }
+
+    /// JSON string escaping as Foundation's JSONWriter does it (slashes unescaped).
+    mutating func string(_ s: String) {
+        out.append(34)
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        for c in s.utf8 {
+            switch c {
+            case 34: out.append(92); out.append(34)
+            case 92: out.append(92); out.append(92)
+            case 10: out.append(92); out.append(UInt8(ascii: "n"))
+            case 13: out.append(92); out.append(UInt8(ascii: "r"))
+            case 9: out.append(92); out.append(UInt8(ascii: "t"))
+            case 8: out.append(92); out.append(UInt8(ascii: "b"))
+            case 12: out.append(92); out.append(UInt8(ascii: "f"))
+            case 0..<32:
+                out += Array("\\u00".utf8)
+                out.append(hex[Int(c >> 4)]); out.append(hex[Int(c & 0xf)])
+            default: out.append(c)
+            }
+        }
+        out.append(34)
+    }
+}

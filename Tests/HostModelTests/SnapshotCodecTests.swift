@@ -1,0 +1,192 @@
+import Foundation
+import HostModel
+import Testing
+
+/// The snapshot file is a contract: what `collect` writes must read back identically, and a bad file must be
+/// refused with the field to fix.
+@Suite struct SnapshotCodecTests {
+    static func rich() -> Snapshot {
+        let nginx = ProcessInfo(pid: 100, name: "nginx", exe: "/usr/sbin/nginx", cmdline: ["nginx: master process", "-g", "daemon off;"],
+                                unit: "nginx.service", container: nil)
+        let worker = ProcessInfo(pid: 101, name: "nginx", cmdline: ["nginx: worker process"], unit: "nginx.service", container: "docker:0123456789ab")
+        let listeners = [
+            Listener(proto: .tcp, family: .ipv4, address: "0.0.0.0", port: 80, uid: 0, inode: 1001, cookie: 1, processes: [nginx, worker]),
+            Listener(proto: .tcp, family: .ipv6, address: "::", port: 443, v6only: false, uid: 0, inode: 1002, cookie: 2, processes: [nginx]),
+            Listener(proto: .udp, family: .ipv4, address: "192.0.2.1", port: 53, device: "eth0", deviceIndex: 2, uid: 101, inode: 1003,
+                     cookie: 3, owner: .none),
+            Listener(proto: .udp, family: .ipv6, address: "fe80::1", port: 546, v6only: true, device: "eth0", deviceIndex: 2, uid: 0,
+                     inode: 1004, cookie: 4, owner: .unknown),
+        ]
+        let interfaces = [
+            Interface(index: 1, name: "lo", flags: ["up", "loopback", "running"],
+                      addresses: [InterfaceAddress(family: .ipv4, address: "127.0.0.1", prefixLength: 8, scope: "host")]),
+            Interface(index: 2, name: "eth0", flags: ["up", "broadcast", "running", "multicast"], kind: "veth",
+                      addresses: [InterfaceAddress(family: .ipv4, address: "192.0.2.1", prefixLength: 24),
+                                  InterfaceAddress(family: .ipv6, address: "2001:db8::1", prefixLength: 64)]),
+        ]
+        let routing = Routing(
+            routes: [Route(family: .ipv4, table: 254, type: "unicast", destination: "0.0.0.0", prefixLength: 0, gateway: "192.0.2.254",
+                           device: "eth0", deviceIndex: 2, metric: 100),
+                     Route(family: .ipv4, table: 255, type: "local", destination: "192.0.2.1", prefixLength: 32, device: "eth0",
+                           deviceIndex: 2, preferredSource: "192.0.2.1")],
+            rules: [RoutingRule(family: .ipv4, priority: 100, table: 100, action: "to_tbl", source: "198.51.100.0", sourcePrefixLength: 24,
+                                iifname: "eth0", fwmark: 1, fwmask: 0xff, inverted: true)]
+        )
+        let sysctls = Sysctls(ipLocalPortRange: PortRange(first: 32768, last: 60999), ipLocalReservedPorts: [PortRange(first: 40000, last: 40010)],
+                              ipUnprivilegedPortStart: 1024, bindv6only: false, ipForward: true, ipv6Forwarding: false,
+                              routeLocalnet: ["all": false, "eth0": true], ipNonlocalBind: false, ipv6NonlocalBind: nil,
+                              tcpL3mdevAccept: false, udpL3mdevAccept: nil)
+        let input = Chain(name: "input", handle: 1, flags: 1, base: BaseChain(type: "filter", hook: .input, priority: 0, policy: .drop), rules: [
+            Rule(handle: 4, expressions: [
+                .meta(Meta(key: 16, dreg: 1)),
+                .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([6]))),
+                .payload(Payload(base: .transport, offset: 2, length: 2, dreg: 1)),
+                .lookup(Lookup(sreg: 1, set: "web", inverted: false)),
+                .counter,
+                .immediate(Immediate(dreg: 0, verdict: .accept)),
+            ], comment: "web"),
+            Rule(handle: 5, expressions: [.immediate(Immediate(dreg: 0, verdict: .jump("sshd"))),
+                                          .unknown(Unknown(name: "future", attributes: [RawAttribute(type: 1, value: Bytes([1, 2]))]))]),
+        ])
+        let table = Table(family: .inet, name: "filter", handle: 7, chains: [input, Chain(name: "sshd", handle: 2)], sets: [
+            NFTSet(name: "web", handle: 3, flags: 0x4, keyType: 13, keyLength: 2,
+                   elements: [SetElement(key: Bytes([0, 80])), SetElement(key: Bytes([0, 81]), flags: 1)]),
+        ])
+        let firewall = Firewall(status: .ok, generation: 42, tables: [table], legacyTables: LegacyTables(ipv4: ["filter"]))
+        return Snapshot(host: HostInfo(hostname: "web1", kernel: "6.18.0", collectedAt: "2026-11-25T15:40:00Z", toolVersion: "0.1.0"),
+                        listeners: listeners, interfaces: interfaces, routes: routing, sysctls: sysctls, firewall: firewall,
+                        privileges: Privileges(netAdmin: true, procFds: false), warnings: ["owners unknown: …"])
+    }
+
+    @Test func roundTripIsExact() throws {
+        let original = Self.rich()
+        let data = try SnapshotCodec.encode(original)
+        let decoded = try SnapshotCodec.decode(data)
+        #expect(decoded == original)
+        #expect(try SnapshotCodec.encode(decoded) == data, "encoding is deterministic (sorted keys)")
+        #expect(try SnapshotCodec.decode(SnapshotCodec.encode(original, pretty: false)) == original)
+    }
+
+    @Test func contractFieldNames() throws {
+        let json = try #require(try JSONSerialization.jsonObject(with: SnapshotCodec.encode(Self.rich())) as? [String: Any])
+        #expect(json["schema"] as? String == "portwarden-snapshot/1")
+        let listener = try #require((json["listeners"] as? [[String: Any]])?.first)
+        for key in ["proto", "address", "port", "v6only", "uid", "processes"] { #expect(listener[key] != nil, "listener.\(key)") }
+        #expect((listener["processes"] as? [[String: Any]])?.first?["pid"] as? Int == 100)
+        let firewall = try #require(json["firewall"] as? [String: Any])
+        #expect(firewall["status"] as? String == "ok" && firewall["generation"] as? Int == 42)
+    }
+
+    func mutate(_ body: (inout [String: Any]) -> Void) throws -> Data {
+        var json = try #require(try JSONSerialization.jsonObject(with: SnapshotCodec.encode(Self.rich())) as? [String: Any])
+        body(&json)
+        return try JSONSerialization.data(withJSONObject: json)
+    }
+
+    @Test func wrongSchema() throws {
+        let data = try mutate { $0["schema"] = "something-else/1" }
+        #expect(throws: SnapshotError.wrongSchema(found: "something-else/1")) { try SnapshotCodec.decode(data) }
+        #expect("\(SnapshotError.wrongSchema(found: "x"))".contains("'schema'"))
+    }
+
+    @Test func futureSchemaIsRefusedAsSuch() throws {
+        // A future version may change any field; it must be reported as a version mismatch, not a type error.
+        let data = try mutate { $0["schema"] = "portwarden-snapshot/2"; $0["listeners"] = "changed shape" }
+        #expect(throws: SnapshotError.wrongSchema(found: "portwarden-snapshot/2")) { try SnapshotCodec.decode(data) }
+    }
+
+    @Test func missingSchema() throws {
+        let data = try mutate { $0.removeValue(forKey: "schema") }
+        #expect(throws: SnapshotError.invalid(field: "schema", reason: "missing")) { try SnapshotCodec.decode(data) }
+    }
+
+    @Test func truncatedJSON() throws {
+        let data = try SnapshotCodec.encode(Self.rich())
+        let truncated = data.prefix(data.count / 2)
+        do {
+            _ = try SnapshotCodec.decode(Data(truncated))
+            Issue.record("a truncated snapshot decoded")
+        } catch let e as SnapshotError {
+            guard case .invalid(let field, let reason) = e else { Issue.record("wrong case \(e)"); return }
+            #expect(field == "(top level)")
+            #expect(reason.contains("truncated"))
+        }
+    }
+
+    @Test func portAsStringNamesTheField() throws {
+        let data = try mutate { json in
+            var listeners = json["listeners"] as? [[String: Any]] ?? []
+            listeners[1]["port"] = "443"
+            json["listeners"] = listeners
+        }
+        do {
+            _ = try SnapshotCodec.decode(data)
+            Issue.record("a string port decoded")
+        } catch let e as SnapshotError {
+            guard case .invalid(let field, _) = e else { Issue.record("wrong case \(e)"); return }
+            #expect(field == "listeners[1].port")
+            #expect("\(e)".contains("listeners[1].port"))
+        }
+    }
+
+    @Test func missingNestedFieldAndBadEnum() throws {
+        let missing = try mutate { json in
+            var fw = json["firewall"] as? [String: Any] ?? [:]
+            fw.removeValue(forKey: "status")
+            json["firewall"] = fw
+        }
+        #expect(throws: SnapshotError.invalid(field: "firewall.status", reason: "missing")) { try SnapshotCodec.decode(missing) }
+        let badProto = try mutate { json in
+            var listeners = json["listeners"] as? [[String: Any]] ?? []
+            listeners[0]["proto"] = "sctp"
+            json["listeners"] = listeners
+        }
+        do {
+            _ = try SnapshotCodec.decode(badProto)
+            Issue.record("an unknown proto decoded")
+        } catch let e as SnapshotError {
+            guard case .invalid(let field, _) = e else { Issue.record("wrong case \(e)"); return }
+            #expect(field == "listeners[0].proto")
+        }
+    }
+
+    @Test func unreadableFile() {
+        #expect(throws: SnapshotError.self) { try SnapshotCodec.load(path: "/nonexistent/snapshot.json") }
+    }
+}
+
+/// The specialised listener writer must be byte-identical to `JSONEncoder` (pretty, sorted keys, slashes unescaped).
+@Suite struct ListenerJSONWriterTests {
+    static func generic<T: Encodable>(_ value: T) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(value)
+    }
+
+    static let awkward: [Listener] = {
+        let weird = String(decoding: (0..<32).map { UInt8($0) } + Array("\"\\/ é ✓ \u{7f}".utf8), as: UTF8.self)
+        let p1 = ProcessInfo(pid: 1, name: "sys\"temd", exe: "/usr/lib/systemd/systemd", cmdline: ["/sbin/init", weird, ""], unit: "init.scope")
+        let p2 = ProcessInfo(pid: Int32.max, name: "x", cmdline: [], container: "docker:0123456789ab")
+        return [
+            Listener(proto: .udp, family: .ipv6, address: "fe80::1", port: 65535, v6only: true, device: "eth0\tx", deviceIndex: UInt32.max,
+                     uid: UInt32.max, inode: UInt64.max, cookie: UInt64.max, processes: [p1, p2, p1], owner: .known),
+            Listener(proto: .tcp, family: .ipv4, address: "0.0.0.0", port: 0, owner: .unknown),
+            Listener(proto: .tcp, family: .ipv4, address: "127.0.0.1", port: 22, processes: [p2], owner: .none),
+        ]
+    }()
+
+    @Test func listenersArrayIsByteIdentical() throws {
+        #expect(SnapshotCodec.encodeListeners(Self.awkward) == (try Self.generic(Self.awkward)))
+        #expect(SnapshotCodec.encodeListeners([]) == (try Self.generic([Listener]())))
+    }
+
+    @Test func snapshotIsByteIdentical() throws {
+        var snapshot = SnapshotCodecTests.rich()
+        #expect(try SnapshotCodec.encode(snapshot) == (try Self.generic(snapshot)))
+        snapshot.listeners = Self.awkward
+        #expect(try SnapshotCodec.encode(snapshot) == (try Self.generic(snapshot)))
+        snapshot.listeners = []
+        #expect(try SnapshotCodec.encode(snapshot) == (try Self.generic(snapshot)))
+        #expect(try SnapshotCodec.decode(SnapshotCodec.encode(SnapshotCodecTests.rich())) == SnapshotCodecTests.rich())
+    }
+}

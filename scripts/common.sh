@@ -1,0 +1,58 @@
+# Shared set-up for the README's two commands. Sourced, not run.
+# Installs only what is missing, never starts or enables a service, and finds Swift even when it is not on PATH.
+set -euo pipefail
+
+PW_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PW_PACKAGES=(libnftnl-dev libmnl-dev nftables iproute2 iptables pkg-config python3 python3-jsonschema util-linux procps)
+
+pw_log() { printf 'portwarden: %s\n' "$*" >&2; }
+
+pw_need_root_for() {
+    if [ "$(id -u)" -ne 0 ]; then
+        pw_log "installing $* needs root (run this command as root, or install them yourself first)"
+        exit 3
+    fi
+}
+
+# Installs the missing system packages. Package scripts are not allowed to start services while we install
+# (a temporary policy-rc.d, only if the machine has none), so a firewall package never starts on this host.
+pw_install_packages() {
+    local missing=()
+    for p in "${PW_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    pw_need_root_for "${missing[*]}"
+    pw_log "installing ${missing[*]}"
+    local guard=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        guard=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\n# temporary, written by portwarden set-up: no service starts during install\nexit 101\n' > "$guard"
+        chmod 0755 "$guard"
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    if ! apt-get install -y --no-install-recommends "${missing[@]}" >/tmp/portwarden-apt.log 2>&1; then
+        apt-get update >>/tmp/portwarden-apt.log 2>&1 || true
+        if ! apt-get install -y --no-install-recommends "${missing[@]}" >>/tmp/portwarden-apt.log 2>&1; then
+            pw_log "apt-get install failed; see /tmp/portwarden-apt.log"
+            tail -n 20 /tmp/portwarden-apt.log >&2
+            exit 3
+        fi
+    fi
+    if [ -n "$guard" ]; then rm -f "$guard"; trap - EXIT; fi
+}
+
+# Puts a Swift toolchain on PATH: an existing `swift`, or one of the usual install locations.
+pw_find_swift() {
+    if command -v swift >/dev/null 2>&1; then return 0; fi
+    local d
+    for d in /opt/swift/usr/bin /usr/share/swift/usr/bin /usr/local/swift/usr/bin /opt/swift/bin "$HOME/.swiftly/bin" /usr/local/bin; do
+        if [ -x "$d/swift" ]; then export PATH="$d:$PATH"; return 0; fi
+    done
+    local found
+    found=$(ls -d /opt/swift*/usr/bin /usr/share/swift*/usr/bin 2>/dev/null | head -n 1 || true)
+    if [ -n "$found" ] && [ -x "$found/swift" ]; then export PATH="$found:$PATH"; return 0; fi
+    pw_log "no Swift toolchain found (looked on PATH, /opt/swift, /usr/share/swift, ~/.swiftly); install Swift 6 from swift.org"
+    exit 3
+}
