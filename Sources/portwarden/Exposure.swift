@@ -1,7 +1,132 @@
 import ArgumentParser
+import Evaluator
+import Foundation
+import HostModel
 
-// TODO: replaced by its owner.
+/// `portwarden exposure`: every listener, who can open a new connection to it, and the rule that decides it.
 struct Exposure: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "(in progress)")
-    func run() throws { throw CommandFailure(status: .hostUnreadable, message: "not implemented yet") }
+    static let configuration = CommandConfiguration(
+        abstract: "Show every listener with its exposure (public, conditional, restricted, local-only, blocked) and the deciding rules.",
+        discussion: """
+            Exposure is computed per listener over (address family, input interface, source address range), following
+            every nftables base chain on the way (ingress, prerouting incl. DNAT/redirect, input) and the kernel's socket lookup.
+              public       accepted from (nearly) every source address on some non-loopback interface
+              conditional  part of the outcome depends on state the snapshot cannot decide (rate limits, marks, …)
+              restricted   accepted only from some sources or interfaces (listed)
+              local-only   only host-local traffic reaches it (bind address, device binding or rules)
+              blocked      no new connection reaches it
+            """
+    )
+
+    @OptionGroup var source: HostSource
+    @OptionGroup var candidate: CandidateRuleset
+
+    @Option(name: .long, help: "Output format: text or json.") var format: ViewFormat = .text
+
+    func run() throws {
+        try exitOnFailure {
+            let snapshot = try candidate.apply(to: source.load()).0
+            let evaluator = Evaluator(snapshot: snapshot)
+            let exposures = evaluator.exposure()
+            switch format {
+            case .json:
+                try emit(ExposureReport.json(snapshot: snapshot, exposures: exposures, caveats: evaluator.caveats), to: nil)
+            case .text:
+                try emit(ExposureReport.text(exposures, caveats: evaluator.caveats), to: nil)
+            }
+        }
+    }
+}
+
+/// Renders exposure results.
+enum ExposureReport {
+    struct Document: Encodable {
+        var schema = "portwarden-exposure/1"
+        var host: HostInfo
+        var caveats: [String]
+        var listeners: [ListenerExposure]
+    }
+
+    static func json(snapshot: Snapshot, exposures: [ListenerExposure], caveats: [String]) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let data = try encoder.encode(Document(host: snapshot.host, caveats: caveats, listeners: exposures))
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    static func label(_ s: ExposureSummary) -> String {
+        switch s {
+        case .public: "PUBLIC"
+        case .conditional: "CONDITIONAL"
+        case .restricted: "RESTRICTED"
+        case .localOnly: "LOCAL-ONLY"
+        case .blocked: "BLOCKED"
+        }
+    }
+
+    static func listed(_ items: [String], max: Int = 4) -> String {
+        if items.isEmpty { return "-" }
+        if items.count <= max { return items.joined(separator: ", ") }
+        return items.prefix(max).joined(separator: ", ") + " … (+\(items.count - max))"
+    }
+
+    /// The step that decided the listener's summary: the first accepting (or conditional, or dropping) region's last rule.
+    static func evidence(_ x: ListenerExposure) -> String {
+        let wanted: [PacketVerdict]
+        switch x.summary {
+        case .public, .restricted: wanted = [.accept]
+        case .conditional: wanted = [.conditional]
+        case .localOnly: wanted = [.accept, .drop, .reject]
+        case .blocked: wanted = [.drop, .reject]
+        }
+        let candidates = x.regions.filter { wanted.contains($0.verdict) && (x.summary == .localOnly ? true : $0.interface != "lo") }
+        guard let r = candidates.first(where: { !$0.path.isEmpty }) ?? candidates.first else { return "no rule on the path" }
+        guard let step = r.path.last(where: { $0.handle != nil }) ?? r.path.last else {
+            return x.summary == .localOnly ? "bound to \(x.listener.address)" : "no base chain on the path"
+        }
+        return step.text
+    }
+
+    static func text(_ exposures: [ListenerExposure], caveats: [String]) -> String {
+        var lines: [String] = []
+        for c in caveats { lines.append("warning: \(c)") }
+        if exposures.isEmpty { lines.append("no listening sockets"); return lines.joined(separator: "\n") + "\n" }
+        var rows: [[String]] = []
+        var groups: [(ExposureSummary, [Int])] = []
+        for (i, x) in exposures.enumerated() {
+            if let last = groups.last, last.0 == x.summary { groups[groups.count - 1].1.append(i) } else { groups.append((x.summary, [i])) }
+        }
+        for x in exposures {
+            let procs = x.listener.processes.map { "\($0.name)[\($0.pid)]" }
+            var detail: [String] = []
+            switch x.summary {
+            case .public, .restricted:
+                detail.append("from \(listed(x.acceptedSources)) on \(listed(x.interfaces))")
+            case .conditional:
+                detail.append("on \(listed(x.interfaces)); depends on \(listed(x.reasons))")
+            case .localOnly:
+                detail.append("host-local only")
+            case .blocked:
+                detail.append("no new connection accepted")
+            }
+            if !x.viaPorts.isEmpty { detail.append("via DNAT/redirect from port \(x.viaPorts.map(String.init).joined(separator: ","))") }
+            rows.append([x.listener.proto.rawValue, x.listener.endpoint, procs.isEmpty ? (x.listener.owner == .unknown ? "?" : "-") : listed(procs, max: 2),
+                         detail.joined(separator: "; ")])
+        }
+        let headers = ["PROTO", "LISTENER", "PROCESS", "WHO CAN CONNECT"]
+        var widths = headers.map(\.count)
+        for r in rows { for (i, c) in r.enumerated() where i < 3 { widths[i] = max(widths[i], c.count) } }
+        func pad(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(0, w - s.count)) }
+        for (summary, idx) in groups {
+            if !lines.isEmpty { lines.append("") }
+            lines.append("\(label(summary)) (\(idx.count))")
+            lines.append("  " + (0..<4).map { $0 < 3 ? pad(headers[$0], widths[$0]) : headers[$0] }.joined(separator: "  "))
+            for i in idx {
+                let r = rows[i]
+                lines.append("  " + (0..<4).map { $0 < 3 ? pad(r[$0], widths[$0]) : r[$0] }.joined(separator: "  "))
+                lines.append("  " + String(repeating: " ", count: widths[0] + 2) + "decided by: " + evidence(exposures[i]))
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
 }

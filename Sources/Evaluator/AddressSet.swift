@@ -1,0 +1,207 @@
+import HostModel
+
+/// A set of addresses of one family as sorted, disjoint, non-adjacent inclusive intervals over 128-bit integers.
+///
+/// Exposure is computed over these sets instead of single packets, so the cost follows the number of boundaries the
+/// rules mention, not the size of the address space.
+public struct AddressSet: Sendable, Equatable, Hashable {
+    /// Inclusive ranges, ascending, never touching.
+    public private(set) var ranges: [ClosedRange<UInt128>]
+    public let family: IPFamily
+
+    public init(family: IPFamily, ranges: [ClosedRange<UInt128>] = []) {
+        self.family = family
+        self.ranges = AddressSet.normalize(ranges)
+    }
+
+    init(family: IPFamily, sorted: [ClosedRange<UInt128>]) {
+        self.family = family
+        self.ranges = sorted
+    }
+
+    /// The largest address value of the family (2^32-1 or 2^128-1).
+    public static func maxValue(_ family: IPFamily) -> UInt128 { family == .ipv4 ? UInt128(UInt32.max) : UInt128.max }
+    /// Every address of the family: the starting region of an exposure question.
+    public static func full(_ family: IPFamily) -> AddressSet { AddressSet(family: family, sorted: [0...maxValue(family)]) }
+    /// A single address.
+    public static func point(_ family: IPFamily, _ v: UInt128) -> AddressSet { AddressSet(family: family, sorted: [v...v]) }
+
+    /// No address at all.
+    public var isEmpty: Bool { ranges.isEmpty }
+    /// Every address of the family.
+    public var isFull: Bool { ranges.count == 1 && ranges[0].lowerBound == 0 && ranges[0].upperBound == AddressSet.maxValue(family) }
+
+    /// Number of addresses, saturating at UInt128.max.
+    public var count: UInt128 {
+        var total: UInt128 = 0
+        for r in ranges {
+            let (n, o1) = (r.upperBound - r.lowerBound).addingReportingOverflow(1)
+            if o1 { return .max }
+            let (t, o2) = total.addingReportingOverflow(n)
+            if o2 { return .max }
+            total = t
+        }
+        return total
+    }
+
+    static func normalize(_ input: [ClosedRange<UInt128>]) -> [ClosedRange<UInt128>] {
+        if input.count <= 1 { return input }
+        let sorted = input.sorted { $0.lowerBound < $1.lowerBound }
+        var out: [ClosedRange<UInt128>] = []
+        out.reserveCapacity(sorted.count)
+        for r in sorted {
+            if let last = out.last, last.upperBound == .max || r.lowerBound <= last.upperBound + 1 {
+                if r.upperBound > last.upperBound { out[out.count - 1] = last.lowerBound...r.upperBound }
+            } else {
+                out.append(r)
+            }
+        }
+        return out
+    }
+
+    /// Membership by binary search.
+    public func contains(_ v: UInt128) -> Bool {
+        var lo = 0, hi = ranges.count - 1
+        while lo <= hi {
+            let mid = (lo + hi) / 2
+            let r = ranges[mid]
+            if v < r.lowerBound { hi = mid - 1 } else if v > r.upperBound { lo = mid + 1 } else { return true }
+        }
+        return false
+    }
+
+    /// Index of the first range whose upper bound is >= v.
+    private func firstIndex(atOrAfter v: UInt128) -> Int {
+        var lo = 0, hi = ranges.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if ranges[mid].upperBound < v { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    /// Addresses in both; the smaller side drives binary searches into the larger, so a rule's small prefix costs
+    /// little against a large deny list.
+    public func intersection(_ other: AddressSet) -> AddressSet {
+        if isEmpty || other.isEmpty { return AddressSet(family: family, sorted: []) }
+        if isFull { return other }
+        if other.isFull { return self }
+        // Small side drives a binary search into the big side.
+        let (small, big) = ranges.count <= other.ranges.count ? (self, other) : (other, self)
+        var out: [ClosedRange<UInt128>] = []
+        for r in small.ranges {
+            var i = big.firstIndex(atOrAfter: r.lowerBound)
+            while i < big.ranges.count, big.ranges[i].lowerBound <= r.upperBound {
+                let b = big.ranges[i]
+                out.append(max(b.lowerBound, r.lowerBound)...min(b.upperBound, r.upperBound))
+                i += 1
+            }
+        }
+        return AddressSet(family: family, sorted: out)
+    }
+
+    /// Addresses not in the set.
+    public func complement() -> AddressSet {
+        var out: [ClosedRange<UInt128>] = []
+        var next: UInt128 = 0
+        var done = false
+        for r in ranges {
+            if r.lowerBound > next { out.append(next...(r.lowerBound - 1)) }
+            if r.upperBound == AddressSet.maxValue(family) { done = true; break }
+            next = r.upperBound + 1
+        }
+        if !done { out.append(next...AddressSet.maxValue(family)) }
+        return AddressSet(family: family, sorted: out)
+    }
+
+    /// Addresses in this set but not in `other`.
+    public func subtracting(_ other: AddressSet) -> AddressSet {
+        if isEmpty || other.isEmpty { return self }
+        if other.isFull { return AddressSet(family: family, sorted: []) }
+        if ranges.count * 8 < other.ranges.count {
+            // Few ranges here: cut each one by the overlapping ranges of `other`.
+            var out: [ClosedRange<UInt128>] = []
+            for r in ranges {
+                var start = r.lowerBound
+                var open = true
+                var i = other.firstIndex(atOrAfter: r.lowerBound)
+                while i < other.ranges.count, other.ranges[i].lowerBound <= r.upperBound {
+                    let o = other.ranges[i]
+                    if o.lowerBound > start { out.append(start...(o.lowerBound - 1)) }
+                    if o.upperBound >= r.upperBound { open = false; break }
+                    start = o.upperBound + 1
+                    i += 1
+                }
+                if open { out.append(start...r.upperBound) }
+            }
+            return AddressSet(family: family, sorted: out)
+        }
+        return intersection(other.complement())
+    }
+
+    /// Addresses in either set.
+    public func union(_ other: AddressSet) -> AddressSet {
+        if isEmpty { return other }
+        if other.isEmpty { return self }
+        return AddressSet(family: family, ranges: ranges + other.ranges)
+    }
+
+    /// The ranges as CIDR-free text: `a.b.c.d` for one address, `a-b` for a range, `0.0.0.0/0` for everything.
+    public var descriptions: [String] {
+        if isFull { return [family == .ipv4 ? "0.0.0.0/0" : "::/0"] }
+        return ranges.map { AddressSet.describe($0, family) }
+    }
+
+    static func describe(_ r: ClosedRange<UInt128>, _ family: IPFamily) -> String {
+        // A range that is exactly one prefix prints as CIDR.
+        let width = family == .ipv4 ? 128 - 32 : 0
+        let size = r.upperBound &- r.lowerBound
+        if size == 0 { return addressText(r.lowerBound, family) }
+        let span = size &+ 1
+        if span != 0, span & (span - 1) == 0, r.lowerBound & (span - 1) == 0 {
+            let bits = span.trailingZeroBitCount
+            return "\(addressText(r.lowerBound, family))/\(128 - width - bits)"
+        }
+        if span == 0 { return family == .ipv4 ? "0.0.0.0/0" : "::/0" }
+        return "\(addressText(r.lowerBound, family))-\(addressText(r.upperBound, family))"
+    }
+}
+
+/// Address text from the 128-bit value.
+func addressText(_ v: UInt128, _ family: IPFamily) -> String {
+    let b = addressBytes(v, family)
+    return family == .ipv4 ? IPv4Address(bytes: b).description : IPv6Address(bytes: b).description
+}
+
+/// Network-order bytes (4 or 16) of the value.
+func addressBytes(_ v: UInt128, _ family: IPFamily) -> [UInt8] {
+    let n = family == .ipv4 ? 4 : 16
+    var out = [UInt8](repeating: 0, count: n)
+    var x = v
+    for i in stride(from: n - 1, through: 0, by: -1) {
+        out[i] = UInt8(truncatingIfNeeded: x)
+        x >>= 8
+    }
+    return out
+}
+
+/// The 128-bit value of network-order address bytes.
+func addressValue(_ bytes: ArraySlice<UInt8>) -> UInt128 {
+    var v: UInt128 = 0
+    for b in bytes { v = v << 8 | UInt128(b) }
+    return v
+}
+
+func addressValue(_ bytes: [UInt8]) -> UInt128 { addressValue(bytes[...]) }
+
+extension CIDR {
+    /// The prefix as an inclusive range of address values.
+    var valueRange: ClosedRange<UInt128> {
+        let bits = family == .ipv4 ? 32 : 128
+        let base = addressValue(address.bytes)
+        let hostBits = bits - prefixLength
+        if hostBits >= 128 { return 0...UInt128.max }
+        let hostMask: UInt128 = hostBits == 0 ? 0 : (UInt128(1) << hostBits) - 1
+        return (base & ~hostMask)...(base | hostMask)
+    }
+}

@@ -1,0 +1,227 @@
+import HostModel
+
+/// The firewall prepared once per snapshot: chains by name, sets compiled, base chains per hook in order.
+struct CompiledRuleset: Sendable {
+    struct TableInfo: Sendable {
+        var family: TableFamily
+        var name: String
+        var chains: [Chain]
+        var chainIndex: [String: Int]
+        var sets: [String: CompiledSet]
+        /// Per chain, per rule: necessary conditions checked before running the rule (a fast path only).
+        var guards: [[RuleGuard]]
+    }
+
+    struct BaseRef: Sendable {
+        var table: Int
+        var chain: Int
+        var hook: Hook
+        var priority: Int32
+        /// Position in the hook's ordering (nat chains run inside the NAT core at its fixed priority).
+        var effectivePriority: Int32
+        var isNat: Bool
+        var devices: [String]
+        var policy: ChainPolicy
+    }
+
+    var tables: [TableInfo]
+    var bases: [BaseRef]
+    /// Whether any DNAT/redirect exists at all (exposure then also tries the external ports and addresses below).
+    var hasNat: Bool
+    var natPorts: Set<UInt16>
+    var natAddresses: [IPFamily: Set<[UInt8]>]
+    var firewallStatus: Firewall.Status
+    var legacyPresent: Bool
+
+    init(_ fw: Firewall) {
+        firewallStatus = fw.status
+        legacyPresent = !fw.legacyTables.isEmpty
+        var ts: [TableInfo] = []
+        var bs: [BaseRef] = []
+        var hasNat = false
+        var ports = Set<UInt16>()
+        var addrs: [IPFamily: Set<[UInt8]>] = [.ipv4: [], .ipv6: []]
+        for (ti, t) in fw.tables.enumerated() {
+            var dynamicSets = Set<String>()
+            for c in t.chains {
+                for r in c.rules {
+                    for e in r.expressions {
+                        if case .dynset(let d) = e { dynamicSets.insert(d.set) }
+                    }
+                }
+            }
+            var sets: [String: CompiledSet] = [:]
+            for s in t.sets { sets[s.name] = CompiledSet(s, dynamic: dynamicSets.contains(s.name)) }
+            var idx: [String: Int] = [:]
+            for (ci, c) in t.chains.enumerated() { idx[c.name] = ci }
+            let guards = t.chains.map { c in c.rules.map { RuleGuard.extract($0, netdev: t.family == .netdev) } }
+            ts.append(TableInfo(family: t.family, name: t.name, chains: t.chains, chainIndex: idx, sets: sets, guards: guards))
+            for (ci, c) in t.chains.enumerated() {
+                // NAT constants: candidate external ports and addresses for exposure.
+                for r in c.rules where r.expressions.contains(where: { if case .nat(let n) = $0 { return n.type == 1 }; if case .redir = $0 { return true }; if case .target(let x) = $0 { return x.name == "DNAT" || x.name == "REDIRECT" }; return false }) {
+                    hasNat = true
+                    collectNatConstants(r, table: t, ports: &ports, addrs: &addrs)
+                }
+                guard !t.dormant, let b = c.base else { continue }
+                guard [.ingress, .prerouting, .input, .output, .postrouting].contains(b.hook) else { continue }
+                let isNat = b.type == "nat"
+                var eff = b.priority
+                if isNat {
+                    switch b.hook {
+                    case .prerouting, .output: eff = -100
+                    case .input, .postrouting: eff = 100
+                    default: break
+                    }
+                }
+                bs.append(BaseRef(table: ti, chain: ci, hook: b.hook, priority: b.priority, effectivePriority: eff,
+                                  isNat: isNat, devices: b.devices, policy: b.policy))
+            }
+        }
+        // Signed priority across tables; NAT chains sit at the NAT core's priority, ordered among themselves by their own.
+        bs.sort { a, b in
+            if a.effectivePriority != b.effectivePriority { return a.effectivePriority < b.effectivePriority }
+            if a.isNat != b.isNat { return a.isNat }
+            if a.priority != b.priority { return a.priority < b.priority }
+            return (a.table, a.chain) < (b.table, b.chain)
+        }
+        tables = ts
+        bases = bs
+        self.hasNat = hasNat
+        natPorts = ports
+        natAddresses = addrs
+    }
+}
+
+/// Ports and addresses a NAT rule matches on (external side): payload compares and set keys on transport+2 and daddr.
+private func collectNatConstants(_ r: Rule, table: Table, ports: inout Set<UInt16>, addrs: inout [IPFamily: Set<[UInt8]>]) {
+    var regSource: [UInt32: (PayloadBase, UInt32, UInt32)] = [:]
+    for e in r.expressions {
+        switch e {
+        case .payload(let p):
+            if let d = p.dreg { regSource[d] = (p.base, p.offset, p.length) }
+        case .cmp(let c):
+            guard c.op == .eq, let src = regSource[c.sreg] else { continue }
+            noteConstant(src, c.data.bytes, &ports, &addrs)
+        case .range(let rg):
+            guard let src = regSource[rg.sreg], src.0 == .transport, src.1 == 2, rg.from.bytes.count == 2, rg.to.bytes.count == 2 else { continue }
+            let a = UInt16(rg.from.bytes[0]) << 8 | UInt16(rg.from.bytes[1]), b = UInt16(rg.to.bytes[0]) << 8 | UInt16(rg.to.bytes[1])
+            if a <= b, Int(b) - Int(a) < 4096 { for p in a...b { ports.insert(p) } } else { ports.insert(a); ports.insert(b) }
+        case .lookup(let l):
+            guard let src = regSource[l.sreg], let s = table.set(named: l.set) else { continue }
+            for el in s.elements where !el.isIntervalEnd {
+                noteConstant(src, el.key.bytes, &ports, &addrs)
+            }
+        default:
+            break
+        }
+    }
+}
+
+private func noteConstant(_ src: (PayloadBase, UInt32, UInt32), _ data: [UInt8], _ ports: inout Set<UInt16>, _ addrs: inout [IPFamily: Set<[UInt8]>]) {
+    if src.0 == .transport, src.1 == 2, data.count >= 2 {
+        ports.insert(UInt16(data[0]) << 8 | UInt16(data[1]))
+    } else if src.0 == .network, src.1 == 16, src.2 == 4, data.count >= 4 {
+        addrs[.ipv4, default: []].insert(Array(data[0..<4]))
+    } else if src.0 == .network, src.1 == 24, src.2 == 16, data.count >= 16 {
+        addrs[.ipv6, default: []].insert(Array(data[0..<16]))
+    }
+}
+
+
+/// Necessary conditions of a rule on fields that are fixed for the packet at that point (l4proto, nfproto,
+/// destination port, input interface): taken from the rule's load+compare pairs, so a packet failing one can skip
+/// the rule without running its expressions. The rule itself still decides everything else.
+struct RuleGuard: Sendable {
+    enum Field: UInt8, Sendable { case l4proto, nfproto, dport, iif, iifname }
+
+    /// One comparison on a field of at most 8 bytes, as top-aligned big-endian integers (plain data: no refcounting).
+    struct Test: Sendable {
+        var field: Field
+        /// 0-5 = CmpOp eq…gte, 6 = inside [a, b], 7 = outside [a, b].
+        var op: UInt8
+        var len: UInt8
+        var a: UInt64
+        var b: UInt64
+    }
+
+    /// A comparison on the interface name (16 bytes).
+    struct NameTest: Sendable {
+        var op: CmpOp
+        var data: [UInt8]
+    }
+
+    var tests: [Test] = []
+    var names: [NameTest] = []
+
+    var isEmpty: Bool { tests.isEmpty && names.isEmpty }
+
+    static func pack(_ b: [UInt8]) -> UInt64 {
+        var v: UInt64 = 0
+        for (i, x) in b.prefix(8).enumerated() { v |= UInt64(x) << (56 - 8 * UInt64(i)) }
+        return v
+    }
+
+    static func opCode(_ op: CmpOp) -> UInt8 {
+        switch op {
+        case .eq: 0
+        case .neq: 1
+        case .lt: 2
+        case .lte: 3
+        case .gt: 4
+        case .gte: 5
+        }
+    }
+
+    static func extract(_ r: Rule, netdev: Bool) -> RuleGuard {
+        var out = RuleGuard()
+        var i = 0
+        let e = r.expressions
+        while i < e.count {
+            var field: Field?
+            var reg: UInt32 = 0
+            var len = 0
+            switch e[i] {
+            case .meta(let m) where m.dreg != nil:
+                reg = m.dreg ?? 0
+                switch m.key {
+                case 16: field = .l4proto; len = 1
+                case 15 where !netdev: field = .nfproto; len = 1
+                case 6: field = .iifname; len = 16
+                case 4: field = .iif; len = 4
+                default: break
+                }
+            case .payload(let p) where p.dreg != nil && p.base == .transport && p.offset == 2 && p.length == 2:
+                reg = p.dreg ?? 0; field = .dport; len = 2
+            default: break
+            }
+            guard let f = field else {
+                // Any other pure match can be stepped over: a guard is one conjunct of the rule, wherever it sits.
+                if Walker.hasEffect(e[i]) { break }
+                i += 1
+                continue
+            }
+            var j = i + 1
+            while j < e.count {
+                if case .cmp(let c) = e[j], c.sreg == reg, c.data.bytes.count <= len, !c.data.bytes.isEmpty {
+                    if f == .iifname {
+                        out.names.append(NameTest(op: c.op, data: c.data.bytes))
+                    } else {
+                        out.tests.append(Test(field: f, op: opCode(c.op), len: UInt8(c.data.bytes.count), a: pack(c.data.bytes), b: 0))
+                    }
+                    j += 1
+                    continue
+                }
+                if case .range(let rg) = e[j], rg.sreg == reg, rg.from.bytes.count <= len, rg.from.bytes.count == rg.to.bytes.count,
+                   !rg.from.bytes.isEmpty, f != .iifname {
+                    out.tests.append(Test(field: f, op: rg.inverted ? 7 : 6, len: UInt8(rg.from.bytes.count),
+                                          a: pack(rg.from.bytes), b: pack(rg.to.bytes)))
+                    j += 1
+                    continue
+                }
+                break
+            }
+            i = max(j, i + 1)
+        }
+        return out
+    }
+}

@@ -1,0 +1,463 @@
+import HostModel
+
+/// The result of a match: decided concretely, depending on the source address (the matching part of the space),
+/// or undecidable from the snapshot.
+enum Cond {
+    case bool(Bool)
+    case region(AddressSet)
+    case unknown(String)
+}
+
+/// Memoized source-address partitions of set lookups, shared by all questions of one exposure run.
+final class SymbolicCache {
+    var lookups: [String: SymbolicPieces] = [:]
+}
+
+/// A lookup's source-address partition: per element (or outcome group), and the union of all matches.
+struct SymbolicPieces {
+    var pieces: [(AddressSet, Int?)]
+    var union: AddressSet
+}
+
+/// A test on the source address as the kernel computes it: `n` leading bytes under a prefix mask of `bits` bits.
+struct SymField {
+    var family: IPFamily
+    var n: Int
+    var bits: Int
+
+    var width: Int { family == .ipv4 ? 32 : 128 }
+
+    static func lowMask(_ k: Int) -> UInt128 { k >= 128 ? .max : (k <= 0 ? 0 : (UInt128(1) << k) - 1) }
+
+    /// Addresses whose masked leading bytes are >= `d` (an n-byte big-endian constant).
+    func ge(_ d: UInt128) -> AddressSet {
+        let s = 8 * n - bits
+        let maxQ = SymField.lowMask(bits)
+        let (q, r) = s >= 128 ? (UInt128(0), d) : (d >> s, d & SymField.lowMask(s))
+        let c = r == 0 ? q : q + 1
+        if c > maxQ || (r != 0 && q == maxQ) { return AddressSet(family: family) }
+        let lo = width - bits >= 128 ? 0 : c << (width - bits)
+        return AddressSet(family: family, sorted: [lo...AddressSet.maxValue(family)])
+    }
+
+    /// Addresses whose masked leading bytes are <= `d`.
+    func le(_ d: UInt128) -> AddressSet {
+        let s = 8 * n - bits
+        let f = s >= 128 ? 0 : d >> s
+        let q = min(f, SymField.lowMask(bits))
+        let hi = (width - bits >= 128 ? 0 : q << (width - bits)) | SymField.lowMask(width - bits)
+        return AddressSet(family: family, sorted: [0...min(hi, AddressSet.maxValue(family))])
+    }
+
+    func eq(_ d: UInt128) -> AddressSet { ge(d).intersection(le(d)) }
+
+    /// Matching addresses for `op` against the constant.
+    func set(_ op: CmpOp, _ d: UInt128) -> AddressSet {
+        switch op {
+        case .eq: eq(d)
+        case .neq: eq(d).complement()
+        case .lt: ge(d).complement()
+        case .lte: le(d)
+        case .gt: le(d).complement()
+        case .gte: ge(d)
+        }
+    }
+}
+
+/// A value, or why it could not be computed.
+enum Outcome<T> {
+    case success(T)
+    case failure(String)
+}
+
+func bigEndianValue(_ b: ArraySlice<UInt8>) -> UInt128 { addressValue(b) }
+
+/// memcmp of `a` against `b` over b.count bytes.
+@inline(__always) func memcmpBytes(_ a: [UInt8], _ off: Int, _ b: [UInt8]) -> Int {
+    for i in 0..<b.count {
+        let x = a[off + i], y = b[i]
+        if x != y { return x < y ? -1 : 1 }
+    }
+    return 0
+}
+
+extension Walker {
+    /// Classifies the register bytes [off, off+n): concrete, a source-address field, or unknown.
+    func operand(_ t: EvalThread, _ off: Int, _ n: Int) -> Outcome<SymField?> {
+        var anySym = false
+        for i in 0..<n {
+            let tag = t.tags[off + i]
+            if tag.kind == 2 { return .failure(Walker.reasonTable[Int(tag.index)]) }
+            if tag.kind == 1 { anySym = true }
+        }
+        if !anySym { return .success(Optional<SymField>.none) }
+        var bits = 0
+        var ended = false
+        for i in 0..<n {
+            let tag = t.tags[off + i]
+            guard tag.kind == 1, Int(tag.index) == i, tag.xor == 0 else {
+                if tag.kind == 0 && ended && t.regs[off + i] == 0 { continue }
+                return .failure("unsupported test on the source address")
+            }
+            let m = tag.mask
+            if ended { if m != 0 { return .failure("non-prefix mask on the source address") }; continue }
+            let ones = m.leadingZeroBitCount == 0 ? (~m).leadingZeroBitCount : 0
+            if m != 0 && (m << ones) != 0 { return .failure("non-prefix mask on the source address") }
+            bits += ones
+            if ones < 8 { ended = true }
+        }
+        let fam = t.pkt.family
+        if 8 * n > (fam == .ipv4 ? 32 : 128) { return .failure("unsupported test on the source address") }
+        return .success(SymField(family: fam, n: n, bits: bits))
+    }
+
+    func compare(_ t: EvalThread, _ c: Cmp) -> Cond {
+        guard let off = regOffset(c.sreg) else { return .bool(false) }
+        let data = c.data.bytes
+        guard off + data.count <= EvalThread.registerBytes else { return .bool(false) }
+        switch operand(t, off, data.count) {
+        case .failure(let why): return .unknown(why)
+        case .success(let sym?):
+            return .region(sym.set(c.op, bigEndianValue(data[...])))
+        case .success(nil):
+            let r = memcmpBytes(t.regs, off, data)
+            switch c.op {
+            case .eq: return .bool(r == 0)
+            case .neq: return .bool(r != 0)
+            case .lt: return .bool(r < 0)
+            case .lte: return .bool(r <= 0)
+            case .gt: return .bool(r > 0)
+            case .gte: return .bool(r >= 0)
+            }
+        }
+    }
+
+    func rangeCond(_ t: EvalThread, _ r: RangeExpr) -> Cond {
+        guard let off = regOffset(r.sreg) else { return .bool(false) }
+        let from = r.from.bytes, to = r.to.bytes
+        guard off + from.count <= EvalThread.registerBytes, from.count == to.count else { return .bool(false) }
+        switch operand(t, off, from.count) {
+        case .failure(let why): return .unknown(why)
+        case .success(let sym?):
+            let m = sym.ge(bigEndianValue(from[...])).intersection(sym.le(bigEndianValue(to[...])))
+            return .region(r.inverted ? m.complement() : m)
+        case .success(nil):
+            let inside = memcmpBytes(t.regs, off, from) >= 0 && memcmpBytes(t.regs, off, to) <= 0
+            return .bool(inside != r.inverted)
+        }
+    }
+
+    enum LookupOutcome {
+        case noMatch, matched, verdict(Verdict), stop
+    }
+
+    /// Applies a found (or missing) element of a lookup on the current branch.
+    private func applyElement(_ t: inout EvalThread, _ set: CompiledSet, _ l: Lookup, _ element: Int?) -> LookupOutcome {
+        if l.dreg == nil {
+            return (element != nil) != l.inverted ? .matched : .noMatch
+        }
+        guard let e = element else { return .noMatch }
+        let el = set.set.elements[e]
+        if l.dreg == 0 {
+            guard let v = el.verdict else { return .noMatch }
+            return .verdict(v)
+        }
+        if let d = l.dreg, let data = el.data?.bytes { store(&t, d, data) }
+        return .matched
+    }
+
+    mutating func lookup(_ t: inout EvalThread, _ l: Lookup) -> LookupOutcome {
+        guard let set = rs.tables[t.table].sets[l.set], let off = regOffset(l.sreg) else {
+            let why = "lookup in missing set \(l.set)"
+            leafUndecidable(t, why)
+            return .stop
+        }
+        let klen = set.keyLength
+        guard off + klen <= EvalThread.registerBytes else { return .noMatch }
+        let isPlain = l.dreg == nil
+        if set.dynamic {
+            let why = "dynamic set @\(l.set)"
+            if isPlain { forkUnknown(&t, why); return .matched }
+            leafUndecidable(t, why)
+            return .stop
+        }
+        var symStart = -1, symLen = 0
+        for i in 0..<klen {
+            let tag = t.tags[off + i]
+            if tag.kind == 2 {
+                let why = Walker.reasonTable[Int(tag.index)]
+                if isPlain { forkUnknown(&t, why); return .matched }
+                leafUndecidable(t, why)
+                return .stop
+            }
+            if tag.kind == 1 {
+                if symStart < 0 { symStart = i }
+                symLen = i - symStart + 1
+            }
+        }
+        let key = Array(t.regs[off..<(off + klen)])
+        if symStart < 0 {
+            return applyElement(&t, set, l, set.find(key))
+        }
+        // Source-address dependent: partition the branch's region by element.
+        guard let region = t.region else { return .noMatch }
+        let pieces: [(AddressSet, Int?)]
+        let matched: AddressSet
+        switch symbolicPieces(t, set, l.set, key, off: off, symStart: symStart, symLen: symLen) {
+        case .failure(let why):
+            if isPlain { forkUnknown(&t, why); return .matched }
+            leafUndecidable(t, why)
+            return .stop
+        case .success(let p): pieces = p.pieces; matched = p.union
+        }
+        if isPlain {
+            let m = l.inverted ? matched.complement() : matched
+            let p = t.pendingRegion.map { $0.intersection(m) } ?? m
+            if region.intersection(p).isEmpty { return .noMatch }
+            t.pendingRegion = p
+            return .matched
+        }
+        // Maps: one branch per element group, the rest misses.
+        let covered = matched
+        var mine: (AddressSet, Int?)?
+        for (s, e) in pieces {
+            let part = region.intersection(s)
+            if part.isEmpty { continue }
+            if mine == nil { mine = (part, e); continue }
+            var o = t
+            o.region = part
+            let oc = applyElement(&o, set, l, e)
+            switch oc {
+            case .noMatch: o.rule += 1; o.expr = 0; work.append(o)
+            case .matched: work.append(o)
+            case .verdict(let v): o.pendingVerdict(v); work.append(o)
+            case .stop: break
+            }
+        }
+        let miss = region.subtracting(covered)
+        if !miss.isEmpty { var o = t; o.region = miss; o.pendingRegion = nil; o.rule += 1; o.expr = 0; work.append(o) }
+        guard let (part, e) = mine else { return .noMatch }
+        t.region = part
+        return applyElement(&t, set, l, e)
+    }
+
+    /// For each element, the source addresses for which the key matches it (concrete parts must match exactly).
+    private func symbolicPieces(_ t: EvalThread, _ set: CompiledSet, _ name: String, _ key: [UInt8], off: Int, symStart: Int, symLen: Int) -> Outcome<SymbolicPieces> {
+        let field: SymField
+        switch operand(t, off + symStart, symLen) {
+        case .failure(let why): return .failure(why)
+        case .success(let f?): field = f
+        case .success(nil): return .failure("unsupported test on the source address")
+        }
+        var masked = key
+        for i in symStart..<(symStart + symLen) { masked[i] = 0 }
+        let cacheKey = "\(t.table)/\(name)/\(symStart)/\(symLen)/\(field.bits)/\(masked)"
+        if let c = cache?.lookups[cacheKey] { return .success(c) }
+        let fam = field.family
+        func concreteEqual(_ other: [UInt8]) -> Bool {
+            for i in 0..<min(key.count, other.count) where i < symStart || i >= symStart + symLen {
+                if key[i] != other[i] { return false }
+            }
+            return true
+        }
+        var out: [(AddressSet, Int?)] = []
+        let symRange = symStart..<(symStart + symLen)
+        for (k, i) in set.hash {
+            guard concreteEqual(k) else { continue }
+            let s = field.eq(bigEndianValue(k[symRange]))
+            if !s.isEmpty { out.append((s, i)) }
+        }
+        if !set.intervals.isEmpty {
+            guard symStart == 0 else { return .failure("interval set @\(name) keyed by more than the source address") }
+            for r in set.intervals {
+                var s = field.ge(bigEndianValue(r.start[symRange]))
+                if let end = r.end { s = s.intersection(field.ge(bigEndianValue(end[symRange])).complement()) }
+                if !s.isEmpty { out.append((s, r.element)) }
+            }
+        }
+        for i in set.ranged {
+            let el = set.set.elements[i]
+            guard let end = el.keyEnd?.bytes else { continue }
+            // Every concrete field in its range; the source-address field gives the interval.
+            var ok = true
+            var fieldOff = 0
+            var symSet: AddressSet?
+            for (f, raw) in zip(set.fields, set.rawFields) {
+                let r = fieldOff..<min(fieldOff + raw, key.count)
+                if r.contains(symStart) {
+                    guard el.key.bytes.count >= r.upperBound, end.count >= r.upperBound else { ok = false; break }
+                    symSet = field.ge(bigEndianValue(el.key.bytes[r])).intersection(field.le(bigEndianValue(end[r])))
+                } else if !r.isEmpty {
+                    let k = key[r]
+                    if el.key.bytes.count < r.upperBound || end.count < r.upperBound { ok = false; break }
+                    if k.lexicographicallyPrecedes(el.key.bytes[r]) || end[r].lexicographicallyPrecedes(k) { ok = false; break }
+                }
+                fieldOff += f
+            }
+            if ok, let s = symSet, !s.isEmpty { out.append((s, i)) }
+        }
+        let all = AddressSet(family: fam, ranges: out.flatMap { $0.0.ranges })
+        if let c = set.catchAll {
+            let rest = all.complement()
+            if !rest.isEmpty { out.append((rest, c)) }
+        }
+        if set.set.isMap && out.count > 1 {
+            // Group elements with the same outcome so a large map does not fan out per element.
+            var groups: [String: (AddressSet, Int)] = [:]
+            var order: [String] = []
+            for (s, e) in out {
+                guard let e else { continue }
+                let el = set.set.elements[e]
+                let k = "\(el.verdict?.description ?? "")|\(el.data?.description ?? "")"
+                if let g = groups[k] { groups[k] = (AddressSet(family: fam, sorted: g.0.ranges + s.ranges), g.1) } else { groups[k] = (s, e); order.append(k) }
+            }
+            out = order.compactMap { groups[$0].map { (AddressSet(family: fam, ranges: $0.0.ranges), Optional($0.1)) } }
+        }
+        let result = SymbolicPieces(pieces: out, union: set.catchAll != nil ? AddressSet.full(fam) : all)
+        cache?.lookups[cacheKey] = result
+        return .success(result)
+    }
+
+    mutating func forkUnknown(_ t: inout EvalThread, _ reason: String) {
+        var other = t
+        other.pendingRegion = nil
+        if !other.assumptions.contains(reason) { other.assumptions.append(reason) }
+        other.rule += 1
+        other.expr = 0
+        work.append(other)
+        if !t.assumptions.contains(reason) { t.assumptions.append(reason) }
+    }
+
+    mutating func leafUndecidable(_ t: EvalThread, _ reason: String) {
+        var l = t
+        if !l.assumptions.contains(reason) { l.assumptions.append(reason) }
+        leaves.append(Leaf(region: l.region, kind: .undecidable(reason), packet: l.pkt, path: l.path, assumptions: l.assumptions))
+    }
+
+    // MARK: fib
+
+    mutating func fib(_ t: inout EvalThread, _ f: Fib) -> Bool {
+        let saddrF = f.flags & 1 != 0, iifF = f.flags & 8 != 0, oifF = f.flags & 16 != 0, present = f.flags & 32 != 0
+        let fam = t.pkt.family
+        if f.flags & 4 != 0 && routing.rulesUseMark {
+            taint(&t, f.dreg, f.result == 2 ? 16 : 4, "routing by packet mark")
+            return true
+        }
+        let hook = currentBaseHook(t)
+        let devIdx: UInt32? = iifF ? t.pkt.iifIndex : (oifF ? t.pkt.oifIndex : nil)
+        func storeResult(_ t: inout EvalThread, _ value: UInt32) {
+            if f.result == 3 { store(&t, f.dreg, hostU32(value)); return }
+            if present { store(&t, f.dreg, [value != 0 ? 1 : 0]); return }
+            if f.result == 2 {
+                store(&t, f.dreg, Walker.ifname(value == 0 ? "" : (routing.iface(index: value)?.name ?? "")))
+            } else {
+                store(&t, f.dreg, hostU32(value))
+            }
+        }
+        if f.result != 3, hook == .prerouting, routing.iface(index: t.pkt.iifIndex)?.loopback == true || t.pkt.iifName == "lo" {
+            storeResult(&t, t.pkt.iifIndex)
+            return true
+        }
+        let compute: (UInt128) -> UInt32 = { [routing] v in
+            if f.result == 3 { return routing.addressType(fam, v, device: devIdx) }
+            if saddrF { return routing.reversePathOif(fam, v, iif: devIdx) }
+            guard let r = routing.lookup(fam, v), r.type == RTN.unicast else { return 0 }
+            if let d = devIdx { return r.device == d ? d : 0 }
+            return r.device
+        }
+        if saddrF, symbolic, let region = t.region {
+            let parts = routing.partition(region, compute)
+            guard let first = parts.first else { return false }
+            for (value, piece) in parts.dropFirst() {
+                var o = t
+                o.region = piece
+                storeResult(&o, value)
+                work.append(o)
+            }
+            t.region = first.1
+            storeResult(&t, first.0)
+            return true
+        }
+        let addr = addressValue(saddrF ? t.pkt.saddr : t.pkt.daddr)
+        storeResult(&t, compute(addr))
+        return true
+    }
+
+    func currentBaseHook(_ t: EvalThread) -> Hook? {
+        guard t.stage < stages.count, case .chain(let b) = stages[t.stage] else { return nil }
+        return b.hook
+    }
+
+    // MARK: NAT
+
+    /// Reads a concrete register value, or nil if it is unknown or symbolic.
+    func concreteBytes(_ t: EvalThread, _ reg: UInt32, _ n: Int) -> [UInt8]? {
+        guard let off = regOffset(reg), off + n <= EvalThread.registerBytes else { return nil }
+        guard t.tags[off..<(off + n)].allSatisfy({ $0.kind == 0 }) else { return nil }
+        return Array(t.regs[off..<(off + n)])
+    }
+
+    mutating func applyDNAT(_ t: inout EvalThread, addr: [UInt8]?, port: UInt16?, kind: String, handle: UInt64) -> Walker.RuleOutcome {
+        let hook = currentBaseHook(t) ?? .prerouting
+        if let a = addr { t.pkt.daddr = a }
+        if let p = port { t.pkt.dport = p }
+        t.pkt.dnat = true
+        t.pkt.natBound.insert(hook)
+        let text = (addr.map { addressText(addressValue($0), t.pkt.family) } ?? "") + (port.map { ":\($0)" } ?? "")
+        return .natDone("\(kind) to \(text)", handle)
+    }
+
+    mutating func nat(_ t: inout EvalThread, _ n: Nat, _ handle: UInt64) -> Walker.RuleOutcome? {
+        let hook = currentBaseHook(t) ?? .prerouting
+        if n.family != 0 && n.family != 1 && UInt8(truncatingIfNeeded: n.family) != t.pkt.nfproto { return nil }
+        if n.type == 0 {
+            t.pkt.natBound.insert(hook)
+            return .natDone("snat", handle)
+        }
+        let alen = t.pkt.family == .ipv4 ? 4 : 16
+        var addr: [UInt8]?
+        if let r = n.regAddrMin {
+            guard let a = concreteBytes(t, r, alen) else { leafUndecidable(t, "DNAT address from packet data"); return .stop }
+            addr = a
+        }
+        var port: UInt16?
+        if let r = n.regProtoMin {
+            guard let p = concreteBytes(t, r, 2) else { leafUndecidable(t, "DNAT port from packet data"); return .stop }
+            port = UInt16(p[0]) << 8 | UInt16(p[1])
+        }
+        return applyDNAT(&t, addr: addr, port: port, kind: "dnat", handle: handle)
+    }
+
+    /// The address `redirect` uses: loopback on output, otherwise the first address of the input device.
+    func redirectAddress(_ t: EvalThread) -> [UInt8]? {
+        let hook = currentBaseHook(t)
+        if hook == .output || t.pkt.arrivalName == "lo" {
+            return t.pkt.family == .ipv4 ? [127, 0, 0, 1] : IPv6Address("::1")?.bytes
+        }
+        let i = routing.iface(named: t.pkt.arrivalName)
+        return t.pkt.family == .ipv4 ? i?.primaryV4 : i?.primaryV6
+    }
+
+    mutating func redirect(_ t: inout EvalThread, _ r: Redir, _ handle: UInt64) -> Walker.RuleOutcome? {
+        guard let addr = redirectAddress(t) else {
+            t.path.append(PathStep(table: rs.tables[t.table].name, family: rs.tables[t.table].family.rawValue,
+                                   chain: rs.tables[t.table].chains[t.chain].name, hook: currentBaseHook(t)?.rawValue ?? "",
+                                   priority: 0, handle: handle, action: "redirect (no address on \(t.pkt.arrivalName): drop)"))
+            leaves.append(Leaf(region: t.region, kind: .drop, packet: t.pkt, path: t.path, assumptions: t.assumptions))
+            return .stop
+        }
+        var port: UInt16?
+        if let reg = r.regProtoMin {
+            guard let p = concreteBytes(t, reg, 2) else { leafUndecidable(t, "redirect port from packet data"); return .stop }
+            port = UInt16(p[0]) << 8 | UInt16(p[1])
+        }
+        return applyDNAT(&t, addr: addr, port: port, kind: "redirect", handle: handle)
+    }
+}
+
+extension EvalThread {
+    /// A vmap hit found while splitting: the verdict is applied when the branch resumes.
+    mutating func pendingVerdict(_ v: Verdict) {
+        pending = v
+    }
+}

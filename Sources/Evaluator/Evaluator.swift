@@ -1,0 +1,158 @@
+import HostModel
+
+/// Decides what the kernel does with new inbound connections on a snapshot: `trace` follows one packet,
+/// `exposure` computes, per listener, which (interface, source range) pairs reach it.
+///
+/// Everything is prepared once in `init` (chains by hook and priority, compiled sets, routes, the socket table), so
+/// many probes or listeners cost little each.
+public struct Evaluator: Sendable {
+    public let snapshot: Snapshot
+    let rs: CompiledRuleset
+    let routing: HostRouting
+    let sockets: SocketTable
+    /// Stage lists prepared once: host-local and remote (without ingress) per family.
+    let localStages: [IPFamily: [Stage]]
+    let remoteStages: [IPFamily: [Stage]]
+    let ingressDevices: Set<String>
+    /// Index used for a device that does not exist in the snapshot ("any other interface").
+    static let absentIndex: UInt32 = 0x7fff_fff0
+
+    public init(snapshot: Snapshot) {
+        self.snapshot = snapshot
+        rs = CompiledRuleset(snapshot.firewall)
+        routing = HostRouting(snapshot)
+        sockets = SocketTable(snapshot.listeners, routing: routing)
+        var ls: [IPFamily: [Stage]] = [:], rsts: [IPFamily: [Stage]] = [:]
+        for fam in IPFamily.allCases {
+            let proto = PacketState(family: fam, l4: 6, saddr: [], daddr: [], sport: 0, sportKnown: false, dport: 0, iifIndex: 0,
+                                    iifName: "", iifType: 0, iifKind: nil, oifIndex: 0, oifName: "", local: true, arrivalIndex: 0,
+                                    arrivalName: "\u{0}", origDaddr: [], origDport: 0, dnat: false, notrack: false, mark: nil, ctMark: nil)
+            ls[fam] = Walker.stages(for: proto, rs: rs)
+            var remote = proto
+            remote.local = false
+            rsts[fam] = Walker.stages(for: remote, rs: rs)
+        }
+        localStages = ls
+        remoteStages = rsts
+        ingressDevices = Set(rs.bases.filter { $0.hook == .ingress }.flatMap(\.devices))
+    }
+
+    func stages(for pkt: PacketState) -> [Stage] {
+        if pkt.local { return localStages[pkt.family] ?? [] }
+        if ingressDevices.contains(pkt.arrivalName) { return Walker.stages(for: pkt, rs: rs) }
+        return remoteStages[pkt.family] ?? []
+    }
+
+    /// Why an accept cannot be trusted on this snapshot: the ruleset is unreadable or legacy iptables also filters.
+    var blindSpot: String? {
+        if snapshot.firewall.status == .unreadable { return "the firewall could not be read" }
+        if rs.legacyPresent { return "legacy iptables tables are loaded and invisible here" }
+        return nil
+    }
+
+    /// Caveats that apply to every answer on this snapshot (unreadable firewall, legacy iptables).
+    public var caveats: [String] {
+        var out: [String] = []
+        if snapshot.firewall.status == .unreadable {
+            out.append("the firewall could not be read: \(snapshot.firewall.error ?? "unknown reason")")
+        }
+        if rs.legacyPresent { out.append("legacy iptables tables are loaded: their rules are not visible here") }
+        return out
+    }
+
+    func makePacket(family: IPFamily, proto: L4Proto, saddr: [UInt8], daddr: [UInt8], sport: UInt16?, dport: UInt16, iif: String) -> PacketState {
+        let local = iif == "lo"
+        let iface = routing.iface(named: iif)
+        let index = iface?.index ?? (local ? routing.loopbackIndex : Evaluator.absentIndex)
+        let type: UInt16 = (iface?.loopback ?? local) ? 772 : 1
+        return PacketState(
+            family: family, l4: proto.number, saddr: saddr, daddr: daddr, sport: sport ?? 0, sportKnown: sport != nil,
+            dport: dport, iifIndex: local ? 0 : index, iifName: local ? "" : iif, iifType: type, iifKind: iface?.kind,
+            oifIndex: 0, oifName: "", local: local, arrivalIndex: index, arrivalName: iif,
+            origDaddr: daddr, origDport: dport, dnat: false, notrack: false, mark: nil, ctMark: nil)
+    }
+
+    func initialThread(_ pkt: PacketState, region: AddressSet?) -> EvalThread {
+        var p = pkt
+        if !p.local { p.iifIndex = p.arrivalIndex; p.iifName = p.arrivalName }
+        return EvalThread(region: region, pkt: p, regs: [UInt8](repeating: 0, count: EvalThread.registerBytes),
+                          tags: [ByteTag](repeating: .concrete, count: EvalThread.registerBytes))
+    }
+
+    /// The listener a packet in its final state would reach (nil for forwarded packets or no socket).
+    func listenerFor(_ pkt: PacketState, proto: L4Proto) -> Int? {
+        let d = addressValue(pkt.daddr)
+        guard routing.isLocal(pkt.family, d) || !pkt.local else { return nil }
+        // TCP never connects to a broadcast or multicast address; UDP sockets receive those datagrams.
+        if proto == .tcp {
+            let type = routing.addressType(pkt.family, d, device: nil)
+            if type == RTN.broadcast || type == RTN.multicast { return nil }
+        }
+        let device: UInt32 = pkt.local ? (routing.localDevice(pkt.family, d) ?? pkt.arrivalIndex) : pkt.arrivalIndex
+        return sockets.select(proto: proto, family: pkt.family, daddr: d, dport: pkt.dport, device: device)
+    }
+
+    /// Follows one probe through every hook that decides local delivery and selects the receiving socket.
+    public func trace(_ probe: Probe) throws(ProbeError) -> TraceResult {
+        guard let src = IPAddress(probe.src) else { throw .badAddress(field: "src", value: probe.src) }
+        guard let dst = IPAddress(probe.dst) else { throw .badAddress(field: "dst", value: probe.dst) }
+        guard src.family == dst.family else { throw .familyMismatch(src: probe.src, dst: probe.dst) }
+        let pkt = makePacket(family: src.family, proto: probe.proto, saddr: src.bytes, daddr: dst.bytes,
+                             sport: probe.sport, dport: probe.dport, iif: probe.iif)
+        var walker = Walker(rs: rs, routing: routing, sysctls: snapshot.sysctls, stages: stages(for: pkt),
+                            symbolic: false, cache: nil)
+        let leaves = walker.run(initialThread(pkt, region: nil))
+        return summarize(leaves, proto: probe.proto)
+    }
+
+    private func verdict(_ k: Leaf.Kind) -> PacketVerdict {
+        switch k {
+        case .accept, .forwarded: .accept
+        case .drop: .drop
+        case .reject: .reject
+        case .undecidable: .conditional
+        }
+    }
+
+    func summarize(_ leaves: [Leaf], proto: L4Proto) -> TraceResult {
+        guard !leaves.isEmpty else {
+            return TraceResult(verdict: .conditional, path: [], listener: nil, delivered: false, forwarded: false,
+                               reasons: ["no outcome"], translatedTo: nil)
+        }
+        let listeners = leaves.map { $0.kind == .forwarded ? nil : listenerFor($0.packet, proto: proto) }
+        let firstKind = leaves[0].kind
+        var agree = true
+        for (i, l) in leaves.enumerated() {
+            if case .undecidable = l.kind { agree = false; break }
+            if l.kind != firstKind || listeners[i] != listeners[0] { agree = false; break }
+        }
+        func translated(_ p: PacketState) -> String? {
+            guard p.dnat else { return nil }
+            let a = addressText(addressValue(p.daddr), p.family)
+            return p.family == .ipv6 ? "[\(a)]:\(p.dport)" : "\(a):\(p.dport)"
+        }
+        if agree {
+            let best = leaves.indices.min { leaves[$0].assumptions.count < leaves[$1].assumptions.count } ?? 0
+            let l = leaves[best]
+            let v = verdict(l.kind)
+            if v == .accept, let blind = blindSpot {
+                // An accept here proves nothing when part of the filtering is invisible.
+                let ref = listeners[best].map { ListenerRef(snapshot.listeners[$0]) }
+                return TraceResult(verdict: .conditional, path: l.path, listener: ref, delivered: false, forwarded: l.kind == .forwarded,
+                                   reasons: [blind], translatedTo: translated(l.packet))
+            }
+            let ref = listeners[best].map { ListenerRef(snapshot.listeners[$0]) }
+            return TraceResult(verdict: v, path: l.path, listener: ref, delivered: v == .accept && l.kind != .forwarded && ref != nil,
+                               forwarded: l.kind == .forwarded, reasons: [], translatedTo: translated(l.packet))
+        }
+        var reasons: [String] = []
+        for l in leaves {
+            if case .undecidable(let r) = l.kind, !reasons.contains(r) { reasons.append(r) }
+            for a in l.assumptions where !reasons.contains(a) { reasons.append(a) }
+        }
+        let sameListener = listeners.allSatisfy { $0 == listeners[0] }
+        let ref = sameListener ? listeners[0].map { ListenerRef(snapshot.listeners[$0]) } : nil
+        return TraceResult(verdict: .conditional, path: leaves[0].path, listener: ref, delivered: false,
+                           forwarded: false, reasons: reasons, translatedTo: translated(leaves[0].packet))
+    }
+}

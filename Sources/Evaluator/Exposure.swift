@@ -1,0 +1,320 @@
+import HostModel
+
+/// Symbolic exposure: every distinct question (family, protocol, destination, port) is walked once per input
+/// interface with the whole source-address space as one region; rules split the region, never packets.
+extension Evaluator {
+    /// An input interface of the exposure grid.
+    struct GridInterface {
+        var name: String
+        var exists: Bool
+        var local: Bool
+    }
+
+    struct Question: Hashable {
+        var family: IPFamily
+        var proto: L4Proto
+        var daddr: [UInt8]
+        var dport: UInt16
+    }
+
+    /// Which interfaces to ask about: every real one, `lo`, names the rules mention that do not exist, and one more.
+    func gridInterfaces() -> [GridInterface] {
+        var out: [GridInterface] = []
+        var seen = Set<String>()
+        for i in routing.interfaces where !i.loopback {
+            out.append(GridInterface(name: i.name, exists: true, local: false)); seen.insert(i.name)
+        }
+        for name in ruleInterfaceNames() where !seen.contains(name) && name != "lo" {
+            out.append(GridInterface(name: name, exists: false, local: false)); seen.insert(name)
+        }
+        out.append(GridInterface(name: "(any other)", exists: false, local: false))
+        out.append(GridInterface(name: "lo", exists: true, local: true))
+        return out
+    }
+
+    /// Interface names compared by `meta iifname` in any rule (a prefix match gets a made-up full name).
+    func ruleInterfaceNames() -> [String] {
+        var names: [String] = []
+        for t in rs.tables {
+            for c in t.chains {
+                for r in c.rules {
+                    var ifnameRegs = Set<UInt32>()
+                    for e in r.expressions {
+                        switch e {
+                        case .meta(let m) where m.key == 6: if let d = m.dreg { ifnameRegs.insert(d) }
+                        case .meta(let m): if let d = m.dreg { ifnameRegs.remove(d) }
+                        case .payload(let p): if let d = p.dreg { ifnameRegs.remove(d) }
+                        case .ct(let c): if let d = c.dreg { ifnameRegs.remove(d) }
+                        case .immediate(let i): ifnameRegs.remove(i.dreg)
+                        case .bitwise(let b): ifnameRegs.remove(b.dreg)
+                        case .byteorder(let b): ifnameRegs.remove(b.dreg)
+                        case .fib(let f): ifnameRegs.remove(f.dreg)
+                        case .lookup(let l):
+                            if ifnameRegs.contains(l.sreg), let set = t.sets[l.set] {
+                                for el in set.set.elements where !el.isIntervalEnd && !el.isCatchAll {
+                                    let b = el.key.bytes.prefix(16)
+                                    let n = b.firstIndex(of: 0) ?? b.endIndex
+                                    if n > 0, b[..<n].allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) { names.append(String(decoding: b[..<n], as: UTF8.self)) }
+                                }
+                            }
+                            if let d = l.dreg { ifnameRegs.remove(d) }
+                        case .cmp(let cmp) where ifnameRegs.contains(cmp.sreg):
+                            let b = cmp.data.bytes
+                            guard cmp.op == .eq || cmp.op == .neq, b.allSatisfy({ $0 == 0 || ($0 >= 0x20 && $0 < 0x7f) }) else { break }
+                            if let nul = b.firstIndex(of: 0) {
+                                if nul > 0 { names.append(String(decoding: b[0..<nul], as: UTF8.self)) }
+                            } else if !b.isEmpty {
+                                names.append(String(decoding: b, as: UTF8.self) + "+")
+                            }
+                        default: break
+                        }
+                    }
+                }
+            }
+        }
+        var seen = Set<String>()
+        return names.filter { seen.insert($0).inserted }
+    }
+
+    func localAddresses(_ fam: IPFamily) -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        for i in routing.interfaces {
+            for v in fam == .ipv4 ? i.v4 : i.v6 { out.append(addressBytes(v, fam)) }
+        }
+        return out
+    }
+
+    /// Destinations a listener answers on for `fam`: its bind address, or every local address for a wildcard.
+    func destinations(_ l: Listener, _ fam: IPFamily) -> [[UInt8]] {
+        if l.bindScope == .wildcard { return localAddresses(fam) }
+        if fam == .ipv4 {
+            if let a = IPv4Address(l.address) { return [a.bytes] }
+            if let a = IPv6Address(l.address)?.mappedIPv4 { return [a.bytes] }
+            return []
+        }
+        if let a = IPv6Address(l.address) { return [a.bytes] }
+        return []
+    }
+
+    /// Every listener with the partition of (family, interface, destination, source range) that reaches it.
+    public func exposure() -> [ListenerExposure] {
+        let cache = SymbolicCache()
+        let grid = gridInterfaces()
+        var questions: [Question] = []
+        var seenQ = Set<Question>()
+        func add(_ q: Question) { if seenQ.insert(q).inserted { questions.append(q) } }
+        for l in snapshot.listeners {
+            for fam in l.receivesFamilies {
+                for d in destinations(l, fam) { add(Question(family: fam, proto: l.proto, daddr: d, dport: l.port)) }
+            }
+        }
+        if rs.hasNat {
+            let protos = Set(snapshot.listeners.map(\.proto))
+            for fam in IPFamily.allCases {
+                let dests = localAddresses(fam) + (rs.natAddresses[fam] ?? []).sorted { $0.lexicographicallyPrecedes($1) }
+                for p in L4Proto.allCases where protos.contains(p) {
+                    for d in dests { for port in rs.natPorts.sorted() { add(Question(family: fam, proto: p, daddr: d, dport: port)) } }
+                }
+            }
+        }
+
+        var acc: [Int: [RegionKey: Accum]] = [:]
+        for q in questions {
+            let dValue = addressValue(q.daddr)
+            let loopDst = q.family == .ipv4 ? (dValue >> 24 == 127) : dValue == 1
+            for g in grid {
+                if loopDst && !g.local && snapshot.sysctls.routeLocalnet["all"] != true { continue }
+                let pkt = makePacket(family: q.family, proto: q.proto, saddr: addressBytes(0, q.family), daddr: q.daddr,
+                                     sport: nil, dport: q.dport, iif: g.name)
+                var walker = Walker(rs: rs, routing: routing, sysctls: snapshot.sysctls, stages: stages(for: pkt),
+                                    symbolic: true, cache: cache)
+                let leaves = walker.run(initialThread(pkt, region: AddressSet.full(q.family)))
+                for seg in overlay(leaves, proto: q.proto) {
+                    for li in seg.listeners {
+                        let key = RegionKey(family: q.family, interface: g.name, exists: g.exists, local: g.local,
+                                            daddr: q.daddr, dport: q.dport, verdict: seg.verdict, leaf: seg.leafPathKey)
+                        var a = acc[li, default: [:]][key] ?? Accum(ranges: [], path: seg.path, reasons: seg.reasons)
+                        a.ranges.append(contentsOf: seg.region.ranges)
+                        for r in seg.reasons where !a.reasons.contains(r) { a.reasons.append(r) }
+                        acc[li, default: [:]][key] = a
+                    }
+                }
+            }
+        }
+        var result: [ListenerExposure] = []
+        for (i, l) in snapshot.listeners.enumerated() {
+            result.append(summarizeExposure(l, acc[i] ?? [:]))
+        }
+        return result.enumerated().sorted { a, b in
+            if a.element.summary != b.element.summary { return a.element.summary < b.element.summary }
+            return a.offset < b.offset
+        }.map(\.element)
+    }
+
+    struct RegionKey: Hashable {
+        var family: IPFamily
+        var interface: String
+        var exists: Bool
+        var local: Bool
+        var daddr: [UInt8]
+        var dport: UInt16
+        var verdict: PacketVerdict
+        var leaf: String
+    }
+
+    struct Accum {
+        var ranges: [ClosedRange<UInt128>]
+        var path: [PathStep]
+        var reasons: [String]
+    }
+
+    struct Segment {
+        var region: AddressSet
+        var verdict: PacketVerdict
+        var listeners: [Int]
+        var path: [PathStep]
+        var reasons: [String]
+        var leafPathKey: String
+    }
+
+    /// Resolves overlapping leaves (from undecidable splits) into disjoint segments with one outcome each.
+    func overlay(_ leaves: [Leaf], proto: L4Proto) -> [Segment] {
+        var segments = overlayLeaves(leaves, proto: proto)
+        if let blind = blindSpot {
+            for i in segments.indices where segments[i].verdict == .accept {
+                segments[i].verdict = .conditional
+                segments[i].reasons = [blind]
+                segments[i].leafPathKey += "|blind"
+            }
+        }
+        return segments
+    }
+
+    func overlayLeaves(_ leaves: [Leaf], proto: L4Proto) -> [Segment] {
+        guard let fam = leaves.first?.region?.family else { return [] }
+        let listeners = leaves.map { $0.kind == .forwarded ? nil : listenerFor($0.packet, proto: proto) }
+        func key(_ i: Int) -> String { leaves[i].path.map { "\($0.table)/\($0.chain)/\($0.handle ?? 0)/\($0.action)" }.joined(separator: ">") }
+        func verdictOf(_ k: Leaf.Kind) -> PacketVerdict {
+            switch k {
+            case .accept: .accept
+            case .drop, .forwarded: .drop
+            case .reject: .reject
+            case .undecidable: .conditional
+            }
+        }
+        let overlapping = leaves.contains { !$0.assumptions.isEmpty || { if case .undecidable = $0.kind { return true }; return false }($0) }
+        if !overlapping {
+            return leaves.indices.compactMap { i in
+                guard let r = leaves[i].region, !r.isEmpty, leaves[i].kind != .forwarded, let li = listeners[i] else { return nil }
+                return Segment(region: r, verdict: verdictOf(leaves[i].kind), listeners: [li], path: leaves[i].path, reasons: [], leafPathKey: key(i))
+            }
+        }
+        var cuts = Set<UInt128>()
+        for l in leaves {
+            for r in l.region?.ranges ?? [] {
+                cuts.insert(r.lowerBound)
+                if r.upperBound < AddressSet.maxValue(fam) { cuts.insert(r.upperBound + 1) }
+            }
+        }
+        let sorted = cuts.sorted()
+        var groups: [String: Segment] = [:]
+        var order: [String] = []
+        for (ci, lo) in sorted.enumerated() {
+            let hi = ci + 1 < sorted.count ? sorted[ci + 1] - 1 : AddressSet.maxValue(fam)
+            let active = leaves.indices.filter { leaves[$0].region?.contains(lo) == true }
+            guard let first = active.first else { continue }
+            let decided = active.allSatisfy { i in
+                if case .undecidable = leaves[i].kind { return false }
+                return leaves[i].kind == leaves[first].kind && listeners[i] == listeners[first]
+            }
+            var seg: Segment
+            if decided {
+                let best = active.min { leaves[$0].assumptions.count < leaves[$1].assumptions.count } ?? first
+                guard leaves[best].kind != .forwarded, let li = listeners[best] else { continue }
+                seg = Segment(region: AddressSet(family: fam, sorted: [lo...hi]), verdict: verdictOf(leaves[best].kind), listeners: [li],
+                              path: leaves[best].path, reasons: [], leafPathKey: key(best))
+            } else {
+                var reasons: [String] = []
+                for i in active {
+                    if case .undecidable(let r) = leaves[i].kind, !reasons.contains(r) { reasons.append(r) }
+                    for a in leaves[i].assumptions where !reasons.contains(a) { reasons.append(a) }
+                }
+                var ls: [Int] = []
+                for i in active { if let li = listeners[i], !ls.contains(li) { ls.append(li) } }
+                if ls.isEmpty { continue }
+                seg = Segment(region: AddressSet(family: fam, sorted: [lo...hi]), verdict: .conditional, listeners: ls,
+                              path: leaves[first].path, reasons: reasons, leafPathKey: "?" + key(first) + reasons.joined())
+            }
+            let k = "\(seg.verdict)|\(seg.listeners)|\(seg.leafPathKey)"
+            if var g = groups[k] {
+                g.region = AddressSet(family: fam, ranges: g.region.ranges + seg.region.ranges)
+                groups[k] = g
+            } else {
+                groups[k] = seg
+                order.append(k)
+            }
+        }
+        return order.compactMap { groups[$0] }
+    }
+
+    /// Source ranges for display: everything the kernel would route counts as `/0`; long lists are cut.
+    static func describe(_ s: AddressSet, routeLocalnet: Bool) -> ([String], Int) {
+        if s.union(Walker.martianSources(s.family, routeLocalnet: routeLocalnet)).isFull {
+            return ([s.family == .ipv4 ? "0.0.0.0/0" : "::/0"], 0)
+        }
+        let all = s.ranges
+        let shown = all.prefix(ExposureRegion.maxListed).map { AddressSet.describe($0, s.family) }
+        return (shown, all.count - shown.count)
+    }
+
+    func summarizeExposure(_ l: Listener, _ regions: [RegionKey: Accum]) -> ListenerExposure {
+        var out: [ExposureRegion] = []
+        var acceptedRemote: [IPFamily: AddressSet] = [:]
+        var publicHit = false
+        var conditionalRemote = false
+        var acceptedLocal = false
+        var ifaces: [String] = []
+        var reasons: [String] = []
+        var via = Set<UInt16>()
+        var perIface: [String: AddressSet] = [:]
+        for (k, a) in regions {
+            let set = AddressSet(family: k.family, ranges: a.ranges)
+            let listed = Evaluator.describe(set, routeLocalnet: snapshot.sysctls.routeLocalnet["all"] == true)
+            let region = ExposureRegion(
+                family: k.family, interface: k.interface, interfaceExists: k.exists,
+                destination: addressText(addressValue(k.daddr), k.family), destinationPort: k.dport,
+                sources: listed.0, omittedSources: listed.1, sourceCount: Double(set.count), verdict: k.verdict, path: a.path, reasons: a.reasons)
+            out.append(region)
+            let reaches = k.verdict == .accept || k.verdict == .conditional
+            if reaches && k.dport != l.port { via.insert(k.dport) }
+            for r in a.reasons where !reasons.contains(r) { reasons.append(r) }
+            guard reaches else { continue }
+            if k.local {
+                acceptedLocal = true
+                continue
+            }
+            if !ifaces.contains(k.interface) { ifaces.append(k.interface) }
+            if k.verdict == .conditional { conditionalRemote = true; continue }
+            acceptedRemote[k.family] = (acceptedRemote[k.family] ?? AddressSet(family: k.family)).union(set)
+            let ik = "\(k.interface)|\(k.family)"
+            perIface[ik] = (perIface[ik] ?? AddressSet(family: k.family)).union(set)
+        }
+        for (_, s) in perIface {
+            let half: UInt128 = s.family == .ipv4 ? UInt128(1) << 31 : UInt128(1) << 127
+            if s.count >= half { publicHit = true }
+        }
+        let localnet = snapshot.sysctls.routeLocalnet["all"] == true
+        let summary: ExposureSummary
+        if publicHit { summary = .public } else if conditionalRemote { summary = .conditional } else if !acceptedRemote.isEmpty { summary = .restricted } else if acceptedLocal { summary = .localOnly } else { summary = .blocked }
+        out.sort { a, b in
+            if a.verdict != b.verdict { return a.verdict < b.verdict }
+            if a.interface != b.interface { return a.interface < b.interface }
+            if a.destination != b.destination { return a.destination < b.destination }
+            return a.destinationPort < b.destinationPort
+        }
+        var sources: [String] = []
+        for fam in IPFamily.allCases { if let s = acceptedRemote[fam] { sources += Evaluator.describe(s, routeLocalnet: localnet).0 } }
+        return ListenerExposure(listener: l, summary: summary, interfaces: ifaces.sorted(), acceptedSources: sources,
+                                reasons: reasons, regions: out, viaPorts: via.sorted())
+    }
+}
