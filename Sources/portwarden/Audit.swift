@@ -5,6 +5,7 @@ import Evaluator
 import Policy
 import Checks
 import Reporting
+import Diffing
 
 extension ReportFormat: ExpressibleByArgument {}
 
@@ -34,6 +35,7 @@ struct Audit: ParsableCommand {
     )
 
     @OptionGroup var source: HostSource
+    @OptionGroup var candidate: CandidateRuleset
 
     @Option(name: .long, help: ArgumentHelp("Policy file (YAML, version 1). Default: the built-in policy.", valueName: "file"))
     var policy: String?
@@ -64,13 +66,14 @@ struct Audit: ParsableCommand {
 
     func run() throws {
         let failing = try exitOnFailure { () throws -> Int in
-            let snapshot = try source.load()
+            let (snapshot, rulesetMap) = try candidate.apply(to: source.load())
             let policy = try loadPolicy(policy, hostname: snapshot.host.hostname)
             let known = try baseline.map(readBaseline) ?? []
             let evaluator = Evaluator(snapshot: snapshot)
             let reaches = evaluator.exposure().map(ListenerReach.init)
             let context = AuditContext(snapshot: snapshot, reaches: reaches, policy: policy, today: PolicyDate.todayUTC())
-            let result = Auditor.run(context, options: AuditOptions(ignore: ignore), caveats: evaluator.caveats + snapshot.warnings)
+            var result = Auditor.run(context, options: AuditOptions(ignore: ignore), caveats: evaluator.caveats + snapshot.warnings)
+            if format == .sarif, let rulesetMap { result.findings = rulesetMap.pointing(result.findings, reaches: reaches) }
             let report = Report(result: result, toolVersion: toolVersion, baseDirectory: FileManager.default.currentDirectoryPath,
                                 color: output == nil && format == .text && terminalWantsColour(), failOnConditional: failOnConditional)
             try emit(format.reporter.render(report), to: output)

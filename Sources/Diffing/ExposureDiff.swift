@@ -1,0 +1,242 @@
+import HostModel
+import Evaluator
+import Checks
+import Policy
+
+/// One listener's exposure reduced to what a change review compares. Built from the evaluator's answer.
+public struct ExposureState: Codable, Sendable, Equatable {
+    public var summary: ExposureSummary
+    /// Non-loopback interfaces on which some source is accepted (or conditional).
+    public var interfaces: [String]
+    /// Families on which some remote source is accepted (or conditional).
+    public var families: [IPFamily]
+    /// Accepted (or conditional) remote sources, merged per family, as ranges.
+    public var sources: [String]
+    /// `name[pid]` of every holder, and the socket's uid: the owner.
+    public var processes: [String]
+    public var uid: UInt32
+    /// The rule (with handle) that decides the widest remote outcome, when there is one.
+    public var decidedBy: PathStep?
+
+    /// Reachable from somewhere other than the host itself (conditional counts, as in the checks).
+    public var isRemote: Bool { summary == .public || summary == .restricted || summary == .conditional }
+
+    public init(_ x: ListenerExposure) {
+        let reach = ListenerReach(x)
+        summary = x.summary
+        interfaces = x.interfaces
+        families = reach.reachedFamilies
+        processes = x.listener.processes.map { "\($0.name)[\($0.pid)]" }
+        uid = x.listener.uid
+        decidedBy = reach.path.last { $0.handle != nil }
+        sources = IPFamily.allCases.flatMap { fam in SourceCoverage.of(x, family: fam).map { $0.descriptions } ?? [] }
+    }
+}
+
+/// The kinds of change a review is told about, each with a direction (more or less exposure, or neither).
+public enum ChangeKind: String, Codable, Sendable, CaseIterable {
+    case listenerAdded, listenerRemoved
+    case newlyReachable, noLongerReachable
+    case widerSources, narrowerSources
+    case familyAdded, familyRemoved
+    case interfaceAdded, interfaceRemoved
+    case ownerChanged
+    /// The summary changed without any of the above (e.g. restricted → conditional).
+    case exposureChanged
+
+    /// `+` more exposure, `-` less, `~` neither (owner, summary only).
+    public var direction: String {
+        switch self {
+        case .listenerAdded, .newlyReachable, .widerSources, .familyAdded, .interfaceAdded: "+"
+        case .listenerRemoved, .noLongerReachable, .narrowerSources, .familyRemoved, .interfaceRemoved: "-"
+        case .ownerChanged, .exposureChanged: "~"
+        }
+    }
+}
+
+/// One change of one listener, with the values it concerns (`items`: ranges, families, interfaces or owners).
+public struct ExposureChange: Codable, Sendable, Equatable {
+    public var kind: ChangeKind
+    public var direction: String
+    public var items: [String]
+    public var text: String
+
+    public init(_ kind: ChangeKind, _ items: [String] = [], _ text: String) {
+        self.kind = kind
+        self.direction = kind.direction
+        self.items = items
+        self.text = text
+    }
+}
+
+/// A listener present on either side, with its old and new exposure and what changed.
+public struct ListenerDiff: Codable, Sendable, Equatable {
+    /// `listener/tcp/0.0.0.0:6379`, the same subject findings use.
+    public var subject: String
+    public var proto: L4Proto
+    public var endpoint: String
+    public var old: ExposureState?
+    public var new: ExposureState?
+    public var changes: [ExposureChange]
+}
+
+/// The result of comparing two snapshots: exposure changes and findings that appeared or went away.
+public struct SnapshotDiff: Sendable {
+    public var oldHost: HostInfo
+    public var newHost: HostInfo
+    /// Only listeners with at least one change, sorted by subject.
+    public var listeners: [ListenerDiff]
+    /// Findings whose fingerprint is in the new audit only (these decide the exit code).
+    public var newFindings: [Finding]
+    /// Findings whose fingerprint was in the old audit only.
+    public var fixedFindings: [Finding]
+    /// The audit of the new side, whose findings list is replaced by `newFindings` for reporters.
+    public var newAudit: AuditResult
+    /// The new side's exposure as the checks saw it (to point findings at the rules that decide them).
+    public var newReaches: [ListenerReach]
+    public var caveats: [String]
+}
+
+/// Compares two snapshots under one policy. Pure: both audits and both exposures are computed here.
+public enum SnapshotDiffer {
+    public static func diff(old: Snapshot, new: Snapshot, policy: Policy, today: PolicyDate, options: AuditOptions = AuditOptions()) -> SnapshotDiff {
+        let oldEval = Evaluator(snapshot: old), newEval = Evaluator(snapshot: new)
+        let oldX = oldEval.exposure(), newX = newEval.exposure()
+        let oldAudit = audit(old, oldX, oldEval, policy, today, options)
+        var newAudit = audit(new, newX, newEval, policy, today, options)
+        let oldPrints = Set(oldAudit.findings.map(\.fingerprint)), newPrints = Set(newAudit.findings.map(\.fingerprint))
+        let added = newAudit.findings.filter { !oldPrints.contains($0.fingerprint) }
+        let fixed = oldAudit.findings.filter { !newPrints.contains($0.fingerprint) }
+        newAudit.findings = added
+        var caveats = newAudit.caveats
+        for c in oldAudit.caveats where !caveats.contains(c) { caveats.append("old: \(c)") }
+        return SnapshotDiff(oldHost: old.host, newHost: new.host, listeners: compare(oldX, newX), newFindings: added,
+                            fixedFindings: fixed, newAudit: newAudit, newReaches: newX.map(ListenerReach.init), caveats: caveats)
+    }
+
+    static func audit(_ s: Snapshot, _ x: [ListenerExposure], _ ev: Evaluator, _ policy: Policy, _ today: PolicyDate,
+                      _ options: AuditOptions) -> AuditResult {
+        let ctx = AuditContext(snapshot: s, reaches: x.map(ListenerReach.init), policy: policy, today: today)
+        return Auditor.run(ctx, options: options, caveats: ev.caveats + s.warnings)
+    }
+
+    /// The per-listener changes between two exposure lists (listeners matched by proto and endpoint).
+    public static func compare(_ old: [ListenerExposure], _ new: [ListenerExposure]) -> [ListenerDiff] {
+        func key(_ x: ListenerExposure) -> String { "listener/\(x.listener.proto.rawValue)/\(x.listener.endpoint)" }
+        var o: [String: ListenerExposure] = [:], n: [String: ListenerExposure] = [:]
+        for x in old where o[key(x)] == nil { o[key(x)] = x }
+        for x in new where n[key(x)] == nil { n[key(x)] = x }
+        var out: [ListenerDiff] = []
+        for k in Set(o.keys).union(n.keys).sorted() {
+            let a = o[k], b = n[k]
+            guard let l = (b ?? a)?.listener else { continue }
+            let changes = changesBetween(a, b)
+            if changes.isEmpty { continue }
+            out.append(ListenerDiff(subject: k, proto: l.proto, endpoint: l.endpoint, old: a.map(ExposureState.init),
+                                    new: b.map(ExposureState.init), changes: changes))
+        }
+        return out
+    }
+
+    static func label(_ s: ExposureSummary) -> String { s == .localOnly ? "local-only" : s.rawValue }
+
+    static func changesBetween(_ a: ListenerExposure?, _ b: ListenerExposure?) -> [ExposureChange] {
+        switch (a, b) {
+        case (nil, nil): return []
+        case (nil, let b?):
+            let s = ExposureState(b)
+            let from = s.isRemote ? " reachable from \(s.sources.joined(separator: ", ")) on \(s.interfaces.joined(separator: ", "))" : ""
+            return [ExposureChange(.listenerAdded, s.sources, "new listener (\(label(s.summary)))\(from)")]
+        case (let a?, nil):
+            let s = ExposureState(a)
+            return [ExposureChange(.listenerRemoved, s.sources, "listener gone (was \(label(s.summary)))")]
+        case (let a?, let b?):
+            let x = ExposureState(a), y = ExposureState(b)
+            var out: [ExposureChange] = []
+            if !x.isRemote && y.isRemote {
+                out.append(ExposureChange(.newlyReachable, y.sources,
+                                          "newly reachable (\(label(x.summary)) → \(label(y.summary))) from \(y.sources.joined(separator: ", ")) on \(y.interfaces.joined(separator: ", "))"))
+            } else if x.isRemote && !y.isRemote {
+                out.append(ExposureChange(.noLongerReachable, x.sources, "no longer reachable (\(label(x.summary)) → \(label(y.summary)))"))
+            } else if x.isRemote && y.isRemote {
+                for fam in IPFamily.allCases {
+                    let before = SourceCoverage.of(a, family: fam) ?? AddressSet(family: fam)
+                    let after = SourceCoverage.of(b, family: fam) ?? AddressSet(family: fam)
+                    let gained = after.subtracting(before), lost = before.subtracting(after)
+                    if !gained.isEmpty { out.append(ExposureChange(.widerSources, gained.descriptions, "now also reachable from \(readable(gained))")) }
+                    if !lost.isEmpty { out.append(ExposureChange(.narrowerSources, lost.descriptions, "no longer reachable from \(readable(lost))")) }
+                }
+                let famAdded = y.families.filter { !x.families.contains($0) }.map(\.rawValue)
+                let famRemoved = x.families.filter { !y.families.contains($0) }.map(\.rawValue)
+                if !famAdded.isEmpty { out.append(ExposureChange(.familyAdded, famAdded, "now reachable over \(famAdded.joined(separator: ", "))")) }
+                if !famRemoved.isEmpty { out.append(ExposureChange(.familyRemoved, famRemoved, "no longer reachable over \(famRemoved.joined(separator: ", "))")) }
+                let ifAdded = y.interfaces.filter { !x.interfaces.contains($0) }
+                let ifRemoved = x.interfaces.filter { !y.interfaces.contains($0) }
+                if !ifAdded.isEmpty { out.append(ExposureChange(.interfaceAdded, ifAdded, "now reachable on \(ifAdded.joined(separator: ", "))")) }
+                if !ifRemoved.isEmpty { out.append(ExposureChange(.interfaceRemoved, ifRemoved, "no longer reachable on \(ifRemoved.joined(separator: ", "))")) }
+            }
+            if x.summary != y.summary && out.isEmpty {
+                out.append(ExposureChange(.exposureChanged, [label(x.summary), label(y.summary)], "exposure \(label(x.summary)) → \(label(y.summary))"))
+            }
+            let oldOwners = Set(a.listener.processes.map(\.name)), newOwners = Set(b.listener.processes.map(\.name))
+            if oldOwners != newOwners || a.listener.uid != b.listener.uid {
+                let before = owner(a.listener), after = owner(b.listener)
+                out.append(ExposureChange(.ownerChanged, [before, after], "owner \(before) → \(after)"))
+            }
+            return out
+        }
+    }
+
+    /// A source set for people: most of the address space reads better as "anywhere except …".
+    static func readable(_ set: AddressSet) -> String {
+        if set.isFull { return "anywhere (\(set.descriptions.joined()))" }
+        let half: UInt128 = set.family == .ipv4 ? UInt128(1) << 31 : UInt128(1) << 127
+        let rest = set.complement()
+        if set.count > half && rest.ranges.count < set.ranges.count {
+            return "anywhere except \(rest.descriptions.joined(separator: ", "))"
+        }
+        return set.descriptions.joined(separator: ", ")
+    }
+
+    /// Process names (pids change on every restart, so they are not compared) and uid.
+    static func owner(_ l: Listener) -> String {
+        let names = Array(Set(l.processes.map(\.name))).sorted()
+        return "\(names.isEmpty ? "-" : names.joined(separator: ","))(uid \(l.uid))"
+    }
+}
+
+/// The remote sources that reach a listener, as one address set per family, rebuilt from the evaluator's regions.
+enum SourceCoverage {
+    static func of(_ x: ListenerExposure, family: IPFamily) -> AddressSet? {
+        var set: AddressSet?
+        for r in x.regions where r.family == family && r.interface != "lo" && (r.verdict == .accept || r.verdict == .conditional) {
+            var s = set ?? AddressSet(family: family)
+            for text in r.sources { if let part = parse(text, family) { s = s.union(part) } }
+            set = s
+        }
+        return set.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// Parses the evaluator's range forms: `a`, `a/len`, `a-b`.
+    static func parse(_ text: String, _ family: IPFamily) -> AddressSet? {
+        func value(_ t: Substring) -> UInt128? {
+            switch family {
+            case .ipv4: return IPv4Address(String(t)).map { UInt128($0.value) }
+            case .ipv6: return IPv6Address(String(t)).map { $0.bytes.reduce(UInt128(0)) { $0 << 8 | UInt128($1) } }
+            }
+        }
+        let bits = family == .ipv4 ? 32 : 128
+        if let slash = text.firstIndex(of: "/") {
+            guard let v = value(text[..<slash]), let len = Int(text[text.index(after: slash)...]), len >= 0, len <= bits else { return nil }
+            if len == 0 { return AddressSet.full(family) }
+            let host = bits - len
+            let mask: UInt128 = host == 0 ? 0 : (host >= 128 ? UInt128.max : (UInt128(1) << host) - 1)
+            return AddressSet(family: family, ranges: [(v & ~mask)...(v | mask)])
+        }
+        if let dash = text.firstIndex(of: "-") {
+            guard let lo = value(text[..<dash]), let hi = value(text[text.index(after: dash)...]), lo <= hi else { return nil }
+            return AddressSet(family: family, ranges: [lo...hi])
+        }
+        return value(text[...]).map { AddressSet.point(family, $0) }
+    }
+}

@@ -1,0 +1,126 @@
+import ArgumentParser
+import Foundation
+import HostModel
+import Policy
+import Checks
+import Reporting
+import Diffing
+import Collector
+
+/// `portwarden diff`: what a change does to exposure and findings, between two snapshots, a snapshot and the live
+/// host, or a host and a candidate ruleset that is not applied yet (the pull-request check).
+struct Diff: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compare exposure and findings between two snapshots, or the host and a candidate ruleset.",
+        discussion: """
+            Forms (OLD and NEW: a snapshot file, or `live` for this host):
+              portwarden diff OLD NEW
+              portwarden diff OLD NEW --ruleset FILE         NEW evaluated with FILE
+              portwarden diff [--snapshot S] --ruleset FILE  S (or live) vs S + FILE
+            Pull-request check: portwarden diff --snapshot prod-web.json \\
+              --ruleset new/nftables.conf --format sarif --fail-on high
+
+            Reported per listener: listener added/removed, newly reachable / no longer \
+            reachable, wider/narrower sources, family added/removed, interface added/removed, \
+            owner changed; and findings new and fixed (matched by fingerprint; one policy \
+            judges both sides). --format sarif lists the new findings only; with --ruleset, \
+            a finding about a rule, or about a listener whose exposure a rule decides, points \
+            at that rule's line in FILE. --fail-on applies to new findings only.
+
+            --ruleset loads FILE with nft in a private network namespace that portwarden \
+            creates and removes itself (in a new user namespace when not root). A FILE that \
+            does not load is exit 2 with nft's file:line:column message; no usable namespace \
+            (unprivileged user namespaces disabled) is exit 3.
+
+            \(ExitStatus.documentation)
+            """
+    )
+
+    @Argument(help: ArgumentHelp("Old side: a snapshot file, or `live`.", valueName: "old")) var old: String?
+    @Argument(help: ArgumentHelp("New side: a snapshot file, or `live`.", valueName: "new")) var new: String?
+
+    @Option(name: .long, help: ArgumentHelp("With --ruleset and no OLD/NEW: the snapshot to compare (default: the live host).", valueName: "file"))
+    var snapshot: String?
+
+    @OptionGroup var candidate: CandidateRuleset
+
+    @Option(name: .long, help: ArgumentHelp("Policy file (YAML, version 1). Default: the built-in policy.", valueName: "file"))
+    var policy: String?
+
+    @Option(name: .long, help: "Report format: text, json or sarif.") var format: ReportFormat = .text
+
+    @Option(name: .long, help: ArgumentHelp("Write the report to this file instead of stdout.", valueName: "file"))
+    var output: String?
+
+    @Option(name: .long, help: "Exit 1 when a new unsuppressed finding is at or above this severity: info, low, medium, high, critical, or none.")
+    var failOn: FailThreshold = .medium
+
+    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Skip this check (id or slug); repeatable.", valueName: "rule"))
+    var ignore: [String] = []
+
+    @Flag(name: .long, help: "Let new conditional findings fail the run too.") var failOnConditional = false
+
+    @Flag(name: .long, help: "Continue with a partial view when the live firewall cannot be read.") var allowPartial = false
+
+    func validate() throws {
+        switch (old, new) {
+        case (nil, nil):
+            guard candidate.ruleset != nil else { throw ValidationError("give OLD and NEW, or --ruleset FILE (with --snapshot FILE or the live host)") }
+        case (_?, nil):
+            throw ValidationError("give both OLD and NEW (a snapshot file or `live` each)")
+        default:
+            if snapshot != nil { throw ValidationError("--snapshot is for the form without OLD/NEW; give the snapshot as OLD or NEW") }
+        }
+        for name in ignore where check(named: name) == nil {
+            throw ValidationError("--ignore \(name): no such check (see `portwarden rules`)")
+        }
+    }
+
+    func side(_ spec: String) throws -> Snapshot {
+        if spec == "live" { return try HostSource.live(allowPartial: allowPartial) }
+        return try SnapshotCodec.load(path: spec)
+    }
+
+    func run() throws {
+        let failing = try exitOnFailure { () throws -> Int in
+            let oldSnap: Snapshot, newBase: Snapshot
+            let oldLabel: String
+            if let old, let new {
+                oldSnap = try side(old)
+                newBase = try side(new)
+                oldLabel = old
+            } else {
+                oldSnap = try snapshot.map { try SnapshotCodec.load(path: $0) } ?? HostSource.live(allowPartial: allowPartial)
+                newBase = oldSnap
+                oldLabel = snapshot ?? "live"
+            }
+            let (newSnap, map) = try candidate.apply(to: newBase)
+            let newLabel = (new ?? oldLabel) + (candidate.ruleset.map { " with ruleset \($0)" } ?? "")
+            let policy = try loadPolicy(policy, hostname: newSnap.host.hostname)
+            let d = SnapshotDiffer.diff(old: oldSnap, new: newSnap, policy: policy, today: PolicyDate.todayUTC(),
+                                        options: AuditOptions(ignore: ignore))
+            let text: String
+            switch format {
+            case .text: text = DiffReport.text(d, oldLabel: oldLabel, newLabel: newLabel)
+            case .json: text = DiffReport.json(d, oldLabel: oldLabel, newLabel: newLabel, toolVersion: toolVersion)
+            case .sarif:
+                var result = d.newAudit
+                if let map { result.findings = map.pointing(result.findings, reaches: d.newReaches) }
+                text = SARIFReporter().render(Report(result: result, toolVersion: toolVersion,
+                                                     baseDirectory: FileManager.default.currentDirectoryPath,
+                                                     failOnConditional: failOnConditional))
+            }
+            try emit(text, to: output)
+            guard let threshold = failOn.severity else { return 0 }
+            return d.newAudit.failing(threshold: threshold, includeConditional: failOnConditional).count
+        }
+        if failing > 0 { throw ExitCode(ExitStatus.findings.rawValue) }
+    }
+}
+
+extension HostSource {
+    /// The live host, as `collect` sees it.
+    static func live(allowPartial: Bool) throws -> Snapshot {
+        try Collector.collect(CollectOptions(allowPartial: allowPartial, toolVersion: toolVersion))
+    }
+}
