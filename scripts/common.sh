@@ -14,11 +14,13 @@ pw_need_root_for() {
     fi
 }
 
-# Installs the missing system packages. Package scripts are not allowed to start services while we install
-# (a temporary policy-rc.d, only if the machine has none), so a firewall package never starts on this host.
+# Installs the missing system packages (default: PW_PACKAGES). Package scripts are not allowed to start services while
+# we install (a temporary policy-rc.d, only if the machine has none), so a firewall package never starts on this host.
 pw_install_packages() {
+    local wanted=("$@")
+    [ ${#wanted[@]} -eq 0 ] && wanted=("${PW_PACKAGES[@]}")
     local missing=()
-    for p in "${PW_PACKAGES[@]}"; do
+    for p in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
@@ -55,4 +57,26 @@ pw_find_swift() {
     if [ -n "$found" ] && [ -x "$found/swift" ]; then export PATH="$found:$PATH"; return 0; fi
     pw_log "no Swift toolchain found (looked on PATH, /opt/swift, /usr/share/swift, ~/.swiftly); install Swift 6 from swift.org"
     exit 3
+}
+
+# ufw and firewalld, for the differential tests that compare their real rulesets with the kernel. Installed only when
+# asked (CI sets PORTWARDEN_REQUIRE_NETNS=1), with service starts blocked, and any unit the packages enabled is
+# disabled again, so neither runs on this machine, now or after a reboot. The tests run them only inside their own
+# namespaces with private copies of the configuration.
+pw_install_firewall_tools() {
+    local fresh=()
+    for p in ufw firewalld; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || fresh+=("$p")
+    done
+    [ ${#fresh[@]} -eq 0 ] && return 0
+    pw_install_packages "${fresh[@]}"
+    local p
+    for p in "${fresh[@]}"; do
+        if command -v deb-systemd-helper >/dev/null 2>&1; then
+            deb-systemd-helper disable "$p.service" >/dev/null 2>&1 || true
+        fi
+        if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+            systemctl disable --now "$p.service" >/dev/null 2>&1 || true
+        fi
+    done
 }

@@ -288,7 +288,9 @@ def detect_rule_dump(pw: str, requested: str) -> dict:
 
 def collect_commands(pw: str, snap: str, rule_dump: dict, timeout: float) -> list[dict]:
     cmds = [{"name": "portwarden collect", "argv": [pw, "collect", "--output", "/dev/null"],
-             "warmup_argv": [pw, "collect", "--output", snap], "timeout": timeout}]
+             "warmup_argv": [pw, "collect", "--output", snap], "timeout": timeout},
+            # the fixed cost of starting the binary (dynamic loading, Swift runtime), for reading the small scales
+            {"name": "portwarden --version", "argv": [pw, "--version"], "timeout": 60}]
     if rule_dump.get("how"):
         for v in rule_dump["values"]:
             c: dict[str, Any] = {"name": f"collect [rules {v}]", "timeout": timeout}
@@ -351,7 +353,11 @@ def bench_scale(scale: str, args, rule_dump: dict) -> dict:
         col, ss_, nft = med(c, "portwarden collect"), med(c, "ss -tulpn"), med(c, "nft -j list ruleset")
         rss = med(c, "portwarden collect", "rss_kib_max")
         snap_bytes = (checks["snapshot"] or {}).get("bytes")
+        cpu = {k: med(c, k, "cpu_ms_median") for k in ("portwarden collect", "ss -tulpn", "nft -j list ruleset")}
         result["ratios"] = {
+            "cpu_collect_over_ss_plus_nft": ratio(cpu["portwarden collect"],
+                                                  (cpu["ss -tulpn"] + cpu["nft -j list ruleset"])
+                                                  if cpu["ss -tulpn"] and cpu["nft -j list ruleset"] else None),
             "collect_over_ss_plus_nft": ratio(col, (ss_ or 0) + (nft or 0) if ss_ and nft else None),
             "collect_over_ss_tulpn": ratio(col, ss_),
             "collect_over_nft_j": ratio(col, nft),
@@ -361,6 +367,7 @@ def bench_scale(scale: str, args, rule_dump: dict) -> dict:
                                         if ss_ and nft else None),
             "collect_rss_over_snapshot": ratio(rss * 1024 if rss else None, snap_bytes),
         }
+        result["kernel_rule_dump"] = kernel_rule_dump(ns, args.runs, workdir)
         result["ratios"]["collect_over_local_floor_estimate"] = ratio(col, result["ratios"]["local_floor_estimate_ms"])
         if rule_dump.get("how"):
             result["rule_dump"] = {v: med(c, f"collect [rules {v}]") for v in rule_dump["values"]}
@@ -370,6 +377,29 @@ def bench_scale(scale: str, args, rule_dump: dict) -> dict:
     finally:
         CLEANUP.run()
     return result
+
+
+def kernel_rule_dump(ns: str, repeat: int, workdir: str) -> dict:
+    """The crossover on the kernel side: GETRULE whole-ruleset dump versus one dump per chain (nfdump.py)."""
+    log(f"  kernel rule dump: whole versus per-chain, 1 warm-up + {max(1, repeat)} rounds")
+    p = subprocess.Popen([sys.executable, os.path.join(HERE, "nfdump.py"), ns, "--repeat", str(max(1, repeat))],
+                         stdout=subprocess.PIPE, text=True)
+    CLEANUP.procs.append(p)
+    try:
+        out, _ = p.communicate(timeout=1800)
+    except BaseException:
+        p.kill()
+        p.wait()
+        raise
+    finally:
+        if p in CLEANUP.procs:
+            CLEANUP.procs.remove(p)
+    if p.returncode != 0:
+        return {"error": f"nfdump.py exit {p.returncode}"}
+    try:
+        return json.loads(out)
+    except ValueError as e:
+        return {"error": f"nfdump.py output: {e}"}
 
 
 def bench_evaluator(scale, ns, workdir, snap, socks, args, nft_ms, timeout) -> dict:
@@ -458,7 +488,8 @@ def scale_table(res: dict) -> list[str]:
     if r:
         snap = ((res.get("checks") or {}).get("snapshot") or {})
         out.append("")
-        out.append(f"collect / (ss -tulpn + nft -j): **{fmt_x(r.get('collect_over_ss_plus_nft'))}** (target < 1) · "
+        out.append(f"collect / (ss -tulpn + nft -j): **{fmt_x(r.get('collect_over_ss_plus_nft'))}** (target < 1; "
+                   f"in CPU time {fmt_x(r.get('cpu_collect_over_ss_plus_nft'))}) · "
                    f"collect / ss -tulpn: {fmt_x(r.get('collect_over_ss_tulpn'))} · "
                    f"collect / nft -j: {fmt_x(r.get('collect_over_nft_j'))} · "
                    f"collect / doc floor ({fmt_ms(DOC_FLOOR_MS[s])} ms, other machine): "
@@ -507,8 +538,8 @@ def summary_table(results: list[dict]) -> list[str]:
     """One row per scale: the figures the issues set targets for."""
     rows = ["## Summary", "",
             "| scale | collect ms (MiB) | ss -tulpn ms (MiB) | nft -j ms (MiB) | collect/(ss+nft) | collect/ss | "
-            "collect/nft-j | snapshot MiB | RSS/snapshot | exposure ms | trace ms (probes/s) |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "collect/nft-j | CPU time collect/(ss+nft) | snapshot MiB | RSS/snapshot | exposure ms | trace ms (probes/s) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for res in results:
         c = res.get("commands") or {}
 
@@ -528,9 +559,20 @@ def summary_table(results: list[dict]) -> list[str]:
         exp = fmt_ms(ev.get("exposure_ms")) if ev.get("exposure_ms") is not None else ("failed" if ev else "-")
         cells = [res["scale"], cell("portwarden collect"), cell("ss -tulpn"), cell("nft -j list ruleset"),
                  fmt_x(r.get("collect_over_ss_plus_nft")), fmt_x(r.get("collect_over_ss_tulpn")),
-                 fmt_x(r.get("collect_over_nft_j")), f"{snap / 1048576:.2f}" if snap else "-"]
+                 fmt_x(r.get("collect_over_nft_j")), fmt_x(r.get("cpu_collect_over_ss_plus_nft")),
+                 f"{snap / 1048576:.2f}" if snap else "-"]
         rows.append("| " + " | ".join(cells) + " | ")
         rows[-1] += f"{fmt_x(r.get('collect_rss_over_snapshot'))} | {exp} | {tr} |"
+    kd = [res for res in results if (res.get("kernel_rule_dump") or {}).get("strategies")]
+    if kd:
+        rows += ["", "Rule dump crossover, kernel side (raw GETRULE dumps from Python, counting messages; median ms):",
+                 "", "| scale | rules | whole-ruleset dump | one dump per chain | whole / per-chain |",
+                 "|---|---:|---:|---:|---:|"]
+        for res in kd:
+            st = res["kernel_rule_dump"]["strategies"]
+            w, pc = (st.get("whole") or {}), (st.get("per-chain") or {})
+            rows.append(f"| {res['scale']} | {w.get('rules')} | {fmt_ms(w.get('median_ms'))} | "
+                        f"{fmt_ms(pc.get('median_ms'))} | {fmt_x(ratio(w.get('median_ms'), pc.get('median_ms')))} |")
     rd_rows = [res for res in results if res.get("rule_dump")]
     if rd_rows:
         names = list(rd_rows[0]["rule_dump"])
