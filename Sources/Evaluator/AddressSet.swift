@@ -167,6 +167,25 @@ public struct AddressSet: Sendable, Equatable, Hashable {
     }
 }
 
+extension AddressSet {
+    /// The inverse of `describe`: `a`, `a/len` or `a-b` of `family` as a value range; nil when malformed.
+    static func parseRange(_ text: String, _ family: IPFamily) -> ClosedRange<UInt128>? {
+        func value(_ s: Substring) -> UInt128? {
+            if family == .ipv4 { return IPv4Address(String(s)).map { addressValue($0.bytes) } }
+            return IPv6Address(String(s)).map { addressValue($0.bytes) }
+        }
+        if text.contains("/") {
+            guard let c = CIDR(text), c.family == family else { return nil }
+            return c.valueRange
+        }
+        if let dash = text.firstIndex(of: "-") {
+            guard let lo = value(text[..<dash]), let hi = value(text[text.index(after: dash)...]), lo <= hi else { return nil }
+            return lo...hi
+        }
+        return value(text[...]).map { $0...$0 }
+    }
+}
+
 /// Address text from the 128-bit value.
 func addressText(_ v: UInt128, _ family: IPFamily) -> String {
     let b = addressBytes(v, family)

@@ -106,6 +106,16 @@ private func collectNatConstants(_ r: Rule, table: Table, ports: inout Set<UInt1
             guard let src = regSource[rg.sreg], src.0 == .transport, src.1 == 2, rg.from.bytes.count == 2, rg.to.bytes.count == 2 else { continue }
             let a = UInt16(rg.from.bytes[0]) << 8 | UInt16(rg.from.bytes[1]), b = UInt16(rg.to.bytes[0]) << 8 | UInt16(rg.to.bytes[1])
             if a <= b, Int(b) - Int(a) < 4096 { for p in a...b { ports.insert(p) } } else { ports.insert(a); ports.insert(b) }
+        case .match(let x):
+            // iptables-nft DNAT rules written with `-m tcp/udp --dport` or `-m multiport --dports` (host-order structs).
+            let b = x.info.bytes
+            func le16(_ o: Int) -> UInt16 { o + 2 <= b.count ? UInt16(b[o]) | UInt16(b[o + 1]) << 8 : 0 }
+            if (x.name == "tcp" || x.name == "udp") && b.count >= 8 {
+                let lo = le16(4), hi = le16(6)
+                if lo <= hi, Int(hi) - Int(lo) < 4096 { for p in lo...hi { ports.insert(p) } } else { ports.insert(lo); ports.insert(hi) }
+            } else if x.name == "multiport" && b.count >= 2 && b[0] == 1 {
+                for i in 0..<min(Int(b[1]), 15) { ports.insert(le16(2 + 2 * i)) }
+            }
         case .lookup(let l):
             guard let src = regSource[l.sreg], let s = table.set(named: l.set) else { continue }
             for el in s.elements where !el.isIntervalEnd {

@@ -19,37 +19,72 @@ struct SymbolicPieces {
     var union: AddressSet
 }
 
-/// A test on the source address as the kernel computes it: `n` leading bytes under a prefix mask of `bits` bits.
+/// A test on the source address as the kernel computes it: `n` bytes starting at address byte `start`, under a
+/// prefix mask of `bits` bits (iptables-nft and nft load whole or shortened addresses and mask the rest away).
 struct SymField {
     var family: IPFamily
     var n: Int
     var bits: Int
+    /// Address byte the load starts at: 0 for every load nft and iptables-nft emit; a later start repeats the
+    /// tested pattern under each value of the leading bytes (bounded by `Walker.operand`).
+    var start: Int = 0
 
-    var width: Int { family == .ipv4 ? 32 : 128 }
+    /// Width in bits of the address part from `start` on: the space the field's intervals are computed in.
+    var width: Int { (family == .ipv4 ? 32 : 128) - 8 * start }
 
     static func lowMask(_ k: Int) -> UInt128 { k >= 128 ? .max : (k <= 0 ? 0 : (UInt128(1) << k) - 1) }
 
-    /// Addresses whose masked leading bytes are >= `d` (an n-byte big-endian constant).
-    func ge(_ d: UInt128) -> AddressSet {
+    /// The addresses whose part from `start` on lies in `r`; the leading bytes are free.
+    func lift(_ r: ClosedRange<UInt128>?) -> AddressSet {
+        guard let r else { return AddressSet(family: family) }
+        if start == 0 { return AddressSet(family: family, sorted: [r]) }
+        if r.lowerBound == 0 && r.upperBound == SymField.lowMask(width) { return AddressSet.full(family) }
+        var out: [ClosedRange<UInt128>] = []
+        let copies = 1 << (8 * start)
+        out.reserveCapacity(copies)
+        for h in 0..<copies {
+            let base = UInt128(h) << width
+            out.append((base + r.lowerBound)...(base + r.upperBound))
+        }
+        return AddressSet(family: family, sorted: out)
+    }
+
+    /// The range (within `width`) whose masked field is >= `d` (an n-byte big-endian constant).
+    private func geRange(_ d: UInt128) -> ClosedRange<UInt128>? {
         let s = 8 * n - bits
         let maxQ = SymField.lowMask(bits)
         let (q, r) = s >= 128 ? (UInt128(0), d) : (d >> s, d & SymField.lowMask(s))
+        if r != 0 && q == maxQ { return nil }
         let c = r == 0 ? q : q + 1
-        if c > maxQ || (r != 0 && q == maxQ) { return AddressSet(family: family) }
+        if c > maxQ { return nil }
         let lo = width - bits >= 128 ? 0 : c << (width - bits)
-        return AddressSet(family: family, sorted: [lo...AddressSet.maxValue(family)])
+        return lo...SymField.lowMask(width)
     }
 
-    /// Addresses whose masked leading bytes are <= `d`.
-    func le(_ d: UInt128) -> AddressSet {
+    /// The range (within `width`) whose masked field is <= `d`.
+    private func leRange(_ d: UInt128) -> ClosedRange<UInt128> {
         let s = 8 * n - bits
         let f = s >= 128 ? 0 : d >> s
         let q = min(f, SymField.lowMask(bits))
         let hi = (width - bits >= 128 ? 0 : q << (width - bits)) | SymField.lowMask(width - bits)
-        return AddressSet(family: family, sorted: [0...min(hi, AddressSet.maxValue(family))])
+        return 0...min(hi, SymField.lowMask(width))
     }
 
-    func eq(_ d: UInt128) -> AddressSet { ge(d).intersection(le(d)) }
+    /// Addresses whose masked field is >= `d`.
+    func ge(_ d: UInt128) -> AddressSet { lift(geRange(d)) }
+
+    /// Addresses whose masked field is <= `d`.
+    func le(_ d: UInt128) -> AddressSet { lift(leRange(d)) }
+
+    /// Addresses whose masked field is within [lo, hi].
+    func within(_ lo: UInt128, _ hi: UInt128) -> AddressSet {
+        guard let a = geRange(lo) else { return AddressSet(family: family) }
+        let b = leRange(hi)
+        let l = max(a.lowerBound, b.lowerBound), u = min(a.upperBound, b.upperBound)
+        return l <= u ? lift(l...u) : AddressSet(family: family)
+    }
+
+    func eq(_ d: UInt128) -> AddressSet { within(d, d) }
 
     /// Matching addresses for `op` against the constant.
     func set(_ op: CmpOp, _ d: UInt128) -> AddressSet {
@@ -91,11 +126,16 @@ extension Walker {
             if tag.kind == 1 { anySym = true }
         }
         if !anySym { return .success(Optional<SymField>.none) }
+        // The field must be consecutive source-address bytes (from any byte on) under a prefix mask: leading ones,
+        // then zeros; bytes masked to zero keep their source tag (iptables-nft masks a full-length load).
+        let first = t.tags[off]
+        guard first.kind == 1 else { return .failure("unsupported test on the source address") }
+        let start = Int(first.index)
         var bits = 0
         var ended = false
         for i in 0..<n {
             let tag = t.tags[off + i]
-            guard tag.kind == 1, Int(tag.index) == i, tag.xor == 0 else {
+            guard tag.kind == 1, Int(tag.index) == start + i, tag.xor == 0 else {
                 if tag.kind == 0 && ended && t.regs[off + i] == 0 { continue }
                 return .failure("unsupported test on the source address")
             }
@@ -107,8 +147,10 @@ extension Walker {
             if ones < 8 { ended = true }
         }
         let fam = t.pkt.family
-        if 8 * n > (fam == .ipv4 ? 32 : 128) { return .failure("unsupported test on the source address") }
-        return .success(SymField(family: fam, n: n, bits: bits))
+        if 8 * (start + n) > (fam == .ipv4 ? 32 : 128) { return .failure("unsupported test on the source address") }
+        // A test on later bytes alone repeats for every value of the leading ones: keep that to 256 copies.
+        if start > 1 && bits > 0 { return .failure("test on the middle of the source address") }
+        return .success(SymField(family: fam, n: n, bits: bits, start: start))
     }
 
     func compare(_ t: EvalThread, _ c: Cmp) -> Cond {
@@ -139,7 +181,7 @@ extension Walker {
         switch operand(t, off, from.count) {
         case .failure(let why): return .unknown(why)
         case .success(let sym?):
-            let m = sym.ge(bigEndianValue(from[...])).intersection(sym.le(bigEndianValue(to[...])))
+            let m = sym.within(bigEndianValue(from[...]), bigEndianValue(to[...]))
             return .region(r.inverted ? m.complement() : m)
         case .success(nil):
             let inside = memcmpBytes(t.regs, off, from) >= 0 && memcmpBytes(t.regs, off, to) <= 0

@@ -99,10 +99,80 @@ public struct Evaluator: Sendable {
         guard src.family == dst.family else { throw .familyMismatch(src: probe.src, dst: probe.dst) }
         let pkt = makePacket(family: src.family, proto: probe.proto, saddr: src.bytes, daddr: dst.bytes,
                              sport: probe.sport, dport: probe.dport, iif: probe.iif)
-        var walker = Walker(rs: rs, routing: routing, sysctls: snapshot.sysctls, stages: stages(for: pkt),
-                            symbolic: false, cache: nil)
-        let leaves = walker.run(initialThread(pkt, region: nil))
-        return summarize(leaves, proto: probe.proto)
+        let st = stages(for: pkt)
+        func run(_ stages: [Stage]) -> TraceResult {
+            var walker = Walker(rs: rs, routing: routing, sysctls: snapshot.sysctls, stages: stages, symbolic: false, cache: nil)
+            return summarize(walker.run(initialThread(pkt, region: nil)), proto: probe.proto)
+        }
+        let result = run(st)
+        return resolveTies(result, stages: st, run: run)
+    }
+
+    /// Runs of consecutive base chains on one hook with the same priority. The kernel orders them by registration
+    /// (nf_hook_entries_grow puts a later-registered hook before an equal one), which no snapshot records.
+    static func tiedGroups(_ stages: [Stage]) -> [Range<Int>] {
+        var out: [Range<Int>] = []
+        var i = 0
+        while i < stages.count {
+            guard case .chain(let a) = stages[i] else { i += 1; continue }
+            var j = i + 1
+            while j < stages.count, case .chain(let b) = stages[j], b.hook == a.hook, b.effectivePriority == a.effectivePriority,
+                  b.isNat == a.isNat, b.priority == a.priority {
+                j += 1
+            }
+            if j - i > 1 { out.append(i..<j) }
+            i = j
+        }
+        return out
+    }
+
+    /// Re-runs a trace with every other order of tied base chains; if any order changes the outcome, the answer
+    /// depends on registration order and is `conditional`.
+    func resolveTies(_ base: TraceResult, stages: [Stage], run: ([Stage]) -> TraceResult) -> TraceResult {
+        let groups = Evaluator.tiedGroups(stages)
+        guard !groups.isEmpty else { return base }
+        func permutations(_ xs: [Stage]) -> [[Stage]] {
+            if xs.count <= 1 { return [xs] }
+            var out: [[Stage]] = []
+            for i in xs.indices {
+                var rest = xs
+                let x = rest.remove(at: i)
+                for p in permutations(rest) { out.append([x] + p) }
+            }
+            return out
+        }
+        func name(_ s: Stage) -> String {
+            guard case .chain(let b) = s else { return "?" }
+            let t = rs.tables[b.table]
+            return "\(t.family.rawValue) \(t.name) \(t.chains[b.chain].name)"
+        }
+        func same(_ a: TraceResult, _ b: TraceResult) -> Bool {
+            a.verdict == b.verdict && a.listener == b.listener && a.delivered == b.delivered && a.forwarded == b.forwarded
+                && a.translatedTo == b.translatedTo
+        }
+        var budget = 64
+        for g in groups {
+            let members = Array(stages[g])
+            // Small groups: every order; larger ones: the reverse only (bounded work).
+            let orders = members.count <= 4 ? permutations(members).dropFirst().map { $0 } : [members.reversed()]
+            for order in orders {
+                budget -= 1
+                if budget < 0 { break }
+                var alt = stages
+                alt.replaceSubrange(g, with: order)
+                let other = run(alt)
+                if same(base, other) { continue }
+                let names = members.map(name)
+                let list = names.count == 2 ? "\(names[0]) and \(names[1])" : names.dropLast().joined(separator: ", ") + " and \(names[names.count - 1])"
+                var reasons = base.reasons
+                let p: Int32
+                if case .chain(let b) = members[0] { p = b.priority } else { p = 0 }
+                reasons.append("ambiguous order: chains \(list) have the same priority (\(p)) and the kernel's registration order decides")
+                return TraceResult(verdict: .conditional, path: base.path, listener: base.listener == other.listener ? base.listener : nil,
+                                   delivered: false, forwarded: false, reasons: reasons, translatedTo: base.translatedTo)
+            }
+        }
+        return base
     }
 
     private func verdict(_ k: Leaf.Kind) -> PacketVerdict {

@@ -97,7 +97,10 @@ extension Evaluator {
     }
 
     /// Every listener with the partition of (family, interface, destination, source range) that reaches it.
-    public func exposure() -> [ListenerExposure] {
+    public func exposure() -> [ListenerExposure] { fullExposure().listeners }
+
+    /// Listeners as `exposure()` gives them, plus the host's ports that DNAT sends to another machine.
+    public func fullExposure() -> ExposureResult {
         let cache = SymbolicCache()
         let grid = gridInterfaces()
         var questions: [Question] = []
@@ -109,16 +112,18 @@ extension Evaluator {
             }
         }
         if rs.hasNat {
-            let protos = Set(snapshot.listeners.map(\.proto))
+            // Every protocol, not only those with listeners: a forwarded port needs no local socket.
             for fam in IPFamily.allCases {
                 let dests = localAddresses(fam) + (rs.natAddresses[fam] ?? []).sorted { $0.lexicographicallyPrecedes($1) }
-                for p in L4Proto.allCases where protos.contains(p) {
+                for p in L4Proto.allCases {
                     for d in dests { for port in rs.natPorts.sorted() { add(Question(family: fam, proto: p, daddr: d, dport: port)) } }
                 }
             }
         }
 
         var acc: [Int: [RegionKey: Accum]] = [:]
+        var fwd: [ForwardKey: Accum] = [:]
+        var fwdOrder: [ForwardKey] = []
         for q in questions {
             let dValue = addressValue(q.daddr)
             let loopDst = q.family == .ipv4 ? (dValue >> 24 == 127) : dValue == 1
@@ -129,6 +134,9 @@ extension Evaluator {
                 var walker = Walker(rs: rs, routing: routing, sysctls: snapshot.sysctls, stages: stages(for: pkt),
                                     symbolic: true, cache: cache)
                 let leaves = walker.run(initialThread(pkt, region: AddressSet.full(q.family)))
+                if !g.local && routing.isLocal(q.family, dValue) {
+                    collectForwarded(leaves, q, g, into: &fwd, order: &fwdOrder)
+                }
                 for seg in overlay(leaves, proto: q.proto) {
                     for li in seg.listeners {
                         let key = RegionKey(family: q.family, interface: g.name, exists: g.exists, local: g.local,
@@ -145,10 +153,88 @@ extension Evaluator {
         for (i, l) in snapshot.listeners.enumerated() {
             result.append(summarizeExposure(l, acc[i] ?? [:]))
         }
-        return result.enumerated().sorted { a, b in
+        let listeners = result.enumerated().sorted { a, b in
             if a.element.summary != b.element.summary { return a.element.summary < b.element.summary }
             return a.offset < b.offset
         }.map(\.element)
+        return ExposureResult(listeners: listeners, forwarded: summarizeForwarded(fwd, fwdOrder))
+    }
+
+    /// A cell of a forwarded port: (protocol, external address and port, DNAT target, interface, outcome, path).
+    struct ForwardKey: Hashable {
+        var proto: L4Proto
+        var family: IPFamily
+        var daddr: [UInt8]
+        var dport: UInt16
+        var target: String
+        var interface: String
+        var exists: Bool
+        var verdict: PacketVerdict
+        var leaf: String
+    }
+
+    /// Branches that DNAT translated to an address that is not local: routed to forward, not followed further.
+    func collectForwarded(_ leaves: [Leaf], _ q: Question, _ g: GridInterface, into fwd: inout [ForwardKey: Accum], order: inout [ForwardKey]) {
+        for l in leaves where l.kind == .forwarded && l.packet.dnat {
+            guard let region = l.region, !region.isEmpty else { continue }
+            let p = l.packet
+            let a = addressText(addressValue(p.daddr), p.family)
+            let target = p.family == .ipv6 ? "[\(a)]:\(p.dport)" : "\(a):\(p.dport)"
+            let verdict: PacketVerdict = l.assumptions.isEmpty && blindSpot == nil ? .accept : .conditional
+            let leafKey = l.path.map { "\($0.table)/\($0.chain)/\($0.handle ?? 0)/\($0.action)" }.joined(separator: ">")
+            let k = ForwardKey(proto: q.proto, family: q.family, daddr: q.daddr, dport: q.dport, target: target, interface: g.name,
+                               exists: g.exists, verdict: verdict, leaf: leafKey)
+            var reasons = l.assumptions
+            if let b = blindSpot, !reasons.contains(b) { reasons.append(b) }
+            if var acc = fwd[k] {
+                acc.ranges.append(contentsOf: region.ranges)
+                for r in reasons where !acc.reasons.contains(r) { acc.reasons.append(r) }
+                fwd[k] = acc
+            } else {
+                fwd[k] = Accum(ranges: region.ranges, path: l.path, reasons: reasons)
+                order.append(k)
+            }
+        }
+    }
+
+    /// Groups forwarded cells by (protocol, family, external port, target); each group lists the host addresses,
+    /// interfaces and merged source ranges it is reachable from.
+    func summarizeForwarded(_ fwd: [ForwardKey: Accum], _ order: [ForwardKey]) -> [ForwardedPort] {
+        struct GroupKey: Hashable { var proto: L4Proto; var family: IPFamily; var dport: UInt16; var target: String }
+        var groups: [GroupKey: (regions: [ExposureRegion], dests: [String], ifaces: [String], sources: AddressSet, reasons: [String])] = [:]
+        var gorder: [GroupKey] = []
+        let localnet = snapshot.sysctls.routeLocalnet["all"] == true
+        for k in order {
+            guard let a = fwd[k] else { continue }
+            let gk = GroupKey(proto: k.proto, family: k.family, dport: k.dport, target: k.target)
+            let set = AddressSet(family: k.family, ranges: a.ranges)
+            let listed = Evaluator.describe(set, routeLocalnet: localnet)
+            let dest = addressText(addressValue(k.daddr), k.family)
+            let region = ExposureRegion(family: k.family, interface: k.interface, interfaceExists: k.exists, destination: dest,
+                                        destinationPort: k.dport, sources: listed.0, omittedSources: listed.1, sourceCount: Double(set.count),
+                                        verdict: k.verdict, path: a.path, reasons: a.reasons)
+            var g = groups[gk] ?? ([], [], [], AddressSet(family: k.family), [])
+            if groups[gk] == nil { gorder.append(gk) }
+            g.regions.append(region)
+            if !g.dests.contains(dest) { g.dests.append(dest) }
+            if !g.ifaces.contains(k.interface) { g.ifaces.append(k.interface) }
+            g.sources = g.sources.union(set)
+            for r in a.reasons where !g.reasons.contains(r) { g.reasons.append(r) }
+            groups[gk] = g
+        }
+        var out: [ForwardedPort] = []
+        for gk in gorder {
+            guard let g = groups[gk] else { continue }
+            out.append(ForwardedPort(proto: gk.proto, family: gk.family, port: gk.dport, target: gk.target, destinations: g.dests,
+                                     interfaces: g.ifaces.sorted(), sources: Evaluator.describe(g.sources, routeLocalnet: localnet).0,
+                                     reasons: g.reasons, regions: g.regions))
+        }
+        return out.sorted { a, b in
+            if a.port != b.port { return a.port < b.port }
+            if a.proto != b.proto { return a.proto < b.proto }
+            if a.family != b.family { return a.family == .ipv4 }
+            return a.target < b.target
+        }
     }
 
     struct RegionKey: Hashable {
@@ -277,6 +363,7 @@ extension Evaluator {
         var reasons: [String] = []
         var via = Set<UInt16>()
         var perIface: [String: AddressSet] = [:]
+        var ifaceInfo: [String: (name: String, exists: Bool, family: IPFamily)] = [:]
         for (k, a) in regions {
             let set = AddressSet(family: k.family, ranges: a.ranges)
             let listed = Evaluator.describe(set, routeLocalnet: snapshot.sysctls.routeLocalnet["all"] == true)
@@ -298,12 +385,24 @@ extension Evaluator {
             acceptedRemote[k.family] = (acceptedRemote[k.family] ?? AddressSet(family: k.family)).union(set)
             let ik = "\(k.interface)|\(k.family)"
             perIface[ik] = (perIface[ik] ?? AddressSet(family: k.family)).union(set)
+            ifaceInfo[ik] = (k.interface, k.exists, k.family)
         }
+        // The public threshold (see `ExposureSummary`): half of a family's addresses on one interface.
         for (_, s) in perIface {
             let half: UInt128 = s.family == .ipv4 ? UInt128(1) << 31 : UInt128(1) << 127
             if s.count >= half { publicHit = true }
         }
         let localnet = snapshot.sysctls.routeLocalnet["all"] == true
+        var acceptedRanges: [AcceptedRanges] = []
+        for (ik, s) in perIface {
+            guard let info = ifaceInfo[ik] else { continue }
+            let routable = s.union(Walker.martianSources(s.family, routeLocalnet: localnet)).isFull
+            acceptedRanges.append(AcceptedRanges(family: info.family, interface: info.name, interfaceExists: info.exists, set: s, allRoutable: routable))
+        }
+        acceptedRanges.sort { a, b in
+            if a.interface != b.interface { return a.interface < b.interface }
+            return a.family == .ipv4 && b.family == .ipv6
+        }
         let summary: ExposureSummary
         if publicHit { summary = .public } else if conditionalRemote { summary = .conditional } else if !acceptedRemote.isEmpty { summary = .restricted } else if acceptedLocal { summary = .localOnly } else { summary = .blocked }
         out.sort { a, b in
@@ -315,6 +414,6 @@ extension Evaluator {
         var sources: [String] = []
         for fam in IPFamily.allCases { if let s = acceptedRemote[fam] { sources += Evaluator.describe(s, routeLocalnet: localnet).0 } }
         return ListenerExposure(listener: l, summary: summary, interfaces: ifaces.sorted(), acceptedSources: sources,
-                                reasons: reasons, regions: out, viaPorts: via.sorted())
+                                reasons: reasons, regions: out, viaPorts: via.sorted(), acceptedRanges: acceptedRanges)
     }
 }

@@ -464,8 +464,7 @@ struct Walker {
             case .counter, .log:
                 continue
             case .notrack:
-                t.pkt.notrack = true
-                t.path.append(chainStep(t, "notrack", handle: rule.handle))
+                applyNotrack(&t, handle: rule.handle)
             case .limit(let l):
                 unknown(&t, l.inverted ? "rate limit (over)" : "rate limit")
             case .quota:
@@ -712,7 +711,7 @@ struct Walker {
         return t.pkt.nfproto
     }
 
-    private func ctState(_ t: EvalThread) -> UInt32? {
+    func ctState(_ t: EvalThread) -> UInt32? {
         // nil: no conntrack entry attached (the kernel reads `invalid` for the state and fails other keys).
         if t.pkt.notrack { return nil }
         guard let b = currentBase(t) else { return 8 }
@@ -720,6 +719,19 @@ struct Walker {
         if b.hook == .ingress { return nil }
         if b.hook == .prerouting && b.effectivePriority < -200 { return nil }
         return 8
+    }
+
+    /// `notrack` / `-j CT --notrack` only mark a packet that has no conntrack entry yet (nft_notrack_eval,
+    /// xt_ct_target: "previously seen? ignore"). Host-local traffic was tracked on output at -200, so a notrack in
+    /// prerouting/input (or late in output) leaves it `new`.
+    func applyNotrack(_ t: inout EvalThread, handle: UInt64) {
+        if t.pkt.notrack { return }
+        if ctState(t) != nil {
+            t.path.append(chainStep(t, "notrack (ignored: already tracked)", handle: handle))
+            return
+        }
+        t.pkt.notrack = true
+        t.path.append(chainStep(t, "notrack", handle: handle))
     }
 
     private func loadCt(_ t: inout EvalThread, _ c: Ct, _ d: UInt32) -> Bool {
@@ -781,7 +793,9 @@ struct Walker {
                 case 1:
                     tag.mask &= m
                     tag.xor = (tag.xor & m) ^ x
-                    if tag.mask == 0 { tag = .concrete }
+                    // A byte masked to zero stays tagged, so the prefix test it belongs to is still recognised;
+                    // one set to a non-zero constant is just that constant.
+                    if tag.mask == 0 && tag.xor != 0 { tag = .concrete }
                 case 2:
                     if m == 0 { tag = .concrete }
                 default: break

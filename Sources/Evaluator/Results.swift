@@ -124,11 +124,24 @@ public struct TraceResult: Codable, Sendable, Equatable {
     }
 }
 
-/// How far a listener can be reached, from the most to the least exposed.
+/// How far a listener can be reached, from the most to the least exposed. The first that applies wins:
+///
+/// - `public`: on some non-loopback interface (real, named by a rule, or "any other"), the sources accepted for one
+///   family — decided, not conditional — cover at least half of that family's address space (2^31 IPv4 / 2^127 IPv6
+///   addresses; the martian sources the kernel drops count as not accepted). So "everything except a deny list" is
+///   public, while `10.0.0.0/8`, or all private ranges together, are not. Whether a
+///   narrower range is still too wide is a policy question: judge it from `ListenerExposure.acceptedRanges`, which lists
+///   the exact accepted sources per interface and family.
+/// - `conditional`: not public, and some remote source (non-loopback interface) is accepted only depending on state the
+///   snapshot cannot decide (rate limits, marks, unknown expressions, an unreadable firewall, legacy iptables).
+///   Checks treat it as reachable.
+/// - `restricted`: some remote source is accepted, always less than the public threshold on every interface.
+/// - `localOnly`: only host-local traffic (arriving on `lo`) is accepted.
+/// - `blocked`: no new connection is accepted at all.
 public enum ExposureSummary: String, Codable, Sendable, Hashable, Comparable {
-    /// Accepted from (nearly) every source on some non-loopback interface.
+    /// Accepted from at least half of a family's addresses on some non-loopback interface.
     case `public`
-    /// Part of the outcome depends on state the snapshot cannot decide; treat as reachable.
+    /// Part of the remote outcome depends on state the snapshot cannot decide; treat as reachable.
     case conditional
     /// Accepted only from some sources or on some interfaces.
     case restricted
@@ -184,4 +197,106 @@ public struct ListenerExposure: Codable, Sendable, Equatable {
     public var regions: [ExposureRegion]
     /// External destination ports that DNAT/redirect map onto this listener.
     public var viaPorts: [UInt16]
+    /// The exact accepted (decided) remote sources per non-loopback interface and family, all destinations together:
+    /// what `summary` was judged from, for checks that apply their own threshold.
+    public var acceptedRanges: [AcceptedRanges]
+}
+
+/// Every source address accepted (not conditional) for one family on one non-loopback input interface.
+public struct AcceptedRanges: Codable, Sendable, Equatable {
+    public var family: IPFamily
+    public var interface: String
+    public var interfaceExists: Bool
+    /// The exact set. In JSON it is `ranges` (`a`, `a/len` or `a-b`), cut after `maxEncoded` with `omitted` saying how
+    /// many were left out (only huge deny lists reach that); `count` is the number of addresses.
+    public var set: AddressSet
+    /// Every source the kernel would route is accepted (the set plus the martian sources it drops is everything).
+    public var allRoutable: Bool
+
+    public static let maxEncoded = 4096
+
+    public init(family: IPFamily, interface: String, interfaceExists: Bool, set: AddressSet, allRoutable: Bool) {
+        self.family = family
+        self.interface = interface
+        self.interfaceExists = interfaceExists
+        self.set = set
+        self.allRoutable = allRoutable
+    }
+
+    enum CodingKeys: String, CodingKey { case family, interface, interfaceExists, allRoutable, count, ranges, omitted }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(family, forKey: .family)
+        try c.encode(interface, forKey: .interface)
+        try c.encode(interfaceExists, forKey: .interfaceExists)
+        try c.encode(allRoutable, forKey: .allRoutable)
+        try c.encode(Double(set.count), forKey: .count)
+        let shown = set.ranges.prefix(AcceptedRanges.maxEncoded)
+        try c.encode(shown.map { AddressSet.describe($0, family) }, forKey: .ranges)
+        try c.encode(set.ranges.count - shown.count, forKey: .omitted)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        family = try c.decode(IPFamily.self, forKey: .family)
+        interface = try c.decode(String.self, forKey: .interface)
+        interfaceExists = try c.decodeIfPresent(Bool.self, forKey: .interfaceExists) ?? true
+        allRoutable = try c.decodeIfPresent(Bool.self, forKey: .allRoutable) ?? false
+        var out: [ClosedRange<UInt128>] = []
+        for text in try c.decodeIfPresent([String].self, forKey: .ranges) ?? [] {
+            guard let r = AddressSet.parseRange(text, family) else {
+                throw DecodingError.dataCorruptedError(forKey: .ranges, in: c, debugDescription: "bad address range '\(text)'")
+            }
+            out.append(r)
+        }
+        set = AddressSet(family: family, ranges: out)
+    }
+}
+
+/// A port of this host that DNAT sends on to another machine (Docker-style published ports): such connections go to
+/// the forward path and never reach a local socket, so they are listed apart from listeners. The forward chains
+/// are not evaluated: `sources` says who gets translated, not who finally gets through.
+public struct ForwardedPort: Codable, Sendable, Equatable {
+    public var proto: L4Proto
+    public var family: IPFamily
+    /// The external destination port the connection is addressed to.
+    public var port: UInt16
+    /// Where DNAT sends it: `addr:port` (`[addr]:port` for IPv6).
+    public var target: String
+    /// Host addresses on which the external port is translated.
+    public var destinations: [String]
+    /// Input interfaces (never `lo`) on which some source is translated.
+    public var interfaces: [String]
+    /// Translated source ranges over all interfaces, merged (`0.0.0.0/0` / `::/0` when every routable source is).
+    public var sources: [String]
+    /// For conditional cells: what the snapshot cannot decide.
+    public var reasons: [String]
+    /// Per (interface, host address): the translated sources and the path (ending in `forward to …`).
+    /// `verdict` is `accept` when prerouting lets it through to forwarding, `conditional` when that is undecidable.
+    public var regions: [ExposureRegion]
+
+    public init(proto: L4Proto, family: IPFamily, port: UInt16, target: String, destinations: [String], interfaces: [String],
+                sources: [String], reasons: [String], regions: [ExposureRegion]) {
+        self.proto = proto
+        self.family = family
+        self.port = port
+        self.target = target
+        self.destinations = destinations
+        self.interfaces = interfaces
+        self.sources = sources
+        self.reasons = reasons
+        self.regions = regions
+    }
+}
+
+/// Everything `exposure` finds on a host: listeners, and ports forwarded elsewhere by DNAT.
+public struct ExposureResult: Codable, Sendable, Equatable {
+    public var listeners: [ListenerExposure]
+    public var forwarded: [ForwardedPort]
+
+    public init(listeners: [ListenerExposure], forwarded: [ForwardedPort]) {
+        self.listeners = listeners
+        self.forwarded = forwarded
+    }
 }

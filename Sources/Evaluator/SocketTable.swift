@@ -61,17 +61,22 @@ struct SocketTable: Sendable {
             }
             return nil
         }
-        var best: (Int, Int)?
-        for e in cands {
-            guard let a = addr(e), a == 0 || a == daddr, devOK(e) else { continue }
-            let score: Int
-            if family == .ipv4 {
-                score = (e.isInet ? 2 : 1) + (a != 0 ? 4 : 0) + (e.device != 0 ? 4 : 0)
-            } else {
-                score = (a != 0 ? 1 : 0) + (e.device != 0 ? 1 : 0)
+        // __udp4_lib_lookup / __udp6_lib_lookup: the (daddr, port) hash slot first, and only when it yields no
+        // eligible socket the (any, port) slot; so an exact bind beats a device-bound wildcard. Scores rank within a slot.
+        for phase in [daddr, 0] {
+            var best: (Int, Int)?
+            for e in cands where addr(e) == phase && devOK(e) {
+                let score: Int
+                if family == .ipv4 {
+                    score = (e.isInet ? 2 : 1) + (phase != 0 ? 4 : 0) + (e.device != 0 ? 4 : 0)
+                } else {
+                    score = (phase != 0 ? 1 : 0) + (e.device != 0 ? 1 : 0)
+                }
+                if best.map({ score > $0.0 }) ?? true { best = (score, e.index) }
             }
-            if best == nil || score > best!.0 { best = (score, e.index) }
+            if let b = best { return b.1 }
+            if daddr == 0 { break }
         }
-        return best?.1
+        return nil
     }
 }

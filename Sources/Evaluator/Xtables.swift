@@ -35,14 +35,8 @@ extension Walker {
 
     private func ctStateBit(_ t: EvalThread) -> UInt32 {
         if t.pkt.notrack { return 0x40 }
-        // xt matches run in the chains of the ip/ip6 tables; below -200 there is no conntrack entry yet.
-        if let b = currentBaseFor(t), !t.pkt.local, b.hook == .prerouting && b.effectivePriority < -200 { return 0x01 }
-        return 0x08
-    }
-
-    private func currentBaseFor(_ t: EvalThread) -> CompiledRuleset.BaseRef? {
-        guard t.stage < stages.count, case .chain(let b) = stages[t.stage] else { return nil }
-        return b
+        // Same attachment points as `ct state`: no entry below -200 on prerouting (remote) or output (local).
+        return ctState(t) == nil ? 0x01 : 0x08
     }
 
     func xtMatch(_ t: EvalThread, _ x: Xt) -> Cond {
@@ -185,7 +179,8 @@ extension Walker {
             if hit == inv(1) { return .bool(false) }
         }
         if !hasCt { return .bool(flag(1)) }
-        let handled: UInt16 = 1 | 2 | 0x40 | 0x100 | 0x200 | 0x400 | 0x800 | 0x1000
+        // 0x2000 (XT_CONNTRACK_STATE_ALIAS) only tells iptables to print `-m state`; the kernel ignores it.
+        let handled: UInt16 = 1 | 2 | 0x40 | 0x100 | 0x200 | 0x400 | 0x800 | 0x1000 | 0x2000
         if matchFlags & ~handled & 0x3fff != 0 { return .unknown("xt match conntrack (address/expiry options)") }
         if flag(2) { cond = both(cond, .bool((UInt16(t.pkt.l4) == l4proto) != inv(2))) }
         if flag(0x40) {
@@ -228,8 +223,7 @@ extension Walker {
             return nil
         case "CT", "NOTRACK":
             if x.name == "NOTRACK" || (le16(b, 0) ?? 0) & 1 != 0 {
-                t.pkt.notrack = true
-                t.path.append(chainStep(t, "notrack", handle: handle))
+                applyNotrack(&t, handle: handle)
             }
             return nil
         case "DNAT", "REDIRECT":

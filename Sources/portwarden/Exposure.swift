@@ -27,12 +27,13 @@ struct Exposure: ParsableCommand {
         try exitOnFailure {
             let snapshot = try candidate.apply(to: source.load()).0
             let evaluator = Evaluator(snapshot: snapshot)
-            let exposures = evaluator.exposure()
+            let result = evaluator.fullExposure()
             switch format {
             case .json:
-                try emit(ExposureReport.json(snapshot: snapshot, exposures: exposures, caveats: evaluator.caveats), to: nil)
+                try emit(ExposureReport.json(snapshot: snapshot, exposures: result.listeners, forwarded: result.forwarded,
+                                             caveats: evaluator.caveats), to: nil)
             case .text:
-                try emit(ExposureReport.text(exposures, caveats: evaluator.caveats), to: nil)
+                try emit(ExposureReport.text(result.listeners, forwarded: result.forwarded, caveats: evaluator.caveats), to: nil)
             }
         }
     }
@@ -45,12 +46,14 @@ enum ExposureReport {
         var host: HostInfo
         var caveats: [String]
         var listeners: [ListenerExposure]
+        /// Host ports that DNAT sends to another machine (the forward path is not evaluated).
+        var forwarded: [ForwardedPort]
     }
 
-    static func json(snapshot: Snapshot, exposures: [ListenerExposure], caveats: [String]) throws -> String {
+    static func json(snapshot: Snapshot, exposures: [ListenerExposure], forwarded: [ForwardedPort] = [], caveats: [String]) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let data = try encoder.encode(Document(host: snapshot.host, caveats: caveats, listeners: exposures))
+        let data = try encoder.encode(Document(host: snapshot.host, caveats: caveats, listeners: exposures, forwarded: forwarded))
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 
@@ -87,10 +90,14 @@ enum ExposureReport {
         return step.text
     }
 
-    static func text(_ exposures: [ListenerExposure], caveats: [String]) -> String {
+    static func text(_ exposures: [ListenerExposure], forwarded: [ForwardedPort] = [], caveats: [String]) -> String {
         var lines: [String] = []
         for c in caveats { lines.append("warning: \(c)") }
-        if exposures.isEmpty { lines.append("no listening sockets"); return lines.joined(separator: "\n") + "\n" }
+        if exposures.isEmpty {
+            lines.append("no listening sockets")
+            lines += forwardedText(forwarded)
+            return lines.joined(separator: "\n") + "\n"
+        }
         var rows: [[String]] = []
         var groups: [(ExposureSummary, [Int])] = []
         for (i, x) in exposures.enumerated() {
@@ -127,6 +134,26 @@ enum ExposureReport {
                 lines.append("  " + String(repeating: " ", count: widths[0] + 2) + "decided by: " + evidence(exposures[i]))
             }
         }
+        lines += forwardedText(forwarded)
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The FORWARDED section: external port → DNAT target, from which sources on which interfaces.
+    static func forwardedText(_ forwarded: [ForwardedPort]) -> [String] {
+        guard !forwarded.isEmpty else { return [] }
+        var lines = ["", "FORWARDED by DNAT to other hosts (\(forwarded.count); forward chains not evaluated)"]
+        let headers = ["PROTO", "PORT", "TARGET", "FROM"]
+        let rows = forwarded.map { f -> [String] in
+            var from = "\(listed(f.sources)) on \(listed(f.interfaces))"
+            if !f.reasons.isEmpty { from += "; depends on \(listed(f.reasons))" }
+            from += " (to \(listed(f.destinations, max: 3)))"
+            return [f.proto.rawValue, String(f.port), f.target, from]
+        }
+        var widths = headers.map(\.count)
+        for r in rows { for (i, c) in r.enumerated() where i < 3 { widths[i] = max(widths[i], c.count) } }
+        func pad(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(0, w - s.count)) }
+        lines.append("  " + (0..<4).map { $0 < 3 ? pad(headers[$0], widths[$0]) : headers[$0] }.joined(separator: "  "))
+        for r in rows { lines.append("  " + (0..<4).map { $0 < 3 ? pad(r[$0], widths[$0]) : r[$0] }.joined(separator: "  ")) }
+        return lines
     }
 }

@@ -8,7 +8,8 @@ import HostModel
 /// `meta l4proto|nfproto|mark|skuid|iifname|iif`, `iifname`, `iif`, `ct state|status|mark|original proto-dst`,
 /// `fib daddr type`, `fib saddr . iif oif missing`, values, `!=`, ranges, anonymous sets `{…}`, named sets `@x`,
 /// concatenations `a . b`, `vmap {k : verdict}`, verdicts, `counter log notrack limit quota`, `dnat [ip|ip6] to`,
-/// `redirect to :p`, `reject`, `unknown NAME`, and `xt match|target …` for the decoded iptables-nft structs.
+/// `redirect to :p`, `reject`, `unknown NAME`, `xt match|target …` for the decoded iptables-nft structs, and
+/// `-s|-d|! -s ADDR/LEN` in the iptables-nft ≤ 1.8.8 form (full-length load + bitwise mask).
 struct CompileError: Error, CustomStringConvertible {
     var message: String
     var description: String { message }
@@ -411,6 +412,8 @@ struct RuleCompiler {
                 out.append(.redir(Redir(regProtoMin: 1, flags: 2)))
             case "xt":
                 try xt()
+            case "-s", "-d", "!":
+                try iptablesAddress(tok)
             default:
                 var fields = [try field(tok)]
                 while peek == "." {
@@ -556,6 +559,33 @@ struct RuleCompiler {
             out += f.load(reg, nil)
             word += (f.type.length + 3) / 4
         }
+    }
+
+    /// `-s|-d|! -s|! -d ADDR[/LEN]` as iptables-nft up to 1.8.8 compiles it (RHEL 8/9, Debian 11): always a
+    /// full-length load, a `bitwise` prefix mask unless the prefix is the whole address, then `cmp eq|neq`.
+    /// (1.8.9 shortens byte-aligned prefixes like nft does; `ip saddr …` compiles that form.)
+    mutating func iptablesAddress(_ tok: String) throws {
+        var negate = false
+        var which = tok
+        if tok == "!" { negate = true; which = try next() }
+        guard which == "-s" || which == "-d" else { throw CompileError(message: "expected -s or -d after !") }
+        let text = try next()
+        let v6 = text.contains(":")
+        guard let c = CIDR(text.contains("/") ? text : text + (v6 ? "/128" : "/32")) else { throw CompileError(message: "bad address '\(text)'") }
+        let full = v6 ? 16 : 4
+        let off: UInt32 = v6 ? (which == "-s" ? 8 : 24) : (which == "-s" ? 12 : 16)
+        out.append(.payload(Payload(base: .network, offset: off, length: UInt32(full), dreg: 1)))
+        let (lo, _) = Values.prefixBytes(c)
+        if c.prefixLength < 8 * full {
+            var mask = [UInt8](repeating: 0, count: full)
+            var bits = c.prefixLength
+            for i in 0..<full {
+                mask[i] = bits >= 8 ? 0xff : (bits <= 0 ? 0 : UInt8(0xff << (8 - bits) & 0xff))
+                bits -= 8
+            }
+            out.append(.bitwise(Bitwise(sreg: 1, dreg: 1, length: UInt32(full), mask: Bytes(mask), xor: Bytes([UInt8](repeating: 0, count: full)))))
+        }
+        out.append(.cmp(Cmp(sreg: 1, op: negate ? .neq : .eq, data: Bytes(lo))))
     }
 
     mutating func fib() throws {
