@@ -6,8 +6,8 @@ import Checks
 import Testing
 @testable import Reporting
 
-/// One host per example policy, audited end to end with the real evaluator; the text report is golden-tested
-/// (Goldens/policy-<name>.txt, RECORD_GOLDENS=1 rewrites).
+/// One host per example policy, audited end to end with the real evaluator; the report is golden-tested in every
+/// format (Goldens/policy-<name>.{txt,json,sarif}, RECORD_GOLDENS=1 rewrites).
 struct PolicyFixture: Sendable, CustomTestStringConvertible {
     var policy: String
     var hostname: String
@@ -65,14 +65,18 @@ struct PolicyFixture: Sendable, CustomTestStringConvertible {
 }
 
 @Suite struct PolicyFixtureTests {
-    @Test(arguments: PolicyFixture.all)
-    func auditOfExampleHost(_ f: PolicyFixture) throws {
+    @Test(arguments: PolicyFixture.all, ReportFormat.allCases)
+    func auditOfExampleHost(_ f: PolicyFixture, _ format: ReportFormat) throws {
         let path = repoRoot.appendingPathComponent("policies").appendingPathComponent(f.policy).path
         let policy = try PolicyLoader.load(path: path, hostname: f.hostname)
         let snapshot = f.snapshot
         let context = AuditContext(snapshot: snapshot, policy: policy, today: PolicyDate(year: 2026, month: 11, day: 25))
         let result = Auditor.run(context)
-        let text = TextReporter().render(Report(result: result, toolVersion: "9.9.9-test", baseDirectory: repoRoot.path))
-        try assertGolden(text, "policy-\(f.policy.replacingOccurrences(of: ".yaml", with: "")).txt")
+        let report = format.reporter.render(Report(result: result, toolVersion: "9.9.9-test", baseDirectory: repoRoot.path))
+        try assertGolden(report, "policy-\(f.policy.replacingOccurrences(of: ".yaml", with: "")).\(format.fileExtension)")
+        if format == .sarif, let tool = sarifValidator() {
+            let (status, out) = try run([tool.path, try tempFile("policy.sarif", report).path])
+            #expect(status == 0, "\(f.policy): \(out)")
+        }
     }
 }
