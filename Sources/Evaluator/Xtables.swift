@@ -180,9 +180,30 @@ extension Walker {
         }
         if !hasCt { return .bool(flag(1)) }
         // 0x2000 (XT_CONNTRACK_STATE_ALIAS) only tells iptables to print `-m state`; the kernel ignores it.
-        let handled: UInt16 = 1 | 2 | 0x40 | 0x100 | 0x200 | 0x400 | 0x800 | 0x1000 | 0x2000
-        if matchFlags & ~handled & 0x3fff != 0 { return .unknown("xt match conntrack (address/expiry options)") }
+        let handled: UInt16 = 1 | 2 | 0x4 | 0x8 | 0x10 | 0x20 | 0x40 | 0x100 | 0x200 | 0x400 | 0x800 | 0x1000 | 0x2000
+        if matchFlags & ~handled & 0x3fff != 0 { return .unknown("xt match conntrack (expiry option)") }
         if flag(2) { cond = both(cond, .bool((UInt16(t.pkt.l4) == l4proto) != inv(2))) }
+        // --ctorigsrc/--ctorigdst/--ctreplsrc/--ctrepldst: addr/mask as 16-byte unions whatever the family (the
+        // first 4 bytes for IPv4), compared as (tuple ^ addr) & mask == 0. Only prefix masks are decoded.
+        let fam = t.pkt.family
+        func masked(_ o: Int) -> AddressSet? {
+            let n = fam == .ipv4 ? 4 : 16
+            let a = addressValue(b[o..<(o + n)]), m = addressValue(b[(o + 16)..<(o + 16 + n)])
+            let host = ~m & AddressSet.maxValue(fam)
+            guard host & (host &+ 1) == 0 else { return nil }
+            return AddressSet(family: fam, sorted: [(a & m)...((a & m) | host)])
+        }
+        for (bit, offset, source) in [(UInt16(0x4), 0, true), (0x8, 32, false), (0x10, 64, false), (0x20, 96, true)] where flag(bit) {
+            guard let set = masked(offset) else { return .unknown("xt match conntrack (non-prefix address mask)") }
+            if source {
+                // original source and reply destination are the packet's source (no SNAT on inbound new packets)
+                cond = both(cond, sourceCond(t, inv(bit) ? set.complement() : set))
+            } else {
+                // original destination is before DNAT; reply source is where DNAT sent it (the current destination)
+                let d = bit == 0x8 ? t.pkt.origDaddr : t.pkt.daddr
+                cond = both(cond, .bool(set.contains(addressValue(d)) != inv(bit)))
+            }
+        }
         if flag(0x40) {
             let status: UInt16 = t.pkt.dnat ? 0x120 : 0
             cond = both(cond, .bool(((status & statusMask) != 0) != inv(0x40)))

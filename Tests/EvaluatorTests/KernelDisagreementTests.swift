@@ -144,14 +144,43 @@ private func udpBound(_ address: String, _ port: UInt16, device: String? = nil, 
         #expect(try e.verdict(.udp, "198.51.100.7", "192.0.2.1", 22, "eth0") == .accept)
     }
 
-    @Test func addressOptionStaysConditional() throws {
-        var b = XtConntrackStateAliasTests.info(alias: false).bytes
-        b[146] |= 0x04   // XT_CONNTRACK_ORIGSRC
-        let t = table(.ip6, "filter")
+    static func dropIf(_ family: TableFamily, _ b: [UInt8]) throws -> TableBuilder {
+        let t = table(family, "filter")
         try t.chain("INPUT", hook: .input, policy: .accept, [])
-        t.chains[0].rules.append(Rule(handle: 10, expressions: [.match(Xt(name: "conntrack", revision: 3, info: Bytes(b))), .immediate(Immediate(dreg: 0, verdict: .drop))]))
-        let r = try Evaluator(snapshot: snapshot(t)).trace(probe(.tcp, "2001:db8::7", "2001:db8::1", 22, "eth0"))
+        t.chains[0].rules.append(Rule(handle: 10, expressions: [.match(Xt(name: "conntrack", revision: 3, info: Bytes(b))),
+                                                               .immediate(Immediate(dreg: 0, verdict: .drop))]))
+        return t
+    }
+
+    @Test func expiryOptionStaysConditional() throws {
+        var b = XtConntrackStateAliasTests.info(alias: false).bytes
+        b[146] |= 0x80   // XT_CONNTRACK_EXPIRES
+        let r = try Evaluator(snapshot: snapshot(try XtConntrackStateAliasTests.dropIf(.ip6, b))).trace(probe(.tcp, "2001:db8::7", "2001:db8::1", 22, "eth0"))
         #expect(r.verdict == .conditional)
+    }
+
+    @Test func originalSourcePrefix() throws {
+        // `-m conntrack --ctstate NEW --ctorigsrc 198.51.100.0/24`: addr then mask, 16 bytes each, IPv4 in the first 4
+        var b = XtConntrackStateAliasTests.info(alias: false).bytes
+        b[146] |= 0x04
+        b.replaceSubrange(0..<4, with: [198, 51, 100, 0])
+        b.replaceSubrange(16..<20, with: [255, 255, 255, 0])
+        let e = Evaluator(snapshot: snapshot(try XtConntrackStateAliasTests.dropIf(.ip, b)))
+        #expect(try e.verdict(.tcp, "198.51.100.7", "192.0.2.1", 22, "eth0") == .drop)
+        #expect(try e.verdict(.tcp, "203.0.113.5", "192.0.2.1", 22, "eth0") == .accept)
+    }
+
+    @Test func originalDestinationPrefixIPv6() throws {
+        var b = XtConntrackStateAliasTests.info(alias: false).bytes
+        b[146] |= 0x08   // --ctorigdst 2001:db8::/64
+        b.replaceSubrange(32..<36, with: [0x20, 0x01, 0x0d, 0xb8])
+        b.replaceSubrange(48..<56, with: [UInt8](repeating: 0xff, count: 8))
+        let e = Evaluator(snapshot: snapshot(listeners: [tcpListener("::", 22)], try XtConntrackStateAliasTests.dropIf(.ip6, b)))
+        #expect(try e.verdict(.tcp, "2001:db8:5::7", "2001:db8::1", 22, "eth0") == .drop)
+        // a non-prefix mask is not decoded
+        b[50] = 0x0f
+        let c = Evaluator(snapshot: snapshot(listeners: [tcpListener("::", 22)], try XtConntrackStateAliasTests.dropIf(.ip6, b)))
+        #expect(try c.verdict(.tcp, "2001:db8:5::7", "2001:db8::1", 22, "eth0") == .conditional)
     }
 }
 
