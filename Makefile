@@ -21,11 +21,14 @@ RUNS_S4     ?= 1
 WARMUP_S4   ?= 0
 PROBES      ?= 100000
 EVAL_TIMEOUT ?= 120
+EVAL_MEM_MIB ?= 4096
 # auto | none | --flag=v1,v2 | env:NAME=v1,v2  (how to choose the collector's rule dump strategy)
 RULE_DUMP   ?= auto
 SEED        ?= 1
 BENCH_OUT   ?= bench-out
 SKIP_BUILD  ?=
+# KEEP=1 keeps the other scales from the previous bench-out/results.json (e.g. `make bench SCALES=s4 KEEP=1`)
+KEEP        ?=
 
 SEEDS       ?= 50
 
@@ -35,13 +38,14 @@ help:
 	@sed -n '2,10p' Makefile | sed 's/^# \{0,1\}//'
 
 release:
-	$(SWIFT) build -c release --scratch-path $(SCRATCH)
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path $(SCRATCH)
 
 bench: $(if $(SKIP_BUILD),,release)
 	$(PYTHON) scripts/bench/bench.py --scales $(SCALES) --eval-scales $(EVAL_SCALES) \
 	  --runs $(RUNS) --warmup $(WARMUP) --runs-s4 $(RUNS_S4) --warmup-s4 $(WARMUP_S4) \
-	  --probes $(PROBES) --eval-timeout $(EVAL_TIMEOUT) --rule-dump '$(RULE_DUMP)' --seed $(SEED) \
-	  --portwarden $(PORTWARDEN) --out $(BENCH_OUT)
+	  --probes $(PROBES) --eval-timeout $(EVAL_TIMEOUT) --eval-mem-mib $(EVAL_MEM_MIB) \
+	  --rule-dump '$(RULE_DUMP)' --seed $(SEED) \
+	  --portwarden $(PORTWARDEN) --out $(BENCH_OUT) $(if $(KEEP),--keep-other-scales)
 
 bench-clean:
 	$(PYTHON) scripts/bench/bench.py --clean

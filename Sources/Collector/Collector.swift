@@ -13,14 +13,18 @@ public struct CollectOptions: Sendable {
     public var readFirewall: Bool
     /// Read routes, policy rules and sysctls (interfaces are always read: listeners need device names).
     public var readRouting: Bool
+    /// How rules are dumped: per chain (linear in the number of rules) or in one dump (as `nft` does; quadratic in the
+    /// kernel). Both return the same ruleset; the choice exists so the benchmark can show the crossover.
+    public var ruleDump: RuleDumpStrategy
 
     public init(allowPartial: Bool = false, procRoot: String = "/proc", toolVersion: String = "0.0.0",
-                readFirewall: Bool = true, readRouting: Bool = true) {
+                readFirewall: Bool = true, readRouting: Bool = true, ruleDump: RuleDumpStrategy = .perChain) {
         self.allowPartial = allowPartial
         self.procRoot = procRoot
         self.toolVersion = toolVersion
         self.readFirewall = readFirewall
         self.readRouting = readRouting
+        self.ruleDump = ruleDump
     }
 }
 
@@ -108,7 +112,7 @@ public enum Collector {
     /// Maps the nftables reader's outcome to the snapshot's firewall, or to the failure the user has to act on.
     static func readFirewall(_ options: CollectOptions, privileges: inout Privileges, warnings: inout [String]) throws(CollectError) -> Firewall {
         do {
-            let read = try NftablesReader.read()
+            let read = try NftablesReader.read(rules: options.ruleDump)
             privileges.netAdmin = true
             return Firewall(status: read.tables.isEmpty ? .absent : .ok, generation: read.generation, tables: read.tables)
         } catch {

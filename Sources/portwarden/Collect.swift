@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HostModel
 import Collector
+import Netlink
 
 /// `portwarden collect`: the live host as a snapshot file, so every other command can run later, elsewhere, without root.
 struct Collect: ParsableCommand {
@@ -22,9 +23,19 @@ struct Collect: ParsableCommand {
     @Flag(name: .long, help: "Continue with a partial view when the firewall cannot be read (it is reported as unreadable).")
     var allowPartial = false
 
+    @Option(name: .long, help: "How to dump the rules: per-chain (default; linear in the number of rules) or whole (one dump, as nft does). Both give the same snapshot; for benchmarks.")
+    var ruleDump: RuleDumpChoice = .perChain
+
+    /// The command-line spelling of `RuleDumpStrategy`.
+    enum RuleDumpChoice: String, ExpressibleByArgument, CaseIterable {
+        case perChain = "per-chain", whole
+        var strategy: RuleDumpStrategy { self == .whole ? .whole : .perChain }
+    }
+
     func run() throws {
         try exitOnFailure {
-            let snapshot = try Collector.collect(CollectOptions(allowPartial: allowPartial, toolVersion: toolVersion))
+            let snapshot = try Collector.collect(CollectOptions(allowPartial: allowPartial, toolVersion: toolVersion,
+                                                                ruleDump: ruleDump.strategy))
             var data: Data
             do {
                 data = try SnapshotCodec.encode(snapshot)

@@ -210,6 +210,8 @@ def count_nft_json(path: str) -> dict | None:
 def count_snapshot(path: str) -> dict | None:
     try:
         size = os.path.getsize(path)
+        if size > 1 << 30:
+            return {"bytes": size, "note": "larger than 1 GiB, not parsed"}
         with open(path) as f:
             doc = json.load(f)
     except (OSError, ValueError) as e:
@@ -421,8 +423,10 @@ def bench_evaluator(scale, ns, workdir, snap, socks, args, nft_ms, timeout) -> d
     ]
     for c in cmds:
         c["timeout"] = args.eval_timeout
+        c["mem_limit_bytes"] = args.eval_mem_mib << 20
     runs, warmup = (args.runs_s4, args.warmup_s4) if scale == "s4" else (args.runs, args.warmup)
-    log(f"  evaluator: exposure and trace of {args.probes:,} probes (timeout {args.eval_timeout:.0f} s per run)")
+    log(f"  evaluator: exposure and trace of {args.probes:,} probes (per run: timeout {args.eval_timeout:.0f} s, "
+        f"address space {args.eval_mem_mib} MiB)")
     r = run_spec(ns, {"runs": runs, "warmup": warmup, "commands": cmds}, workdir, "eval")
     ev["commands"] = r["commands"]
     ev["probes"] = args.probes
@@ -464,6 +468,10 @@ def scale_table(res: dict) -> list[str]:
     out = []
     s = res["scale"]
     out.append(f"### {s}: {res['listeners']:,} listeners, {res['rules']:,} rules, {res['set_elements']:,} set elements")
+    if res.get("from_earlier_run"):
+        out.append(f"\n(from the run of {res['from_earlier_run']})")
+    if res.get("runs") is not None:
+        out.append(f"\nmedian of {res['runs']} run(s) after {res['warmup']} warm-up")
     if res.get("error"):
         out.append(f"\n**failed:** {res['error']}\n")
     host = res.get("host") or {}
@@ -617,8 +625,26 @@ def machine_info(args) -> dict:
     }
 
 
+def previous_results(args, scales: list[str]) -> list[dict]:
+    """With --keep-other-scales: results of scales not being re-run, from the previous results.json."""
+    if not args.keep_other_scales:
+        return []
+    try:
+        with open(os.path.join(args.out, "results.json")) as f:
+            old = json.load(f)
+    except (OSError, ValueError):
+        return []
+    kept = []
+    for r in old.get("results", []):
+        if r.get("scale") not in scales:
+            r["from_earlier_run"] = old.get("machine", {}).get("date_utc")
+            kept.append(r)
+    return kept
+
+
 def write_reports(args, machine, results) -> str:
     os.makedirs(args.out, exist_ok=True)
+    results = sorted(args.kept_results + results, key=lambda r: r.get("scale", ""))
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump({"machine": machine, "rule_dump": args.rule_dump_info, "results": results}, f, indent=2)
     md = ["# portwarden benchmark results", "",
@@ -656,6 +682,11 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=300, help="per command run, seconds (x20 at s4)")
     ap.add_argument("--eval-timeout", type=float, default=120, help="per exposure/trace run, seconds")
+    ap.add_argument("--eval-mem-mib", type=int, default=4096,
+                    help="address-space cap per exposure/trace run (the other commands get half the RAM, at most "
+                         "12 GiB; PWT_BENCH_MEM_LIMIT_MIB overrides that)")
+    ap.add_argument("--keep-other-scales", action="store_true",
+                    help="keep the results of scales not run now from the previous results.json (e.g. add s4)")
     ap.add_argument("--clean", action="store_true", help="only delete stale pwt-bench-* namespaces and exit")
     args = ap.parse_args()
 
@@ -691,6 +722,7 @@ def main() -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _on_signal)
     machine = machine_info(args)
+    args.kept_results = previous_results(args, scales)
     results = []
     interrupted = False
     try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -25,6 +26,20 @@ sys.dont_write_bytecode = True  # keep scripts/bench free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nsutil  # noqa: E402
 
+def _default_mem_cap() -> int:
+    """Half of the machine's memory, at most 12 GiB (RLIMIT_AS; 0 = no cap). Override: PWT_BENCH_MEM_LIMIT_MIB."""
+    env = os.environ.get("PWT_BENCH_MEM_LIMIT_MIB")
+    if env is not None:
+        return int(env) << 20
+    try:
+        with open("/proc/meminfo") as f:
+            total = int(f.readline().split()[1]) << 10
+    except (OSError, ValueError, IndexError):
+        return 0
+    return min(total // 2, 12 << 30)
+
+
+MEM_CAP = _default_mem_cap()
 TIME = next((p for p in ("/usr/bin/time", shutil.which("time") or "") if p and os.access(p, os.X_OK)), None)
 
 
@@ -53,9 +68,19 @@ def run_once(cmd: dict, stdout_path: str | None, tmpdir: str, wrap: bool = True)
         exe = shutil.which(full[0], path=env.get("PATH")) if "/" not in full[0] else full[0]
         if not exe:
             return {"error": f"command not found: {full[0]}", "rc": 127}
-        t0 = time.perf_counter_ns()
-        pid = os.posix_spawn(exe, full, env, setsid=True, file_actions=[
-            (os.POSIX_SPAWN_DUP2, fin, 0), (os.POSIX_SPAWN_DUP2, fout, 1), (os.POSIX_SPAWN_DUP2, ferr, 2)])
+        # cap the command's address space (inherited through the wrapper) so a runaway tool fails alone instead of
+        # pushing the whole machine into the OOM killer; only the soft limit is lowered, and only around the spawn
+        mem_cap = cmd.get("mem_limit_bytes") or MEM_CAP
+        old_as = resource.getrlimit(resource.RLIMIT_AS)
+        if mem_cap:
+            resource.setrlimit(resource.RLIMIT_AS, (mem_cap, old_as[1]))
+        try:
+            t0 = time.perf_counter_ns()
+            pid = os.posix_spawn(exe, full, env, setsid=True, file_actions=[
+                (os.POSIX_SPAWN_DUP2, fin, 0), (os.POSIX_SPAWN_DUP2, fout, 1), (os.POSIX_SPAWN_DUP2, ferr, 2)])
+        finally:
+            if mem_cap:
+                resource.setrlimit(resource.RLIMIT_AS, old_as)
 
         def _kill():
             killed.append(True)
@@ -82,15 +107,24 @@ def run_once(cmd: dict, stdout_path: str | None, tmpdir: str, wrap: bool = True)
     if wrap:
         try:
             with open(rss_file) as f:
-                last = [l for l in f.read().splitlines() if l.strip()][-1].split()
+                lines = [l for l in f.read().splitlines() if l.strip()]
+            last = lines[-1].split()
             res["rss_kib"] = int(last[0])
             res["rc"] = int(last[1]) if rc == 0 else rc
+            sig = next((l.rsplit(" ", 1)[-1] for l in lines if l.startswith("Command terminated by signal")), None)
+            if sig is not None:
+                res["signal"] = int(sig)
+                res["rc"] = 128 + int(sig)
         except (OSError, IndexError, ValueError):
             res["rss_kib"] = None
     else:
         res["rss_kib"] = ru.ru_maxrss  # upper bound: includes this runner's high-water mark
     if killed:
         res["error"] = f"timed out after {timeout:.0f} s"
+    elif res.get("signal") or rc < 0:
+        res["error"] = (f"killed by signal {res.get('signal') or -rc} (peak RSS {(res.get('rss_kib') or 0) >> 10} MiB;"
+                        f" the address-space cap is {(cmd.get('mem_limit_bytes') or MEM_CAP) >> 20} MiB, so this may be running"
+                        f" out of memory)")
     elif res["rc"] != 0:
         try:
             with open(err_file, errors="replace") as f:
@@ -157,7 +191,12 @@ def main() -> int:
                 if st["error"]:
                     continue
                 calibrate()
-                r = run_once(c, c.get("stdout"), tmp)
+                if i == 0 and warmup == 0 and (c.get("warmup_argv") or c.get("warmup_stdout")):
+                    # no warm-up (s4): the first run writes the outputs the harness checks (snapshot, listings)
+                    r = run_once(dict(c, argv=c.get("warmup_argv") or c["argv"]),
+                                 c.get("warmup_stdout") or c.get("stdout"), tmp)
+                else:
+                    r = run_once(c, c.get("stdout"), tmp)
                 print(f"    {c['name']}: run {i + 1}/{runs} {r.get('wall_ms', 0):.1f} ms"
                       + (f" rss {r['rss_kib'] / 1024:.1f} MiB" if r.get("rss_kib") else "")
                       + (f"  ERROR {r['error']}" if r.get("error") else ""), file=sys.stderr, flush=True)
