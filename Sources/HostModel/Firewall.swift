@@ -263,6 +263,16 @@ public enum Verdict: Codable, Sendable, Equatable, Hashable {
         }
     }
 
+    /// The name written in JSON's `verdict` field (`description` without the chain).
+    var codingName: String {
+        switch self {
+        case .jump: "jump"
+        case .goto: "goto"
+        case .other: "other"
+        default: description
+        }
+    }
+
     private enum CodingKeys: String, CodingKey { case verdict, chain, code }
 
     public func encode(to encoder: any Encoder) throws {

@@ -92,6 +92,51 @@ struct ListenerJSONWriter {
         spaces(indent); out.append(UInt8(ascii: "}"))
     }
 
+    /// Writes set elements as a pretty-printed array, like `writeArray` does for listeners.
+    mutating func writeElements(_ elements: [SetElement], indent: Int) {
+        if elements.isEmpty {
+            out += Array("[\n\n".utf8)
+            spaces(indent)
+            out.append(UInt8(ascii: "]"))
+            return
+        }
+        out += Array("[\n".utf8)
+        for (i, e) in elements.enumerated() {
+            spaces(indent + 2)
+            write(e, indent: indent + 2)
+            if i < elements.count - 1 { out.append(UInt8(ascii: ",")) }
+            out.append(10)
+        }
+        spaces(indent)
+        out.append(UInt8(ascii: "]"))
+    }
+
+    private mutating func write(_ e: SetElement, indent: Int) {
+        out += Array("{\n".utf8)
+        let inner = indent + 2
+        if let d = e.data { key("data", inner); string(d.description); comma() }
+        key("flags", inner); number(UInt64(e.flags)); comma()
+        key("key", inner); string(e.key.description)
+        if let k = e.keyEnd { comma(); key("keyEnd", inner); string(k.description) }
+        if let o = e.objref { comma(); key("objref", inner); string(o) }
+        if let v = e.verdict {
+            comma(); key("verdict", inner)
+            out += Array("{\n".utf8)
+            switch v {
+            case .jump(let c), .goto(let c):
+                key("chain", inner + 2); string(c); comma()
+            case .other(let code):
+                key("code", inner + 2); signed(Int64(code)); comma()
+            default:
+                break
+            }
+            key("verdict", inner + 2); string(v.codingName); out.append(10)
+            spaces(inner); out.append(UInt8(ascii: "}"))
+        }
+        out.append(10)
+        spaces(indent); out.append(UInt8(ascii: "}"))
+    }
+
     private mutating func spaces(_ n: Int) { for _ in 0..<n { out.append(32) } }
     private mutating func comma() { out.append(UInt8(ascii: ",")); out.append(10) }
 
