@@ -14,12 +14,12 @@ struct ListenerJSONWriter {
     /// bracket is written at the current position and the closing one after `indent` spaces.
     mutating func writeArray(_ listeners: [Listener], indent: Int) {
         if listeners.isEmpty {
-            out += Array("[\n\n".utf8)
+            out.append(contentsOf: "[\n\n".utf8)
             spaces(indent)
             out.append(UInt8(ascii: "]"))
             return
         }
-        out += Array("[\n".utf8)
+        out.append(contentsOf: "[\n".utf8)
         for (i, l) in listeners.enumerated() {
             spaces(indent + 2)
             write(l, indent: indent + 2)
@@ -31,7 +31,7 @@ struct ListenerJSONWriter {
     }
 
     private mutating func write(_ l: Listener, indent: Int) {
-        out += Array("{\n".utf8)
+        out.append(contentsOf: "{\n".utf8)
         let inner = indent + 2
         key("address", inner); string(l.address); comma()
         key("cookie", inner); number(l.cookie); comma()
@@ -43,9 +43,9 @@ struct ListenerJSONWriter {
         key("port", inner); number(UInt64(l.port)); comma()
         key("processes", inner)
         if l.processes.isEmpty {
-            out += Array("[\n\n".utf8); spaces(inner); out.append(UInt8(ascii: "]"))
+            out.append(contentsOf: "[\n\n".utf8); spaces(inner); out.append(UInt8(ascii: "]"))
         } else {
-            out += Array("[\n".utf8)
+            out.append(contentsOf: "[\n".utf8)
             for (i, p) in l.processes.enumerated() {
                 spaces(inner + 2)
                 if let cached = processCache[p] {
@@ -63,18 +63,18 @@ struct ListenerJSONWriter {
         comma()
         key("proto", inner); string(l.proto.rawValue); comma()
         key("uid", inner); number(UInt64(l.uid)); comma()
-        key("v6only", inner); out += Array((l.v6only ? "true" : "false").utf8); out.append(10)
+        key("v6only", inner); out.append(contentsOf: (l.v6only ? "true" : "false").utf8); out.append(10)
         spaces(indent); out.append(UInt8(ascii: "}"))
     }
 
     private mutating func write(_ p: ProcessInfo, indent: Int) {
-        out += Array("{\n".utf8)
+        out.append(contentsOf: "{\n".utf8)
         let inner = indent + 2
         key("cmdline", inner)
         if p.cmdline.isEmpty {
-            out += Array("[\n\n".utf8); spaces(inner); out.append(UInt8(ascii: "]"))
+            out.append(contentsOf: "[\n\n".utf8); spaces(inner); out.append(UInt8(ascii: "]"))
         } else {
-            out += Array("[\n".utf8)
+            out.append(contentsOf: "[\n".utf8)
             for (i, arg) in p.cmdline.enumerated() {
                 spaces(inner + 2); string(arg)
                 if i < p.cmdline.count - 1 { out.append(UInt8(ascii: ",")) }
@@ -95,12 +95,12 @@ struct ListenerJSONWriter {
     /// Writes set elements as a pretty-printed array, like `writeArray` does for listeners.
     mutating func writeElements(_ elements: [SetElement], indent: Int) {
         if elements.isEmpty {
-            out += Array("[\n\n".utf8)
+            out.append(contentsOf: "[\n\n".utf8)
             spaces(indent)
             out.append(UInt8(ascii: "]"))
             return
         }
-        out += Array("[\n".utf8)
+        out.append(contentsOf: "[\n".utf8)
         for (i, e) in elements.enumerated() {
             spaces(indent + 2)
             write(e, indent: indent + 2)
@@ -112,16 +112,16 @@ struct ListenerJSONWriter {
     }
 
     private mutating func write(_ e: SetElement, indent: Int) {
-        out += Array("{\n".utf8)
+        out.append(contentsOf: "{\n".utf8)
         let inner = indent + 2
-        if let d = e.data { key("data", inner); string(d.description); comma() }
+        if let d = e.data { key("data", inner); hex(d); comma() }
         key("flags", inner); number(UInt64(e.flags)); comma()
-        key("key", inner); string(e.key.description)
-        if let k = e.keyEnd { comma(); key("keyEnd", inner); string(k.description) }
+        key("key", inner); hex(e.key)
+        if let k = e.keyEnd { comma(); key("keyEnd", inner); hex(k) }
         if let o = e.objref { comma(); key("objref", inner); string(o) }
         if let v = e.verdict {
             comma(); key("verdict", inner)
-            out += Array("{\n".utf8)
+            out.append(contentsOf: "{\n".utf8)
             switch v {
             case .jump(let c), .goto(let c):
                 key("chain", inner + 2); string(c); comma()
@@ -142,16 +142,40 @@ struct ListenerJSONWriter {
 
     private mutating func key(_ k: String, _ indent: Int) {
         spaces(indent)
-        out.append(34); out += Array(k.utf8); out += Array("\" : ".utf8)
+        out.append(34); out.append(contentsOf: k.utf8); out.append(contentsOf: "\" : ".utf8)
     }
 
-    private mutating func number(_ v: UInt64) { out += Array(String(v).utf8) }
+    /// Decimal digits written straight into the buffer (no String per number).
+    private mutating func number(_ v: UInt64) {
+        if v < 10 { out.append(48 + UInt8(v)); return }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = v
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buf in
+            while n > 0 { buf[19 - count] = 48 + UInt8(n % 10); n /= 10; count += 1 }
+            out.append(contentsOf: buf[(20 - count)...])
+        }
+    }
     private mutating func signed(_ v: Int64) { out += Array(String(v).utf8) }
+
+    /// `Bytes` as its JSON string: lowercase hex, written without building a String first.
+    private mutating func hex(_ b: Bytes) {
+        out.append(34)
+        for byte in b.bytes {
+            out.append(Self.hexDigits[Int(byte >> 4)])
+            out.append(Self.hexDigits[Int(byte & 0xf)])
+        }
+        out.append(34)
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// JSON string escaping as Foundation's JSONWriter does it (slashes unescaped).
     mutating func string(_ s: String) {
         out.append(34)
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        let hex = Self.hexDigits
         for c in s.utf8 {
             switch c {
             case 34: out.append(92); out.append(34)
@@ -162,7 +186,7 @@ struct ListenerJSONWriter {
             case 8: out.append(92); out.append(UInt8(ascii: "b"))
             case 12: out.append(92); out.append(UInt8(ascii: "f"))
             case 0..<32:
-                out += Array("\\u00".utf8)
+                out.append(contentsOf: "\\u00".utf8)
                 out.append(hex[Int(c >> 4)]); out.append(hex[Int(c & 0xf)])
             default: out.append(c)
             }
