@@ -587,7 +587,7 @@ def summary_table(results: list[dict]) -> list[str]:
         rows += ["", "Rule dump strategy (collect median ms):", "",
                  "| scale | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
         if len(names) == 2:
-            rows[-2] = rows[-2][:-1] + f" {names[1]} / {names[0]} |"
+            rows[-2] = rows[-2] + f" {names[1]} / {names[0]} |"
             rows[-1] += "---:|"
         for res in rd_rows:
             vals = [res["rule_dump"].get(n) for n in names]
