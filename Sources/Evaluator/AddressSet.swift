@@ -100,6 +100,18 @@ public struct AddressSet: Sendable, Equatable, Hashable {
         return AddressSet(family: family, sorted: out)
     }
 
+    /// Whether the two sets share an address (no set is built).
+    func intersects(_ other: AddressSet) -> Bool {
+        if isEmpty || other.isEmpty { return false }
+        if isFull || other.isFull { return true }
+        let (small, big) = ranges.count <= other.ranges.count ? (self, other) : (other, self)
+        for r in small.ranges {
+            let i = big.firstIndex(atOrAfter: r.lowerBound)
+            if i < big.ranges.count, big.ranges[i].lowerBound <= r.upperBound { return true }
+        }
+        return false
+    }
+
     /// Addresses not in the set.
     public func complement() -> AddressSet {
         var out: [ClosedRange<UInt128>] = []
@@ -143,7 +155,61 @@ public struct AddressSet: Sendable, Equatable, Hashable {
     public func union(_ other: AddressSet) -> AddressSet {
         if isEmpty { return other }
         if other.isEmpty { return self }
-        return AddressSet(family: family, ranges: ranges + other.ranges)
+        if isFull { return self }
+        if other.isFull { return other }
+        if ranges == other.ranges { return self }
+        // Both sides are sorted and disjoint: one linear merge.
+        let a = ranges, b = other.ranges
+        var out: [ClosedRange<UInt128>] = []
+        out.reserveCapacity(a.count + b.count)
+        var i = 0, j = 0
+        while i < a.count || j < b.count {
+            let r: ClosedRange<UInt128>
+            if j >= b.count || (i < a.count && a[i].lowerBound <= b[j].lowerBound) { r = a[i]; i += 1 } else { r = b[j]; j += 1 }
+            if let last = out.last, last.upperBound == .max || r.lowerBound <= last.upperBound + 1 {
+                if r.upperBound > last.upperBound { out[out.count - 1] = last.lowerBound...r.upperBound }
+            } else {
+                out.append(r)
+            }
+        }
+        return AddressSet(family: family, sorted: out)
+    }
+
+    /// Whether the union with `other` is every address of the family, without building it.
+    func unionIsFull(_ other: AddressSet) -> Bool {
+        if isFull || other.isFull { return true }
+        let a = ranges, b = other.ranges
+        let maxV = AddressSet.maxValue(family)
+        var next: UInt128 = 0  // every address below `next` is covered
+        var i = 0, j = 0
+        while i < a.count || j < b.count {
+            let r: ClosedRange<UInt128>
+            if j >= b.count || (i < a.count && a[i].lowerBound <= b[j].lowerBound) { r = a[i]; i += 1 } else { r = b[j]; j += 1 }
+            if r.lowerBound > next { return false }
+            if r.upperBound >= maxV { return true }
+            if r.upperBound + 1 > next { next = r.upperBound + 1 }
+        }
+        return false
+    }
+
+    /// The union of many sets (one sort, not one merge per set).
+    static func unionAll(_ family: IPFamily, _ sets: [AddressSet]) -> AddressSet {
+        let parts = sets.filter { !$0.isEmpty }
+        if parts.isEmpty { return AddressSet(family: family, sorted: []) }
+        if parts.count == 1 { return parts[0] }
+        if parts.count == 2 { return parts[0].union(parts[1]) }
+        if parts.allSatisfy({ $0.ranges == parts[0].ranges }) { return parts[0] }
+        // Pairwise linear merges, balanced: O(total * log(parts)) without a sort.
+        var level = parts
+        while level.count > 1 {
+            var next: [AddressSet] = []
+            next.reserveCapacity((level.count + 1) / 2)
+            var i = 0
+            while i + 1 < level.count { next.append(level[i].union(level[i + 1])); i += 2 }
+            if i < level.count { next.append(level[i]) }
+            level = next
+        }
+        return level[0]
     }
 
     /// The ranges as CIDR-free text: `a.b.c.d` for one address, `a-b` for a range, `0.0.0.0/0` for everything.
@@ -222,5 +288,51 @@ extension CIDR {
         if hostBits >= 128 { return 0...UInt128.max }
         let hostMask: UInt128 = hostBits == 0 ? 0 : (UInt128(1) << hostBits) - 1
         return (base & ~hostMask)...(base | hostMask)
+    }
+}
+
+/// The storage of a set's ranges: equal identities mean the same (shared) array, so the same set.
+struct SetIdentity: Hashable {
+    var family: IPFamily
+    var id: UInt
+    var count: Int
+    init(_ s: AddressSet) {
+        family = s.family
+        count = s.ranges.count
+        id = s.ranges.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+    }
+}
+
+/// An `AddressSet` as a dictionary key with its content hash computed once (a million ranges are hashed once, not
+/// at every probe of the table); equality compares the hashes before the ranges.
+struct ContentKey: Hashable {
+    let set: AddressSet
+    let digest: Int
+    init(_ s: AddressSet) {
+        set = s
+        var h = Hasher()
+        h.combine(s.family)
+        h.combine(s.ranges.count)
+        for r in s.ranges { h.combine(r.lowerBound); h.combine(r.upperBound) }
+        digest = h.finalize()
+    }
+    static func == (a: ContentKey, b: ContentKey) -> Bool { a.digest == b.digest && a.set == b.set }
+    func hash(into h: inout Hasher) { h.combine(digest) }
+}
+
+/// One shared copy per distinct set: equal sets built by different walks (ports, destinations, interfaces under the
+/// same rules) keep one array between them, and identity then stands for equality.
+final class SetInterner {
+    private var canonical = Set<SetIdentity>()
+    private var byContent: [ContentKey: AddressSet] = [:]
+
+    func intern(_ s: AddressSet) -> AddressSet {
+        if s.ranges.isEmpty { return s }
+        if canonical.contains(SetIdentity(s)) { return s }
+        let k = ContentKey(s)
+        if let c = byContent[k] { return c }
+        byContent[k] = s
+        canonical.insert(SetIdentity(s))
+        return s
     }
 }

@@ -11,6 +11,38 @@ enum Cond {
 /// Memoized source-address partitions of set lookups, shared by all questions of one exposure run.
 final class SymbolicCache {
     var lookups: [String: SymbolicPieces] = [:]
+
+    /// Set operations already computed, keyed by the identity of their (interned) operands. Questions that differ
+    /// only in port or destination repeat the same operations on the same large sets (a deny list against the
+    /// region left after the martian drop): each is computed once and every later walk gets the same shared copy.
+    struct OpKey: Hashable {
+        var op: UInt8
+        var family: IPFamily
+        var a: UInt
+        var an: Int
+        var b: UInt
+        var bn: Int
+    }
+    /// The operands are kept with the result so their storage (the key) stays alive and unique.
+    var ops: [OpKey: (AddressSet, AddressSet, AddressSet)] = [:]
+    let interner = SetInterner()
+
+    /// The shared copy of a set equal to `s`.
+    func intern(_ s: AddressSet) -> AddressSet { interner.intern(s) }
+
+    static func identity(_ s: AddressSet) -> UInt { SetIdentity(s).id }
+
+    func op(_ code: UInt8, _ a0: AddressSet, _ b0: AddressSet, _ f: (AddressSet, AddressSet) -> AddressSet) -> AddressSet {
+        // Small operands (rule prefixes, martian ranges) are built anew by each walk: intern them so they match.
+        let a = a0.ranges.count <= 64 ? intern(a0) : a0
+        let b = b0.ranges.count <= 64 ? intern(b0) : b0
+        let k = OpKey(op: code, family: a.family, a: SymbolicCache.identity(a), an: a.ranges.count,
+                      b: SymbolicCache.identity(b), bn: b.ranges.count)
+        if let hit = ops[k] { return hit.2 }
+        let r = intern(f(a, b))
+        ops[k] = (a, b, r)
+        return r
+    }
 }
 
 /// A lookup's source-address partition: per element (or outcome group), and the union of all matches.
@@ -253,9 +285,9 @@ extension Walker {
         case .success(let p): pieces = p.pieces; matched = p.union
         }
         if isPlain {
-            let m = l.inverted ? matched.complement() : matched
-            let p = t.pendingRegion.map { $0.intersection(m) } ?? m
-            if region.intersection(p).isEmpty { return .noMatch }
+            let m = l.inverted ? compl(matched) : matched
+            let p = t.pendingRegion.map { isect($0, m) } ?? m
+            if !region.intersects(p) { return .noMatch }
             t.pendingRegion = p
             return .matched
         }
@@ -263,7 +295,7 @@ extension Walker {
         let covered = matched
         var mine: (AddressSet, Int?)?
         for (s, e) in pieces {
-            let part = region.intersection(s)
+            let part = isect(region, s)
             if part.isEmpty { continue }
             if mine == nil { mine = (part, e); continue }
             var o = t
@@ -276,7 +308,7 @@ extension Walker {
             case .stop: break
             }
         }
-        let miss = region.subtracting(covered)
+        let miss = minus(region, covered)
         if !miss.isEmpty { var o = t; o.region = miss; o.pendingRegion = nil; o.rule += 1; o.expr = 0; work.append(o) }
         guard let (part, e) = mine else { return .noMatch }
         t.region = part
@@ -293,7 +325,11 @@ extension Walker {
         }
         var masked = key
         for i in symStart..<(symStart + symLen) { masked[i] = 0 }
-        let cacheKey = "\(t.table)/\(name)/\(symStart)/\(symLen)/\(field.bits)/\(masked)"
+        let hex = "0123456789abcdef".utf8.map { $0 }
+        var keyBytes: [UInt8] = []
+        keyBytes.reserveCapacity(masked.count * 2)
+        for b in masked { keyBytes.append(hex[Int(b >> 4)]); keyBytes.append(hex[Int(b & 15)]) }
+        let cacheKey = "\(t.table)/\(name)/\(symStart)/\(symLen)/\(field.bits)/" + String(decoding: keyBytes, as: UTF8.self)
         if let c = cache?.lookups[cacheKey] { return .success(c) }
         let fam = field.family
         func concreteEqual(_ other: [UInt8]) -> Bool {
@@ -345,15 +381,15 @@ extension Walker {
         }
         if set.set.isMap && out.count > 1 {
             // Group elements with the same outcome so a large map does not fan out per element.
-            var groups: [String: (AddressSet, Int)] = [:]
-            var order: [String] = []
+            var groups: [String: Int] = [:]
+            var parts: [([ClosedRange<UInt128>], Int)] = []
             for (s, e) in out {
                 guard let e else { continue }
                 let el = set.set.elements[e]
                 let k = "\(el.verdict?.description ?? "")|\(el.data?.description ?? "")"
-                if let g = groups[k] { groups[k] = (AddressSet(family: fam, sorted: g.0.ranges + s.ranges), g.1) } else { groups[k] = (s, e); order.append(k) }
+                if let g = groups[k] { parts[g].0.append(contentsOf: s.ranges) } else { groups[k] = parts.count; parts.append((s.ranges, e)) }
             }
-            out = order.compactMap { groups[$0].map { (AddressSet(family: fam, ranges: $0.0.ranges), Optional($0.1)) } }
+            out = parts.map { (AddressSet(family: fam, ranges: $0.0), Optional($0.1)) }
         }
         let result = SymbolicPieces(pieces: out, union: set.catchAll != nil ? AddressSet.full(fam) : all)
         cache?.lookups[cacheKey] = result

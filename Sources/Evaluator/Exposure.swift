@@ -122,6 +122,7 @@ extension Evaluator {
         }
 
         var acc: [Int: [RegionKey: Accum]] = [:]
+        let memo = SetMemo(routeLocalnet: snapshot.sysctls.routeLocalnet["all"] == true, interner: cache.interner)
         var fwd: [ForwardKey: Accum] = [:]
         var fwdOrder: [ForwardKey] = []
         for q in questions {
@@ -138,20 +139,19 @@ extension Evaluator {
                     collectForwarded(leaves, q, g, into: &fwd, order: &fwdOrder)
                 }
                 for seg in overlay(leaves, proto: q.proto) {
+                    // One shared copy per distinct set: listeners and ports under the same rules get equal sets.
+                    let region = memo.intern(seg.region)
                     for li in seg.listeners {
                         let key = RegionKey(family: q.family, interface: g.name, exists: g.exists, local: g.local,
                                             daddr: q.daddr, dport: q.dport, verdict: seg.verdict, leaf: seg.leafPathKey)
-                        var a = acc[li, default: [:]][key] ?? Accum(ranges: [], path: seg.path, reasons: seg.reasons)
-                        a.ranges.append(contentsOf: seg.region.ranges)
-                        for r in seg.reasons where !a.reasons.contains(r) { a.reasons.append(r) }
-                        acc[li, default: [:]][key] = a
+                        acc[li, default: [:]][key, default: Accum(sets: [], path: seg.path, reasons: seg.reasons)].add(region, seg.reasons)
                     }
                 }
             }
         }
         var result: [ListenerExposure] = []
         for (i, l) in snapshot.listeners.enumerated() {
-            result.append(summarizeExposure(l, acc[i] ?? [:]))
+            result.append(summarizeExposure(l, acc[i] ?? [:], memo: memo))
         }
         let listeners = result.enumerated().sorted { a, b in
             if a.element.summary != b.element.summary { return a.element.summary < b.element.summary }
@@ -186,12 +186,10 @@ extension Evaluator {
                                exists: g.exists, verdict: verdict, leaf: leafKey)
             var reasons = l.assumptions
             if let b = blindSpot, !reasons.contains(b) { reasons.append(b) }
-            if var acc = fwd[k] {
-                acc.ranges.append(contentsOf: region.ranges)
-                for r in reasons where !acc.reasons.contains(r) { acc.reasons.append(r) }
-                fwd[k] = acc
+            if fwd[k] != nil {
+                fwd[k]?.add(region, reasons)
             } else {
-                fwd[k] = Accum(ranges: region.ranges, path: l.path, reasons: reasons)
+                fwd[k] = Accum(sets: [region], path: l.path, reasons: reasons)
                 order.append(k)
             }
         }
@@ -207,7 +205,7 @@ extension Evaluator {
         for k in order {
             guard let a = fwd[k] else { continue }
             let gk = GroupKey(proto: k.proto, family: k.family, dport: k.dport, target: k.target)
-            let set = AddressSet(family: k.family, ranges: a.ranges)
+            let set = a.set(k.family)
             let listed = Evaluator.describe(set, routeLocalnet: localnet)
             let dest = addressText(addressValue(k.daddr), k.family)
             let region = ExposureRegion(family: k.family, interface: k.interface, interfaceExists: k.exists, destination: dest,
@@ -249,9 +247,76 @@ extension Evaluator {
     }
 
     struct Accum {
-        var ranges: [ClosedRange<UInt128>]
+        /// The parts as the walks produced them (shared storage, not copied); `set` merges them.
+        var sets: [AddressSet]
         var path: [PathStep]
         var reasons: [String]
+
+        mutating func add(_ region: AddressSet, _ more: [String]) {
+            // Regions are interned: the same storage means the same set (a duplicate would only be merged away).
+            if !region.isEmpty {
+                let id = SetIdentity(region)
+                if !sets.contains(where: { SetIdentity($0) == id }) { sets.append(region) }
+            }
+            for r in more where !reasons.contains(r) { reasons.append(r) }
+        }
+
+        func set(_ family: IPFamily) -> AddressSet { AddressSet.unionAll(family, sets) }
+    }
+
+    /// Per-set results shared by every listener whose regions are the same set (listeners on one port, ports under
+    /// the same rules): interning keeps one copy of each distinct set, and its text and counts are computed once.
+    final class SetMemo {
+        let routeLocalnet: Bool
+        let interner: SetInterner
+        // Keyed by identity: every set passed in is interned first, so identity stands for equality (and the
+        // interner keeps the storage alive, so an identity is never reused).
+        var described: [SetIdentity: ([String], Int)] = [:]
+        var routable: [SetIdentity: Bool] = [:]
+        var counts: [SetIdentity: UInt128] = [:]
+        init(routeLocalnet: Bool, interner: SetInterner) {
+            self.routeLocalnet = routeLocalnet
+            self.interner = interner
+        }
+
+        func intern(_ s: AddressSet) -> AddressSet { interner.intern(s) }
+
+        var unions: [[SetIdentity]: AddressSet] = [:]
+        /// `AddressSet.unionAll` of interned parts, once per distinct list of parts.
+        func union(_ family: IPFamily, _ parts0: [AddressSet]) -> AddressSet {
+            let parts = parts0.map(intern)
+            if parts.count == 1 { return parts[0] }
+            let k = parts.map(SetIdentity.init).sorted { ($0.id, $0.count) < ($1.id, $1.count) }
+            if let u = unions[k] { return u }
+            let u = intern(AddressSet.unionAll(family, parts))
+            unions[k] = u
+            return u
+        }
+
+        func describe(_ s0: AddressSet) -> ([String], Int) {
+            let s = intern(s0)
+            let k = SetIdentity(s)
+            if let d = described[k] { return d }
+            let d = Evaluator.describe(s, routeLocalnet: routeLocalnet)
+            described[k] = d
+            return d
+        }
+        func allRoutable(_ s0: AddressSet) -> Bool {
+            let s = intern(s0)
+            let k = SetIdentity(s)
+            if let d = routable[k] { return d }
+            let d = s.unionIsFull(Walker.martianSources(s.family, routeLocalnet: routeLocalnet))
+            routable[k] = d
+            return d
+        }
+        func count(_ s0: AddressSet) -> UInt128 {
+            let s = intern(s0)
+            let k = SetIdentity(s)
+            if let d = counts[k] { return d }
+            let d = s.count
+            counts[k] = d
+            return d
+        }
     }
 
     struct Segment {
@@ -303,8 +368,8 @@ extension Evaluator {
             }
         }
         let sorted = cuts.sorted()
-        var groups: [String: Segment] = [:]
-        var order: [String] = []
+        var groups: [String: Int] = [:]
+        var found: [(Segment, [ClosedRange<UInt128>])] = []
         for (ci, lo) in sorted.enumerated() {
             let hi = ci + 1 < sorted.count ? sorted[ci + 1] - 1 : AddressSet.maxValue(fam)
             let active = leaves.indices.filter { leaves[$0].region?.contains(lo) == true }
@@ -332,20 +397,23 @@ extension Evaluator {
                               path: leaves[first].path, reasons: reasons, leafPathKey: "?" + key(first) + reasons.joined())
             }
             let k = "\(seg.verdict)|\(seg.listeners)|\(seg.leafPathKey)"
-            if var g = groups[k] {
-                g.region = AddressSet(family: fam, ranges: g.region.ranges + seg.region.ranges)
-                groups[k] = g
+            if let g = groups[k] {
+                found[g].1.append(contentsOf: seg.region.ranges)
             } else {
-                groups[k] = seg
-                order.append(k)
+                groups[k] = found.count
+                found.append((seg, seg.region.ranges))
             }
         }
-        return order.compactMap { groups[$0] }
+        return found.map { g in
+            var seg = g.0
+            seg.region = AddressSet(family: fam, ranges: g.1)
+            return seg
+        }
     }
 
     /// Source ranges for display: everything the kernel would route counts as `/0`; long lists are cut.
     static func describe(_ s: AddressSet, routeLocalnet: Bool) -> ([String], Int) {
-        if s.union(Walker.martianSources(s.family, routeLocalnet: routeLocalnet)).isFull {
+        if s.unionIsFull(Walker.martianSources(s.family, routeLocalnet: routeLocalnet)) {
             return ([s.family == .ipv4 ? "0.0.0.0/0" : "::/0"], 0)
         }
         let all = s.ranges
@@ -353,24 +421,24 @@ extension Evaluator {
         return (shown, all.count - shown.count)
     }
 
-    func summarizeExposure(_ l: Listener, _ regions: [RegionKey: Accum]) -> ListenerExposure {
+    func summarizeExposure(_ l: Listener, _ regions: [RegionKey: Accum], memo: SetMemo) -> ListenerExposure {
         var out: [ExposureRegion] = []
-        var acceptedRemote: [IPFamily: AddressSet] = [:]
+        var acceptedRemote: [IPFamily: [AddressSet]] = [:]
         var publicHit = false
         var conditionalRemote = false
         var acceptedLocal = false
         var ifaces: [String] = []
         var reasons: [String] = []
         var via = Set<UInt16>()
-        var perIface: [String: AddressSet] = [:]
+        var perIface: [String: [AddressSet]] = [:]
         var ifaceInfo: [String: (name: String, exists: Bool, family: IPFamily)] = [:]
         for (k, a) in regions {
-            let set = AddressSet(family: k.family, ranges: a.ranges)
-            let listed = Evaluator.describe(set, routeLocalnet: snapshot.sysctls.routeLocalnet["all"] == true)
+            let set = memo.union(k.family, a.sets)
+            let listed = memo.describe(set)
             let region = ExposureRegion(
                 family: k.family, interface: k.interface, interfaceExists: k.exists,
                 destination: addressText(addressValue(k.daddr), k.family), destinationPort: k.dport,
-                sources: listed.0, omittedSources: listed.1, sourceCount: Double(set.count), verdict: k.verdict, path: a.path, reasons: a.reasons)
+                sources: listed.0, omittedSources: listed.1, sourceCount: Double(memo.count(set)), verdict: k.verdict, path: a.path, reasons: a.reasons)
             out.append(region)
             let reaches = k.verdict == .accept || k.verdict == .conditional
             if reaches && k.dport != l.port { via.insert(k.dport) }
@@ -382,21 +450,24 @@ extension Evaluator {
             }
             if !ifaces.contains(k.interface) { ifaces.append(k.interface) }
             if k.verdict == .conditional { conditionalRemote = true; continue }
-            acceptedRemote[k.family] = (acceptedRemote[k.family] ?? AddressSet(family: k.family)).union(set)
+            acceptedRemote[k.family, default: []].append(set)
             let ik = "\(k.interface)|\(k.family)"
-            perIface[ik] = (perIface[ik] ?? AddressSet(family: k.family)).union(set)
+            perIface[ik, default: []].append(set)
             ifaceInfo[ik] = (k.interface, k.exists, k.family)
         }
         // The public threshold (see `ExposureSummary`): half of a family's addresses on one interface.
-        for (_, s) in perIface {
-            let half: UInt128 = s.family == .ipv4 ? UInt128(1) << 31 : UInt128(1) << 127
-            if s.count >= half { publicHit = true }
-        }
-        let localnet = snapshot.sysctls.routeLocalnet["all"] == true
-        var acceptedRanges: [AcceptedRanges] = []
-        for (ik, s) in perIface {
+        var ifaceSets: [String: AddressSet] = [:]
+        for (ik, parts) in perIface {
             guard let info = ifaceInfo[ik] else { continue }
-            let routable = s.union(Walker.martianSources(s.family, routeLocalnet: localnet)).isFull
+            let s = memo.union(info.family, parts)
+            ifaceSets[ik] = s
+            let half: UInt128 = s.family == .ipv4 ? UInt128(1) << 31 : UInt128(1) << 127
+            if memo.count(s) >= half { publicHit = true }
+        }
+        var acceptedRanges: [AcceptedRanges] = []
+        for (ik, s) in ifaceSets {
+            guard let info = ifaceInfo[ik] else { continue }
+            let routable = memo.allRoutable(s)
             acceptedRanges.append(AcceptedRanges(family: info.family, interface: info.name, interfaceExists: info.exists, set: s, allRoutable: routable))
         }
         acceptedRanges.sort { a, b in
@@ -412,7 +483,7 @@ extension Evaluator {
             return a.destinationPort < b.destinationPort
         }
         var sources: [String] = []
-        for fam in IPFamily.allCases { if let s = acceptedRemote[fam] { sources += Evaluator.describe(s, routeLocalnet: localnet).0 } }
+        for fam in IPFamily.allCases { if let parts = acceptedRemote[fam] { sources += memo.describe(memo.union(fam, parts)).0 } }
         return ListenerExposure(listener: l, summary: summary, interfaces: ifaces.sorted(), acceptedSources: sources,
                                 reasons: reasons, regions: out, viaPorts: via.sorted(), acceptedRanges: acceptedRanges)
     }

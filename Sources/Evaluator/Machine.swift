@@ -306,13 +306,13 @@ struct Walker {
             // Martian sources: loopback addresses never arrive from outside.
             let loopSrc = Walker.martianSources(fam, routeLocalnet: sysctls.routeLocalnet["all"] == true || sysctls.routeLocalnet[t.pkt.arrivalName] == true)
             if let region = t.region {
-                let bad = region.intersection(loopSrc)
+                let bad = isect(region, loopSrc)
                 if !bad.isEmpty {
                     var dropped = t
                     dropped.region = bad
                     dropped.path.append(routingStep("drop (martian source)"))
                     leaf(dropped, .drop)
-                    t.region = region.subtracting(loopSrc)
+                    t.region = minus(region, loopSrc)
                     if t.region!.isEmpty { return false }
                 }
             } else if loopSrc.contains(addressValue(t.pkt.saddr)) {
@@ -375,8 +375,8 @@ struct Walker {
         case .region(let m):
             // Deferred: the split happens only if the rule goes on to have an effect (see `commit`).
             guard let region = t.region else { return false }
-            let p = t.pendingRegion.map { $0.intersection(m) } ?? m
-            if region.intersection(p).isEmpty { return false }
+            let p = t.pendingRegion.map { isect($0, m) } ?? m
+            if !region.intersects(p) { return false }
             t.pendingRegion = p
             return true
         }
@@ -387,8 +387,8 @@ struct Walker {
     mutating func commit(_ t: inout EvalThread) {
         guard let p = t.pendingRegion, let region = t.region else { t.pendingRegion = nil; return }
         t.pendingRegion = nil
-        let yes = region.intersection(p)
-        let no = region.subtracting(p)
+        let yes = isect(region, p)
+        let no = minus(region, p)
         if !no.isEmpty { forkNoMatch(t, region: no, assumption: nil) }
         t.region = yes
     }
@@ -850,5 +850,23 @@ struct Walker {
             }
             i += n
         }
+    }
+}
+
+extension Walker {
+    /// Set operations of a symbolic walk, shared through the exposure run's cache (see `SymbolicCache.op`).
+    func isect(_ a: AddressSet, _ b: AddressSet) -> AddressSet {
+        guard let c = cache, !(a.isEmpty || b.isEmpty || a.isFull || b.isFull) else { return a.intersection(b) }
+        return c.op(0, a, b) { $0.intersection($1) }
+    }
+
+    func minus(_ a: AddressSet, _ b: AddressSet) -> AddressSet {
+        guard let c = cache, !(a.isEmpty || b.isEmpty || b.isFull) else { return a.subtracting(b) }
+        return c.op(1, a, b) { $0.subtracting($1) }
+    }
+
+    func compl(_ a: AddressSet) -> AddressSet {
+        guard let c = cache, !(a.isEmpty || a.isFull) else { return a.complement() }
+        return c.op(2, a, a) { x, _ in x.complement() }
     }
 }
