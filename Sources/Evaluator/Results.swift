@@ -208,12 +208,13 @@ public struct AcceptedRanges: Codable, Sendable, Equatable {
     public var interface: String
     public var interfaceExists: Bool
     /// The exact set. In JSON it is `ranges` (`a`, `a/len` or `a-b`), cut after `maxEncoded` with `omitted` saying how
-    /// many were left out (only huge deny lists reach that); `count` is the number of addresses.
+    /// many were left out (only large allow or deny lists reach that, and it keeps a big host's report bounded); `count`
+    /// is the number of addresses.
     public var set: AddressSet
     /// Every source the kernel would route is accepted (the set plus the martian sources it drops is everything).
     public var allRoutable: Bool
 
-    public static let maxEncoded = 4096
+    public static let maxEncoded = 256
 
     public init(family: IPFamily, interface: String, interfaceExists: Bool, set: AddressSet, allRoutable: Bool) {
         self.family = family
