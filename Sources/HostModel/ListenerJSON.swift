@@ -13,17 +13,27 @@ struct ListenerJSONWriter {
     /// Writes `listeners` as a pretty-printed array whose items are indented by `indent + 2` spaces; the opening
     /// bracket is written at the current position and the closing one after `indent` spaces.
     mutating func writeArray(_ listeners: [Listener], indent: Int) {
-        if listeners.isEmpty {
+        writeArray(listeners, indent: indent) { $0.write($1, indent: $2) }
+    }
+
+    /// Writes set elements as a pretty-printed array, like `writeArray` does for listeners.
+    mutating func writeElements(_ elements: [SetElement], indent: Int) {
+        writeArray(elements, indent: indent) { $0.write($1, indent: $2) }
+    }
+
+    /// The array layout `JSONEncoder` uses when pretty-printing (an empty array is "[", a blank line, "]").
+    private mutating func writeArray<T>(_ items: [T], indent: Int, item: (inout Self, T, Int) -> Void) {
+        if items.isEmpty {
             out.append(contentsOf: "[\n\n".utf8)
             spaces(indent)
             out.append(UInt8(ascii: "]"))
             return
         }
         out.append(contentsOf: "[\n".utf8)
-        for (i, l) in listeners.enumerated() {
+        for (i, value) in items.enumerated() {
             spaces(indent + 2)
-            write(l, indent: indent + 2)
-            if i < listeners.count - 1 { out.append(UInt8(ascii: ",")) }
+            item(&self, value, indent + 2)
+            if i < items.count - 1 { out.append(UInt8(ascii: ",")) }
             out.append(10)
         }
         spaces(indent)
@@ -90,25 +100,6 @@ struct ListenerJSONWriter {
         if let u = p.unit { comma(); key("unit", inner); string(u) }
         out.append(10)
         spaces(indent); out.append(UInt8(ascii: "}"))
-    }
-
-    /// Writes set elements as a pretty-printed array, like `writeArray` does for listeners.
-    mutating func writeElements(_ elements: [SetElement], indent: Int) {
-        if elements.isEmpty {
-            out.append(contentsOf: "[\n\n".utf8)
-            spaces(indent)
-            out.append(UInt8(ascii: "]"))
-            return
-        }
-        out.append(contentsOf: "[\n".utf8)
-        for (i, e) in elements.enumerated() {
-            spaces(indent + 2)
-            write(e, indent: indent + 2)
-            if i < elements.count - 1 { out.append(UInt8(ascii: ",")) }
-            out.append(10)
-        }
-        spaces(indent)
-        out.append(UInt8(ascii: "]"))
     }
 
     private mutating func write(_ e: SetElement, indent: Int) {
