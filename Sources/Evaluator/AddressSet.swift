@@ -89,13 +89,20 @@ public struct AddressSet: Sendable, Equatable, Hashable {
         // Small side drives a binary search into the big side.
         let (small, big) = ranges.count <= other.ranges.count ? (self, other) : (other, self)
         var out: [ClosedRange<UInt128>] = []
+        let bigRanges = big.ranges
         for r in small.ranges {
             var i = big.firstIndex(atOrAfter: r.lowerBound)
-            while i < big.ranges.count, big.ranges[i].lowerBound <= r.upperBound {
-                let b = big.ranges[i]
-                out.append(max(b.lowerBound, r.lowerBound)...min(b.upperBound, r.upperBound))
-                i += 1
-            }
+            guard i < bigRanges.count, bigRanges[i].lowerBound <= r.upperBound else { continue }
+            // First and last overlapping ranges are cut; those between are copied whole, in one block.
+            let b0 = bigRanges[i]
+            out.append(max(b0.lowerBound, r.lowerBound)...min(b0.upperBound, r.upperBound))
+            i += 1
+            guard i < bigRanges.count, bigRanges[i].lowerBound <= r.upperBound else { continue }
+            var j = big.firstIndex(atOrAfter: r.upperBound)
+            if j >= bigRanges.count || bigRanges[j].lowerBound > r.upperBound { j -= 1 }
+            if j > i { out.append(contentsOf: bigRanges[i..<j]) }
+            let bj = bigRanges[j]
+            out.append(max(bj.lowerBound, r.lowerBound)...min(bj.upperBound, r.upperBound))
         }
         return AddressSet(family: family, sorted: out)
     }
@@ -326,8 +333,12 @@ final class SetInterner {
     private var canonical = Set<SetIdentity>()
     private var byContent: [ContentKey: AddressSet] = [:]
 
+    /// Larger sets keep their own identity: they come from set operations whose cache already hands out one shared
+    /// result per distinct operation, and hashing a deny list's complement on every call cost more than it saved.
+    static let maxInterned = 1024
+
     func intern(_ s: AddressSet) -> AddressSet {
-        if s.ranges.isEmpty { return s }
+        if s.ranges.isEmpty || s.ranges.count > SetInterner.maxInterned { return s }
         if canonical.contains(SetIdentity(s)) { return s }
         let k = ContentKey(s)
         if let c = byContent[k] { return c }

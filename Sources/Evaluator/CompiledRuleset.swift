@@ -10,6 +10,8 @@ struct CompiledRuleset: Sendable {
         var sets: [String: CompiledSet]
         /// Per chain, per rule: necessary conditions checked before running the rule (a fast path only).
         var guards: [[RuleGuard]]
+        /// Per chain, per rule: which question fields running the rule may observe (`RuleTouches`).
+        var touches: [[UInt8]]
     }
 
     struct BaseRef: Sendable {
@@ -55,7 +57,9 @@ struct CompiledRuleset: Sendable {
             var idx: [String: Int] = [:]
             for (ci, c) in t.chains.enumerated() { idx[c.name] = ci }
             let guards = t.chains.map { c in c.rules.map { RuleGuard.extract($0, netdev: t.family == .netdev) } }
-            ts.append(TableInfo(family: t.family, name: t.name, chains: t.chains, chainIndex: idx, sets: sets, guards: guards))
+            let touches = t.chains.map { c in c.rules.map(RuleTouches.of) }
+            ts.append(TableInfo(family: t.family, name: t.name, chains: t.chains, chainIndex: idx, sets: sets, guards: guards,
+                                touches: touches))
             for (ci, c) in t.chains.enumerated() {
                 // NAT constants: candidate external ports and addresses for exposure.
                 for r in c.rules where r.expressions.contains(where: { if case .nat(let n) = $0 { return n.type == 1 }; if case .redir = $0 { return true }; if case .target(let x) = $0 { return x.name == "DNAT" || x.name == "REDIRECT" }; return false }) {
@@ -162,6 +166,8 @@ struct RuleGuard: Sendable {
 
     var tests: [Test] = []
     var names: [NameTest] = []
+    /// Whether a test reads the input interface (exposure records those outcomes to reuse a walk on other devices).
+    var readsInterface: Bool { !names.isEmpty || tests.contains { $0.field == .iif } }
 
     var isEmpty: Bool { tests.isEmpty && names.isEmpty }
 
@@ -233,5 +239,52 @@ struct RuleGuard: Sendable {
             i = max(j, i + 1)
         }
         return out
+    }
+}
+
+/// Which fields of an exposure question running a rule may observe, decided from its expressions alone and on the
+/// safe side: anything not known to ignore the destination address or the input interface counts as reading both.
+/// Exposure reuses one walk for other local destinations or devices when no rule it ran (beyond its guard) read them.
+enum RuleTouches {
+    static let destination: UInt8 = 1
+    static let interface: UInt8 = 2
+    static let both: UInt8 = 3
+
+    static func of(_ r: Rule) -> UInt8 {
+        var t: UInt8 = 0
+        for e in r.expressions {
+            switch e {
+            case .payload(let p):
+                // A write can change the destination or port; link and inner headers depend on the device.
+                guard p.dreg != nil, p.sreg == nil else { t |= both; continue }
+                switch p.base {
+                case .transport: break
+                case .network:
+                    // The destination address of either family (an inet table sees both): IPv4 16..<20, IPv6 24..<40.
+                    let lo = Int(p.offset), hi = lo + Int(p.length)
+                    if (lo < 20 && hi > 16) || (lo < 40 && hi > 24) { t |= destination }
+                default: t |= both
+                }
+            case .meta(let m):
+                guard m.sreg == nil else { continue }
+                switch m.key {
+                // protocol, priority, mark, oif, oifname, oiftype, nfproto, l4proto, oifgroup, oifkind
+                case 1, 2, 3, 5, 7, 9, 15, 16, 22, 27: break
+                // iif, iifname, iiftype, iifgroup, iifkind
+                case 4, 6, 8, 21, 26: t |= interface
+                default: t |= both
+                }
+            case .ct(let c):
+                guard c.sreg == nil else { continue }
+                // state, direction, status, mark are the same for every new connection of a question.
+                if c.key > 3 { t |= both }
+            case .cmp, .range, .bitwise, .byteorder, .immediate, .lookup, .counter, .log, .limit, .quota, .connlimit,
+                 .numgen, .dynset, .objref, .reject, .notrack:
+                break
+            default:
+                t |= both
+            }
+        }
+        return t
     }
 }

@@ -100,7 +100,8 @@ extension Evaluator {
     public func exposure() -> [ListenerExposure] { fullExposure().listeners }
 
     /// Listeners as `exposure()` gives them, plus the host's ports that DNAT sends to another machine.
-    public func fullExposure() -> ExposureResult {
+    /// `reuseWalks: false` walks every (question, interface) afresh: the reference the reuse is tested against.
+    public func fullExposure(reuseWalks: Bool = true) -> ExposureResult {
         let cache = SymbolicCache()
         let grid = gridInterfaces()
         var questions: [Question] = []
@@ -125,20 +126,40 @@ extension Evaluator {
         let memo = SetMemo(routeLocalnet: snapshot.sysctls.routeLocalnet["all"] == true, interner: cache.interner)
         var fwd: [ForwardKey: Accum] = [:]
         var fwdOrder: [ForwardKey] = []
+        var walks: [WalkKey: [WalkRecord]] = [:]
         for q in questions {
             let dValue = addressValue(q.daddr)
             let loopDst = q.family == .ipv4 ? (dValue >> 24 == 127) : dValue == 1
+            let isLocal = routing.isLocal(q.family, dValue)
             for g in grid {
                 if loopDst && !g.local && snapshot.sysctls.routeLocalnet["all"] != true { continue }
                 let pkt = makePacket(family: q.family, proto: q.proto, saddr: addressBytes(0, q.family), daddr: q.daddr,
                                      sport: nil, dport: q.dport, iif: g.name)
-                var walker = Walker(rs: rs, routing: routing, sysctls: snapshot.sysctls, stages: stages(for: pkt),
-                                    symbolic: true, cache: cache)
-                let leaves = walker.run(initialThread(pkt, region: AddressSet.full(q.family)))
-                if !g.local && routing.isLocal(q.family, dValue) {
+                let start = initialThread(pkt, region: AddressSet.full(q.family))
+                // Another local, non-loopback destination or another device often takes the very same path: reuse
+                // a walk when nothing it ran could tell the two questions apart (see `reusable`).
+                let memoizable = reuseWalks && isLocal && !loopDst
+                let wk = WalkKey(family: q.family, proto: q.proto, dport: q.dport, local: g.local)
+                let leaves: [Leaf]
+                let keys: [String]
+                if memoizable, let rec = walks[wk]?.first(where: { reusable($0, start.pkt, g) }) {
+                    leaves = rec.leaves.map { rebase($0, onto: start.pkt) }
+                    keys = rec.keys
+                } else {
+                    var walker = Walker(rs: rs, routing: routing, sysctls: snapshot.sysctls, stages: stages(for: pkt),
+                                        symbolic: true, cache: cache)
+                    walker.recordObservations = memoizable
+                    leaves = walker.run(start)
+                    keys = leaves.map(Evaluator.pathKey)
+                    if memoizable && (walks[wk]?.count ?? 0) < 8 {
+                        walks[wk, default: []].append(WalkRecord(leaves: leaves, keys: keys, daddr: q.daddr, interface: g.name,
+                                                                 touched: walker.touched, interfaceGuards: walker.interfaceGuards))
+                    }
+                }
+                if !g.local && isLocal {
                     collectForwarded(leaves, q, g, into: &fwd, order: &fwdOrder)
                 }
-                for seg in overlay(leaves, proto: q.proto) {
+                for seg in overlay(leaves, keys: keys, proto: q.proto) {
                     // One shared copy per distinct set: listeners and ports under the same rules get equal sets.
                     let region = memo.intern(seg.region)
                     for li in seg.listeners {
@@ -158,6 +179,60 @@ extension Evaluator {
             return a.offset < b.offset
         }.map(\.element)
         return ExposureResult(listeners: listeners, forwarded: summarizeForwarded(fwd, fwdOrder))
+    }
+
+    struct WalkKey: Hashable {
+        var family: IPFamily
+        var proto: L4Proto
+        var dport: UInt16
+        var local: Bool
+    }
+
+    /// A finished walk and what it observed of its question.
+    struct WalkRecord {
+        var leaves: [Leaf]
+        var keys: [String]
+        var daddr: [UInt8]
+        var interface: String
+        var touched: UInt8
+        var interfaceGuards: [Walker.GuardOutcome]
+    }
+
+    /// Whether `rec` is exactly the walk a packet `pkt` arriving on `g` would take (same family, protocol, port and
+    /// locality by construction). The walk is a function of what it reads: a destination nothing read may differ;
+    /// a device may differ when no rule it ran read the device, every guard that tested the device answers the
+    /// same, and the device-specific parts of the path (ingress chains, per-device `route_localnet`) are equal.
+    func reusable(_ rec: WalkRecord, _ pkt: PacketState, _ g: GridInterface) -> Bool {
+        if rec.daddr != pkt.daddr && rec.touched & RuleTouches.destination != 0 { return false }
+        if rec.interface == g.name { return true }
+        if rec.touched & RuleTouches.interface != 0 || g.local { return false }
+        if ingressDevices.contains(rec.interface) || ingressDevices.contains(g.name) { return false }
+        if snapshot.sysctls.routeLocalnet[rec.interface] != snapshot.sysctls.routeLocalnet[g.name] { return false }
+        for o in rec.interfaceGuards where Walker.guardPasses(pkt, rs.tables[o.table].guards[o.chain][o.rule]) != o.passed {
+            return false
+        }
+        return true
+    }
+
+    /// A leaf of a reused walk, carried over to the question's destination and device (the walk changed neither:
+    /// NAT and header writes count as reading both, so such walks are only reused for the same question).
+    func rebase(_ leaf: Leaf, onto pkt: PacketState) -> Leaf {
+        var l = leaf
+        l.packet.daddr = pkt.daddr
+        l.packet.origDaddr = pkt.origDaddr
+        if !pkt.local {
+            l.packet.iifIndex = pkt.iifIndex
+            l.packet.iifName = pkt.iifName
+            l.packet.iifType = pkt.iifType
+            l.packet.iifKind = pkt.iifKind
+            l.packet.arrivalIndex = pkt.arrivalIndex
+            l.packet.arrivalName = pkt.arrivalName
+        }
+        return l
+    }
+
+    static func pathKey(_ leaf: Leaf) -> String {
+        leaf.path.map { "\($0.table)/\($0.chain)/\($0.handle ?? 0)/\($0.action)" }.joined(separator: ">")
     }
 
     /// A cell of a forwarded port: (protocol, external address and port, DNAT target, interface, outcome, path).
@@ -329,8 +404,8 @@ extension Evaluator {
     }
 
     /// Resolves overlapping leaves (from undecidable splits) into disjoint segments with one outcome each.
-    func overlay(_ leaves: [Leaf], proto: L4Proto) -> [Segment] {
-        var segments = overlayLeaves(leaves, proto: proto)
+    func overlay(_ leaves: [Leaf], keys: [String], proto: L4Proto) -> [Segment] {
+        var segments = overlayLeaves(leaves, keys: keys, proto: proto)
         if let blind = blindSpot {
             for i in segments.indices where segments[i].verdict == .accept {
                 segments[i].verdict = .conditional
@@ -341,10 +416,10 @@ extension Evaluator {
         return segments
     }
 
-    func overlayLeaves(_ leaves: [Leaf], proto: L4Proto) -> [Segment] {
+    func overlayLeaves(_ leaves: [Leaf], keys: [String], proto: L4Proto) -> [Segment] {
         guard let fam = leaves.first?.region?.family else { return [] }
         let listeners = leaves.map { $0.kind == .forwarded ? nil : listenerFor($0.packet, proto: proto) }
-        func key(_ i: Int) -> String { leaves[i].path.map { "\($0.table)/\($0.chain)/\($0.handle ?? 0)/\($0.action)" }.joined(separator: ">") }
+        func key(_ i: Int) -> String { keys[i] }
         func verdictOf(_ k: Leaf.Kind) -> PacketVerdict {
             switch k {
             case .accept: .accept
@@ -480,8 +555,16 @@ extension Evaluator {
             if a.verdict != b.verdict { return a.verdict < b.verdict }
             if a.interface != b.interface { return a.interface < b.interface }
             if a.destination != b.destination { return a.destination < b.destination }
-            return a.destinationPort < b.destinationPort
+            if a.destinationPort != b.destinationPort { return a.destinationPort < b.destinationPort }
+            // Ties (one cell decided by several rules, for different sources) in a fixed order, not the hash order.
+            let pa = a.path.map { "\($0.table)/\($0.chain)/\($0.handle ?? 0)/\($0.action)" }
+            let pb = b.path.map { "\($0.table)/\($0.chain)/\($0.handle ?? 0)/\($0.action)" }
+            if pa != pb { return pa.lexicographicallyPrecedes(pb) }
+            return a.sources.lexicographicallyPrecedes(b.sources)
         }
+        // In the order of the sorted regions, so the output does not depend on dictionary order.
+        reasons = []
+        for region in out { for r in region.reasons where !reasons.contains(r) { reasons.append(r) } }
         var sources: [String] = []
         for fam in IPFamily.allCases { if let parts = acceptedRemote[fam] { sources += memo.describe(memo.union(fam, parts)).0 } }
         return ListenerExposure(listener: l, summary: summary, interfaces: ifaces.sorted(), acceptedSources: sources,

@@ -62,6 +62,18 @@ struct Walker {
     var leaves: [Leaf] = []
     var work: [EvalThread] = []
     var budget = 20_000
+    /// Exposure only: what the walk observed of its question (`RuleTouches` bits of every rule it ran), and the
+    /// outcome of every guard that tested the input interface, so the walk can stand for other questions.
+    var recordObservations = false
+    var touched: UInt8 = 0
+    var interfaceGuards: [GuardOutcome] = []
+
+    struct GuardOutcome {
+        var table: Int
+        var chain: Int
+        var rule: Int
+        var passed: Bool
+    }
 
     init(rs: CompiledRuleset, routing: HostRouting, sysctls: Sysctls, stages: [Stage], symbolic: Bool, cache: SymbolicCache?) {
         self.rs = rs
@@ -190,9 +202,17 @@ struct Walker {
                 leaf(t, .undecidable("chain loop (more than 200000 rules on one path)"))
                 return
             }
-            if t.expr == 0 && !guardsPass(t, guards[t.rule]) {
-                t.rule += 1
-                continue
+            if t.expr == 0 {
+                let g = guards[t.rule]
+                let passed = Walker.guardPasses(t.pkt, g)
+                if recordObservations {
+                    if g.readsInterface { interfaceGuards.append(GuardOutcome(table: t.table, chain: t.chain, rule: t.rule, passed: passed)) }
+                    if passed { touched |= rs.tables[t.table].touches[t.chain][t.rule] }
+                }
+                if !passed {
+                    t.rule += 1
+                    continue
+                }
             }
             let outcome = execRule(&t, rules[t.rule])
             t.pendingRegion = nil
@@ -527,16 +547,16 @@ struct Walker {
     }
 
     /// The fast path: a failed guard means the rule cannot match this packet.
-    func guardsPass(_ t: EvalThread, _ g: RuleGuard) -> Bool {
+    static func guardPasses(_ pkt: PacketState, _ g: RuleGuard) -> Bool {
         let tests = g.tests
         for k in tests.indices {
             let test = tests[k]
             let v: UInt64
             switch test.field {
-            case .l4proto: v = UInt64(t.pkt.l4) << 56
-            case .nfproto: v = UInt64(t.pkt.nfproto) << 56
-            case .dport: v = UInt64(t.pkt.dport) << 48
-            case .iif: v = UInt64(t.pkt.iifIndex.byteSwapped) << 32
+            case .l4proto: v = UInt64(pkt.l4) << 56
+            case .nfproto: v = UInt64(pkt.nfproto) << 56
+            case .dport: v = UInt64(pkt.dport) << 48
+            case .iif: v = UInt64(pkt.iifIndex.byteSwapped) << 32
             case .iifname: continue
             }
             let shift = 64 - 8 * UInt64(test.len)
@@ -555,7 +575,7 @@ struct Walker {
             if !ok { return false }
         }
         if !g.names.isEmpty {
-            let name = Walker.ifname(t.pkt.iifName)
+            let name = Walker.ifname(pkt.iifName)
             for n in g.names {
                 let r = memcmpBytes(name, 0, n.data)
                 let ok: Bool

@@ -25,9 +25,12 @@ struct Exposure: ParsableCommand {
 
     func run() throws {
         try exitOnFailure {
+            let clock = PhaseClock()
             let snapshot = try candidate.apply(to: source.load()).0
+            clock.mark("load")
             let evaluator = Evaluator(snapshot: snapshot)
             let result = evaluator.fullExposure()
+            clock.mark("evaluate")
             switch format {
             case .json:
                 try emit(ExposureReport.json(snapshot: snapshot, exposures: result.listeners, forwarded: result.forwarded,
@@ -35,6 +38,8 @@ struct Exposure: ParsableCommand {
             case .text:
                 try emit(ExposureReport.text(result.listeners, forwarded: result.forwarded, caveats: evaluator.caveats), to: nil)
             }
+            clock.mark("render")
+            clock.report()
         }
     }
 }
@@ -155,5 +160,26 @@ enum ExposureReport {
         lines.append("  " + (0..<4).map { $0 < 3 ? pad(headers[$0], widths[$0]) : headers[$0] }.joined(separator: "  "))
         for r in rows { lines.append("  " + (0..<4).map { $0 < 3 ? pad(r[$0], widths[$0]) : r[$0] }.joined(separator: "  ")) }
         return lines
+    }
+}
+
+/// Phase timings for the benchmark (`PORTWARDEN_TIMINGS=1`): one line on standard error, so the cost of the
+/// evaluation can be told apart from reading the snapshot and rendering the report. Silent otherwise.
+final class PhaseClock {
+    private let enabled = Foundation.ProcessInfo.processInfo.environment["PORTWARDEN_TIMINGS"] == "1"
+    private var last = DispatchTime.now().uptimeNanoseconds
+    private var phases: [(String, UInt64)] = []
+
+    func mark(_ name: String) {
+        guard enabled else { return }
+        let now = DispatchTime.now().uptimeNanoseconds
+        phases.append((name, now - last))
+        last = now
+    }
+
+    func report() {
+        guard enabled else { return }
+        let parts = phases.map { "\($0.0) \(String(format: "%.1f", Double($0.1) / 1e6)) ms" }
+        FileHandle.standardError.write(Data(("timings: " + parts.joined(separator: ", ") + "\n").utf8))
     }
 }
