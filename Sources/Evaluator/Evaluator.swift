@@ -100,12 +100,16 @@ public struct Evaluator: Sendable {
         let pkt = makePacket(family: src.family, proto: probe.proto, saddr: src.bytes, daddr: dst.bytes,
                              sport: probe.sport, dport: probe.dport, iif: probe.iif)
         let st = stages(for: pkt)
-        func run(_ stages: [Stage]) -> TraceResult {
-            var walker = Walker(rs: rs, routing: routing, sysctls: snapshot.sysctls, stages: stages, symbolic: false, cache: nil)
-            return summarize(walker.run(initialThread(pkt, region: nil)), proto: probe.proto)
-        }
-        let result = run(st)
-        return resolveTies(result, stages: st, run: run)
+        let result = walk(st, pkt, proto: probe.proto)
+        // The closure for re-runs is only formed when some base chains tie: forming it copies the evaluator.
+        if Evaluator.tiedGroups(st).isEmpty { return result }
+        return resolveTies(result, stages: st) { walk($0, pkt, proto: probe.proto) }
+    }
+
+    /// One concrete walk of `pkt` through `stages`, summarized.
+    private func walk(_ stages: [Stage], _ pkt: PacketState, proto: L4Proto) -> TraceResult {
+        var walker = Walker(rs: rs, routing: routing, sysctls: snapshot.sysctls, stages: stages, symbolic: false, cache: nil)
+        return summarize(walker.run(initialThread(pkt, region: nil)), proto: proto)
     }
 
     /// Runs of consecutive base chains on one hook with the same priority. The kernel orders them by registration

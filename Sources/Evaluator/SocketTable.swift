@@ -50,20 +50,23 @@ struct SocketTable: Sendable {
         func devOK(_ e: Entry) -> Bool { e.device == 0 || e.device == device }
         if proto == .tcp {
             // inet_lhash2 lookup: the exact address first, then the wildcard.
-            for phase in [daddr, 0] {
+            // Two phases without an array literal: this runs once per traced probe.
+            var phase = daddr
+            while true {
                 var best: (Int, Int)?
                 for e in cands where addr(e) == phase && devOK(e) {
                     let score = (e.device != 0 ? 2 : 1) + (family == .ipv4 && e.isInet ? 1 : 0)
-                    if best == nil || score > best!.0 { best = (score, e.index) }
+                    if best.map({ score > $0.0 }) ?? true { best = (score, e.index) }
                 }
                 if let b = best { return b.1 }
-                if daddr == 0 { break }
+                if phase == 0 { return nil }
+                phase = 0
             }
-            return nil
         }
         // __udp4_lib_lookup / __udp6_lib_lookup: the (daddr, port) hash slot first, and only when it yields no
         // eligible socket the (any, port) slot; so an exact bind beats a device-bound wildcard. Scores rank within a slot.
-        for phase in [daddr, 0] {
+        var phase = daddr
+        while true {
             var best: (Int, Int)?
             for e in cands where addr(e) == phase && devOK(e) {
                 let score: Int
@@ -75,8 +78,8 @@ struct SocketTable: Sendable {
                 if best.map({ score > $0.0 }) ?? true { best = (score, e.index) }
             }
             if let b = best { return b.1 }
-            if daddr == 0 { break }
+            if phase == 0 { return nil }
+            phase = 0
         }
-        return nil
     }
 }

@@ -11,25 +11,34 @@ public struct IPv4Address: Sendable, Hashable, Comparable, CustomStringConvertib
 
     /// Dotted-quad only (no shorthand forms), as the kernel and nft print addresses.
     public init?(_ text: String) {
-        var parts: [UInt32] = []
-        var current: UInt32 = 0
-        var digits = 0
-        for c in text.utf8 {
+        guard let v = withUTF8Bytes(text, { IPv4Address.parse($0, 0, $0.count) }) else { return nil }
+        value = v
+    }
+
+    /// Parses `b[start..<end]` as a dotted quad (1-3 digits per part, each at most 255; leading zeros allowed),
+    /// without allocating: batch `trace` parses two addresses per probe. Shared with the IPv6 embedded form.
+    static func parse(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> UInt32? {
+        var value: UInt32 = 0, current: UInt32 = 0
+        var digits = 0, parts = 0
+        var i = start
+        while i < end {
+            let c = b[i]
             if c == UInt8(ascii: ".") {
-                guard digits > 0 else { return nil }
-                parts.append(current); current = 0; digits = 0
-            } else if c >= 48 && c <= 57 {
-                current = current * 10 + UInt32(c - 48)
+                // A fifth part can never make a valid address, so stop at the fourth dot.
+                guard digits > 0, parts < 3 else { return nil }
+                value = value << 8 | current
+                parts += 1; current = 0; digits = 0
+            } else if c &- 48 < 10 {
+                current = current * 10 + UInt32(c &- 48)
                 digits += 1
                 guard digits <= 3, current <= 255 else { return nil }
             } else {
                 return nil
             }
+            i += 1
         }
-        guard digits > 0 else { return nil }
-        parts.append(current)
-        guard parts.count == 4 else { return nil }
-        value = parts[0] << 24 | parts[1] << 16 | parts[2] << 8 | parts[3]
+        guard digits > 0, parts == 3 else { return nil }
+        return value << 8 | current
     }
 
     public var bytes: [UInt8] { [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)] }
@@ -49,42 +58,97 @@ public struct IPv6Address: Sendable, Hashable, Comparable, CustomStringConvertib
         self.bytes = bytes
     }
 
+    /// Colon-hex with one `::` and an optional trailing dotted quad. What it accepts is exactly what the original
+    /// split-based parser accepted, quirks included (a lone leading or trailing `:` stands for a gap, so `1:` is
+    /// `1::`; groups may carry a `+` sign, or `-` when zero, as `UInt16(_:radix:)` allows); HostModelTests compare
+    /// the two on many inputs.
     public init?(_ text: String) {
-        if text.isEmpty { return nil }
-        var head: [UInt16] = []
-        var tail: [UInt16] = []
+        guard let b = withUTF8Bytes(text, { IPv6Address.parse($0) }) else { return nil }
+        bytes = b
+    }
+
+    /// Byte-level parser: no substrings or intermediate arrays, only the 16-byte result is allocated.
+    static func parse(_ b: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        let count = b.count
+        if count == 0 { return nil }
+        var colons = 0
+        for c in b {
+            // No valid group or dotted quad holds a non-ASCII byte.
+            if c >= 0x80 { return nil }
+            if c == UInt8(ascii: ":") { colons += 1 }
+        }
+        let pieces = colons + 1
+        var head = SIMD8<UInt16>(), tail = SIMD8<UInt16>()
+        var headCount = 0, tailCount = 0
         var sawGap = false
-        let pieces = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-        var i = 0
-        var embedded: [UInt16] = []
-        while i < pieces.count {
-            let p = pieces[i]
-            if p.isEmpty {
-                if i == 0, pieces.count > 1, pieces[1].isEmpty { i += 1 }   // leading "::"
+        /// Whether the piece starting at `p` is empty.
+        func emptyPiece(_ p: Int) -> Bool { p >= count || b[p] == UInt8(ascii: ":") }
+        /// Appends a group; false once more than 8 groups were seen (the address can no longer be valid).
+        func append(_ v: UInt16) -> Bool {
+            guard headCount + tailCount < 8 else { return false }
+            if sawGap { tail[tailCount] = v; tailCount += 1 } else { head[headCount] = v; headCount += 1 }
+            return true
+        }
+        var i = 0, start = 0   // index of the current piece and its first byte
+        while i < pieces {
+            var end = start
+            while end < count && b[end] != UInt8(ascii: ":") { end += 1 }
+            if end == start {
+                var cur = start
+                if i == 0, pieces > 1, emptyPiece(1) { i += 1; cur = 1 }   // leading "::"
                 if sawGap {
-                    if i == pieces.count - 1 { break }   // trailing "::"
+                    if i == pieces - 1 { break }   // trailing "::"
                     return nil
                 }
                 sawGap = true
-                if i == pieces.count - 2, pieces[i + 1].isEmpty { break }
+                if i == pieces - 2, emptyPiece(cur + 1) { break }
                 i += 1
+                start = cur + 1
                 continue
             }
-            if p.contains(".") {
-                guard i == pieces.count - 1, let v4 = IPv4Address(p) else { return nil }
-                embedded = [UInt16(v4.value >> 16), UInt16(v4.value & 0xffff)]
-                i += 1
-                continue
+            var hasDot = false
+            for k in start..<end where b[k] == UInt8(ascii: ".") { hasDot = true; break }
+            if hasDot {
+                guard i == pieces - 1, let v4 = IPv4Address.parse(b, start, end),
+                      append(UInt16(v4 >> 16)), append(UInt16(v4 & 0xffff)) else { return nil }
+            } else {
+                guard end - start <= 4, let v = hexGroup(b, start, end), append(v) else { return nil }
             }
-            guard p.utf8.count <= 4, let v = UInt16(p, radix: 16) else { return nil }
-            if sawGap { tail.append(v) } else { head.append(v) }
             i += 1
+            start = end + 1
         }
-        if sawGap { tail += embedded } else { head += embedded }
-        let total = head.count + tail.count
+        let total = headCount + tailCount
         if sawGap { guard total <= 7 else { return nil } } else { guard total == 8 else { return nil } }
-        let groups = head + Array(repeating: 0, count: 8 - total) + tail
-        bytes = groups.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xff)] }
+        return [UInt8](unsafeUninitializedCapacity: 16) { out, n in
+            for k in 0..<16 { out[k] = 0 }
+            for k in 0..<headCount {
+                out[2 * k] = UInt8(head[k] >> 8); out[2 * k + 1] = UInt8(head[k] & 0xff)
+            }
+            let base = 8 - tailCount
+            for k in 0..<tailCount {
+                out[2 * (base + k)] = UInt8(tail[k] >> 8); out[2 * (base + k) + 1] = UInt8(tail[k] & 0xff)
+            }
+            n = 16
+        }
+    }
+
+    /// `UInt16(_:radix: 16)` on `b[start..<end]`: an optional sign, then hex digits; `-` only with the value zero.
+    static func hexGroup(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> UInt16? {
+        var k = start
+        var negative = false
+        if b[k] == UInt8(ascii: "+") || b[k] == UInt8(ascii: "-") { negative = b[k] == UInt8(ascii: "-"); k += 1 }
+        guard k < end else { return nil }
+        var v: UInt32 = 0
+        while k < end {
+            let c = b[k]
+            let d: UInt8
+            if c &- 48 < 10 { d = c &- 48 } else if c &- 97 < 6 { d = c &- 87 } else if c &- 65 < 6 { d = c &- 55 } else { return nil }
+            v = v << 4 | UInt32(d)
+            guard v <= 0xffff else { return nil }
+            k += 1
+        }
+        if negative && v != 0 { return nil }
+        return UInt16(v)
     }
 
     public var groups: [UInt16] { (0..<8).map { UInt16(bytes[$0 * 2]) << 8 | UInt16(bytes[$0 * 2 + 1]) } }
@@ -126,8 +190,15 @@ public enum IPAddress: Sendable, Hashable, CustomStringConvertible {
     case v4(IPv4Address)
     case v6(IPv6Address)
 
+    /// IPv4 first, then IPv6, over one view of the bytes.
     public init?(_ text: String) {
-        if let a = IPv4Address(text) { self = .v4(a) } else if let a = IPv6Address(text) { self = .v6(a) } else { return nil }
+        let parsed = withUTF8Bytes(text) { b -> IPAddress? in
+            if let v = IPv4Address.parse(b, 0, b.count) { return .v4(IPv4Address(v)) }
+            if let g = IPv6Address.parse(b) { return .v6(IPv6Address(bytes: g)) }
+            return nil
+        }
+        guard let parsed else { return nil }
+        self = parsed
     }
 
     public var family: IPFamily {
@@ -194,4 +265,11 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
         }
         return true
     }
+}
+
+/// Runs `body` on the UTF-8 bytes of `text` in place (native strings are contiguous; others are copied once).
+@inline(__always)
+func withUTF8Bytes<R>(_ text: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+    if let r = text.utf8.withContiguousStorageIfAvailable(body) { return r }
+    return Array(text.utf8).withUnsafeBufferPointer(body)
 }
