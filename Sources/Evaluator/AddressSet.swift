@@ -90,6 +90,17 @@ public struct AddressSet: Sendable, Equatable, Hashable {
         let (small, big) = ranges.count <= other.ranges.count ? (self, other) : (other, self)
         var out: [ClosedRange<UInt128>] = []
         let bigRanges = big.ranges
+        // Exact size first (binary searches only): a large result is then written once, without the copies and
+        // fresh pages of repeated growth.
+        var size = 0
+        for r in small.ranges {
+            let i = big.firstIndex(atOrAfter: r.lowerBound)
+            guard i < bigRanges.count, bigRanges[i].lowerBound <= r.upperBound else { continue }
+            var j = big.firstIndex(atOrAfter: r.upperBound)
+            if j >= bigRanges.count || bigRanges[j].lowerBound > r.upperBound { j -= 1 }
+            size += j - i + 1
+        }
+        out.reserveCapacity(size)
         for r in small.ranges {
             var i = big.firstIndex(atOrAfter: r.lowerBound)
             guard i < bigRanges.count, bigRanges[i].lowerBound <= r.upperBound else { continue }

@@ -12,6 +12,9 @@ struct CompiledRuleset: Sendable {
         var guards: [[RuleGuard]]
         /// Per chain, per rule: which question fields running the rule may observe (`RuleTouches`).
         var touches: [[UInt8]]
+        /// Per chain, per rule: the destination ports its guard allows, `lo << 16 | hi` (0...65535 when unconstrained).
+        /// Plain integers, so a walk steps over the rules of other ports without touching their guards.
+        var portBounds: [[UInt32]]
     }
 
     struct BaseRef: Sendable {
@@ -58,8 +61,9 @@ struct CompiledRuleset: Sendable {
             for (ci, c) in t.chains.enumerated() { idx[c.name] = ci }
             let guards = t.chains.map { c in c.rules.map { RuleGuard.extract($0, netdev: t.family == .netdev) } }
             let touches = t.chains.map { c in c.rules.map(RuleTouches.of) }
+            let bounds = guards.map { g in g.map(\.portBounds) }
             ts.append(TableInfo(family: t.family, name: t.name, chains: t.chains, chainIndex: idx, sets: sets, guards: guards,
-                                touches: touches))
+                                touches: touches, portBounds: bounds))
             for (ci, c) in t.chains.enumerated() {
                 // NAT constants: candidate external ports and addresses for exposure.
                 for r in c.rules where r.expressions.contains(where: { if case .nat(let n) = $0 { return n.type == 1 }; if case .redir = $0 { return true }; if case .target(let x) = $0 { return x.name == "DNAT" || x.name == "REDIRECT" }; return false }) {
@@ -168,6 +172,25 @@ struct RuleGuard: Sendable {
     var names: [NameTest] = []
     /// Whether a test reads the input interface (exposure records those outcomes to reuse a walk on other devices).
     var readsInterface: Bool { !names.isEmpty || tests.contains { $0.field == .iif } }
+
+    /// The destination ports the equality and inside-range tests allow, as `lo << 16 | hi`; a packet outside fails
+    /// the guard whatever else it carries.
+    var portBounds: UInt32 {
+        var lo: UInt32 = 0, hi: UInt32 = 0xffff
+        for t in tests where t.field == .dport && t.len == 2 {
+            switch t.op {
+            case 0:
+                let v = UInt32(t.a >> 48)
+                lo = max(lo, v); hi = min(hi, v)
+            case 6:
+                lo = max(lo, UInt32(t.a >> 48)); hi = min(hi, UInt32(t.b >> 48))
+            default: break
+            }
+        }
+        // Contradictory tests: nothing matches; keep an empty range that no port falls into.
+        if lo > hi { return 0xffff_0000 }
+        return lo << 16 | hi
+    }
 
     var isEmpty: Bool { tests.isEmpty && names.isEmpty }
 

@@ -345,7 +345,7 @@ extension Evaluator {
         let routeLocalnet: Bool
         let interner: SetInterner
         // Keyed by identity: every set passed in is interned first, so identity stands for equality (and the
-        // interner keeps the storage alive, so an identity is never reused).
+        // interner, or `retained` for large sets, keeps the storage alive, so an identity is never reused).
         var described: [SetIdentity: ([String], Int)] = [:]
         var routable: [SetIdentity: Bool] = [:]
         var counts: [SetIdentity: UInt128] = [:]
@@ -354,7 +354,16 @@ extension Evaluator {
             self.interner = interner
         }
 
-        func intern(_ s: AddressSet) -> AddressSet { interner.intern(s) }
+        /// Sets too large to intern, kept alive here because the caches below are keyed by storage identity: a freed
+        /// array's address could otherwise come back for a different set.
+        private var retained: [AddressSet] = []
+        private var retainedIDs = Set<SetIdentity>()
+
+        func intern(_ s: AddressSet) -> AddressSet {
+            let i = interner.intern(s)
+            if i.ranges.count > SetInterner.maxInterned, retainedIDs.insert(SetIdentity(i)).inserted { retained.append(i) }
+            return i
+        }
 
         var unions: [[SetIdentity]: AddressSet] = [:]
         /// `AddressSet.unionAll` of interned parts, once per distinct list of parts.

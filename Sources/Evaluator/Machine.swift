@@ -166,6 +166,7 @@ struct Walker {
         var cachedTable = -1, cachedChain = -1
         var rules: [Rule] = []
         var guards: [RuleGuard] = []
+        var bounds: [UInt32] = []
         while true {
             if !t.inChain {
                 if t.stage >= stages.count { leaf(t, t.pkt.notModelled.map { .undecidable($0) } ?? .accept); return }
@@ -183,6 +184,7 @@ struct Walker {
                 cachedTable = t.table; cachedChain = t.chain
                 rules = rs.tables[t.table].chains[t.chain].rules
                 guards = rs.tables[t.table].guards[t.chain]
+                bounds = rs.tables[t.table].portBounds[t.chain]
             }
             if t.rule >= rules.count {
                 if let top = t.stack.popLast() {
@@ -196,6 +198,12 @@ struct Walker {
                 t.pending = nil
                 if !applyVerdict(&t, v, handle: rules[t.rule].handle) { return }
                 continue
+            }
+            if t.expr == 0 {
+                // Rules for other destination ports fail their guard anyway: step over them without loading it.
+                let port = UInt32(t.pkt.dport)
+                while t.rule < bounds.count, port < bounds[t.rule] >> 16 || port > bounds[t.rule] & 0xffff { t.rule += 1 }
+                if t.rule >= rules.count { continue }
             }
             t.steps += 1
             if t.steps > 200_000 {
