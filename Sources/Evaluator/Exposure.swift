@@ -1,16 +1,20 @@
+import Dispatch
 import HostModel
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Symbolic exposure: every distinct question (family, protocol, destination, port) is walked once per input
 /// interface with the whole source-address space as one region; rules split the region, never packets.
 extension Evaluator {
     /// An input interface of the exposure grid.
-    struct GridInterface {
+    struct GridInterface: Sendable {
         var name: String
         var exists: Bool
         var local: Bool
     }
 
-    struct Question: Hashable {
+    struct Question: Hashable, Sendable {
         var family: IPFamily
         var proto: L4Proto
         var daddr: [UInt8]
@@ -101,8 +105,8 @@ extension Evaluator {
 
     /// Listeners as `exposure()` gives them, plus the host's ports that DNAT sends to another machine.
     /// `reuseWalks: false` walks every (question, interface) afresh: the reference the reuse is tested against.
-    public func fullExposure(reuseWalks: Bool = true) -> ExposureResult {
-        let cache = SymbolicCache()
+    /// `workers` walks and summarizes on that many threads (the result does not depend on it).
+    public func fullExposure(reuseWalks: Bool = true, workers: Int = Evaluator.defaultWorkers) -> ExposureResult {
         let grid = gridInterfaces()
         var questions: [Question] = []
         var seenQ = Set<Question>()
@@ -122,44 +126,19 @@ extension Evaluator {
             }
         }
 
+        let workers = max(1, min(workers, questions.count))
+        let cells = walkAll(questions, grid: grid, reuseWalks: reuseWalks, workers: workers)
+
+        // In question order, so parts, paths and reasons accumulate exactly as a sequential run would.
         var acc: [Int: [RegionKey: Accum]] = [:]
-        let memo = SetMemo(routeLocalnet: snapshot.sysctls.routeLocalnet["all"] == true, interner: cache.interner)
+        let memo = SetMemo(routeLocalnet: snapshot.sysctls.routeLocalnet["all"] == true, interner: SetInterner())
         var fwd: [ForwardKey: Accum] = [:]
         var fwdOrder: [ForwardKey] = []
-        var walks: [WalkKey: [WalkRecord]] = [:]
-        for q in questions {
-            let dValue = addressValue(q.daddr)
-            let loopDst = q.family == .ipv4 ? (dValue >> 24 == 127) : dValue == 1
-            let isLocal = routing.isLocal(q.family, dValue)
-            for g in grid {
-                if loopDst && !g.local && snapshot.sysctls.routeLocalnet["all"] != true { continue }
-                let pkt = makePacket(family: q.family, proto: q.proto, saddr: addressBytes(0, q.family), daddr: q.daddr,
-                                     sport: nil, dport: q.dport, iif: g.name)
-                let start = initialThread(pkt, region: AddressSet.full(q.family))
-                // Another local, non-loopback destination or another device often takes the very same path: reuse
-                // a walk when nothing it ran could tell the two questions apart (see `reusable`).
-                let memoizable = reuseWalks && isLocal && !loopDst
-                let wk = WalkKey(family: q.family, proto: q.proto, dport: q.dport, local: g.local)
-                let leaves: [Leaf]
-                let keys: [String]
-                if memoizable, let rec = walks[wk]?.first(where: { reusable($0, start.pkt, g) }) {
-                    leaves = rec.leaves.map { rebase($0, onto: start.pkt) }
-                    keys = rec.keys
-                } else {
-                    var walker = Walker(rs: rs, routing: routing, sysctls: snapshot.sysctls, stages: stages(for: pkt),
-                                        symbolic: true, cache: cache)
-                    walker.recordObservations = memoizable
-                    leaves = walker.run(start)
-                    keys = leaves.map(Evaluator.pathKey)
-                    if memoizable && (walks[wk]?.count ?? 0) < 8 {
-                        walks[wk, default: []].append(WalkRecord(leaves: leaves, keys: keys, daddr: q.daddr, interface: g.name,
-                                                                 touched: walker.touched, interfaceGuards: walker.interfaceGuards))
-                    }
-                }
-                if !g.local && isLocal {
-                    collectForwarded(leaves, q, g, into: &fwd, order: &fwdOrder)
-                }
-                for seg in overlay(leaves, keys: keys, proto: q.proto) {
+        for (qi, q) in questions.enumerated() {
+            for (gi, g) in grid.enumerated() {
+                guard let cell = cells[qi][gi] else { continue }
+                if !cell.forwarded.isEmpty { collectForwarded(cell.forwarded, q, g, into: &fwd, order: &fwdOrder) }
+                for seg in cell.segments {
                     // One shared copy per distinct set: listeners and ports under the same rules get equal sets.
                     let region = memo.intern(seg.region)
                     for li in seg.listeners {
@@ -170,15 +149,99 @@ extension Evaluator {
                 }
             }
         }
-        var result: [ListenerExposure] = []
-        for (i, l) in snapshot.listeners.enumerated() {
-            result.append(summarizeExposure(l, acc[i] ?? [:], memo: memo))
-        }
+        let result = summarizeAll(acc, workers: workers)
         let listeners = result.enumerated().sorted { a, b in
             if a.element.summary != b.element.summary { return a.element.summary < b.element.summary }
             return a.offset < b.offset
         }.map(\.element)
         return ExposureResult(listeners: listeners, forwarded: summarizeForwarded(fwd, fwdOrder))
+    }
+
+    /// What one (question, interface) walk contributes: disjoint segments, and the branches DNAT sent elsewhere.
+    struct Cell: Sendable {
+        var segments: [Segment]
+        var forwarded: [Leaf]
+    }
+
+    /// Walks every question on every interface of the grid. Questions are split between workers by protocol and
+    /// port, so each worker sees every question its walks can be reused for and keeps its own caches; the walks
+    /// are pure, so the split changes the speed, never the answer.
+    func walkAll(_ questions: [Question], grid: [GridInterface], reuseWalks: Bool, workers: Int) -> [[Cell?]] {
+        var buckets = [[Int]](repeating: [], count: workers)
+        for (i, q) in questions.enumerated() {
+            buckets[(Int(q.dport) &* 2 &+ (q.proto == .tcp ? 0 : 1)) % workers].append(i)
+        }
+        let slots = Slots<[Cell?]>(count: questions.count, empty: [])
+        let work = buckets
+        let run: @Sendable (Int) -> Void = { w in
+            let cache = SymbolicCache()
+            var walks: [WalkKey: [WalkRecord]] = [:]
+            for qi in work[w] { slots[qi] = self.walk(questions[qi], grid: grid, reuseWalks: reuseWalks, cache: cache, walks: &walks) }
+        }
+        if workers == 1 { run(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: run) }
+        return slots.values
+    }
+
+    func walk(_ q: Question, grid: [GridInterface], reuseWalks: Bool, cache: SymbolicCache, walks: inout [WalkKey: [WalkRecord]]) -> [Cell?] {
+        let dValue = addressValue(q.daddr)
+        let loopDst = q.family == .ipv4 ? (dValue >> 24 == 127) : dValue == 1
+        let isLocal = routing.isLocal(q.family, dValue)
+        var out: [Cell?] = []
+        out.reserveCapacity(grid.count)
+        for g in grid {
+            if loopDst && !g.local && snapshot.sysctls.routeLocalnet["all"] != true { out.append(nil); continue }
+            let pkt = makePacket(family: q.family, proto: q.proto, saddr: addressBytes(0, q.family), daddr: q.daddr,
+                                 sport: nil, dport: q.dport, iif: g.name)
+            let start = initialThread(pkt, region: AddressSet.full(q.family))
+            // Another local, non-loopback destination or another device often takes the very same path: reuse
+            // a walk when nothing it ran could tell the two questions apart (see `reusable`).
+            let memoizable = reuseWalks && isLocal && !loopDst
+            let wk = WalkKey(family: q.family, proto: q.proto, dport: q.dport, local: g.local)
+            let leaves: [Leaf]
+            let keys: [String]
+            if memoizable, let rec = walks[wk]?.first(where: { reusable($0, start.pkt, g) }) {
+                leaves = rec.leaves.map { rebase($0, onto: start.pkt) }
+                keys = rec.keys
+            } else {
+                var walker = Walker(rs: rs, routing: routing, sysctls: snapshot.sysctls, stages: stages(for: pkt),
+                                    symbolic: true, cache: cache)
+                walker.recordObservations = memoizable
+                leaves = walker.run(start)
+                keys = leaves.map(Evaluator.pathKey)
+                if memoizable && (walks[wk]?.count ?? 0) < 8 {
+                    walks[wk, default: []].append(WalkRecord(leaves: leaves, keys: keys, daddr: q.daddr, interface: g.name,
+                                                             touched: walker.touched, interfaceGuards: walker.interfaceGuards))
+                }
+            }
+            let forwarded = !g.local && isLocal ? leaves.filter { $0.kind == .forwarded && $0.packet.dnat } : []
+            out.append(Cell(segments: overlay(leaves, keys: keys, proto: q.proto), forwarded: forwarded))
+        }
+        return out
+    }
+
+    /// Every listener's summary; workers take interleaved listeners, each with its own memo (pure functions of the
+    /// sets, so only the speed depends on the split).
+    func summarizeAll(_ acc: [Int: [RegionKey: Accum]], workers: Int) -> [ListenerExposure] {
+        let listeners = snapshot.listeners
+        let slots = Slots<ListenerExposure?>(count: listeners.count, empty: nil)
+        let localnet = snapshot.sysctls.routeLocalnet["all"] == true
+        let n = min(workers, max(1, listeners.count))
+        let run: @Sendable (Int) -> Void = { w in
+            let memo = SetMemo(routeLocalnet: localnet, interner: SetInterner())
+            var i = w
+            while i < listeners.count {
+                slots[i] = self.summarizeExposure(listeners[i], acc[i] ?? [:], memo: memo)
+                i += n
+            }
+        }
+        if n == 1 { run(0) } else { DispatchQueue.concurrentPerform(iterations: n, execute: run) }
+        return slots.values.compactMap { $0 }
+    }
+
+    /// Threads available to exposure: the online CPUs, at most 8.
+    public static var defaultWorkers: Int {
+        let n = sysconf(Int32(_SC_NPROCESSORS_ONLN))
+        return n > 0 ? min(Int(n), 8) : 1
     }
 
     struct WalkKey: Hashable {
@@ -310,7 +373,7 @@ extension Evaluator {
         }
     }
 
-    struct RegionKey: Hashable {
+    struct RegionKey: Hashable, Sendable {
         var family: IPFamily
         var interface: String
         var exists: Bool
@@ -321,7 +384,7 @@ extension Evaluator {
         var leaf: String
     }
 
-    struct Accum {
+    struct Accum: Sendable {
         /// The parts as the walks produced them (shared storage, not copied); `set` merges them.
         var sets: [AddressSet]
         var path: [PathStep]
@@ -365,12 +428,24 @@ extension Evaluator {
             return i
         }
 
+        /// Destination addresses as text, once each (every listener's regions repeat the host's few addresses).
+        var texts: [[UInt8]: String] = [:]
+        func text(_ bytes: [UInt8], _ family: IPFamily) -> String {
+            if let t = texts[bytes] { return t }
+            let t = addressText(addressValue(bytes), family)
+            texts[bytes] = t
+            return t
+        }
+
         var unions: [[SetIdentity]: AddressSet] = [:]
         /// `AddressSet.unionAll` of interned parts, once per distinct list of parts.
         func union(_ family: IPFamily, _ parts0: [AddressSet]) -> AddressSet {
+            if parts0.count == 1 { return intern(parts0[0]) }
             let parts = parts0.map(intern)
-            if parts.count == 1 { return parts[0] }
-            let k = parts.map(SetIdentity.init).sorted { ($0.id, $0.count) < ($1.id, $1.count) }
+            var k = parts.map(SetIdentity.init)
+            // One shared part repeated (the same rules on every destination or device): nothing to merge.
+            if k.allSatisfy({ $0 == k[0] }) { return parts[0] }
+            k.sort { $0.id != $1.id ? $0.id < $1.id : $0.count < $1.count }
             if let u = unions[k] { return u }
             let u = intern(AddressSet.unionAll(family, parts))
             unions[k] = u
@@ -403,7 +478,7 @@ extension Evaluator {
         }
     }
 
-    struct Segment {
+    struct Segment: Sendable {
         var region: AddressSet
         var verdict: PacketVerdict
         var listeners: [Int]
@@ -521,7 +596,7 @@ extension Evaluator {
             let listed = memo.describe(set)
             let region = ExposureRegion(
                 family: k.family, interface: k.interface, interfaceExists: k.exists,
-                destination: addressText(addressValue(k.daddr), k.family), destinationPort: k.dport,
+                destination: memo.text(k.daddr, k.family), destinationPort: k.dport,
                 sources: listed.0, omittedSources: listed.1, sourceCount: Double(memo.count(set)), verdict: k.verdict, path: a.path, reasons: a.reasons)
             out.append(region)
             let reaches = k.verdict == .accept || k.verdict == .conditional
@@ -560,7 +635,9 @@ extension Evaluator {
         }
         let summary: ExposureSummary
         if publicHit { summary = .public } else if conditionalRemote { summary = .conditional } else if !acceptedRemote.isEmpty { summary = .restricted } else if acceptedLocal { summary = .localOnly } else { summary = .blocked }
-        out.sort { a, b in
+        // Indices are sorted, not the regions themselves: moving a region moves a dozen strings and arrays.
+        let order = out.indices.sorted { ia, ib in
+            let a = out[ia], b = out[ib]
             if a.verdict != b.verdict { return a.verdict < b.verdict }
             if a.interface != b.interface { return a.interface < b.interface }
             if a.destination != b.destination { return a.destination < b.destination }
@@ -571,6 +648,7 @@ extension Evaluator {
             if pa != pb { return pa.lexicographicallyPrecedes(pb) }
             return a.sources.lexicographicallyPrecedes(b.sources)
         }
+        out = order.map { out[$0] }
         // In the order of the sorted regions, so the output does not depend on dictionary order.
         reasons = []
         for region in out { for r in region.reasons where !reasons.contains(r) { reasons.append(r) } }
@@ -579,4 +657,27 @@ extension Evaluator {
         return ListenerExposure(listener: l, summary: summary, interfaces: ifaces.sorted(), acceptedSources: sources,
                                 reasons: reasons, regions: out, viaPorts: via.sorted(), acceptedRanges: acceptedRanges)
     }
+}
+
+/// Result slots filled by concurrent workers: each index is written by exactly one worker, and read only after
+/// `concurrentPerform` returned (its completion orders every write before the reads).
+final class Slots<T>: @unchecked Sendable {
+    private var storage: UnsafeMutableBufferPointer<T>
+
+    init(count: Int, empty: T) {
+        storage = .allocate(capacity: count)
+        storage.initialize(repeating: empty)
+    }
+
+    deinit {
+        storage.deinitialize()
+        storage.deallocate()
+    }
+
+    subscript(i: Int) -> T {
+        get { storage[i] }
+        set { storage[i] = newValue }
+    }
+
+    var values: [T] { Array(storage) }
 }

@@ -47,6 +47,24 @@ import Testing
         }
     }
 
+    /// Workers split questions by port and listeners by position; the answer must not depend on how many there are.
+    @Test(arguments: 0..<WalkReuseTests.inputs.count)
+    func workersDoNotChangeTheAnswer(_ index: Int) throws {
+        let t = table(.inet)
+        try t.chain("input", hook: .input, policy: .drop, Self.inputs[index])
+        let nat = table(.ip, "nat")
+        try nat.chain("pre", hook: .prerouting, type: "nat", priority: -100, ["tcp dport 2222 dnat to 192.0.2.1:22"])
+        let e = Evaluator(snapshot: snapshot(listeners: Self.listeners, nat, t))
+        let one = e.fullExposure(workers: 1)
+        for n in [2, 3, 8] {
+            let many = e.fullExposure(workers: n)
+            #expect(many.listeners.map(\.listener) == one.listeners.map(\.listener), "workers \(n)")
+            let first = zip(many.listeners, one.listeners).first { $0.0 != $0.1 }
+            #expect(first == nil, "ruleset \(index), workers \(n): listener \(first.map { "\($0.0.listener.port)" } ?? "")")
+            #expect(many.forwarded == one.forwarded)
+        }
+    }
+
     @Test func natAndIngressAreNotReusedAcrossQuestions() throws {
         let nat = table(.ip, "nat")
         try nat.chain("pre", hook: .prerouting, type: "nat", priority: -100, ["tcp dport 2222 dnat to 192.0.2.1:22", "tcp dport 8081 redirect to :8080"])

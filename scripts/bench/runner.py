@@ -119,6 +119,16 @@ def run_once(cmd: dict, stdout_path: str | None, tmpdir: str, wrap: bool = True)
             res["rss_kib"] = None
     else:
         res["rss_kib"] = ru.ru_maxrss  # upper bound: includes this runner's high-water mark
+    if cmd.get("parse_timings"):
+        # `PORTWARDEN_TIMINGS=1` makes portwarden print "timings: load 1.0 ms, evaluate 2.0 ms, render 3.0 ms".
+        try:
+            with open(err_file, errors="replace") as f:
+                for line in f:
+                    if line.startswith("timings: "):
+                        res["timings"] = {k: float(v) for k, v in
+                                          (part.strip().rsplit(" ", 2)[:2] for part in line[9:].split(","))}
+        except (OSError, ValueError):
+            pass
     if killed:
         res["error"] = f"timed out after {timeout:.0f} s"
     elif res.get("signal") or rc < 0:
@@ -139,7 +149,10 @@ def summarize(runs: list[dict]) -> dict:
     walls = [r["wall_ms"] for r in runs]
     rss = [r["rss_kib"] for r in runs if r.get("rss_kib") is not None]
     cpu = [r["cpu_ms"] for r in runs]
+    phases = sorted({k for r in runs for k in (r.get("timings") or {})})
+    timings = {k: statistics.median([r["timings"][k] for r in runs if k in (r.get("timings") or {})]) for k in phases}
     return {
+        **({"timings_ms_median": timings} if timings else {}),
         "n": len(runs),
         "wall_ms_median": statistics.median(walls),
         "wall_ms_min": min(walls), "wall_ms_max": max(walls),
