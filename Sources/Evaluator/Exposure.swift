@@ -169,7 +169,7 @@ extension Evaluator {
     func walkAll(_ questions: [Question], grid: [GridInterface], reuseWalks: Bool, workers: Int) -> [[Cell?]] {
         var buckets = [[Int]](repeating: [], count: workers)
         for (i, q) in questions.enumerated() {
-            buckets[(Int(q.dport) &* 2 &+ (q.proto == .tcp ? 0 : 1)) % workers].append(i)
+            buckets[(Int(q.dport) &* 31 &+ (q.proto == .tcp ? 0 : 1)) % workers].append(i)
         }
         let slots = Slots<[Cell?]>(count: questions.count, empty: [])
         let work = buckets
