@@ -1,143 +1,149 @@
-/// A hand-written JSON writer for listeners that produces exactly the bytes `JSONEncoder` writes with
-/// `[.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]`, several times faster.
+/// A hand-written JSON writer that produces exactly the bytes `JSONEncoder` writes with
+/// `[.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]`, several times faster and without an intermediate tree.
 ///
-/// Listeners are most of a large snapshot (one holder process is repeated in each of its sockets), and the
-/// generic encoder spends most of a collection's time on them. Each distinct process is rendered once and reused.
+/// This file holds the layout primitives and the listeners (most of a large snapshot's bytes; one holder process is
+/// repeated in each of its sockets, so each distinct process is rendered once and reused). `SnapshotJSON.swift`
+/// writes the rest of the snapshot. Keys are written in the order `.sortedKeys` gives: by UTF-8 bytes, so uppercase
+/// sorts before lowercase (`sregData` < `sregKey` < `sreg…`) and a prefix before its extensions (`key` < `keyEnd`).
 /// `SnapshotCodecTests` compares the output byte for byte with `JSONEncoder`.
-struct ListenerJSONWriter {
-    private(set) var out: [UInt8] = []
-    private var processCache: [ProcessInfo: [UInt8]] = [:]
+struct SnapshotJSONWriter: ~Copyable {
+    private(set) var out: ByteBuffer
+    /// Rendered holder processes by pid (checked for equality on use): keyed by `Int32` rather than by the whole
+    /// `ProcessInfo`, so a hit hashes one integer and the dictionary's generic metadata needs no new conformance lookup.
+    private var processCache: [Int32: (process: ProcessInfo, json: [UInt8])] = [:]
+    /// When set, the buffer is handed to it and emptied whenever it grows past `chunkSize` at an item boundary, so a
+    /// large snapshot never exists in memory as a whole.
+    private var drain: ((UnsafeBufferPointer<UInt8>) -> Void)?
+    private var chunkSize = Int.max
+    /// A newline followed by indentation, sliced for each line start (one copy instead of one append per space).
+    private let lineStart: [UInt8] = [10] + [UInt8](repeating: 32, count: 64)
 
-    init(capacity: Int = 0) { out.reserveCapacity(capacity) }
+    init(capacity: Int = 0) { out = ByteBuffer(capacity: capacity) }
 
-    /// Writes `listeners` as a pretty-printed array whose items are indented by `indent + 2` spaces; the opening
-    /// bracket is written at the current position and the closing one after `indent` spaces.
-    mutating func writeArray(_ listeners: [Listener], indent: Int) {
-        writeArray(listeners, indent: indent) { $0.write($1, indent: $2) }
+    /// A writer that streams: `drain` receives the buffer each time it exceeds `chunkSize`.
+    init(chunkSize: Int, drain: @escaping (UnsafeBufferPointer<UInt8>) -> Void) {
+        self.chunkSize = chunkSize
+        self.drain = drain
+        out = ByteBuffer(capacity: chunkSize + 16 * 1024)
     }
 
-    /// Writes set elements as a pretty-printed array, like `writeArray` does for listeners.
-    mutating func writeElements(_ elements: [SetElement], indent: Int) {
-        writeArray(elements, indent: indent) { $0.write($1, indent: $2) }
-    }
-
-    /// The array layout `JSONEncoder` uses when pretty-printing (an empty array is "[", a blank line, "]").
-    private mutating func writeArray<T>(_ items: [T], indent: Int, item: (inout Self, T, Int) -> Void) {
-        if items.isEmpty {
-            out.append(contentsOf: "[\n\n".utf8)
-            spaces(indent)
-            out.append(UInt8(ascii: "]"))
-            return
+    /// Hands the buffer over when it is full (called between array items, where any cut is fine).
+    @inline(__always) mutating func drainIfFull() {
+        if out.count >= chunkSize, let drain {
+            drain(out.bytes)
+            out.removeAll()
         }
-        out.append(contentsOf: "[\n".utf8)
-        for (i, value) in items.enumerated() {
-            spaces(indent + 2)
-            item(&self, value, indent + 2)
-            if i < items.count - 1 { out.append(UInt8(ascii: ",")) }
+    }
+
+    mutating func append(_ bytes: [UInt8]) { out.append(contentsOf: bytes) }
+
+    /// Hands over whatever is left.
+    mutating func finish() {
+        if out.count > 0, let drain {
+            drain(out.bytes)
+            out.removeAll()
+        }
+    }
+
+    // MARK: Layout
+
+    /// An object or array being written: its closing indentation and whether anything was written into it yet.
+    struct Scope {
+        let indent: Int
+        var empty = true
+    }
+
+    /// `JSONEncoder`'s layout: "{" then each member on its own line indented by `indent + 2`, separated by ",";
+    /// "}" on its own line after `indent` spaces; an empty container is "{", a blank line, "}".
+    @inline(__always) mutating func openObject(_ indent: Int) -> Scope {
+        out.append(UInt8(ascii: "{"))
+        return Scope(indent: indent)
+    }
+
+    @inline(__always) mutating func closeObject(_ s: Scope) { close(s, UInt8(ascii: "}")) }
+
+    @inline(__always) mutating func openArray(_ indent: Int) -> Scope {
+        out.append(UInt8(ascii: "["))
+        return Scope(indent: indent)
+    }
+
+    @inline(__always) mutating func closeArray(_ s: Scope) { close(s, UInt8(ascii: "]")) }
+
+    @inline(__always) private mutating func close(_ s: Scope, _ bracket: UInt8) {
+        if s.empty { out.append(10) }
+        newline(indent: s.indent)
+        out.append(bracket)
+    }
+
+    /// Starts an array item: the separator, a new line and the item's indentation.
+    @inline(__always) mutating func item(_ s: inout Scope) {
+        if !s.empty { out.append(UInt8(ascii: ",")) }
+        s.empty = false
+        newline(indent: s.indent + 2)
+    }
+
+    /// Starts an object member: like `item`, then `"key" : `.
+    @inline(__always) mutating func key(_ s: inout Scope, _ k: StaticString) {
+        item(&s)
+        out.append(34)
+        k.withUTF8Buffer { out.append(contentsOf: $0) }
+        out.append(34); out.append(32); out.append(58); out.append(32)
+    }
+
+    /// A constant string value that needs no escaping (enum names).
+    @inline(__always) mutating func quoted(_ v: StaticString) {
+        out.append(34)
+        v.withUTF8Buffer { out.append(contentsOf: $0) }
+        out.append(34)
+    }
+
+    /// A member whose key is not a constant (dictionary keys).
+    mutating func key(_ s: inout Scope, dynamic k: String) {
+        item(&s)
+        string(k)
+        out.append(contentsOf: [32, 58, 32])
+    }
+
+    /// An array whose items are written by `write` at the item's indentation.
+    @inline(__always) mutating func array<T>(_ items: [T], indent: Int, _ write: (inout Self, T, Int) -> Void) {
+        var a = openArray(indent)
+        for value in items {
+            item(&a)
+            write(&self, value, indent + 2)
+        }
+        closeArray(a)
+    }
+
+    /// Like `array`, offering the buffer to `drain` after each item (for the arrays that make a snapshot large).
+    @inline(__always) mutating func drainingArray<T>(_ items: [T], indent: Int, _ write: (inout Self, T, Int) -> Void) {
+        var a = openArray(indent)
+        for value in items {
+            item(&a)
+            write(&self, value, indent + 2)
+            drainIfFull()
+        }
+        closeArray(a)
+    }
+
+    mutating func strings(_ items: [String], indent: Int) {
+        var a = openArray(indent)
+        for s in items { item(&a); string(s) }
+        closeArray(a)
+    }
+
+    @inline(__always) mutating func newline(indent n: Int) {
+        if n < lineStart.count {
+            lineStart.withUnsafeBufferPointer { out.append(contentsOf: UnsafeBufferPointer(rebasing: $0[...n])) }
+        } else {
             out.append(10)
+            for _ in 0..<n { out.append(32) }
         }
-        spaces(indent)
-        out.append(UInt8(ascii: "]"))
     }
 
-    private mutating func write(_ l: Listener, indent: Int) {
-        out.append(contentsOf: "{\n".utf8)
-        let inner = indent + 2
-        key("address", inner); string(l.address); comma()
-        key("cookie", inner); number(l.cookie); comma()
-        if let d = l.device { key("device", inner); string(d); comma() }
-        key("deviceIndex", inner); number(UInt64(l.deviceIndex)); comma()
-        key("family", inner); string(l.family.rawValue); comma()
-        key("inode", inner); number(l.inode); comma()
-        key("owner", inner); string(l.owner.rawValue); comma()
-        key("port", inner); number(UInt64(l.port)); comma()
-        key("processes", inner)
-        if l.processes.isEmpty {
-            out.append(contentsOf: "[\n\n".utf8); spaces(inner); out.append(UInt8(ascii: "]"))
-        } else {
-            out.append(contentsOf: "[\n".utf8)
-            for (i, p) in l.processes.enumerated() {
-                spaces(inner + 2)
-                if let cached = processCache[p] {
-                    out += cached
-                } else {
-                    let start = out.count
-                    write(p, indent: inner + 2)
-                    processCache[p] = Array(out[start...])
-                }
-                if i < l.processes.count - 1 { out.append(UInt8(ascii: ",")) }
-                out.append(10)
-            }
-            spaces(inner); out.append(UInt8(ascii: "]"))
-        }
-        comma()
-        key("proto", inner); string(l.proto.rawValue); comma()
-        key("uid", inner); number(UInt64(l.uid)); comma()
-        key("v6only", inner); out.append(contentsOf: (l.v6only ? "true" : "false").utf8); out.append(10)
-        spaces(indent); out.append(UInt8(ascii: "}"))
-    }
-
-    private mutating func write(_ p: ProcessInfo, indent: Int) {
-        out.append(contentsOf: "{\n".utf8)
-        let inner = indent + 2
-        key("cmdline", inner)
-        if p.cmdline.isEmpty {
-            out.append(contentsOf: "[\n\n".utf8); spaces(inner); out.append(UInt8(ascii: "]"))
-        } else {
-            out.append(contentsOf: "[\n".utf8)
-            for (i, arg) in p.cmdline.enumerated() {
-                spaces(inner + 2); string(arg)
-                if i < p.cmdline.count - 1 { out.append(UInt8(ascii: ",")) }
-                out.append(10)
-            }
-            spaces(inner); out.append(UInt8(ascii: "]"))
-        }
-        comma()
-        if let c = p.container { key("container", inner); string(c); comma() }
-        if let e = p.exe { key("exe", inner); string(e); comma() }
-        key("name", inner); string(p.name); comma()
-        key("pid", inner); signed(Int64(p.pid))
-        if let u = p.unit { comma(); key("unit", inner); string(u) }
-        out.append(10)
-        spaces(indent); out.append(UInt8(ascii: "}"))
-    }
-
-    private mutating func write(_ e: SetElement, indent: Int) {
-        out.append(contentsOf: "{\n".utf8)
-        let inner = indent + 2
-        if let d = e.data { key("data", inner); hex(d); comma() }
-        key("flags", inner); number(UInt64(e.flags)); comma()
-        key("key", inner); hex(e.key)
-        if let k = e.keyEnd { comma(); key("keyEnd", inner); hex(k) }
-        if let o = e.objref { comma(); key("objref", inner); string(o) }
-        if let v = e.verdict {
-            comma(); key("verdict", inner)
-            out.append(contentsOf: "{\n".utf8)
-            switch v {
-            case .jump(let c), .goto(let c):
-                key("chain", inner + 2); string(c); comma()
-            case .other(let code):
-                key("code", inner + 2); signed(Int64(code)); comma()
-            default:
-                break
-            }
-            key("verdict", inner + 2); string(v.codingName); out.append(10)
-            spaces(inner); out.append(UInt8(ascii: "}"))
-        }
-        out.append(10)
-        spaces(indent); out.append(UInt8(ascii: "}"))
-    }
-
-    private mutating func spaces(_ n: Int) { for _ in 0..<n { out.append(32) } }
-    private mutating func comma() { out.append(UInt8(ascii: ",")); out.append(10) }
-
-    private mutating func key(_ k: String, _ indent: Int) {
-        spaces(indent)
-        out.append(34); out.append(contentsOf: k.utf8); out.append(contentsOf: "\" : ".utf8)
-    }
+    // MARK: Scalars
 
     /// Decimal digits written straight into the buffer (no String per number).
-    private mutating func number(_ v: UInt64) {
+    mutating func number(_ v: UInt64) {
         if v < 10 { out.append(48 + UInt8(v)); return }
         var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
                      UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
@@ -146,13 +152,21 @@ struct ListenerJSONWriter {
         var count = 0
         withUnsafeMutableBytes(of: &digits) { buf in
             while n > 0 { buf[19 - count] = 48 + UInt8(n % 10); n /= 10; count += 1 }
-            out.append(contentsOf: buf[(20 - count)...])
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buf[(20 - count)...]))
         }
     }
-    private mutating func signed(_ v: Int64) { out += Array(String(v).utf8) }
+
+    @inline(__always) mutating func number<T: UnsignedInteger>(_ v: T) { number(UInt64(v)) }
+
+    mutating func signed(_ v: Int64) {
+        if v < 0 { out.append(UInt8(ascii: "-")) }
+        number(v.magnitude)
+    }
+
+    @inline(__always) mutating func bool(_ v: Bool) { out.append(contentsOf: v ? [116, 114, 117, 101] : [102, 97, 108, 115, 101]) }
 
     /// `Bytes` as its JSON string: lowercase hex, written without building a String first.
-    private mutating func hex(_ b: Bytes) {
+    mutating func hex(_ b: Bytes) {
         out.append(34)
         for byte in b.bytes {
             out.append(Self.hexDigits[Int(byte >> 4)])
@@ -163,25 +177,124 @@ struct ListenerJSONWriter {
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
-    /// JSON string escaping as Foundation's JSONWriter does it (slashes unescaped).
+    /// JSON string escaping as Foundation's JSONWriter does it (slashes unescaped, DEL and non-ASCII as is).
     mutating func string(_ s: String) {
         out.append(34)
-        let hex = Self.hexDigits
-        for c in s.utf8 {
-            switch c {
-            case 34: out.append(92); out.append(34)
-            case 92: out.append(92); out.append(92)
-            case 10: out.append(92); out.append(UInt8(ascii: "n"))
-            case 13: out.append(92); out.append(UInt8(ascii: "r"))
-            case 9: out.append(92); out.append(UInt8(ascii: "t"))
-            case 8: out.append(92); out.append(UInt8(ascii: "b"))
-            case 12: out.append(92); out.append(UInt8(ascii: "f"))
-            case 0..<32:
-                out.append(contentsOf: "\\u00".utf8)
-                out.append(hex[Int(c >> 4)]); out.append(hex[Int(c & 0xf)])
-            default: out.append(c)
+        var s = s
+        s.withUTF8 { utf8 in
+            // Runs of plain bytes are copied at once; only quotes, backslashes and control characters are escaped.
+            var start = 0
+            for (i, c) in utf8.enumerated() where c < 32 || c == 34 || c == 92 {
+                if start < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<i])) }
+                start = i + 1
+                switch c {
+                case 34: out.append(92); out.append(34)
+                case 92: out.append(92); out.append(92)
+                case 10: out.append(92); out.append(UInt8(ascii: "n"))
+                case 13: out.append(92); out.append(UInt8(ascii: "r"))
+                case 9: out.append(92); out.append(UInt8(ascii: "t"))
+                case 8: out.append(92); out.append(UInt8(ascii: "b"))
+                case 12: out.append(92); out.append(UInt8(ascii: "f"))
+                default:
+                    out.append(contentsOf: [92, 117, 48, 48])
+                    out.append(Self.hexDigits[Int(c >> 4)]); out.append(Self.hexDigits[Int(c & 0xf)])
+                }
             }
+            if start < utf8.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...])) }
         }
         out.append(34)
+    }
+
+    // MARK: Listeners
+
+    mutating func write(_ l: Listener, indent: Int) {
+        var o = openObject(indent)
+        key(&o, "address"); string(l.address)
+        key(&o, "cookie"); number(l.cookie)
+        if let d = l.device { key(&o, "device"); string(d) }
+        key(&o, "deviceIndex"); number(l.deviceIndex)
+        key(&o, "family"); string(l.family.rawValue)
+        key(&o, "inode"); number(l.inode)
+        key(&o, "owner"); string(l.owner.rawValue)
+        key(&o, "port"); number(l.port)
+        key(&o, "processes")
+        var a = openArray(indent + 2)
+        for p in l.processes {
+            item(&a)
+            if let cached = processCache[p.pid], cached.process == p {
+                out.append(contentsOf: cached.json)
+            } else {
+                let start = out.count
+                write(p, indent: indent + 4)
+                processCache[p.pid] = (p, Array(UnsafeBufferPointer(rebasing: out.bytes[start...])))
+            }
+        }
+        closeArray(a)
+        key(&o, "proto"); string(l.proto.rawValue)
+        key(&o, "uid"); number(l.uid)
+        key(&o, "v6only"); bool(l.v6only)
+        closeObject(o)
+    }
+
+    private mutating func write(_ p: ProcessInfo, indent: Int) {
+        var o = openObject(indent)
+        key(&o, "cmdline"); strings(p.cmdline, indent: indent + 2)
+        if let c = p.container { key(&o, "container"); string(c) }
+        if let e = p.exe { key(&o, "exe"); string(e) }
+        key(&o, "name"); string(p.name)
+        key(&o, "pid"); signed(Int64(p.pid))
+        if let u = p.unit { key(&o, "unit"); string(u) }
+        closeObject(o)
+    }
+}
+
+/// A growable byte buffer without copy-on-write checks: the writer appends millions of single bytes, and `[UInt8]`
+/// spends most of that time on uniqueness and capacity bookkeeping.
+struct ByteBuffer: ~Copyable {
+    private(set) var base: UnsafeMutablePointer<UInt8>
+    private(set) var count = 0
+    private var capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = max(capacity, 4096)
+        base = .allocate(capacity: self.capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    var bytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: base, count: count) }
+
+    @inline(__always) mutating func append(_ b: UInt8) {
+        if count == capacity { grow(to: count + 1) }
+        base[count] = b
+        count += 1
+    }
+
+    @inline(__always) mutating func append(contentsOf p: UnsafeBufferPointer<UInt8>) {
+        let n = p.count
+        guard n > 0, let src = p.baseAddress else { return }
+        if count + n > capacity { grow(to: count + n) }
+        (base + count).update(from: src, count: n)
+        count += n
+    }
+
+    @inline(__always) mutating func append(contentsOf p: UnsafeRawBufferPointer) {
+        append(contentsOf: p.assumingMemoryBound(to: UInt8.self))
+    }
+
+    @inline(__always) mutating func append(contentsOf a: [UInt8]) {
+        a.withUnsafeBufferPointer { append(contentsOf: $0) }
+    }
+
+    /// Empties the buffer, keeping its memory (the next chunk reuses the same, already touched, pages).
+    mutating func removeAll() { count = 0 }
+
+    private mutating func grow(to needed: Int) {
+        let newCapacity = max(needed, capacity * 2)
+        let newBase = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        newBase.initialize(from: base, count: count)
+        base.deallocate()
+        base = newBase
+        capacity = newCapacity
     }
 }

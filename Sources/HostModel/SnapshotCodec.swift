@@ -20,75 +20,58 @@ public enum SnapshotError: Error, CustomStringConvertible, Equatable {
 
 /// Reads and writes the snapshot contract (`portwarden-snapshot/1`).
 public enum SnapshotCodec {
+    /// The snapshot as JSON. The pretty form (the file format) is written by `SnapshotJSONWriter`: the bytes
+    /// `JSONEncoder` gives with `[.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]`, several times faster; the
+    /// compact form goes through `JSONEncoder`.
     public static func encode(_ snapshot: Snapshot, pretty: Bool = true) throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
-        guard pretty else { return try encoder.encode(snapshot) }
-        // Listeners and set elements are most of a large snapshot and the generic encoder spends most of a
-        // collection's time on them. They are written by a specialised writer (same bytes, several times faster)
-        // and spliced in where the generic encoder wrote empty arrays; everything else goes through the encoder.
-        var rest = snapshot
-        rest.listeners = []
-        var elementLists: [[SetElement]] = []
-        for t in rest.firewall.tables.indices {
-            for s in rest.firewall.tables[t].sets.indices {
-                elementLists.append(rest.firewall.tables[t].sets[s].elements)
-                rest.firewall.tables[t].sets[s].elements = []
-            }
+        guard pretty else {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            return try encoder.encode(snapshot)
         }
-        let base = [UInt8](try encoder.encode(rest))
-        var out: [UInt8] = []
-        out.reserveCapacity(base.count + snapshot.listeners.count * 400 + elementLists.reduce(0) { $0 + $1.count * 48 })
-        var cursor = 0
-        // With sorted keys the sets appear in table order, then set order: the n-th empty "elements" array is the
-        // n-th set's (no other type has an "elements" key).
-        let elementsKey = Array("\"elements\" : ".utf8)
-        for elements in elementLists {
-            guard let at = firstIndex(of: elementsKey + Array("[\n\n".utf8), in: base, from: cursor),
-                  let (indent, close) = closingBracket(in: base, after: at + elementsKey.count + 3) else {
-                return try encoder.encode(snapshot)
-            }
-            out += base[cursor..<(at + elementsKey.count)]
-            var writer = ListenerJSONWriter(capacity: elements.count * 48)
-            writer.writeElements(elements, indent: indent)
-            out += writer.out
-            cursor = close + 1
-        }
-        let marker = Array("\n  \"listeners\" : [\n\n  ]".utf8)
-        guard let at = firstIndex(of: marker, in: base, from: cursor) else { return try encoder.encode(snapshot) }
-        var writer = ListenerJSONWriter(capacity: snapshot.listeners.count * 400)
-        writer.writeArray(snapshot.listeners, indent: 2)
-        out += base[cursor..<at]
-        out += Array("\n  \"listeners\" : ".utf8)
-        out += writer.out
-        out += base[(at + marker.count)...]
-        return Data(out)
+        var writer = SnapshotJSONWriter(capacity: estimatedSize(snapshot))
+        writer.write(snapshot)
+        return Data(buffer: writer.out.bytes)
     }
 
-    /// After an empty pretty-printed array's "[\n\n", the indentation of its "]" and the bracket's index.
-    private static func closingBracket(in bytes: [UInt8], after start: Int) -> (Int, Int)? {
-        var j = start
-        while j < bytes.count, bytes[j] == 32 { j += 1 }
-        guard j < bytes.count, bytes[j] == UInt8(ascii: "]") else { return nil }
-        return (j - start, j)
+    /// Writes the pretty snapshot (the bytes `encode` returns, then `terminator`) to `sink` in chunks of about
+    /// `chunkSize` bytes, so a large snapshot never exists in memory as a whole. `sink` is called until it throws;
+    /// the first error ends the writing and is rethrown.
+    public static func write<E: Error>(_ snapshot: Snapshot, terminator: [UInt8] = [], chunkSize: Int = 64 * 1024,
+                                       to sink: (UnsafeBufferPointer<UInt8>) throws(E) -> Void) throws(E) {
+        var failure: E?
+        withoutActuallyEscaping(sink) { sink in
+            var writer = SnapshotJSONWriter(chunkSize: chunkSize) { buffer in
+                guard failure == nil else { return }
+                do throws(E) {
+                    try sink(buffer)
+                } catch {
+                    failure = error
+                }
+            }
+            writer.write(snapshot)
+            writer.append(terminator)
+            writer.finish()
+        }
+        if let failure { throw failure }
+    }
+
+    /// A capacity guess for the whole pretty snapshot (listeners ~400 bytes each, set elements ~90, rules ~1,200), so
+    /// the buffer rarely grows by copying.
+    private static func estimatedSize(_ s: Snapshot) -> Int {
+        var n = 16 * 1024 + s.listeners.count * 400 + s.routes.routes.count * 300
+        for t in s.firewall.tables {
+            for c in t.chains { n += c.rules.count * 1_200 }
+            for set in t.sets { n += set.elements.count * 90 }
+        }
+        return n
     }
 
     /// The listeners alone, as pretty-printed JSON with sorted keys (what `listeners --format json` prints).
     public static func encodeListeners(_ listeners: [Listener]) -> Data {
-        var writer = ListenerJSONWriter(capacity: listeners.count * 400)
-        writer.writeArray(listeners, indent: 0)
-        return Data(writer.out)
-    }
-
-    private static func firstIndex(of needle: [UInt8], in haystack: [UInt8], from start: Int = 0) -> Int? {
-        guard needle.count <= haystack.count, let first = needle.first else { return nil }
-        var i = start
-        let last = haystack.count - needle.count
-        while i <= last {
-            if haystack[i] == first, haystack[i..<(i + needle.count)].elementsEqual(needle) { return i }
-            i += 1
-        }
-        return nil
+        var writer = SnapshotJSONWriter(capacity: listeners.count * 400)
+        writer.array(listeners, indent: 0) { $0.write($1, indent: $2) }
+        return Data(buffer: writer.out.bytes)
     }
 
     /// Decodes a snapshot. A well-formed current snapshot is read by `SnapshotFastReader` (a 40 MB one about 6x

@@ -214,3 +214,148 @@ import Testing
         #expect(try SnapshotCodec.decode(SnapshotCodec.encode(snapshot)) == snapshot)
     }
 }
+
+/// The whole-snapshot writer (`SnapshotJSONWriter`) must be byte-identical to `JSONEncoder` (pretty, sorted keys,
+/// slashes unescaped) on any snapshot, and its streamed form must be the same bytes in any chunking.
+@Suite struct SnapshotJSONWriterTests {
+    static func generic(_ s: Snapshot) throws -> Data { try ListenerJSONWriterTests.generic(s) }
+
+    /// Every expression kind, once with every optional present and once with none.
+    static let everyExpression: [HostModel.Expression] = {
+        let b = Bytes([0xde, 0xad, 0x00, 0xff])
+        return [
+            .payload(Payload(base: .link, offset: 0, length: 6, dreg: 1, sreg: 2)), .payload(Payload(base: .inner, offset: 9, length: 1)),
+            .meta(Meta(key: 16, dreg: 1, sreg: 3)), .meta(Meta(key: 4)),
+            .cmp(Cmp(sreg: 1, op: .gte, data: b)), .cmp(Cmp(sreg: 1, op: .neq, data: Bytes([]))),
+            .bitwise(Bitwise(sreg: 1, dreg: 2, length: 4, op: 1, mask: b, xor: Bytes([1]), data: Bytes([2]))),
+            .bitwise(Bitwise(sreg: 1, dreg: 1, length: 4)),
+            .byteorder(Byteorder(sreg: 1, dreg: 1, op: 1, length: 2, size: 2)),
+            .range(RangeExpr(sreg: 1, inverted: true, from: Bytes([0, 1]), to: Bytes([0, 9]))),
+            .lookup(Lookup(sreg: 1, dreg: 0, set: "__map%d \"x\"", setId: 7, inverted: true)), .lookup(Lookup(sreg: 9, set: "")),
+            .immediate(Immediate(dreg: 1, data: b, verdict: .goto("g/é"))), .immediate(Immediate(dreg: 0)),
+            .immediate(Immediate(dreg: 0, verdict: .other(Int32.min))), .immediate(Immediate(dreg: 0, verdict: .repeatVerdict)),
+            .ct(Ct(key: 0, dreg: 1, sreg: 2, direction: 1)), .ct(Ct(key: 3)),
+            .fib(Fib(dreg: 1, result: 3, flags: 0x2a)),
+            .nat(Nat(type: 1, family: 2, regAddrMin: 1, regAddrMax: 2, regProtoMin: 3, regProtoMax: 4, flags: 0x10)), .nat(Nat(type: 0, family: 10)),
+            .redir(Redir(regProtoMin: 1, regProtoMax: 2, flags: 4)), .redir(Redir()),
+            .masq(Redir(regProtoMin: 1, regProtoMax: 2, flags: 4)), .masq(Redir()),
+            .reject(Reject(type: 2, code: UInt8.max)), .reject(Reject(type: 1)),
+            .counter, .notrack,
+            .log(Log(prefix: "DROP: \"in\"\n", group: UInt16.max, level: 4)), .log(Log()),
+            .limit(Limit(rate: UInt64.max, unit: 60, burst: 5, type: 1, inverted: true)), .limit(Limit(rate: 0, unit: 1)),
+            .quota(Quota(bytes: 1 << 40, inverted: false)), .connlimit(Connlimit(count: 3, inverted: true)),
+            .numgen(Numgen(dreg: 1, modulus: 2, type: 1, offset: 100)), .hash(HashExpr(dreg: 1, modulus: 8, type: 0)),
+            .socket(SocketExpr(key: 0, dreg: 1, level: 2)), .socket(SocketExpr(key: 3, dreg: 1)),
+            .dynset(Dynset(op: 1, set: "meter", sregKey: 1, sregData: 2, timeout: 60_000, expressions: ["limit", "counter"])),
+            .dynset(Dynset(op: 0, set: "s", sregKey: 1)),
+            .objref(Objref(objectType: 1, name: "c", setSreg: 1, set: "m")), .objref(Objref()),
+            .queue(Queue(number: 1, total: UInt16.max, flags: 3)),
+            .exthdr(Exthdr(dreg: 1, type: 2, offset: 3, length: 4, op: 1, flags: 1)), .exthdr(Exthdr(dreg: nil, type: 0, offset: 0, length: 0, op: 0, flags: 0)),
+            .match(Xt(name: "conntrack", revision: 3, info: b)), .target(Xt(name: "LOG", revision: 0, info: Bytes([]))),
+            .unknown(Unknown(name: "future\t", attributes: [RawAttribute(type: 1, value: b), RawAttribute(type: UInt16.max, value: Bytes([]))])),
+            .unknown(Unknown(name: "", attributes: [])),
+        ]
+    }()
+
+    static func everything() -> Snapshot {
+        var s = SnapshotCodecTests.rich()
+        s.listeners = ListenerJSONWriterTests.awkward
+        s.firewall.error = "partly \"read\""
+        s.warnings = ["line\u{2028}separator\u{2029}", "\u{7f}\u{80}\u{FFFF}", "/a/b/", "\\u0041", "\u{10FFFF}"]
+        s.firewall.tables[0].chains.append(Chain(name: "all", handle: UInt64.max, flags: UInt32.max, base: BaseChain(
+            type: "nat", hook: .ingress, priority: Int32.min, policy: .accept, devices: ["eth0", "ü/0"]), rules: [
+            Rule(handle: 1, expressions: everyExpression, comment: "every \\ kind ✓"), Rule(handle: 2, expressions: []),
+        ]))
+        s.firewall.tables[0].sets.append(NFTSet(name: "map", handle: 1, flags: 0x8, keyType: 13 << 6 | 7, keyLength: 8, dataType: 0xffff_ff00,
+                                                dataLength: 16, objectType: 1, concatLengths: [4, 4], keyByteOrder: "big", elements: [
+            SetElement(key: Bytes([1, 2]), keyEnd: Bytes([3, 4]), flags: 3, verdict: .jump("x"), data: Bytes([5]), objref: "o"),
+        ]))
+        s.sysctls.routeLocalnet = ["eth10": true, "eth9": false, "B": true, "a": false, "Ab": true, "é": true, "e\u{301}x": false,
+                                   "ä": true, "🙂": false, "": true, "all": false, "default": true]
+        s.routes.rules.append(RoutingRule(family: .ipv6, priority: 0, table: 255, action: "goto", destination: "2001:db8::", destinationPrefixLength: 32,
+                                          oifname: "lo"))
+        return s
+    }
+
+    @Test func everyKindAndOptionalIsByteIdentical() throws {
+        let s = Self.everything()
+        #expect(try SnapshotCodec.encode(s) == (try Self.generic(s)))
+        #expect(try SnapshotCodec.decode(SnapshotCodec.encode(s)) == s)
+        var empty = Snapshot(host: HostInfo(hostname: "", kernel: "", collectedAt: "", toolVersion: ""))
+        #expect(try SnapshotCodec.encode(empty) == (try Self.generic(empty)))
+        empty.firewall = Firewall(status: .ok, generation: 0, tables: [Table(family: .netdev, name: "t", chains: [Chain(name: "c", rules: [
+            Rule(handle: 0, expressions: [])])], sets: [NFTSet(name: "s")])])
+        #expect(try SnapshotCodec.encode(empty) == (try Self.generic(empty)))
+    }
+
+    @Test func generatedSnapshotsAreByteIdentical() throws {
+        var rng = SplitMix64(seed: 0x5eed_1234)
+        for size in [0, 1, 2, 3, 5, 8] {
+            for _ in 0..<25 {
+                let s = SnapshotGenerator.snapshot(&rng, size: size)
+                #expect(try SnapshotCodec.encode(s) == (try Self.generic(s)), "size \(size)")
+            }
+        }
+    }
+
+    /// Far more bytes than the writer's size estimate (long command lines): its buffer grows without losing bytes.
+    @Test func outputBeyondTheEstimateIsByteIdentical() throws {
+        var s = SnapshotCodecTests.rich()
+        s.listeners = (0..<300).map { i in
+            Listener(proto: .tcp, family: .ipv4, address: "10.0.\(i / 256).\(i % 256)", port: UInt16(i), cookie: UInt64(i), processes: [
+                ProcessInfo(pid: Int32(i), name: "p\(i)", cmdline: [String(repeating: "x\"é\u{1}", count: 200 + i)])])
+        }
+        let encoded = try SnapshotCodec.encode(s)
+        #expect(encoded.count > 300 * 1_000)
+        #expect(encoded == (try Self.generic(s)))
+        #expect(SnapshotCodec.encodeListeners(s.listeners) == (try ListenerJSONWriterTests.generic(s.listeners)))
+    }
+
+    /// Chunked output is the same bytes as the whole encoding plus the terminator, in any chunk size.
+    @Test func streamedWriteIsTheSameBytes() throws {
+        var rng = SplitMix64(seed: 77)
+        let snapshots = [Self.everything(), SnapshotGenerator.snapshot(&rng, size: 8)]
+        for s in snapshots {
+            let whole = try SnapshotCodec.encode(s) + [0x0a]
+            for chunk in [1, 7, 256, 1 << 20] {
+                var streamed: [UInt8] = []
+                var calls = 0
+                SnapshotCodec.write(s, terminator: [0x0a], chunkSize: chunk) { (b) throws(Never) in
+                    streamed.append(contentsOf: b)
+                    calls += 1
+                }
+                #expect(Data(streamed) == whole, "chunk size \(chunk)")
+                if chunk == 1 { #expect(calls > 10, "small chunks are handed over as they fill") }
+            }
+        }
+    }
+
+    /// A failing sink is not called again and its error is the writer's error.
+    @Test func sinkErrorStopsTheWrite() {
+        struct Full: Error, Equatable {}
+        var calls = 0
+        #expect(throws: Full()) {
+            try SnapshotCodec.write(Self.everything(), chunkSize: 16) { (_) throws(Full) in
+                calls += 1
+                throw Full()
+            }
+        }
+        #expect(calls == 1)
+    }
+
+    /// Snapshots written by an earlier `collect` (e.g. the benchmark's, which used `JSONEncoder` for most of the
+    /// file) must come out byte for byte the same after a read: `PORTWARDEN_SNAPSHOT_DIR` names a directory of them.
+    @Test func recordedSnapshotsAreReproduced() throws {
+        guard let dir = Foundation.ProcessInfo.processInfo.environment["PORTWARDEN_SNAPSHOT_DIR"] else { return }
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".json") }.sorted()
+        #expect(!names.isEmpty)
+        for name in names {
+            let file = try Data(contentsOf: URL(fileURLWithPath: dir).appendingPathComponent(name))
+            let snapshot = try SnapshotCodec.decode(file)
+            var streamed: [UInt8] = []
+            streamed.reserveCapacity(file.count)
+            SnapshotCodec.write(snapshot, terminator: [0x0a]) { (b) throws(Never) in streamed.append(contentsOf: b) }
+            #expect(Data(streamed) == file, "\(name)")
+        }
+    }
+}
