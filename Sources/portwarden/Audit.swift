@@ -19,6 +19,7 @@ enum FailThreshold: String, ExpressibleByArgument, CaseIterable {
 /// `portwarden audit`: the CI job. Host (or snapshot) + policy → findings → report and exit code.
 struct Audit: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "audit",
         abstract: "Audit this host (or a saved snapshot) against a policy and report findings as text, JSON or SARIF.",
         discussion: """
             Without --policy the built-in default policy is used (policies/default.yaml): it flags sensitive services \

@@ -11,6 +11,7 @@ import Collector
 /// host, or a host and a candidate ruleset that is not applied yet (the pull-request check).
 struct Diff: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "diff",
         abstract: "Compare exposure and findings between two snapshots, or the host and a candidate ruleset.",
         discussion: """
             Forms (OLD and NEW: a snapshot file, or `live` for this host):

@@ -4,6 +4,7 @@ import Checks
 /// `portwarden explain PW1006`: one rule's document (the same text as rules/PW1006.md).
 struct Explain: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "explain",
         abstract: "Print the documentation of one check (by id or slug).",
         discussion: ExitStatus.documentation)
 

@@ -6,6 +6,7 @@ import HostModel
 /// `portwarden exposure`: every listener, who can open a new connection to it, and the rule that decides it.
 struct Exposure: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "exposure",
         abstract: "Show every listener with its exposure (public, conditional, restricted, local-only, blocked) and the deciding rules.",
         discussion: """
             Exposure is computed per listener over (address family, input interface, source address range), following

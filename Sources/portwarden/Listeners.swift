@@ -5,6 +5,7 @@ import HostModel
 /// `portwarden listeners`: every listening socket with its bind scope and owners — the inventory the audit starts from.
 struct Listeners: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "listeners",
         abstract: "List every listening TCP socket and bound UDP socket, with bind scope and owning processes.",
         discussion: """
             OWNER is name[pid] for each process holding the socket, "-" when no process holds it (a kernel socket), \

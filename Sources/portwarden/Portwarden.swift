@@ -5,6 +5,7 @@ let toolVersion = "0.1.0"
 
 @main
 struct Portwarden: ParsableCommand {
+    // Every command spells out its name: deriving it from the type name costs a runtime lookup at each start.
     static let configuration = CommandConfiguration(
         commandName: "portwarden",
         abstract: "Audit what on this Linux host can be reached, from where, and whether that is what you meant.",

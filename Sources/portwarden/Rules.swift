@@ -5,6 +5,7 @@ import Checks
 /// `portwarden rules`: the check catalog, one line per check.
 struct Rules: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "rules",
         abstract: "List every check: id, slug, default severity, category and title.",
         discussion: "Use the id or the slug in a policy's `checks:` and `suppressions:`, and with `audit --ignore`.\n\n\(ExitStatus.documentation)")
 
@@ -26,6 +27,7 @@ struct Rules: ParsableCommand {
 /// `portwarden docs --output rules/`: regenerates the rule documents from the catalog (a test fails when they are stale).
 struct Docs: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "docs",
         abstract: "Write rules/<id>.md and rules/README.md from the check catalog (for maintainers).")
 
     @Option(name: .long, help: ArgumentHelp("Directory to write into.", valueName: "dir"))

@@ -6,6 +6,7 @@ import HostModel
 /// `portwarden trace`: what the kernel does with one new connection, or with a batch of them (JSON lines).
 struct Trace: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "trace",
         abstract: "Follow new connections through the firewall to the socket that would receive them.",
         discussion: """
             One probe from flags (printed as text, or JSON with --format json):

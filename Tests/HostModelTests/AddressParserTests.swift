@@ -72,18 +72,6 @@ import Testing
 
     // MARK: inputs
 
-    /// A seeded generator so a failure reproduces.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9e37_79b9_7f4a_7c15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-            return z ^ (z >> 31)
-        }
-    }
-
     static let edgeCases: [String] = [
         "", ":", "::", ":::", "::::", "1:", ":1", ":1:", "1::", "::1", "1:::", ":::1", "1::2", "1::2:", "::2:", "1::2::", "::1::",
         ":1::2", "1:2", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8:", ":1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:", ":1:2:3:4:5:6:7",
@@ -98,7 +86,7 @@ import Testing
 
     /// Random strings over the characters that matter, and mutations of valid addresses.
     static func generated() -> [String] {
-        var rng = SplitMix(state: 0x5eed_0001)
+        var rng = SplitMix64(seed: 0x5eed_0001)  // seeded (SnapshotFastReaderTests.swift), so a failure reproduces
         let alphabet: [String] = ["0", "1", "2", "9", "a", "f", "F", "g", ":", ":", ":", ".", ".", "+", "-", " ", "x", "\u{301}", "é"]
         var out: [String] = []
         for _ in 0..<60_000 {
