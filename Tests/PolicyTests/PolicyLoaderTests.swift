@@ -103,6 +103,7 @@ func loadError(_ text: String, file: String = "p.yaml") -> PolicyError? {
             "main.yaml": "version: 1\ninclude:\n  - common.yaml\n  - {file: roles/db.yaml, hosts: [\"db-*\"]}\n  - roles/web.yaml\n",
             "common.yaml": "version: 1\nlisteners: [{proto: tcp, port: 22}]\n",
         ])
+        defer { try? FileManager.default.removeItem(at: dir) }
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("roles"), withIntermediateDirectories: true)
         try Data("version: 1\nlisteners: [{proto: tcp, port: 5432}]\n".utf8).write(to: dir.appendingPathComponent("roles/db.yaml"))
         try Data("version: 1\nhosts: [\"web-*\"]\nlisteners: [{proto: tcp, port: 443}]\n".utf8).write(to: dir.appendingPathComponent("roles/web.yaml"))
@@ -116,6 +117,7 @@ func loadError(_ text: String, file: String = "p.yaml") -> PolicyError? {
 
     @Test func includeCycleIsAnError() throws {
         let dir = try tempDir(["a.yaml": "version: 1\ninclude: [b.yaml]\n", "b.yaml": "version: 1\ninclude: [a.yaml]\n"])
+        defer { try? FileManager.default.removeItem(at: dir) }
         #expect(throws: PolicyError.self) { try PolicyLoader.load(path: dir.appendingPathComponent("a.yaml").path, hostname: nil) }
     }
 
@@ -165,6 +167,7 @@ func loadError(_ text: String, file: String = "p.yaml") -> PolicyError? {
 
     @Test func invalidUTF8() throws {
         let dir = try tempDir([:])
+        defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("bad.yaml")
         try Data([0x76, 0x65, 0x72, 0x3a, 0x20, 0xff, 0xfe, 0x0a]).write(to: path)
         #expect(throws: PolicyError.self) { try PolicyLoader.load(path: path.path, hostname: nil) }
@@ -172,6 +175,7 @@ func loadError(_ text: String, file: String = "p.yaml") -> PolicyError? {
 
     @Test func hugeFile() throws {
         let dir = try tempDir([:])
+        defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("huge.yaml")
         try Data(("version: 1\n" + String(repeating: "# padding\n", count: 200_000)).utf8).write(to: path)
         let start = ContinuousClock.now

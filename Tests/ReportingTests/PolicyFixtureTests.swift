@@ -75,7 +75,9 @@ struct PolicyFixture: Sendable, CustomTestStringConvertible {
         let report = format.reporter.render(Report(result: result, toolVersion: "9.9.9-test", baseDirectory: repoRoot.path))
         try assertGolden(report, "policy-\(f.policy.replacingOccurrences(of: ".yaml", with: "")).\(format.fileExtension)")
         if format == .sarif, let tool = sarifValidator() {
-            let (status, out) = try run([tool.path, try tempFile("policy.sarif", report).path])
+            let file = try tempFile("policy.sarif", report)
+            defer { try? FileManager.default.removeItem(at: file) }
+            let (status, out) = try run([tool.path, file.path])
             #expect(status == 0, "\(f.policy): \(out)")
         }
     }

@@ -109,6 +109,7 @@ func tempFile(_ name: String, _ text: String) throws -> URL {
     @Test func jsonMatchesItsSchema() throws {
         let json = try render(.json)
         let file = try tempFile("report.json", json)
+        defer { try? FileManager.default.removeItem(at: file) }
         let schema = repoRoot.appendingPathComponent("schemas/findings-1.schema.json").path
         let script = """
             import json, sys, jsonschema
@@ -157,12 +158,15 @@ func tempFile(_ name: String, _ text: String) throws -> URL {
     @Test func sarifPassesValidateSarif() throws {
         guard let tool = sarifValidator() else { return }
         let file = try tempFile("report.sarif", try render(.sarif))
+        defer { try? FileManager.default.removeItem(at: file) }
         let (status, out) = try run([tool.path, file.path])
         #expect(status == 0, "\(out)")
         let empty = ReportFormat.sarif.reporter.render(Report(result: AuditResult(
             host: HostInfo(hostname: "h", kernel: "k", collectedAt: "t", toolVersion: "v"), policySource: "policies/default.yaml",
             policyFiles: ["policies/default.yaml"], findings: [], checks: [], caveats: []), toolVersion: "1.0.0"))
-        let (s2, out2) = try run([tool.path, try tempFile("empty.sarif", empty).path])
+        let emptyFile = try tempFile("empty.sarif", empty)
+        defer { try? FileManager.default.removeItem(at: emptyFile) }
+        let (s2, out2) = try run([tool.path, emptyFile.path])
         #expect(s2 == 0, "\(out2)")
     }
 }
