@@ -294,9 +294,13 @@ extension Evaluator {
         return l
     }
 
-    static func pathKey(_ leaf: Leaf) -> String {
-        leaf.path.map { "\($0.table)/\($0.chain)/\($0.handle ?? 0)/\($0.action)" }.joined(separator: ">")
-    }
+    static func pathKey(_ leaf: Leaf) -> String { pathKey(leaf.path) }
+
+    /// A path as one key: the steps' keys joined. Leaves, regions and forwarded cells are grouped by it.
+    static func pathKey(_ path: [PathStep]) -> String { path.map(stepKey).joined(separator: ">") }
+
+    /// One step of a path as text: table, chain, rule handle and action.
+    static func stepKey(_ s: PathStep) -> String { "\(s.table)/\(s.chain)/\(s.handle ?? 0)/\(s.action)" }
 
     /// A cell of a forwarded port: (protocol, external address and port, DNAT target, interface, outcome, path).
     struct ForwardKey: Hashable {
@@ -319,7 +323,7 @@ extension Evaluator {
             let a = addressText(addressValue(p.daddr), p.family)
             let target = p.family == .ipv6 ? "[\(a)]:\(p.dport)" : "\(a):\(p.dport)"
             let verdict: PacketVerdict = l.assumptions.isEmpty && blindSpot == nil ? .accept : .conditional
-            let leafKey = l.path.map { "\($0.table)/\($0.chain)/\($0.handle ?? 0)/\($0.action)" }.joined(separator: ">")
+            let leafKey = Evaluator.pathKey(l.path)
             let k = ForwardKey(proto: q.proto, family: q.family, daddr: q.daddr, dport: q.dport, target: target, interface: g.name,
                                exists: g.exists, verdict: verdict, leaf: leafKey)
             var reasons = l.assumptions
@@ -643,8 +647,8 @@ extension Evaluator {
             if a.destination != b.destination { return a.destination < b.destination }
             if a.destinationPort != b.destinationPort { return a.destinationPort < b.destinationPort }
             // Ties (one cell decided by several rules, for different sources) in a fixed order, not the hash order.
-            let pa = a.path.map { "\($0.table)/\($0.chain)/\($0.handle ?? 0)/\($0.action)" }
-            let pb = b.path.map { "\($0.table)/\($0.chain)/\($0.handle ?? 0)/\($0.action)" }
+            let pa = a.path.map(Evaluator.stepKey)
+            let pb = b.path.map(Evaluator.stepKey)
             if pa != pb { return pa.lexicographicallyPrecedes(pb) }
             return a.sources.lexicographicallyPrecedes(b.sources)
         }
