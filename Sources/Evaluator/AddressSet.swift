@@ -1,23 +1,92 @@
 import HostModel
 
+/// Immutable storage for ranges, shared by every set that holds a slice of it.
+///
+/// Sets are ropes of slices of these stores: cutting a rule's prefix out of a million-range deny list shares the
+/// list's storage instead of copying it, so memory follows the number of cuts, not cuts times list size.
+final class RangeStore: Sendable {
+    let ranges: [ClosedRange<UInt128>]
+    /// Wrapping prefix sums of the range sizes (`sums[i]`: addresses in `ranges[0..<i]`), so a slice of a large
+    /// store is counted in constant time; empty for small stores, which are counted by walking them.
+    let sums: [UInt128]
+    static let summedFrom = 64
+
+    init(_ ranges: [ClosedRange<UInt128>]) {
+        self.ranges = ranges
+        guard ranges.count >= RangeStore.summedFrom else { sums = []; return }
+        var s: [UInt128] = []
+        s.reserveCapacity(ranges.count + 1)
+        var total: UInt128 = 0
+        s.append(0)
+        for r in ranges {
+            total = total &+ (r.upperBound &- r.lowerBound) &+ 1
+            s.append(total)
+        }
+        sums = s
+    }
+}
+
+/// A slice `start..<end` (never empty) of a store.
+struct RangeRun: Sendable {
+    let store: RangeStore
+    let start: Int
+    let end: Int
+    var count: Int { end - start }
+    var first: ClosedRange<UInt128> { store.ranges[start] }
+    var last: ClosedRange<UInt128> { store.ranges[end - 1] }
+
+    /// Addresses in the slice, saturating at UInt128.max.
+    var addressCount: UInt128 {
+        let sums = store.sums
+        if !sums.isEmpty {
+            // The true count is at most 2^128 (the slice's ranges are disjoint), so the wrapped difference is exact
+            // except for the whole space, where it wraps to 0.
+            let d = sums[end] &- sums[start]
+            return d == 0 ? .max : d
+        }
+        var total: UInt128 = 0
+        let rs = store.ranges
+        for i in start..<end {
+            let (n, o1) = (rs[i].upperBound - rs[i].lowerBound).addingReportingOverflow(1)
+            if o1 { return .max }
+            let (t, o2) = total.addingReportingOverflow(n)
+            if o2 { return .max }
+            total = t
+        }
+        return total
+    }
+}
+
 /// A set of addresses of one family as sorted, disjoint, non-adjacent inclusive intervals over 128-bit integers.
 ///
 /// Exposure is computed over these sets instead of single packets, so the cost follows the number of boundaries the
-/// rules mention, not the size of the address space.
+/// rules mention, not the size of the address space. The intervals live in shared slices of immutable stores (see
+/// `RangeStore`): operations that cut a large set by a small one slice the large one's storage.
 public struct AddressSet: Sendable, Equatable, Hashable {
-    /// Inclusive ranges, ascending, never touching.
-    public private(set) var ranges: [ClosedRange<UInt128>]
     public let family: IPFamily
+    /// The slices whose concatenation is the set's ranges, in order.
+    let runs: [RangeRun]
+    /// Number of ranges.
+    let rangeCount: Int
 
     public init(family: IPFamily, ranges: [ClosedRange<UInt128>] = []) {
-        self.family = family
-        self.ranges = AddressSet.normalize(ranges)
+        self.init(family: family, sorted: AddressSet.normalize(ranges))
     }
 
     init(family: IPFamily, sorted: [ClosedRange<UInt128>]) {
         self.family = family
-        self.ranges = sorted
+        rangeCount = sorted.count
+        runs = sorted.isEmpty ? [] : [RangeRun(store: RangeStore(sorted), start: 0, end: sorted.count)]
     }
+
+    init(family: IPFamily, runs: [RangeRun], count: Int) {
+        self.family = family
+        self.runs = runs
+        rangeCount = count
+    }
+
+    /// The ranges, ascending and never touching.
+    public var ranges: Ranges { Ranges(runs: runs, count: rangeCount) }
 
     /// The largest address value of the family (2^32-1 or 2^128-1).
     public static func maxValue(_ family: IPFamily) -> UInt128 { family == .ipv4 ? UInt128(UInt32.max) : UInt128.max }
@@ -27,21 +96,33 @@ public struct AddressSet: Sendable, Equatable, Hashable {
     public static func point(_ family: IPFamily, _ v: UInt128) -> AddressSet { AddressSet(family: family, sorted: [v...v]) }
 
     /// No address at all.
-    public var isEmpty: Bool { ranges.isEmpty }
+    public var isEmpty: Bool { rangeCount == 0 }
     /// Every address of the family.
-    public var isFull: Bool { ranges.count == 1 && ranges[0].lowerBound == 0 && ranges[0].upperBound == AddressSet.maxValue(family) }
+    public var isFull: Bool {
+        guard rangeCount == 1 else { return false }
+        let r = runs[0].first
+        return r.lowerBound == 0 && r.upperBound == AddressSet.maxValue(family)
+    }
 
     /// Number of addresses, saturating at UInt128.max.
     public var count: UInt128 {
         var total: UInt128 = 0
-        for r in ranges {
-            let (n, o1) = (r.upperBound - r.lowerBound).addingReportingOverflow(1)
-            if o1 { return .max }
-            let (t, o2) = total.addingReportingOverflow(n)
-            if o2 { return .max }
+        for run in runs {
+            let (t, o) = total.addingReportingOverflow(run.addressCount)
+            if o { return .max }
             total = t
         }
         return total
+    }
+
+    public static func == (a: AddressSet, b: AddressSet) -> Bool {
+        a.family == b.family && a.rangeCount == b.rangeCount && (SetIdentity(a) == SetIdentity(b) || a.ranges == b.ranges)
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(family)
+        h.combine(rangeCount)
+        for r in ranges { h.combine(r.lowerBound); h.combine(r.upperBound) }
     }
 
     static func normalize(_ input: [ClosedRange<UInt128>]) -> [ClosedRange<UInt128>] {
@@ -59,114 +140,253 @@ public struct AddressSet: Sendable, Equatable, Hashable {
         return out
     }
 
-    /// Membership by binary search.
-    public func contains(_ v: UInt128) -> Bool {
-        var lo = 0, hi = ranges.count - 1
-        while lo <= hi {
-            let mid = (lo + hi) / 2
-            let r = ranges[mid]
-            if v < r.lowerBound { hi = mid - 1 } else if v > r.upperBound { lo = mid + 1 } else { return true }
-        }
-        return false
+    // MARK: positions
+
+    /// A place in the set: run `k`, index `i` of that run's store; `k == runs.count` is the end.
+    struct Position: Comparable {
+        var k: Int
+        var i: Int
+        static func < (a: Position, b: Position) -> Bool { a.k != b.k ? a.k < b.k : a.i < b.i }
     }
 
-    /// Index of the first range whose upper bound is >= v.
-    private func firstIndex(atOrAfter v: UInt128) -> Int {
-        var lo = 0, hi = ranges.count
+    var startPosition: Position { Position(k: 0, i: runs.first?.start ?? 0) }
+    var endPosition: Position { Position(k: runs.count, i: 0) }
+
+    /// The first range whose upper bound is >= v (the end when there is none): a search over runs, then in one.
+    func position(atOrAfter v: UInt128) -> Position {
+        var lo = 0, hi = runs.count
         while lo < hi {
             let mid = (lo + hi) / 2
-            if ranges[mid].upperBound < v { lo = mid + 1 } else { hi = mid }
+            if runs[mid].last.upperBound < v { lo = mid + 1 } else { hi = mid }
+        }
+        if lo == runs.count { return endPosition }
+        let run = runs[lo]
+        let rs = run.store.ranges
+        var a = run.start, b = run.end - 1
+        while a < b {
+            let m = (a + b) / 2
+            if rs[m].upperBound < v { a = m + 1 } else { b = m }
+        }
+        return Position(k: lo, i: a)
+    }
+
+    func range(at p: Position) -> ClosedRange<UInt128>? { p.k < runs.count ? runs[p.k].store.ranges[p.i] : nil }
+
+    func after(_ p: Position) -> Position {
+        if p.i + 1 < runs[p.k].end { return Position(k: p.k, i: p.i + 1) }
+        return p.k + 1 < runs.count ? Position(k: p.k + 1, i: runs[p.k + 1].start) : endPosition
+    }
+
+    /// `p` moved to index `e` of its run (the next run's start, or the end, when `e` is the run's end).
+    func moved(_ p: Position, to e: Int) -> Position {
+        if e < runs[p.k].end { return Position(k: p.k, i: e) }
+        return p.k + 1 < runs.count ? Position(k: p.k + 1, i: runs[p.k + 1].start) : endPosition
+    }
+
+    /// The first index from `p` on, within its run, of a range whose upper bound is >= v (the run's end when none):
+    /// the ranges before it lie below `v` and can be passed on as one slice.
+    func index(_ p: Position, notBelow v: UInt128) -> Int {
+        let run = runs[p.k]
+        let rs = run.store.ranges
+        if rs[p.i].upperBound >= v { return p.i }
+        var lo = p.i + 1, hi = run.end
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if rs[mid].upperBound < v { lo = mid + 1 } else { hi = mid }
         }
         return lo
     }
 
-    /// Addresses in both; the smaller side drives binary searches into the larger, so a rule's small prefix costs
-    /// little against a large deny list.
+    /// How many ranges from `p` and `q` are the same slice of the same store (0 when they differ): a stretch two
+    /// sets share because both were cut from one larger set, handled as a whole.
+    func sharedStretch(_ p: Position, _ other: AddressSet, _ q: Position) -> Int {
+        let a = runs[p.k], b = other.runs[q.k]
+        guard a.store === b.store, p.i == q.i else { return 0 }
+        return min(a.end - p.i, b.end - q.i)
+    }
+
+    /// Appends the ranges from `a` up to (not including) `b`, as slices.
+    func emit(from a: Position, to b: Position, into out: inout RangeBuilder) {
+        var p = a
+        while p < b && p.k < runs.count {
+            let run = runs[p.k]
+            let end = p.k == b.k ? b.i : run.end
+            out.add(run.store, p.i, end)
+            p = p.k + 1 < runs.count ? Position(k: p.k + 1, i: runs[p.k + 1].start) : endPosition
+        }
+    }
+
+    /// Membership by binary search.
+    public func contains(_ v: UInt128) -> Bool {
+        guard let r = range(at: position(atOrAfter: v)) else { return false }
+        return r.lowerBound <= v
+    }
+
+    /// Whether one range of the set holds all of `g` (so the set covers it: ranges never touch).
+    func covers(_ g: ClosedRange<UInt128>) -> Bool {
+        guard let r = range(at: position(atOrAfter: g.lowerBound)) else { return false }
+        return r.lowerBound <= g.lowerBound && r.upperBound >= g.upperBound
+    }
+
+    // MARK: operations
+
+    /// Sizes at which a small operand drives binary searches into a large one (which is then sliced, not copied)
+    /// instead of one linear merge of both.
+    static let searchRatio = 8
+
+    /// Addresses in both.
     public func intersection(_ other: AddressSet) -> AddressSet {
         if isEmpty || other.isEmpty { return AddressSet(family: family, sorted: []) }
         if isFull { return other }
         if other.isFull { return self }
-        // Small side drives a binary search into the big side.
-        let (small, big) = ranges.count <= other.ranges.count ? (self, other) : (other, self)
-        var out: [ClosedRange<UInt128>] = []
-        let bigRanges = big.ranges
-        // Exact size first (binary searches only): a large result is then written once, without the copies and
-        // fresh pages of repeated growth.
-        var size = 0
-        for r in small.ranges {
-            let i = big.firstIndex(atOrAfter: r.lowerBound)
-            guard i < bigRanges.count, bigRanges[i].lowerBound <= r.upperBound else { continue }
-            var j = big.firstIndex(atOrAfter: r.upperBound)
-            if j >= bigRanges.count || bigRanges[j].lowerBound > r.upperBound { j -= 1 }
-            size += j - i + 1
+        if SetIdentity(self) == SetIdentity(other) { return self }
+        let (small, big) = rangeCount <= other.rangeCount ? (self, other) : (other, self)
+        if small.rangeCount * AddressSet.searchRatio <= big.rangeCount || small.rangeCount <= 16 {
+            return big.cut(by: small)
         }
-        out.reserveCapacity(size)
-        for r in small.ranges {
-            var i = big.firstIndex(atOrAfter: r.lowerBound)
-            guard i < bigRanges.count, bigRanges[i].lowerBound <= r.upperBound else { continue }
-            // First and last overlapping ranges are cut; those between are copied whole, in one block.
-            let b0 = bigRanges[i]
-            out.append(max(b0.lowerBound, r.lowerBound)...min(b0.upperBound, r.upperBound))
-            i += 1
-            guard i < bigRanges.count, bigRanges[i].lowerBound <= r.upperBound else { continue }
-            var j = big.firstIndex(atOrAfter: r.upperBound)
-            if j >= bigRanges.count || bigRanges[j].lowerBound > r.upperBound { j -= 1 }
-            if j > i { out.append(contentsOf: bigRanges[i..<j]) }
-            let bj = bigRanges[j]
-            out.append(max(bj.lowerBound, r.lowerBound)...min(bj.upperBound, r.upperBound))
+        // Both large: one pass over both, stepping over stretches that only one holds or that both share.
+        var out = RangeBuilder()
+        var pa = startPosition, pb = other.startPosition
+        while let x = range(at: pa), let y = other.range(at: pb) {
+            let n = sharedStretch(pa, other, pb)
+            if n > 0 {
+                out.add(runs[pa.k].store, pa.i, pa.i + n)
+                pa = moved(pa, to: pa.i + n)
+                pb = other.moved(pb, to: pb.i + n)
+            } else if x.upperBound < y.lowerBound {
+                pa = moved(pa, to: index(pa, notBelow: y.lowerBound))
+            } else if y.upperBound < x.lowerBound {
+                pb = other.moved(pb, to: other.index(pb, notBelow: x.lowerBound))
+            } else {
+                out.add(max(x.lowerBound, y.lowerBound)...min(x.upperBound, y.upperBound))
+                if x.upperBound < y.upperBound { pa = after(pa) } else { pb = other.after(pb) }
+            }
         }
-        return AddressSet(family: family, sorted: out)
+        return out.build(family)
+    }
+
+    /// The parts of this set inside `cutter`'s ranges: whole ranges between a cutter range's ends are sliced.
+    private func cut(by cutter: AddressSet) -> AddressSet {
+        var out = RangeBuilder()
+        for r in cutter.ranges {
+            var p = position(atOrAfter: r.lowerBound)
+            while p.k < runs.count {
+                let run = runs[p.k]
+                let rs = run.store.ranges
+                let i = p.i
+                if rs[i].lowerBound > r.upperBound { break }
+                // The last range of this run that starts within r.
+                var j = run.end - 1
+                if rs[j].lowerBound > r.upperBound {
+                    var a = i
+                    while j - a > 1 {
+                        let m = (a + j) / 2
+                        if rs[m].lowerBound <= r.upperBound { a = m } else { j = m }
+                    }
+                    j = a
+                }
+                out.add(max(rs[i].lowerBound, r.lowerBound)...min(rs[i].upperBound, r.upperBound))
+                if j > i {
+                    out.add(run.store, i + 1, j)
+                    out.add(max(rs[j].lowerBound, r.lowerBound)...min(rs[j].upperBound, r.upperBound))
+                }
+                if j < run.end - 1 || rs[j].upperBound >= r.upperBound { break }
+                p = p.k + 1 < runs.count ? Position(k: p.k + 1, i: runs[p.k + 1].start) : endPosition
+            }
+        }
+        return out.build(family)
     }
 
     /// Whether the two sets share an address (no set is built).
     func intersects(_ other: AddressSet) -> Bool {
         if isEmpty || other.isEmpty { return false }
         if isFull || other.isFull { return true }
-        let (small, big) = ranges.count <= other.ranges.count ? (self, other) : (other, self)
+        let (small, big) = rangeCount <= other.rangeCount ? (self, other) : (other, self)
         for r in small.ranges {
-            let i = big.firstIndex(atOrAfter: r.lowerBound)
-            if i < big.ranges.count, big.ranges[i].lowerBound <= r.upperBound { return true }
+            if let b = big.range(at: big.position(atOrAfter: r.lowerBound)), b.lowerBound <= r.upperBound { return true }
         }
         return false
     }
 
     /// Addresses not in the set.
     public func complement() -> AddressSet {
-        var out: [ClosedRange<UInt128>] = []
+        var out = RangeBuilder(reserve: rangeCount + 1)
         var next: UInt128 = 0
-        var done = false
+        let maxV = AddressSet.maxValue(family)
         for r in ranges {
-            if r.lowerBound > next { out.append(next...(r.lowerBound - 1)) }
-            if r.upperBound == AddressSet.maxValue(family) { done = true; break }
+            if r.lowerBound > next { out.add(next...(r.lowerBound - 1)) }
+            if r.upperBound == maxV { return out.build(family) }
             next = r.upperBound + 1
         }
-        if !done { out.append(next...AddressSet.maxValue(family)) }
-        return AddressSet(family: family, sorted: out)
+        out.add(next...maxV)
+        return out.build(family)
     }
 
     /// Addresses in this set but not in `other`.
     public func subtracting(_ other: AddressSet) -> AddressSet {
         if isEmpty || other.isEmpty { return self }
         if other.isFull { return AddressSet(family: family, sorted: []) }
-        if ranges.count * 8 < other.ranges.count {
-            // Few ranges here: cut each one by the overlapping ranges of `other`.
-            var out: [ClosedRange<UInt128>] = []
+        if SetIdentity(self) == SetIdentity(other) { return AddressSet(family: family, sorted: []) }
+        if other.rangeCount * AddressSet.searchRatio <= rangeCount {
+            // A few ranges taken out of many: slice this set around them.
+            return cut(by: other.complement())
+        }
+        var out = RangeBuilder()
+        if rangeCount * AddressSet.searchRatio <= other.rangeCount {
+            // Few ranges here: cut each one by the overlapping ranges of `other`, found by search.
             for r in ranges {
                 var start = r.lowerBound
                 var open = true
-                var i = other.firstIndex(atOrAfter: r.lowerBound)
-                while i < other.ranges.count, other.ranges[i].lowerBound <= r.upperBound {
-                    let o = other.ranges[i]
-                    if o.lowerBound > start { out.append(start...(o.lowerBound - 1)) }
+                var p = other.position(atOrAfter: r.lowerBound)
+                while let o = other.range(at: p), o.lowerBound <= r.upperBound {
+                    if o.lowerBound > start { out.add(start...(o.lowerBound - 1)) }
                     if o.upperBound >= r.upperBound { open = false; break }
                     start = o.upperBound + 1
-                    i += 1
+                    p = other.after(p)
                 }
-                if open { out.append(start...r.upperBound) }
+                if open { out.add(start...r.upperBound) }
             }
-            return AddressSet(family: family, sorted: out)
+            return out.build(family)
         }
-        return intersection(other.complement())
+        // Comparable sizes: one pass over both, stepping over stretches that only one holds or that both share.
+        var pa = startPosition, pb = other.startPosition
+        // The rest of the range at `pa` still to cut, once a range of `other` took its start away.
+        var rest: ClosedRange<UInt128>?
+        while let whole = range(at: pa) {
+            guard let y = other.range(at: pb) else { break }
+            let x = rest ?? whole
+            if rest == nil, case let n = sharedStretch(pa, other, pb), n > 0 {
+                pa = moved(pa, to: pa.i + n)
+                pb = other.moved(pb, to: pb.i + n)
+            } else if y.upperBound < x.lowerBound {
+                pb = other.moved(pb, to: other.index(pb, notBelow: x.lowerBound))
+            } else if x.upperBound < y.lowerBound {
+                if rest != nil {
+                    out.add(x)
+                    rest = nil
+                    pa = after(pa)
+                } else {
+                    let e = index(pa, notBelow: y.lowerBound)
+                    out.add(runs[pa.k].store, pa.i, e)
+                    pa = moved(pa, to: e)
+                }
+            } else {
+                if x.lowerBound < y.lowerBound { out.add(x.lowerBound...(y.lowerBound - 1)) }
+                if y.upperBound < x.upperBound {
+                    rest = (y.upperBound + 1)...x.upperBound
+                    pb = other.after(pb)
+                } else {
+                    rest = nil
+                    pa = after(pa)
+                }
+            }
+        }
+        if let r = rest {
+            out.add(r)
+            pa = after(pa)
+        }
+        emit(from: pa, to: endPosition, into: &out)
+        return out.build(family)
     }
 
     /// Addresses in either set.
@@ -175,49 +395,83 @@ public struct AddressSet: Sendable, Equatable, Hashable {
         if other.isEmpty { return self }
         if isFull { return self }
         if other.isFull { return other }
-        if ranges == other.ranges { return self }
-        // Both sides are sorted and disjoint: one linear merge.
-        let a = ranges, b = other.ranges
-        var out: [ClosedRange<UInt128>] = []
-        out.reserveCapacity(a.count + b.count)
-        var i = 0, j = 0
-        while i < a.count || j < b.count {
-            let r: ClosedRange<UInt128>
-            if j >= b.count || (i < a.count && a[i].lowerBound <= b[j].lowerBound) { r = a[i]; i += 1 } else { r = b[j]; j += 1 }
-            if let last = out.last, last.upperBound == .max || r.lowerBound <= last.upperBound + 1 {
-                if r.upperBound > last.upperBound { out[out.count - 1] = last.lowerBound...r.upperBound }
+        if SetIdentity(self) == SetIdentity(other) { return self }
+        let (small, big) = rangeCount <= other.rangeCount ? (self, other) : (other, self)
+        var out = RangeBuilder()
+        if small.rangeCount * AddressSet.searchRatio <= big.rangeCount {
+            // A few ranges added to many: the large set's ranges between them are sliced.
+            var p = big.startPosition
+            for s in small.ranges {
+                let touching = big.position(atOrAfter: s.lowerBound == 0 ? 0 : s.lowerBound - 1)
+                big.emit(from: p, to: touching, into: &out)
+                if p < touching { p = touching }
+                var m = s
+                while let x = big.range(at: p), m.upperBound == .max || x.lowerBound <= m.upperBound + 1 {
+                    m = min(m.lowerBound, x.lowerBound)...max(m.upperBound, x.upperBound)
+                    p = big.after(p)
+                }
+                out.add(m)
+            }
+            big.emit(from: p, to: big.endPosition, into: &out)
+            return out.build(family)
+        }
+        // Both large: one pass over both, stepping over stretches that only one holds or that both share.
+        var pa = startPosition, pb = other.startPosition
+        while let x = range(at: pa), let y = other.range(at: pb) {
+            let n = sharedStretch(pa, other, pb)
+            if n > 0 {
+                out.add(runs[pa.k].store, pa.i, pa.i + n)
+                pa = moved(pa, to: pa.i + n)
+                pb = other.moved(pb, to: pb.i + n)
+            } else if x.lowerBound <= y.lowerBound {
+                // This set's ranges that end before y starts (and do not touch it) pass as one slice.
+                let e = y.lowerBound == 0 ? pa.i : index(pa, notBelow: y.lowerBound - 1)
+                if e > pa.i {
+                    out.add(runs[pa.k].store, pa.i, e)
+                    pa = moved(pa, to: e)
+                } else {
+                    out.add(x)
+                    pa = after(pa)
+                }
             } else {
-                out.append(r)
+                let e = x.lowerBound == 0 ? pb.i : other.index(pb, notBelow: x.lowerBound - 1)
+                if e > pb.i {
+                    out.add(other.runs[pb.k].store, pb.i, e)
+                    pb = other.moved(pb, to: e)
+                } else {
+                    out.add(y)
+                    pb = other.after(pb)
+                }
             }
         }
-        return AddressSet(family: family, sorted: out)
+        emit(from: pa, to: endPosition, into: &out)
+        other.emit(from: pb, to: other.endPosition, into: &out)
+        return out.build(family)
     }
 
-    /// Whether the union with `other` is every address of the family, without building it.
+    /// Whether the union with `other` is every address of the family, without building it: each gap of the smaller
+    /// set must lie inside one range of the larger.
     func unionIsFull(_ other: AddressSet) -> Bool {
         if isFull || other.isFull { return true }
-        let a = ranges, b = other.ranges
+        if isEmpty || other.isEmpty { return false }
+        let (small, big) = rangeCount <= other.rangeCount ? (self, other) : (other, self)
         let maxV = AddressSet.maxValue(family)
-        var next: UInt128 = 0  // every address below `next` is covered
-        var i = 0, j = 0
-        while i < a.count || j < b.count {
-            let r: ClosedRange<UInt128>
-            if j >= b.count || (i < a.count && a[i].lowerBound <= b[j].lowerBound) { r = a[i]; i += 1 } else { r = b[j]; j += 1 }
-            if r.lowerBound > next { return false }
-            if r.upperBound >= maxV { return true }
-            if r.upperBound + 1 > next { next = r.upperBound + 1 }
+        var next: UInt128 = 0
+        for r in small.ranges {
+            if r.lowerBound > next && !big.covers(next...(r.lowerBound - 1)) { return false }
+            if r.upperBound == maxV { return true }
+            next = r.upperBound + 1
         }
-        return false
+        return big.covers(next...maxV)
     }
 
-    /// The union of many sets (one sort, not one merge per set).
+    /// The union of many sets, merged pairwise in a balanced tree.
     static func unionAll(_ family: IPFamily, _ sets: [AddressSet]) -> AddressSet {
         let parts = sets.filter { !$0.isEmpty }
         if parts.isEmpty { return AddressSet(family: family, sorted: []) }
         if parts.count == 1 { return parts[0] }
         if parts.count == 2 { return parts[0].union(parts[1]) }
-        if parts.allSatisfy({ $0.ranges == parts[0].ranges }) { return parts[0] }
-        // Pairwise linear merges, balanced: O(total * log(parts)) without a sort.
+        if parts.allSatisfy({ SetIdentity($0) == SetIdentity(parts[0]) }) { return parts[0] }
         var level = parts
         while level.count > 1 {
             var next: [AddressSet] = []
@@ -248,6 +502,132 @@ public struct AddressSet: Sendable, Equatable, Hashable {
         }
         if span == 0 { return family == .ipv4 ? "0.0.0.0/0" : "::/0" }
         return "\(addressText(r.lowerBound, family))-\(addressText(r.upperBound, family))"
+    }
+}
+
+extension AddressSet {
+    /// The ranges of a set in order, read through its slices.
+    public struct Ranges: Sequence, Equatable, Sendable {
+        let runs: [RangeRun]
+        /// Number of ranges.
+        public let count: Int
+
+        public var isEmpty: Bool { count == 0 }
+        public var first: ClosedRange<UInt128>? { runs.first?.first }
+        public var last: ClosedRange<UInt128>? { runs.last?.last }
+        public var underestimatedCount: Int { count }
+
+        public func makeIterator() -> Iterator { Iterator(runs) }
+
+        public struct Iterator: IteratorProtocol {
+            private let runs: [RangeRun]
+            private var k = 0
+            private var i: Int
+            private var end: Int
+            private var rs: [ClosedRange<UInt128>]
+
+            init(_ runs: [RangeRun]) {
+                self.runs = runs
+                if let r = runs.first {
+                    i = r.start
+                    end = r.end
+                    rs = r.store.ranges
+                } else {
+                    i = 0
+                    end = 0
+                    rs = []
+                }
+            }
+
+            public mutating func next() -> ClosedRange<UInt128>? {
+                while i == end {
+                    k += 1
+                    guard k < runs.count else { return nil }
+                    rs = runs[k].store.ranges
+                    i = runs[k].start
+                    end = runs[k].end
+                }
+                defer { i += 1 }
+                return rs[i]
+            }
+        }
+
+        public static func == (a: Ranges, b: Ranges) -> Bool { a.count == b.count && a.elementsEqual(b) }
+    }
+}
+
+/// Collects the ranges of a new set in ascending order: short pieces are copied into fresh storage, long runs of an
+/// existing set are kept as slices of its store.
+struct RangeBuilder {
+    private var runs: [RangeRun] = []
+    private var pending: [ClosedRange<UInt128>] = []
+    private var count = 0
+    private var last: ClosedRange<UInt128>?
+    /// Runs shorter than this are copied: a slice costs a few words and keeps its whole store alive.
+    static let minSlice = 32
+
+    init(reserve: Int = 0) {
+        if reserve > 0 { pending.reserveCapacity(reserve) }
+    }
+
+    /// Appends a range that starts at or after the start of the last one; a touching or overlapping one is merged.
+    mutating func add(_ r: ClosedRange<UInt128>) {
+        if let l = last, l.upperBound == .max || r.lowerBound <= l.upperBound + 1 {
+            if r.upperBound <= l.upperBound { return }
+            let m = l.lowerBound...r.upperBound
+            if pending.isEmpty {
+                // The last range is the end of a slice: shorten the slice and continue in fresh storage.
+                let run = runs.removeLast()
+                if run.count > 1 { runs.append(RangeRun(store: run.store, start: run.start, end: run.end - 1)) }
+                pending.append(m)
+            } else {
+                pending[pending.count - 1] = m
+            }
+            last = m
+            return
+        }
+        pending.append(r)
+        count += 1
+        last = r
+    }
+
+    /// Appends `store.ranges[start..<end]` (ascending, after everything so far).
+    mutating func add(_ store: RangeStore, _ start: Int, _ end: Int) {
+        var s = start
+        let rs = store.ranges
+        // Leading ranges that touch what came before are merged one by one.
+        while s < end, let l = last, l.upperBound == .max || rs[s].lowerBound <= l.upperBound + 1 {
+            add(rs[s])
+            s += 1
+        }
+        guard s < end else { return }
+        if end - s < RangeBuilder.minSlice {
+            for i in s..<end { add(rs[i]) }
+            return
+        }
+        flush()
+        runs.append(RangeRun(store: store, start: s, end: end))
+        count += end - s
+        last = rs[end - 1]
+    }
+
+    private mutating func flush() {
+        guard !pending.isEmpty else { return }
+        runs.append(RangeRun(store: RangeStore(pending), start: 0, end: pending.count))
+        pending = []
+    }
+
+    /// The set; a small result made of several pieces is stored as one.
+    mutating func build(_ family: IPFamily) -> AddressSet {
+        if runs.isEmpty { return AddressSet(family: family, sorted: pending) }
+        flush()
+        if runs.count > 1 && count <= 2 * RangeBuilder.minSlice {
+            var all: [ClosedRange<UInt128>] = []
+            all.reserveCapacity(count)
+            for run in runs { all.append(contentsOf: run.store.ranges[run.start..<run.end]) }
+            return AddressSet(family: family, sorted: all)
+        }
+        return AddressSet(family: family, runs: runs, count: count)
     }
 }
 
@@ -309,15 +689,44 @@ extension CIDR {
     }
 }
 
-/// The storage of a set's ranges: equal identities mean the same (shared) array, so the same set.
+/// Which storage a set reads: equal identities mean the same slices of the same stores, so the same set. An
+/// identity holds its stores, so it can never come back for a different set.
 struct SetIdentity: Hashable {
-    var family: IPFamily
-    var id: UInt
-    var count: Int
+    let family: IPFamily
+    let count: Int
+    let runs: [RangeRun]
+
     init(_ s: AddressSet) {
         family = s.family
-        count = s.ranges.count
-        id = s.ranges.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        count = s.rangeCount
+        runs = s.runs
+    }
+
+    static func == (a: SetIdentity, b: SetIdentity) -> Bool {
+        guard a.family == b.family, a.count == b.count, a.runs.count == b.runs.count else { return false }
+        for (x, y) in zip(a.runs, b.runs) where x.store !== y.store || x.start != y.start || x.end != y.end { return false }
+        return true
+    }
+
+    func hash(into h: inout Hasher) {
+        h.combine(family)
+        h.combine(count)
+        h.combine(runs.count)
+        // A few runs are enough for the hash; equality still compares them all.
+        for r in runs.prefix(4) {
+            h.combine(ObjectIdentifier(r.store))
+            h.combine(r.start)
+            h.combine(r.end)
+        }
+    }
+
+    /// A fixed order over identities (by first store and slice), to build order-independent keys from lists.
+    static func precedes(_ a: SetIdentity, _ b: SetIdentity) -> Bool {
+        func key(_ s: SetIdentity) -> (UInt, Int, Int, Int) {
+            guard let r = s.runs.first else { return (0, 0, 0, s.count) }
+            return (UInt(bitPattern: ObjectIdentifier(r.store)), r.start, s.runs.count, s.count)
+        }
+        return key(a) < key(b)
     }
 }
 
@@ -330,7 +739,7 @@ struct ContentKey: Hashable {
         set = s
         var h = Hasher()
         h.combine(s.family)
-        h.combine(s.ranges.count)
+        h.combine(s.rangeCount)
         for r in s.ranges { h.combine(r.lowerBound); h.combine(r.upperBound) }
         digest = h.finalize()
     }
@@ -339,7 +748,7 @@ struct ContentKey: Hashable {
 }
 
 /// One shared copy per distinct set: equal sets built by different walks (ports, destinations, interfaces under the
-/// same rules) keep one array between them, and identity then stands for equality.
+/// same rules) keep one storage between them, and identity then stands for equality.
 final class SetInterner {
     private var canonical = Set<SetIdentity>()
     private var byContent: [ContentKey: AddressSet] = [:]
@@ -349,7 +758,7 @@ final class SetInterner {
     static let maxInterned = 1024
 
     func intern(_ s: AddressSet) -> AddressSet {
-        if s.ranges.isEmpty || s.ranges.count > SetInterner.maxInterned { return s }
+        if s.isEmpty || s.rangeCount > SetInterner.maxInterned { return s }
         if canonical.contains(SetIdentity(s)) { return s }
         let k = ContentKey(s)
         if let c = byContent[k] { return c }

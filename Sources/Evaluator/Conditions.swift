@@ -18,10 +18,8 @@ final class SymbolicCache {
     struct OpKey: Hashable {
         var op: UInt8
         var family: IPFamily
-        var a: UInt
-        var an: Int
-        var b: UInt
-        var bn: Int
+        var a: SetIdentity
+        var b: SetIdentity
     }
     /// The operands are kept with the result so their storage (the key) stays alive and unique.
     var ops: [OpKey: (AddressSet, AddressSet, AddressSet)] = [:]
@@ -30,14 +28,11 @@ final class SymbolicCache {
     /// The shared copy of a set equal to `s`.
     func intern(_ s: AddressSet) -> AddressSet { interner.intern(s) }
 
-    static func identity(_ s: AddressSet) -> UInt { SetIdentity(s).id }
-
     func op(_ code: UInt8, _ a0: AddressSet, _ b0: AddressSet, _ f: (AddressSet, AddressSet) -> AddressSet) -> AddressSet {
         // Small operands (rule prefixes, martian ranges) are built anew by each walk: intern them so they match.
-        let a = a0.ranges.count <= 64 ? intern(a0) : a0
-        let b = b0.ranges.count <= 64 ? intern(b0) : b0
-        let k = OpKey(op: code, family: a.family, a: SymbolicCache.identity(a), an: a.ranges.count,
-                      b: SymbolicCache.identity(b), bn: b.ranges.count)
+        let a = a0.rangeCount <= 64 ? intern(a0) : a0
+        let b = b0.rangeCount <= 64 ? intern(b0) : b0
+        let k = OpKey(op: code, family: a.family, a: SetIdentity(a), b: SetIdentity(b))
         if let hit = ops[k] { return hit.2 }
         let r = intern(f(a, b))
         ops[k] = (a, b, r)
@@ -387,7 +382,7 @@ extension Walker {
                 guard let e else { continue }
                 let el = set.set.elements[e]
                 let k = "\(el.verdict?.description ?? "")|\(el.data?.description ?? "")"
-                if let g = groups[k] { parts[g].0.append(contentsOf: s.ranges) } else { groups[k] = parts.count; parts.append((s.ranges, e)) }
+                if let g = groups[k] { parts[g].0.append(contentsOf: s.ranges) } else { groups[k] = parts.count; parts.append((Array(s.ranges), e)) }
             }
             out = parts.map { (AddressSet(family: fam, ranges: $0.0), Optional($0.1)) }
         }

@@ -411,8 +411,8 @@ extension Evaluator {
     final class SetMemo {
         let routeLocalnet: Bool
         let interner: SetInterner
-        // Keyed by identity: every set passed in is interned first, so identity stands for equality (and the
-        // interner, or `retained` for large sets, keeps the storage alive, so an identity is never reused).
+        // Keyed by identity: every set passed in is interned first, so identity stands for equality (and an
+        // identity holds its storage, so it is never reused for another set).
         var described: [SetIdentity: ([String], Int)] = [:]
         var routable: [SetIdentity: Bool] = [:]
         var counts: [SetIdentity: UInt128] = [:]
@@ -421,16 +421,7 @@ extension Evaluator {
             self.interner = interner
         }
 
-        /// Sets too large to intern, kept alive here because the caches below are keyed by storage identity: a freed
-        /// array's address could otherwise come back for a different set.
-        private var retained: [AddressSet] = []
-        private var retainedIDs = Set<SetIdentity>()
-
-        func intern(_ s: AddressSet) -> AddressSet {
-            let i = interner.intern(s)
-            if i.ranges.count > SetInterner.maxInterned, retainedIDs.insert(SetIdentity(i)).inserted { retained.append(i) }
-            return i
-        }
+        func intern(_ s: AddressSet) -> AddressSet { interner.intern(s) }
 
         /// Destination addresses as text, once each (every listener's regions repeat the host's few addresses).
         var texts: [[UInt8]: String] = [:]
@@ -449,7 +440,7 @@ extension Evaluator {
             var k = parts.map(SetIdentity.init)
             // One shared part repeated (the same rules on every destination or device): nothing to merge.
             if k.allSatisfy({ $0 == k[0] }) { return parts[0] }
-            k.sort { $0.id != $1.id ? $0.id < $1.id : $0.count < $1.count }
+            k.sort(by: SetIdentity.precedes)
             if let u = unions[k] { return u }
             let u = intern(AddressSet.unionAll(family, parts))
             unions[k] = u
@@ -525,7 +516,8 @@ extension Evaluator {
         }
         var cuts = Set<UInt128>()
         for l in leaves {
-            for r in l.region?.ranges ?? [] {
+            guard let region = l.region else { continue }
+            for r in region.ranges {
                 cuts.insert(r.lowerBound)
                 if r.upperBound < AddressSet.maxValue(fam) { cuts.insert(r.upperBound + 1) }
             }
@@ -564,7 +556,7 @@ extension Evaluator {
                 found[g].1.append(contentsOf: seg.region.ranges)
             } else {
                 groups[k] = found.count
-                found.append((seg, seg.region.ranges))
+                found.append((seg, Array(seg.region.ranges)))
             }
         }
         return found.map { g in

@@ -233,7 +233,7 @@ public struct AcceptedRanges: Codable, Sendable, Equatable {
         try c.encode(interfaceExists, forKey: .interfaceExists)
         try c.encode(allRoutable, forKey: .allRoutable)
         try c.encode(Double(set.count), forKey: .count)
-        let shown = set.ranges.prefix(AcceptedRanges.maxEncoded)
+        let shown = Array(set.ranges.prefix(AcceptedRanges.maxEncoded))
         try c.encode(shown.map { AddressSet.describe($0, family) }, forKey: .ranges)
         try c.encode(set.ranges.count - shown.count, forKey: .omitted)
     }
