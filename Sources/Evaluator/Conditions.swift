@@ -21,8 +21,8 @@ final class SymbolicCache {
         var a: SetIdentity
         var b: SetIdentity
     }
-    /// The operands are kept with the result so their storage (the key) stays alive and unique.
-    var ops: [OpKey: (AddressSet, AddressSet, AddressSet)] = [:]
+    /// Results by operand identities (which hold their operands' storage, so a key is never reused for other sets).
+    var ops: [OpKey: AddressSet] = [:]
     let interner = SetInterner()
 
     /// The shared copy of a set equal to `s`.
@@ -33,9 +33,9 @@ final class SymbolicCache {
         let a = a0.rangeCount <= 64 ? intern(a0) : a0
         let b = b0.rangeCount <= 64 ? intern(b0) : b0
         let k = OpKey(op: code, family: a.family, a: SetIdentity(a), b: SetIdentity(b))
-        if let hit = ops[k] { return hit.2 }
+        if let hit = ops[k] { return hit }
         let r = intern(f(a, b))
-        ops[k] = (a, b, r)
+        ops[k] = r
         return r
     }
 }

@@ -6,7 +6,7 @@
 /// writes the rest of the snapshot. Keys are written in the order `.sortedKeys` gives: by UTF-8 bytes, so uppercase
 /// sorts before lowercase (`sregData` < `sregKey` < `sreg…`) and a prefix before its extensions (`key` < `keyEnd`).
 /// `SnapshotCodecTests` compares the output byte for byte with `JSONEncoder`.
-struct SnapshotJSONWriter: ~Copyable {
+package struct SnapshotJSONWriter: ~Copyable {
     private(set) var out: ByteBuffer
     /// Rendered holder processes by pid (checked for equality on use): keyed by `Int32` rather than by the whole
     /// `ProcessInfo`, so a hit hashes one integer and the dictionary's generic metadata needs no new conformance lookup.
@@ -21,24 +21,24 @@ struct SnapshotJSONWriter: ~Copyable {
     init(capacity: Int = 0) { out = ByteBuffer(capacity: capacity) }
 
     /// A writer that streams: `drain` receives the buffer each time it exceeds `chunkSize`.
-    init(chunkSize: Int, drain: @escaping (UnsafeBufferPointer<UInt8>) -> Void) {
+    package init(chunkSize: Int, drain: @escaping (UnsafeBufferPointer<UInt8>) -> Void) {
         self.chunkSize = chunkSize
         self.drain = drain
         out = ByteBuffer(capacity: chunkSize + 16 * 1024)
     }
 
     /// Hands the buffer over when it is full (called between array items, where any cut is fine).
-    @inline(__always) mutating func drainIfFull() {
+    @inline(__always) package mutating func drainIfFull() {
         if out.count >= chunkSize, let drain {
             drain(out.bytes)
             out.removeAll()
         }
     }
 
-    mutating func append(_ bytes: [UInt8]) { out.append(contentsOf: bytes) }
+    package mutating func append(_ bytes: [UInt8]) { out.append(contentsOf: bytes) }
 
     /// Hands over whatever is left.
-    mutating func finish() {
+    package mutating func finish() {
         if out.count > 0, let drain {
             drain(out.bytes)
             out.removeAll()
@@ -48,26 +48,26 @@ struct SnapshotJSONWriter: ~Copyable {
     // MARK: Layout
 
     /// An object or array being written: its closing indentation and whether anything was written into it yet.
-    struct Scope {
+    package struct Scope {
         let indent: Int
         var empty = true
     }
 
     /// `JSONEncoder`'s layout: "{" then each member on its own line indented by `indent + 2`, separated by ",";
     /// "}" on its own line after `indent` spaces; an empty container is "{", a blank line, "}".
-    @inline(__always) mutating func openObject(_ indent: Int) -> Scope {
+    @inline(__always) package mutating func openObject(_ indent: Int) -> Scope {
         out.append(UInt8(ascii: "{"))
         return Scope(indent: indent)
     }
 
-    @inline(__always) mutating func closeObject(_ s: Scope) { close(s, UInt8(ascii: "}")) }
+    @inline(__always) package mutating func closeObject(_ s: Scope) { close(s, UInt8(ascii: "}")) }
 
-    @inline(__always) mutating func openArray(_ indent: Int) -> Scope {
+    @inline(__always) package mutating func openArray(_ indent: Int) -> Scope {
         out.append(UInt8(ascii: "["))
         return Scope(indent: indent)
     }
 
-    @inline(__always) mutating func closeArray(_ s: Scope) { close(s, UInt8(ascii: "]")) }
+    @inline(__always) package mutating func closeArray(_ s: Scope) { close(s, UInt8(ascii: "]")) }
 
     @inline(__always) private mutating func close(_ s: Scope, _ bracket: UInt8) {
         if s.empty { out.append(10) }
@@ -76,14 +76,14 @@ struct SnapshotJSONWriter: ~Copyable {
     }
 
     /// Starts an array item: the separator, a new line and the item's indentation.
-    @inline(__always) mutating func item(_ s: inout Scope) {
+    @inline(__always) package mutating func item(_ s: inout Scope) {
         if !s.empty { out.append(UInt8(ascii: ",")) }
         s.empty = false
         newline(indent: s.indent + 2)
     }
 
     /// Starts an object member: like `item`, then `"key" : `.
-    @inline(__always) mutating func key(_ s: inout Scope, _ k: StaticString) {
+    @inline(__always) package mutating func key(_ s: inout Scope, _ k: StaticString) {
         item(&s)
         out.append(34)
         k.withUTF8Buffer { out.append(contentsOf: $0) }
@@ -91,21 +91,21 @@ struct SnapshotJSONWriter: ~Copyable {
     }
 
     /// A constant string value that needs no escaping (enum names).
-    @inline(__always) mutating func quoted(_ v: StaticString) {
+    @inline(__always) package mutating func quoted(_ v: StaticString) {
         out.append(34)
         v.withUTF8Buffer { out.append(contentsOf: $0) }
         out.append(34)
     }
 
     /// A member whose key is not a constant (dictionary keys).
-    mutating func key(_ s: inout Scope, dynamic k: String) {
+    package mutating func key(_ s: inout Scope, dynamic k: String) {
         item(&s)
         string(k)
         out.append(contentsOf: [32, 58, 32])
     }
 
     /// An array whose items are written by `write` at the item's indentation.
-    @inline(__always) mutating func array<T>(_ items: [T], indent: Int, _ write: (inout Self, T, Int) -> Void) {
+    @inline(__always) package mutating func array<T>(_ items: [T], indent: Int, _ write: (inout Self, T, Int) -> Void) {
         var a = openArray(indent)
         for value in items {
             item(&a)
@@ -115,7 +115,7 @@ struct SnapshotJSONWriter: ~Copyable {
     }
 
     /// Like `array`, offering the buffer to `drain` after each item (for the arrays that make a snapshot large).
-    @inline(__always) mutating func drainingArray<T>(_ items: [T], indent: Int, _ write: (inout Self, T, Int) -> Void) {
+    @inline(__always) package mutating func drainingArray<T>(_ items: [T], indent: Int, _ write: (inout Self, T, Int) -> Void) {
         var a = openArray(indent)
         for value in items {
             item(&a)
@@ -125,7 +125,7 @@ struct SnapshotJSONWriter: ~Copyable {
         closeArray(a)
     }
 
-    mutating func strings(_ items: [String], indent: Int) {
+    package mutating func strings(_ items: [String], indent: Int) {
         var a = openArray(indent)
         for s in items { item(&a); string(s) }
         closeArray(a)
@@ -143,7 +143,7 @@ struct SnapshotJSONWriter: ~Copyable {
     // MARK: Scalars
 
     /// Decimal digits written straight into the buffer (no String per number).
-    mutating func number(_ v: UInt64) {
+    package mutating func number(_ v: UInt64) {
         if v < 10 { out.append(48 + UInt8(v)); return }
         var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
                      UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
@@ -156,14 +156,21 @@ struct SnapshotJSONWriter: ~Copyable {
         }
     }
 
-    @inline(__always) mutating func number<T: UnsignedInteger>(_ v: T) { number(UInt64(v)) }
+    @inline(__always) package mutating func number<T: UnsignedInteger>(_ v: T) { number(UInt64(v)) }
 
-    mutating func signed(_ v: Int64) {
+    package mutating func signed(_ v: Int64) {
         if v < 0 { out.append(UInt8(ascii: "-")) }
         number(v.magnitude)
     }
 
-    @inline(__always) mutating func bool(_ v: Bool) { out.append(contentsOf: v ? [116, 114, 117, 101] : [102, 97, 108, 115, 101]) }
+    /// A `Double` as `JSONEncoder` writes it: its `description`, without a trailing `.0` (finite values only).
+    package mutating func double(_ v: Double) {
+        var text = v.description
+        if text.hasSuffix(".0") { text.removeLast(2) }
+        text.withUTF8 { out.append(contentsOf: $0) }
+    }
+
+    @inline(__always) package mutating func bool(_ v: Bool) { out.append(contentsOf: v ? [116, 114, 117, 101] : [102, 97, 108, 115, 101]) }
 
     /// `Bytes` as its JSON string: lowercase hex, written without building a String first.
     mutating func hex(_ b: Bytes) {
@@ -178,7 +185,7 @@ struct SnapshotJSONWriter: ~Copyable {
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// JSON string escaping as Foundation's JSONWriter does it (slashes unescaped, DEL and non-ASCII as is).
-    mutating func string(_ s: String) {
+    package mutating func string(_ s: String) {
         out.append(34)
         var s = s
         s.withUTF8 { utf8 in
@@ -207,7 +214,7 @@ struct SnapshotJSONWriter: ~Copyable {
 
     // MARK: Listeners
 
-    mutating func write(_ l: Listener, indent: Int) {
+    package mutating func write(_ l: Listener, indent: Int) {
         var o = openObject(indent)
         key(&o, "address"); string(l.address)
         key(&o, "cookie"); number(l.cookie)

@@ -21,7 +21,7 @@ extension SnapshotJSONWriter {
         closeObject(o)
     }
 
-    private mutating func write(_ h: HostInfo, indent: Int) {
+    package mutating func write(_ h: HostInfo, indent: Int) {
         var o = openObject(indent)
         key(&o, "collectedAt"); string(h.collectedAt)
         key(&o, "hostname"); string(h.hostname)

@@ -50,60 +50,10 @@ struct Collect: ParsableCommand {
     }
 
     /// Streams the snapshot (and a final newline) to `--output` or stdout in 64 KiB chunks: a large snapshot is never
-    /// held in memory as a whole beside the model it is written from. A regular file is written beside its final
-    /// name and renamed into place when complete, so a failed run never leaves a previous snapshot truncated.
+    /// held in memory as a whole beside the model it is written from (see `writeOutput` for how a file is replaced).
     private func write(_ snapshot: Snapshot, to path: String?) throws {
-        let fd: Int32
-        var staging: String?
-        if let path {
-            var st = stat()
-            let special = stat(path, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG
-            let target = special ? path : path + ".tmp-\(getpid())"
-            fd = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o666)
-            guard fd >= 0 else { throw CommandFailure(status: .invalidInput, message: "cannot write \(path): \(String(cString: strerror(errno)))") }
-            if !special { staging = target }
-        } else {
-            fd = STDOUT_FILENO
-        }
-        var failed: Int32?
-        do {
-            try SnapshotCodec.write(snapshot, terminator: [0x0a]) { (chunk) throws(WriteFailure) in
-                var rest = chunk
-                while !rest.isEmpty {
-                    let n = writeBytes(fd, rest.baseAddress, rest.count)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw WriteFailure(errno: errno)
-                    }
-                    if n == 0 { throw WriteFailure(errno: EIO) }   // no progress: stop rather than spin
-                    rest = UnsafeBufferPointer(rebasing: rest[n...])
-                }
-            }
-        } catch {
-            failed = error.errno
-        }
-        if path != nil, close(fd) != 0, failed == nil { failed = errno }
-        if let staging, let path {
-            if failed == nil, rename(staging, path) != 0 { failed = errno }
-            if failed != nil { unlink(staging) }
-        }
-        if let failed {
-            throw CommandFailure(status: .invalidInput,
-                                 message: "cannot write \(path ?? "the snapshot to stdout"): \(String(cString: strerror(failed)))")
+        try writeOutput(to: path, what: "the snapshot") { (sink) throws(WriteFailure) in
+            try SnapshotCodec.write(snapshot, terminator: [0x0a], to: sink)
         }
     }
-}
-
-/// A failed write(2) while streaming the snapshot.
-private struct WriteFailure: Error {
-    let errno: Int32
-}
-
-/// write(2), named apart from the command's own `write`.
-private func writeBytes(_ fd: Int32, _ bytes: UnsafeRawPointer?, _ count: Int) -> Int {
-    #if canImport(Glibc)
-    Glibc.write(fd, bytes, count)
-    #else
-    Musl.write(fd, bytes, count)
-    #endif
 }

@@ -68,24 +68,6 @@ enum ViewFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json
 }
 
-/// Writes `text` to `--output` or stdout.
-func emit(_ text: String, to path: String?) throws {
-    try emit(Data(text.utf8), to: path)
-}
-
-/// Writes `data` to `--output` or stdout (large snapshots skip a String round trip).
-func emit(_ data: Data, to path: String?) throws {
-    if let path {
-        do {
-            try data.write(to: URL(fileURLWithPath: path))
-        } catch {
-            throw CommandFailure(status: .invalidInput, message: "cannot write \(path): \(error.localizedDescription)")
-        }
-    } else {
-        FileHandle.standardOutput.write(data)
-    }
-}
-
 /// The collector's warnings, one per line on stderr, so they never mix with machine-readable stdout.
 func printWarnings(_ warnings: [String]) {
     guard !warnings.isEmpty else { return }

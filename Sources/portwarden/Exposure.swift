@@ -34,8 +34,11 @@ struct Exposure: ParsableCommand {
             clock.mark("evaluate")
             switch format {
             case .json:
-                try emit(ExposureReport.json(snapshot: snapshot, exposures: result.listeners, forwarded: result.forwarded,
-                                             caveats: evaluator.caveats), to: nil)
+                let document = ExposureDocument(host: snapshot.host, caveats: evaluator.caveats, listeners: result.listeners,
+                                                forwarded: result.forwarded)
+                try writeOutput(to: nil, what: "the report") { (sink) throws(WriteFailure) in
+                    try document.writeJSON(terminator: [0x0a], to: sink)
+                }
             case .text:
                 try emit(ExposureReport.text(result.listeners, forwarded: result.forwarded, caveats: evaluator.caveats), to: nil)
             }
@@ -47,22 +50,6 @@ struct Exposure: ParsableCommand {
 
 /// Renders exposure results.
 enum ExposureReport {
-    struct Document: Encodable {
-        var schema = "portwarden-exposure/1"
-        var host: HostInfo
-        var caveats: [String]
-        var listeners: [ListenerExposure]
-        /// Host ports that DNAT sends to another machine (the forward path is not evaluated).
-        var forwarded: [ForwardedPort]
-    }
-
-    static func json(snapshot: Snapshot, exposures: [ListenerExposure], forwarded: [ForwardedPort] = [], caveats: [String]) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let data = try encoder.encode(Document(host: snapshot.host, caveats: caveats, listeners: exposures, forwarded: forwarded))
-        return String(decoding: data, as: UTF8.self) + "\n"
-    }
-
     static func label(_ s: ExposureSummary) -> String {
         switch s {
         case .public: "PUBLIC"

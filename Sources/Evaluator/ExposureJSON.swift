@@ -1,0 +1,121 @@
+import HostModel
+
+/// What `portwarden exposure --format json` prints.
+public struct ExposureDocument: Encodable, Sendable {
+    public var schema = "portwarden-exposure/1"
+    public var host: HostInfo
+    public var caveats: [String]
+    public var listeners: [ListenerExposure]
+    /// Host ports that DNAT sends to another machine (the forward path is not evaluated).
+    public var forwarded: [ForwardedPort]
+
+    public init(host: HostInfo, caveats: [String], listeners: [ListenerExposure], forwarded: [ForwardedPort]) {
+        self.host = host
+        self.caveats = caveats
+        self.listeners = listeners
+        self.forwarded = forwarded
+    }
+
+    enum CodingKeys: String, CodingKey { case schema, host, caveats, listeners, forwarded }
+
+    /// Streams the document in chunks of about `chunkSize` bytes, byte for byte what `JSONEncoder` writes with
+    /// `[.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]`: a large host's report is hundreds of megabytes, which
+    /// the encoder's tree held several times over.
+    public func writeJSON<E: Error>(terminator: [UInt8] = [], chunkSize: Int = 64 * 1024,
+                                    to sink: (UnsafeBufferPointer<UInt8>) throws(E) -> Void) throws(E) {
+        var failure: E?
+        withoutActuallyEscaping(sink) { sink in
+            var w = SnapshotJSONWriter(chunkSize: chunkSize) { buffer in
+                guard failure == nil else { return }
+                do throws(E) {
+                    try sink(buffer)
+                } catch {
+                    failure = error
+                }
+            }
+            var o = w.openObject(0)
+            w.key(&o, "caveats"); w.strings(caveats, indent: 2)
+            w.key(&o, "forwarded"); w.drainingArray(forwarded, indent: 2) { $0.write($1, indent: $2) }
+            w.key(&o, "host"); w.write(host, indent: 2)
+            w.key(&o, "listeners"); w.drainingArray(listeners, indent: 2) { $0.write($1, indent: $2) }
+            w.key(&o, "schema"); w.string(schema)
+            w.closeObject(o)
+            w.append(terminator)
+            w.finish()
+        }
+        if let failure { throw failure }
+    }
+}
+
+/// The exposure results, member by member in sorted-key order (UTF-8 byte order), optionals left out when nil, as
+/// the synthesized `Codable` conformances and `AcceptedRanges.encode(to:)` write them. `ExposureJSONTests` compares
+/// the bytes with `JSONEncoder`.
+extension SnapshotJSONWriter {
+    mutating func write(_ x: ListenerExposure, indent: Int) {
+        var o = openObject(indent)
+        key(&o, "acceptedRanges"); array(x.acceptedRanges, indent: indent + 2) { $0.write($1, indent: $2) }
+        key(&o, "acceptedSources"); strings(x.acceptedSources, indent: indent + 2)
+        key(&o, "interfaces"); strings(x.interfaces, indent: indent + 2)
+        key(&o, "listener"); write(x.listener, indent: indent + 2)
+        key(&o, "reasons"); strings(x.reasons, indent: indent + 2)
+        key(&o, "regions"); array(x.regions, indent: indent + 2) { $0.write($1, indent: $2) }
+        key(&o, "summary"); string(x.summary.rawValue)
+        key(&o, "viaPorts"); array(x.viaPorts, indent: indent + 2) { w, port, _ in w.number(port) }
+        closeObject(o)
+    }
+
+    mutating func write(_ a: AcceptedRanges, indent: Int) {
+        var o = openObject(indent)
+        key(&o, "allRoutable"); bool(a.allRoutable)
+        key(&o, "count"); double(Double(a.set.count))
+        key(&o, "family"); string(a.family.rawValue)
+        key(&o, "interface"); string(a.interface)
+        key(&o, "interfaceExists"); bool(a.interfaceExists)
+        let shown = Array(a.set.ranges.prefix(AcceptedRanges.maxEncoded))
+        key(&o, "omitted"); number(UInt64(a.set.ranges.count - shown.count))
+        key(&o, "ranges"); strings(shown.map { AddressSet.describe($0, a.family) }, indent: indent + 2)
+        closeObject(o)
+    }
+
+    mutating func write(_ r: ExposureRegion, indent: Int) {
+        var o = openObject(indent)
+        key(&o, "destination"); string(r.destination)
+        key(&o, "destinationPort"); number(r.destinationPort)
+        key(&o, "family"); string(r.family.rawValue)
+        key(&o, "interface"); string(r.interface)
+        key(&o, "interfaceExists"); bool(r.interfaceExists)
+        key(&o, "omittedSources"); signed(Int64(r.omittedSources))
+        key(&o, "path"); array(r.path, indent: indent + 2) { $0.write($1, indent: $2) }
+        key(&o, "reasons"); strings(r.reasons, indent: indent + 2)
+        key(&o, "sourceCount"); double(r.sourceCount)
+        key(&o, "sources"); strings(r.sources, indent: indent + 2)
+        key(&o, "verdict"); string(r.verdict.rawValue)
+        closeObject(o)
+    }
+
+    mutating func write(_ s: PathStep, indent: Int) {
+        var o = openObject(indent)
+        key(&o, "action"); string(s.action)
+        key(&o, "chain"); string(s.chain)
+        key(&o, "family"); string(s.family)
+        if let h = s.handle { key(&o, "handle"); number(h) }
+        key(&o, "hook"); string(s.hook)
+        key(&o, "priority"); signed(Int64(s.priority))
+        key(&o, "table"); string(s.table)
+        closeObject(o)
+    }
+
+    mutating func write(_ f: ForwardedPort, indent: Int) {
+        var o = openObject(indent)
+        key(&o, "destinations"); strings(f.destinations, indent: indent + 2)
+        key(&o, "family"); string(f.family.rawValue)
+        key(&o, "interfaces"); strings(f.interfaces, indent: indent + 2)
+        key(&o, "port"); number(f.port)
+        key(&o, "proto"); string(f.proto.rawValue)
+        key(&o, "reasons"); strings(f.reasons, indent: indent + 2)
+        key(&o, "regions"); array(f.regions, indent: indent + 2) { $0.write($1, indent: $2) }
+        key(&o, "sources"); strings(f.sources, indent: indent + 2)
+        key(&o, "target"); string(f.target)
+        closeObject(o)
+    }
+}
