@@ -130,11 +130,9 @@ public struct Evaluator: Sendable {
         return out
     }
 
-    /// Re-runs a trace with every other order of tied base chains; if any order changes the outcome, the answer
-    /// depends on registration order and is `conditional`.
-    func resolveTies(_ base: TraceResult, stages: [Stage], run: ([Stage]) -> TraceResult) -> TraceResult {
-        let groups = Evaluator.tiedGroups(stages)
-        guard !groups.isEmpty else { return base }
+    /// The other orders of a group of tied base chains worth trying: every one for up to 4 chains, otherwise the
+    /// reverse only (bounded work).
+    static func otherOrders(_ members: [Stage]) -> [[Stage]] {
         func permutations(_ xs: [Stage]) -> [[Stage]] {
             if xs.count <= 1 { return [xs] }
             var out: [[Stage]] = []
@@ -145,11 +143,27 @@ public struct Evaluator: Sendable {
             }
             return out
         }
-        func name(_ s: Stage) -> String {
+        return members.count <= 4 ? Array(permutations(members).dropFirst()) : [members.reversed()]
+    }
+
+    /// Why an outcome that depends on the order of `members` (tied base chains) is conditional.
+    func ambiguityReason(_ members: [Stage]) -> String {
+        let names: [String] = members.map { s in
             guard case .chain(let b) = s else { return "?" }
             let t = rs.tables[b.table]
             return "\(t.family.rawValue) \(t.name) \(t.chains[b.chain].name)"
         }
+        let list = names.count == 2 ? "\(names[0]) and \(names[1])" : names.dropLast().joined(separator: ", ") + " and \(names[names.count - 1])"
+        let p: Int32
+        if case .chain(let b) = members.first { p = b.priority } else { p = 0 }
+        return "ambiguous order: chains \(list) have the same priority (\(p)) and the kernel's registration order decides"
+    }
+
+    /// Re-runs a trace with every other order of tied base chains; if any order changes the outcome, the answer
+    /// depends on registration order and is `conditional`.
+    func resolveTies(_ base: TraceResult, stages: [Stage], run: ([Stage]) -> TraceResult) -> TraceResult {
+        let groups = Evaluator.tiedGroups(stages)
+        guard !groups.isEmpty else { return base }
         func same(_ a: TraceResult, _ b: TraceResult) -> Bool {
             a.verdict == b.verdict && a.listener == b.listener && a.delivered == b.delivered && a.forwarded == b.forwarded
                 && a.translatedTo == b.translatedTo
@@ -157,21 +171,15 @@ public struct Evaluator: Sendable {
         var budget = 64
         for g in groups {
             let members = Array(stages[g])
-            // Small groups: every order; larger ones: the reverse only (bounded work).
-            let orders = members.count <= 4 ? permutations(members).dropFirst().map { $0 } : [members.reversed()]
-            for order in orders {
+            for order in Evaluator.otherOrders(members) {
                 budget -= 1
                 if budget < 0 { break }
                 var alt = stages
                 alt.replaceSubrange(g, with: order)
                 let other = run(alt)
                 if same(base, other) { continue }
-                let names = members.map(name)
-                let list = names.count == 2 ? "\(names[0]) and \(names[1])" : names.dropLast().joined(separator: ", ") + " and \(names[names.count - 1])"
                 var reasons = base.reasons
-                let p: Int32
-                if case .chain(let b) = members[0] { p = b.priority } else { p = 0 }
-                reasons.append("ambiguous order: chains \(list) have the same priority (\(p)) and the kernel's registration order decides")
+                reasons.append(ambiguityReason(members))
                 return TraceResult(verdict: .conditional, path: base.path, listener: base.listener == other.listener ? base.listener : nil,
                                    delivered: false, forwarded: false, reasons: reasons, translatedTo: base.translatedTo)
             }

@@ -193,9 +193,12 @@ extension Evaluator {
             let pkt = makePacket(family: q.family, proto: q.proto, saddr: addressBytes(0, q.family), daddr: q.daddr,
                                  sport: nil, dport: q.dport, iif: g.name)
             let start = initialThread(pkt, region: AddressSet.full(q.family))
+            let stages = stages(for: pkt)
+            let tied = Evaluator.tiedGroups(stages)
             // Another local, non-loopback destination or another device often takes the very same path: reuse
-            // a walk when nothing it ran could tell the two questions apart (see `reusable`).
-            let memoizable = reuseWalks && isLocal && !loopDst
+            // a walk when nothing it ran could tell the two questions apart (see `reusable`). Walks with tied base
+            // chains are walked in several orders, which the record would not describe: never reused.
+            let memoizable = reuseWalks && isLocal && !loopDst && tied.isEmpty
             let wk = WalkKey(family: q.family, proto: q.proto, dport: q.dport, local: g.local)
             let leaves: [Leaf]
             let keys: [String]
@@ -203,7 +206,7 @@ extension Evaluator {
                 leaves = rec.leaves.map { rebase($0, onto: start.pkt) }
                 keys = rec.keys
             } else {
-                var walker = Walker(rs: rs, routing: routing, sysctls: snapshot.sysctls, stages: stages(for: pkt),
+                var walker = Walker(rs: rs, routing: routing, sysctls: snapshot.sysctls, stages: stages,
                                     symbolic: true, cache: cache)
                 walker.recordObservations = memoizable
                 leaves = walker.run(start)
@@ -214,9 +217,92 @@ extension Evaluator {
                 }
             }
             let forwarded = !g.local && isLocal ? leaves.filter { $0.kind == .forwarded && $0.packet.dnat } : []
-            out.append(Cell(segments: overlay(leaves, keys: keys, proto: q.proto), forwarded: forwarded))
+            var segments = overlay(leaves, keys: keys, proto: q.proto)
+            if !tied.isEmpty { segments = orderAmbiguity(segments, stages: stages, groups: tied, start: start, cache: cache, proto: q.proto) }
+            out.append(Cell(segments: segments, forwarded: forwarded))
         }
         return out
+    }
+
+    /// Tied base chains (one hook, one priority) run in registration order, which no snapshot records. As `trace`
+    /// does for one packet, every other order is walked too (a bounded number); the sources whose delivery differs
+    /// between orders (accepted or not, by which listener) become conditional, with the reason. A difference that
+    /// delivers in no order (drop in one, reject in another, DNAT to another host) keeps the first order's verdict:
+    /// it changes no listener's exposure.
+    func orderAmbiguity(_ base: [Segment], stages: [Stage], groups: [Range<Int>], start: EvalThread, cache: SymbolicCache,
+                        proto: L4Proto) -> [Segment] {
+        guard let family = start.region?.family else { return base }
+        /// Delivery outcomes only: a drop, a reject and no local outcome at all (DNAT to another host) are alike.
+        func byKey(_ segs: [Segment]) -> [String: AddressSet] {
+            var parts: [String: [AddressSet]] = [:]
+            for s in segs {
+                switch s.verdict {
+                case .accept: parts["a\(s.listeners.sorted())", default: []].append(s.region)
+                case .conditional: parts["c\(s.listeners.sorted())", default: []].append(s.region)
+                case .drop, .reject: continue
+                }
+            }
+            return parts.mapValues { AddressSet.unionAll(family, $0) }
+        }
+        var segments = base
+        var budget = 16
+        for g in groups {
+            let members = Array(stages[g])
+            let reason = ambiguityReason(members)
+            for order in Evaluator.otherOrders(members) {
+                budget -= 1
+                if budget < 0 { return segments }
+                var alt = stages
+                alt.replaceSubrange(g, with: order)
+                var walker = Walker(rs: rs, routing: routing, sysctls: snapshot.sysctls, stages: alt, symbolic: true, cache: cache)
+                let leaves = walker.run(start)
+                let other = overlay(leaves, keys: leaves.map(Evaluator.pathKey), proto: proto)
+                // Where the two orders disagree: the symmetric difference of each delivery outcome's sources.
+                let mine = byKey(segments), theirs = byKey(other)
+                var differ: [AddressSet] = []
+                for k in Set(mine.keys).union(theirs.keys) {
+                    let a = mine[k] ?? AddressSet(family: family), b = theirs[k] ?? AddressSet(family: family)
+                    differ.append(a.subtracting(b))
+                    differ.append(b.subtracting(a))
+                }
+                let d = AddressSet.unionAll(family, differ)
+                if d.isEmpty { continue }
+                var next: [Segment] = []
+                for s in segments {
+                    let keep = s.region.subtracting(d)
+                    if !keep.isEmpty {
+                        var k = s
+                        k.region = keep
+                        next.append(k)
+                    }
+                    let amb = s.region.intersection(d)
+                    if amb.isEmpty { continue }
+                    var ls = s.listeners
+                    var reasons = s.reasons
+                    for t in other where t.region.intersects(amb) {
+                        for li in t.listeners where !ls.contains(li) { ls.append(li) }
+                        for r in t.reasons where !reasons.contains(r) { reasons.append(r) }
+                    }
+                    if !reasons.contains(reason) { reasons.append(reason) }
+                    next.append(Segment(region: amb, verdict: .conditional, listeners: ls, path: s.path, reasons: reasons,
+                                        leafPathKey: "?" + s.leafPathKey + reasons.joined()))
+                }
+                // Sources only the other order delivers (or lets reach a listener at all).
+                let rest = d.subtracting(AddressSet.unionAll(family, segments.map(\.region)))
+                if !rest.isEmpty {
+                    for t in other {
+                        let r = t.region.intersection(rest)
+                        if r.isEmpty { continue }
+                        var reasons = t.reasons
+                        if !reasons.contains(reason) { reasons.append(reason) }
+                        next.append(Segment(region: r, verdict: .conditional, listeners: t.listeners, path: t.path, reasons: reasons,
+                                            leafPathKey: "?" + t.leafPathKey + reasons.joined()))
+                    }
+                }
+                segments = next
+            }
+        }
+        return segments
     }
 
     /// Every listener's summary; workers take interleaved listeners, each with its own memo (pure functions of the

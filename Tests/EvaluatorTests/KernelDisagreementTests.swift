@@ -211,15 +211,65 @@ private func udpBound(_ address: String, _ port: UInt16, device: String? = nil, 
         #expect(r.reasons.isEmpty)
     }
 
+    /// Exposure follows the same rule as a trace, for every source at once; a drop in one order and a reject in the
+    /// other delivers in neither, so the listener stays blocked.
+    @Test func exposureOfDropOrRejectStaysBlocked() throws {
+        let a = table(.inet, "a")
+        try a.chain("input", hook: .input, priority: 0, ["tcp dport 22 ip saddr 198.51.100.0/24 reject"])
+        let b = table(.inet, "b")
+        try b.chain("input", hook: .input, priority: 0, ["tcp dport 22 drop"])
+        let x = try #require(Evaluator(snapshot: snapshot(a, b)).exposure().first { $0.listener.port == 22 })
+        #expect(x.summary == .blocked)
+        #expect(x.regions.filter { $0.interface != "lo" }.allSatisfy { $0.verdict == .drop || $0.verdict == .reject })
+        #expect(!x.reasons.contains { $0.hasPrefix("ambiguous order") })
+    }
+
+    /// Two DNAT chains at one priority redirect the same port to different listeners: which one receives depends on
+    /// registration order, so both see those sources as conditional, while the ports' own traffic stays decided.
+    @Test func exposureOfOrderDependentRedirectIsConditional() throws {
+        let a = table(.ip, "a")
+        try a.chain("pre", hook: .prerouting, type: "nat", priority: -100, ["tcp dport 8080 ip saddr 198.51.100.0/24 redirect to :22"])
+        let b = table(.ip, "b")
+        try b.chain("pre", hook: .prerouting, type: "nat", priority: -100, ["tcp dport 8080 redirect to :80"])
+        let f = table(.inet, "f")
+        try f.chain("input", hook: .input, policy: .drop, ["tcp dport { 22, 80 } accept"])
+        let e = Evaluator(snapshot: snapshot(listeners: [Host.sshd, tcpListener("0.0.0.0", 80, name: "web")], a, b, f))
+        let r = try e.trace(probe(.tcp, "198.51.100.7", "192.0.2.1", 8080, "eth0"))
+        #expect(r.verdict == .conditional && r.reasons.contains { $0.hasPrefix("ambiguous order") })
+        // outside a's source range both orders send 8080 to :80
+        #expect(try e.verdict(.tcp, "203.0.113.9", "192.0.2.1", 8080, "eth0") == .accept)
+        let all = e.exposure()
+        for port: UInt16 in [22, 80] {
+            let x = try #require(all.first { $0.listener.port == port })
+            let via = x.regions.filter { $0.destinationPort == 8080 && $0.interface == "eth0" && $0.destination == "192.0.2.1" }
+            let ambiguous = via.filter { $0.verdict == .conditional }
+            #expect(ambiguous.count == 1, "port \(port)")
+            #expect(ambiguous.first?.sources == ["198.51.100.0/24"], "port \(port)")
+            #expect(ambiguous.first?.reasons.contains { $0.hasPrefix("ambiguous order: chains ip a pre and ip b pre") } == true)
+            // the listeners' own port is not affected
+            let own = x.regions.filter { $0.destinationPort == port && $0.interface == "eth0" }
+            #expect(own.contains { $0.verdict == .accept } && own.allSatisfy { $0.verdict != .conditional && $0.reasons.isEmpty })
+        }
+        // the rest of 8080 goes to :80 whatever the order: decided
+        let web = try #require(all.first { $0.listener.port == 80 })
+        #expect(web.regions.contains { $0.destinationPort == 8080 && $0.interface == "eth0" && $0.verdict == .accept && $0.sourceCount > 1e9 })
+        #expect(web.viaPorts == [8080])
+    }
+
     @Test func stateDependsOnOrder() throws {
         // notrack in one prerouting chain at -300 and an invalid-drop in another at -300
         let a = table(.inet, "a")
         try a.chain("raw1", hook: .prerouting, priority: -300, ["tcp dport 22 notrack"])
         let b = table(.inet, "b")
         try b.chain("raw2", hook: .prerouting, priority: -300, ["ct state invalid drop"])
-        let r = try Evaluator(snapshot: snapshot(a, b)).trace(probe(.tcp, "198.51.100.7", "192.0.2.1", 22, "eth0"))
+        let e = Evaluator(snapshot: snapshot(a, b))
+        let r = try e.trace(probe(.tcp, "198.51.100.7", "192.0.2.1", 22, "eth0"))
         #expect(r.verdict == .conditional)
         #expect(r.reasons.contains { $0.hasPrefix("ambiguous order") })
+        // exposure agrees: delivered in one order only, so conditional
+        let ssh = try #require(e.exposure().first)
+        #expect(ssh.summary == .conditional)
+        #expect(ssh.regions.contains { $0.interface == "eth0" && $0.verdict == .conditional && $0.reasons.contains { $0.hasPrefix("ambiguous order") } })
         // different priorities: ordered, decided
         let c = table(.inet, "c")
         try c.chain("raw2", hook: .prerouting, priority: -299, ["ct state invalid drop"])
