@@ -1,7 +1,7 @@
 # portwarden developer targets.
 #
 #   make bench                  synthetic hosts s1, s2, s3 (needs root: network namespaces, nft; a few minutes)
-#   make bench SCALES=s4        the 50k listeners / 50k rules / 1M set elements host (tens of minutes, ~2 GiB RAM)
+#   make bench SCALES=s4        the 50k listeners / 50k rules / 1M set elements host (~10 minutes, ~2 GiB RAM)
 #   make bench SKIP_BUILD=1 PORTWARDEN=path/to/portwarden    time an existing binary
 #   make bench-clean            delete pwt-bench-* namespaces left by a harness that was SIGKILLed
 #   make differential SEEDS=200 trace against the kernel on generated rulesets (needs root; SEEDS: count, a-b or list)
@@ -13,7 +13,7 @@ PYTHON      ?= python3
 SCRATCH     ?= .build
 PORTWARDEN  ?= $(SCRATCH)/release/portwarden
 SCALES      ?= s1,s2,s3
-EVAL_SCALES ?= s2,s3
+EVAL_SCALES ?= s2,s3,s4
 RUNS        ?= 5
 WARMUP      ?= 1
 # one run of `nft -j list ruleset` takes ~2 minutes at s4, so s4 is timed once unless asked otherwise

@@ -689,7 +689,7 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--portwarden", default=os.path.join(REPO, ".build/release/portwarden"))
     ap.add_argument("--out", default=os.path.join(REPO, "bench-out"))
-    ap.add_argument("--eval-scales", default="s2,s3", help="scales where exposure and trace are timed")
+    ap.add_argument("--eval-scales", default="s2,s3,s4", help="scales where exposure and trace are timed (when also in --scales)")
     ap.add_argument("--probes", type=int, default=100_000)
     ap.add_argument("--rule-dump", default="auto",
                     help="auto | none | FLAG=v1,v2 (e.g. --rule-dump=per-chain,whole) | env:NAME=v1,v2")
