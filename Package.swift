@@ -41,14 +41,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "HostModelTests", dependencies: ["HostModel"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+        // Helpers shared by test targets (never linked into the tool).
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
+        .testTarget(name: "HostModelTests", dependencies: ["HostModel", "TestSupport"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "HostModel"], resources: [.copy("Captures")], swiftSettings: swiftSettings),
         .testTarget(name: "CollectorTests", dependencies: ["Collector", "Netlink", "HostModel"], swiftSettings: swiftSettings),
-        .testTarget(name: "EvaluatorTests", dependencies: ["Evaluator", "HostModel"], swiftSettings: swiftSettings),
+        .testTarget(name: "EvaluatorTests", dependencies: ["Evaluator", "HostModel", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "HostModel"], swiftSettings: swiftSettings),
         .testTarget(name: "ChecksTests", dependencies: ["Checks", "Policy", "Evaluator", "HostModel"], swiftSettings: swiftSettings),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Checks", "Policy", "HostModel"], exclude: ["Goldens"], swiftSettings: swiftSettings),
         .testTarget(name: "DiffingTests", dependencies: ["Diffing", "Checks", "Policy", "Evaluator", "HostModel"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
-        .testTarget(name: "IntegrationTests", dependencies: ["HostModel", "Evaluator"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "IntegrationTests", dependencies: ["HostModel", "Evaluator", "TestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     ]
 )

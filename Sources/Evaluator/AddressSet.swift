@@ -197,12 +197,17 @@ public struct AddressSet: Sendable, Equatable, Hashable {
         return lo
     }
 
-    /// How many ranges from `p` and `q` are the same slice of the same store (0 when they differ): a stretch two
-    /// sets share because both were cut from one larger set, handled as a whole.
-    func sharedStretch(_ p: Position, _ other: AddressSet, _ q: Position) -> Int {
+    /// Steps `p` and `q` over the ranges from them that are the same slice of the same store (a stretch two sets
+    /// share because both were cut from one larger set), adding it to `out` as one slice when `keep`; false when the
+    /// next ranges are not shared.
+    func passShared(_ p: inout Position, _ other: AddressSet, _ q: inout Position, keep: Bool, into out: inout RangeBuilder) -> Bool {
         let a = runs[p.k], b = other.runs[q.k]
-        guard a.store === b.store, p.i == q.i else { return 0 }
-        return min(a.end - p.i, b.end - q.i)
+        guard a.store === b.store, p.i == q.i else { return false }
+        let n = min(a.end - p.i, b.end - q.i)
+        if keep { out.add(a.store, p.i, p.i + n) }
+        p = moved(p, to: p.i + n)
+        q = other.moved(q, to: q.i + n)
+        return true
     }
 
     /// Appends the ranges from `a` up to (not including) `b`, as slices.
@@ -248,11 +253,8 @@ public struct AddressSet: Sendable, Equatable, Hashable {
         var out = RangeBuilder()
         var pa = startPosition, pb = other.startPosition
         while let x = range(at: pa), let y = other.range(at: pb) {
-            let n = sharedStretch(pa, other, pb)
-            if n > 0 {
-                out.add(runs[pa.k].store, pa.i, pa.i + n)
-                pa = moved(pa, to: pa.i + n)
-                pb = other.moved(pb, to: pb.i + n)
+            if passShared(&pa, other, &pb, keep: true, into: &out) {
+                continue
             } else if x.upperBound < y.lowerBound {
                 pa = moved(pa, to: index(pa, notBelow: y.lowerBound))
             } else if y.upperBound < x.lowerBound {
@@ -355,9 +357,8 @@ public struct AddressSet: Sendable, Equatable, Hashable {
         while let whole = range(at: pa) {
             guard let y = other.range(at: pb) else { break }
             let x = rest ?? whole
-            if rest == nil, case let n = sharedStretch(pa, other, pb), n > 0 {
-                pa = moved(pa, to: pa.i + n)
-                pb = other.moved(pb, to: pb.i + n)
+            if rest == nil, passShared(&pa, other, &pb, keep: false, into: &out) {
+                continue
             } else if y.upperBound < x.lowerBound {
                 pb = other.moved(pb, to: other.index(pb, notBelow: x.lowerBound))
             } else if x.upperBound < y.lowerBound {
@@ -418,11 +419,8 @@ public struct AddressSet: Sendable, Equatable, Hashable {
         // Both large: one pass over both, stepping over stretches that only one holds or that both share.
         var pa = startPosition, pb = other.startPosition
         while let x = range(at: pa), let y = other.range(at: pb) {
-            let n = sharedStretch(pa, other, pb)
-            if n > 0 {
-                out.add(runs[pa.k].store, pa.i, pa.i + n)
-                pa = moved(pa, to: pa.i + n)
-                pb = other.moved(pb, to: pb.i + n)
+            if passShared(&pa, other, &pb, keep: true, into: &out) {
+                continue
             } else if x.lowerBound <= y.lowerBound {
                 // This set's ranges that end before y starts (and do not touch it) pass as one slice.
                 let e = y.lowerBound == 0 ? pa.i : index(pa, notBelow: y.lowerBound - 1)

@@ -1,4 +1,5 @@
 import HostModel
+import TestSupport
 import Testing
 @testable import Evaluator
 
@@ -7,24 +8,12 @@ import Testing
 /// agreement there (with a normalized result) means the sets are equal. Operands are built the way exposure builds
 /// them, by cutting large sets with small ones, so they hold several slices of shared stores.
 @Suite struct AddressSetTests {
-    /// A seeded generator, so a failure names a reproducible case.
-    struct Gen: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let family = IPFamily.ipv4
     static let maxV = AddressSet.maxValue(.ipv4)
 
     /// `n` random ranges in a small window at the bottom of the space (so they meet and touch), sometimes with the
     /// top of the space, given unsorted and overlapping: the initializer normalizes them.
-    static func random(_ n: Int, _ g: inout Gen, window: UInt128 = 40_000) -> AddressSet {
+    static func random(_ n: Int, _ g: inout SplitMix64, window: UInt128 = 40_000) -> AddressSet {
         var out: [ClosedRange<UInt128>] = []
         for _ in 0..<n {
             let lo = UInt128(g.next() % UInt64(window))
@@ -37,7 +26,7 @@ import Testing
     }
 
     /// Sets of many slices: a large set cut by several small ones, one operation at a time.
-    static func rope(_ g: inout Gen, from base: AddressSet? = nil) -> AddressSet {
+    static func rope(_ g: inout SplitMix64, from base: AddressSet? = nil) -> AddressSet {
         var s = base ?? random(3000, &g)
         for _ in 0..<(1 + Int(g.next() % 4)) {
             let cutter = random(1 + Int(g.next() % 6), &g)
@@ -50,7 +39,7 @@ import Testing
         return s
     }
 
-    static func operand(_ g: inout Gen) -> AddressSet {
+    static func operand(_ g: inout SplitMix64) -> AddressSet {
         switch g.next() % 6 {
         case 0: return random(Int(g.next() % 8), &g)
         case 1: return random(200 + Int(g.next() % 3000), &g)
@@ -89,7 +78,7 @@ import Testing
 
     @Test(arguments: 0..<60)
     func operationsAgreeWithMembership(seed: Int) {
-        var g = Gen(state: UInt64(seed) &* 7919 &+ 17)
+        var g = SplitMix64(seed: UInt64(seed) &* 7919 &+ 17)
         let first = Self.operand(&g)
         // Half the cases cut both operands from one set, as exposure does: they then share stretches of storage.
         let shared = seed % 2 == 1
@@ -122,7 +111,7 @@ import Testing
     }
 
     @Test func cuttingALargeSetSharesItsStorage() {
-        var g = Gen(state: 99)
+        var g = SplitMix64(seed: 99)
         let big = Self.random(20_000, &g, window: 2_000_000)
         let store = big.runs[0].store
         let prefix = AddressSet(family: Self.family, ranges: [500_000...600_000])

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import HostModel
 import Testing
+import TestSupport
 
 /// The byte-level address parsers must accept and reject exactly what the original split-based parsers did (kept
 /// below as the reference), since probe files, snapshots and policies all go through them; inet_pton is a second,

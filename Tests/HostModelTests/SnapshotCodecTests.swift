@@ -1,6 +1,7 @@
 import Foundation
 import HostModel
 import Testing
+import TestSupport
 
 /// The snapshot file is a contract: what `collect` writes must read back identically, and a bad file must be
 /// refused with the field to fix.

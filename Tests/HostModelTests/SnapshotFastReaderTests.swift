@@ -1,6 +1,7 @@
 import Foundation
 @testable import HostModel
 import Testing
+import TestSupport
 
 /// `SnapshotFastReader` must decode exactly what `JSONDecoder` decodes, and decline (so that `JSONDecoder` reports
 /// the error) everything else: whenever it accepts an input, the plain path must accept it too, with an equal value.
@@ -166,19 +167,6 @@ import Testing
             if Self.check(Data(bytes), "damage \(n)") != nil { accepted += 1 }
         }
         #expect(accepted > 0, "some damage (in string contents) leaves a valid snapshot")
-    }
-}
-
-/// A small deterministic generator (tests must be reproducible).
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
     }
 }
 

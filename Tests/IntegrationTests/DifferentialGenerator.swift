@@ -1,42 +1,8 @@
 import Foundation
+import TestSupport
 
 // The generator half of the differential harness: from a seed, a valid nftables ruleset, a set of listening
 // sockets and the probes to send. Everything here is pure and deterministic; DifferentialLab runs it for real.
-
-/// SplitMix64: small, fast, and the same sequence on every platform for a given seed.
-struct SplitMix64 {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..<n` (`n > 0`).
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
-
-    mutating func range(_ r: ClosedRange<Int>) -> Int { r.lowerBound + below(r.count) }
-
-    mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
-
-    mutating func pick<T>(_ items: [T]) -> T {
-        precondition(!items.isEmpty, "pick from an empty list is a generator bug")
-        return items[below(items.count)]
-    }
-
-    /// Up to `count` distinct items, in a seeded order.
-    mutating func sample<T>(_ items: [T], _ count: Int) -> [T] {
-        var pool = items
-        var out: [T] = []
-        while out.count < count && !pool.isEmpty { out.append(pool.remove(at: below(pool.count))) }
-        return out
-    }
-}
 
 /// Where a probe comes from, and so the interface it arrives on in the host namespace.
 enum ProbeOrigin: String, Sendable, CaseIterable {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The differential harness on a ruleset written by a real tool: ufw (iptables-nft backend), configured inside the
 /// host test namespace with a private mount namespace that holds private copies of its configuration.
