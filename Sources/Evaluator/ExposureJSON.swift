@@ -23,16 +23,7 @@ public struct ExposureDocument: Encodable, Sendable {
     /// the encoder's tree held several times over.
     public func writeJSON<E: Error>(terminator: [UInt8] = [], chunkSize: Int = 64 * 1024,
                                     to sink: (UnsafeBufferPointer<UInt8>) throws(E) -> Void) throws(E) {
-        var failure: E?
-        withoutActuallyEscaping(sink) { sink in
-            var w = SnapshotJSONWriter(chunkSize: chunkSize) { buffer in
-                guard failure == nil else { return }
-                do throws(E) {
-                    try sink(buffer)
-                } catch {
-                    failure = error
-                }
-            }
+        try SnapshotJSONWriter.stream(chunkSize: chunkSize, terminator: terminator, to: sink) { w in
             var o = w.openObject(0)
             w.key(&o, "caveats"); w.strings(caveats, indent: 2)
             w.key(&o, "forwarded"); w.drainingArray(forwarded, indent: 2) { $0.write($1, indent: $2) }
@@ -40,10 +31,7 @@ public struct ExposureDocument: Encodable, Sendable {
             w.key(&o, "listeners"); w.drainingArray(listeners, indent: 2) { $0.write($1, indent: $2) }
             w.key(&o, "schema"); w.string(schema)
             w.closeObject(o)
-            w.append(terminator)
-            w.finish()
         }
-        if let failure { throw failure }
     }
 }
 

@@ -21,24 +21,45 @@ package struct SnapshotJSONWriter: ~Copyable {
     init(capacity: Int = 0) { out = ByteBuffer(capacity: capacity) }
 
     /// A writer that streams: `drain` receives the buffer each time it exceeds `chunkSize`.
-    package init(chunkSize: Int, drain: @escaping (UnsafeBufferPointer<UInt8>) -> Void) {
+    init(chunkSize: Int, drain: @escaping (UnsafeBufferPointer<UInt8>) -> Void) {
         self.chunkSize = chunkSize
         self.drain = drain
         out = ByteBuffer(capacity: chunkSize + 16 * 1024)
     }
 
+    /// Runs `body` on a streaming writer, then writes `terminator`: `sink` receives the output in chunks of about
+    /// `chunkSize` bytes until it throws; the first error ends the writing and is rethrown.
+    package static func stream<E: Error>(chunkSize: Int, terminator: [UInt8], to sink: (UnsafeBufferPointer<UInt8>) throws(E) -> Void,
+                                         _ body: (inout SnapshotJSONWriter) -> Void) throws(E) {
+        var failure: E?
+        withoutActuallyEscaping(sink) { sink in
+            var writer = SnapshotJSONWriter(chunkSize: chunkSize) { buffer in
+                guard failure == nil else { return }
+                do throws(E) {
+                    try sink(buffer)
+                } catch {
+                    failure = error
+                }
+            }
+            body(&writer)
+            writer.append(terminator)
+            writer.finish()
+        }
+        if let failure { throw failure }
+    }
+
     /// Hands the buffer over when it is full (called between array items, where any cut is fine).
-    @inline(__always) package mutating func drainIfFull() {
+    @inline(__always) mutating func drainIfFull() {
         if out.count >= chunkSize, let drain {
             drain(out.bytes)
             out.removeAll()
         }
     }
 
-    package mutating func append(_ bytes: [UInt8]) { out.append(contentsOf: bytes) }
+    mutating func append(_ bytes: [UInt8]) { out.append(contentsOf: bytes) }
 
     /// Hands over whatever is left.
-    package mutating func finish() {
+    mutating func finish() {
         if out.count > 0, let drain {
             drain(out.bytes)
             out.removeAll()

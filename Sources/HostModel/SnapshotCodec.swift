@@ -39,21 +39,7 @@ public enum SnapshotCodec {
     /// the first error ends the writing and is rethrown.
     public static func write<E: Error>(_ snapshot: Snapshot, terminator: [UInt8] = [], chunkSize: Int = 64 * 1024,
                                        to sink: (UnsafeBufferPointer<UInt8>) throws(E) -> Void) throws(E) {
-        var failure: E?
-        withoutActuallyEscaping(sink) { sink in
-            var writer = SnapshotJSONWriter(chunkSize: chunkSize) { buffer in
-                guard failure == nil else { return }
-                do throws(E) {
-                    try sink(buffer)
-                } catch {
-                    failure = error
-                }
-            }
-            writer.write(snapshot)
-            writer.append(terminator)
-            writer.finish()
-        }
-        if let failure { throw failure }
+        try SnapshotJSONWriter.stream(chunkSize: chunkSize, terminator: terminator, to: sink) { $0.write(snapshot) }
     }
 
     /// A capacity guess for the whole pretty snapshot (listeners ~400 bytes each, set elements ~90, rules ~1,200), so
