@@ -5,7 +5,8 @@
 /// repeated in each of its sockets, so each distinct process is rendered once and reused). `SnapshotJSON.swift`
 /// writes the rest of the snapshot. Keys are written in the order `.sortedKeys` gives: by UTF-8 bytes, so uppercase
 /// sorts before lowercase (`sregData` < `sregKey` < `sreg…`) and a prefix before its extensions (`key` < `keyEnd`).
-/// `SnapshotCodecTests` compares the output byte for byte with `JSONEncoder`.
+/// `SnapshotCodecTests` compares the output byte for byte with `JSONEncoder`. The primitives are visible to the
+/// package: `exposure --format json` writes its document with them (`ExposureJSON.swift` in the evaluator).
 package struct SnapshotJSONWriter: ~Copyable {
     private(set) var out: ByteBuffer
     /// Rendered holder processes by pid (checked for equality on use): keyed by `Int32` rather than by the whole
