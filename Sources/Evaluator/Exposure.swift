@@ -533,30 +533,23 @@ extension Evaluator {
             return u
         }
 
-        func describe(_ s0: AddressSet) -> ([String], Int) {
+        /// `compute` of the interned copy of `s0`, once per distinct set.
+        private func memoized<T>(_ table: inout [SetIdentity: T], _ s0: AddressSet, _ compute: (AddressSet) -> T) -> T {
             let s = intern(s0)
             let k = SetIdentity(s)
-            if let d = described[k] { return d }
-            let d = Evaluator.describe(s, routeLocalnet: routeLocalnet)
-            described[k] = d
+            if let d = table[k] { return d }
+            let d = compute(s)
+            table[k] = d
             return d
         }
-        func allRoutable(_ s0: AddressSet) -> Bool {
-            let s = intern(s0)
-            let k = SetIdentity(s)
-            if let d = routable[k] { return d }
-            let d = s.unionIsFull(Walker.martianSources(s.family, routeLocalnet: routeLocalnet))
-            routable[k] = d
-            return d
+
+        func describe(_ s: AddressSet) -> ([String], Int) {
+            memoized(&described, s) { Evaluator.describe($0, routeLocalnet: routeLocalnet) }
         }
-        func count(_ s0: AddressSet) -> UInt128 {
-            let s = intern(s0)
-            let k = SetIdentity(s)
-            if let d = counts[k] { return d }
-            let d = s.count
-            counts[k] = d
-            return d
+        func allRoutable(_ s: AddressSet) -> Bool {
+            memoized(&routable, s) { $0.unionIsFull(Walker.martianSources($0.family, routeLocalnet: routeLocalnet)) }
         }
+        func count(_ s: AddressSet) -> UInt128 { memoized(&counts, s) { $0.count } }
     }
 
     struct Segment: Sendable {

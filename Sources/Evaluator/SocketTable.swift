@@ -48,34 +48,22 @@ struct SocketTable: Sendable {
         guard let cands = byPort[SocketTable.key(proto, dport)] else { return nil }
         func addr(_ e: Entry) -> UInt128? { family == .ipv4 ? e.v4 : e.v6 }
         func devOK(_ e: Entry) -> Bool { e.device == 0 || e.device == device }
-        if proto == .tcp {
-            // inet_lhash2 lookup: the exact address first, then the wildcard.
-            // Two phases without an array literal: this runs once per traced probe.
-            var phase = daddr
-            while true {
-                var best: (Int, Int)?
-                for e in cands where addr(e) == phase && devOK(e) {
-                    let score = (e.device != 0 ? 2 : 1) + (family == .ipv4 && e.isInet ? 1 : 0)
-                    if best.map({ score > $0.0 }) ?? true { best = (score, e.index) }
-                }
-                if let b = best { return b.1 }
-                if phase == 0 { return nil }
-                phase = 0
-            }
+        // Both protocols look in the exact (daddr, port) slot first and only when it yields no eligible socket in the
+        // wildcard one, so an exact bind beats a device-bound wildcard; scores rank the sockets within a slot.
+        func score(_ e: Entry, _ phase: UInt128) -> Int {
+            // inet_lhash2 lookup (TCP)
+            if proto == .tcp { return (e.device != 0 ? 2 : 1) + (family == .ipv4 && e.isInet ? 1 : 0) }
+            // __udp4_lib_lookup / __udp6_lib_lookup
+            if family == .ipv4 { return (e.isInet ? 2 : 1) + (phase != 0 ? 4 : 0) + (e.device != 0 ? 4 : 0) }
+            return (phase != 0 ? 1 : 0) + (e.device != 0 ? 1 : 0)
         }
-        // __udp4_lib_lookup / __udp6_lib_lookup: the (daddr, port) hash slot first, and only when it yields no
-        // eligible socket the (any, port) slot; so an exact bind beats a device-bound wildcard. Scores rank within a slot.
+        // Two phases without an array literal: this runs once per traced probe.
         var phase = daddr
         while true {
             var best: (Int, Int)?
             for e in cands where addr(e) == phase && devOK(e) {
-                let score: Int
-                if family == .ipv4 {
-                    score = (e.isInet ? 2 : 1) + (phase != 0 ? 4 : 0) + (e.device != 0 ? 4 : 0)
-                } else {
-                    score = (phase != 0 ? 1 : 0) + (e.device != 0 ? 1 : 0)
-                }
-                if best.map({ score > $0.0 }) ?? true { best = (score, e.index) }
+                let s = score(e, phase)
+                if best.map({ s > $0.0 }) ?? true { best = (s, e.index) }
             }
             if let b = best { return b.1 }
             if phase == 0 { return nil }
