@@ -320,11 +320,7 @@ extension Walker {
         }
         var masked = key
         for i in symStart..<(symStart + symLen) { masked[i] = 0 }
-        let hex = "0123456789abcdef".utf8.map { $0 }
-        var keyBytes: [UInt8] = []
-        keyBytes.reserveCapacity(masked.count * 2)
-        for b in masked { keyBytes.append(hex[Int(b >> 4)]); keyBytes.append(hex[Int(b & 15)]) }
-        let cacheKey = "\(t.table)/\(name)/\(symStart)/\(symLen)/\(field.bits)/" + String(decoding: keyBytes, as: UTF8.self)
+        let cacheKey = "\(t.table)/\(name)/\(symStart)/\(symLen)/\(field.bits)/" + Bytes(masked).description
         if let c = cache?.lookups[cacheKey] { return .success(c) }
         let fam = field.family
         func concreteEqual(_ other: [UInt8]) -> Bool {

@@ -140,9 +140,8 @@ public struct IPv6Address: Sendable, Hashable, Comparable, CustomStringConvertib
         guard k < end else { return nil }
         var v: UInt32 = 0
         while k < end {
-            let c = b[k]
-            let d: UInt8
-            if c &- 48 < 10 { d = c &- 48 } else if c &- 97 < 6 { d = c &- 87 } else if c &- 65 < 6 { d = c &- 55 } else { return nil }
+            let d = Bytes.hexValue(b[k])
+            guard d < 16 else { return nil }
             v = v << 4 | UInt32(d)
             guard v <= 0xffff else { return nil }
             k += 1

@@ -313,14 +313,24 @@ public struct Bytes: Codable, Sendable, Hashable, Comparable, CustomStringConver
     public init(_ bytes: [UInt8]) { self.bytes = bytes }
 
     public var description: String {
-        let digits: [Character] = Array("0123456789abcdef")
-        var s = ""
-        s.reserveCapacity(bytes.count * 2)
+        var text: [UInt8] = []
+        text.reserveCapacity(bytes.count * 2)
         for b in bytes {
-            s.append(digits[Int(b >> 4)])
-            s.append(digits[Int(b & 0xf)])
+            text.append(Bytes.hexDigits[Int(b >> 4)])
+            text.append(Bytes.hexDigits[Int(b & 0xf)])
         }
-        return s
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// The ASCII lowercase hex digits, by value.
+    static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// 0…15 for an ASCII hex digit of either case, 16 or more otherwise (`| 0x20` folds only `A`…`F` onto `a`…`f`).
+    static func hexValue(_ c: UInt8) -> UInt8 {
+        let digit = c &- 48
+        if digit < 10 { return digit }
+        let letter = (c | 0x20) &- 97
+        return letter < 6 ? letter + 10 : 16
     }
 
     public init?(hex: String) {

@@ -198,13 +198,11 @@ package struct SnapshotJSONWriter: ~Copyable {
     mutating func hex(_ b: Bytes) {
         out.append(34)
         for byte in b.bytes {
-            out.append(Self.hexDigits[Int(byte >> 4)])
-            out.append(Self.hexDigits[Int(byte & 0xf)])
+            out.append(Bytes.hexDigits[Int(byte >> 4)])
+            out.append(Bytes.hexDigits[Int(byte & 0xf)])
         }
         out.append(34)
     }
-
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// JSON string escaping as Foundation's JSONWriter does it (slashes unescaped, DEL and non-ASCII as is).
     package mutating func string(_ s: String) {
@@ -226,7 +224,7 @@ package struct SnapshotJSONWriter: ~Copyable {
                 case 12: out.append(92); out.append(UInt8(ascii: "f"))
                 default:
                     out.append(contentsOf: [92, 117, 48, 48])
-                    out.append(Self.hexDigits[Int(c >> 4)]); out.append(Self.hexDigits[Int(c & 0xf)])
+                    out.append(Bytes.hexDigits[Int(c >> 4)]); out.append(Bytes.hexDigits[Int(c & 0xf)])
                 }
             }
             if start < utf8.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...])) }

@@ -658,26 +658,18 @@ struct SnapshotFastReader {
         guard at(i) == UInt8(ascii: "\"") else { throw Declined() }
         i += 1
         let start = i
-        while Self.hexValue(at(i)) < 16 { i += 1 }
+        while Bytes.hexValue(at(i)) < 16 { i += 1 }
         let count = i - start
         guard at(i) == UInt8(ascii: "\""), count & 1 == 0 else { throw Declined() }
         i += 1
         let source = base + start
         let out = [UInt8](unsafeUninitializedCapacity: count / 2) { buffer, initialized in
             for k in 0..<(count / 2) {
-                buffer[k] = Self.hexValue(source[2 * k]) << 4 | Self.hexValue(source[2 * k + 1])
+                buffer[k] = Bytes.hexValue(source[2 * k]) << 4 | Bytes.hexValue(source[2 * k + 1])
             }
             initialized = count / 2
         }
         return Bytes(out)
-    }
-
-    /// 0…15 for a hex digit, 16 or more otherwise (`| 0x20` folds only `A`…`F` onto `a`…`f`).
-    private static func hexValue(_ c: UInt8) -> UInt8 {
-        let digit = c &- 48
-        if digit < 10 { return digit }
-        let letter = (c | 0x20) &- 97
-        return letter < 6 ? letter + 10 : 16
     }
 
     /// A JSON string. Plain ASCII (nearly every string here) is copied straight; other UTF-8 is validated, and
@@ -748,7 +740,7 @@ struct SnapshotFastReader {
     private mutating func hex4() throws(Declined) -> UInt16 {
         var value: UInt16 = 0
         for _ in 0..<4 {
-            let d = Self.hexValue(at(i))
+            let d = Bytes.hexValue(at(i))
             guard d < 16 else { throw Declined() }
             value = value << 4 | UInt16(d)
             i += 1
