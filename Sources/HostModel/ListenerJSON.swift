@@ -165,18 +165,7 @@ package struct SnapshotJSONWriter: ~Copyable {
     // MARK: Scalars
 
     /// Decimal digits written straight into the buffer (no String per number).
-    package mutating func number(_ v: UInt64) {
-        if v < 10 { out.append(48 + UInt8(v)); return }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var n = v
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { buf in
-            while n > 0 { buf[19 - count] = 48 + UInt8(n % 10); n /= 10; count += 1 }
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buf[(20 - count)...]))
-        }
-    }
+    package mutating func number(_ v: UInt64) { out.appendDecimal(v) }
 
     @inline(__always) package mutating func number<T: UnsignedInteger>(_ v: T) { number(UInt64(v)) }
 
@@ -275,34 +264,39 @@ package struct SnapshotJSONWriter: ~Copyable {
     }
 }
 
-/// A growable byte buffer without copy-on-write checks: the writer appends millions of single bytes, and `[UInt8]`
-/// spends most of that time on uniqueness and capacity bookkeeping.
-struct ByteBuffer: ~Copyable {
-    private(set) var base: UnsafeMutablePointer<UInt8>
-    private(set) var count = 0
-    private var capacity: Int
+/// A growable byte buffer without copy-on-write checks: the JSON writers append millions of single bytes, and
+/// `[UInt8]` spends most of that time on uniqueness and capacity bookkeeping. Shared by the snapshot and exposure
+/// writer and by `trace`'s JSON lines; the appends are inlinable so other modules' writers pay no call per byte.
+package struct ByteBuffer: ~Copyable {
+    @usableFromInline var base: UnsafeMutablePointer<UInt8>
+    @usableFromInline var used = 0
+    @usableFromInline var capacity: Int
 
-    init(capacity: Int) {
+    package init(capacity: Int) {
         self.capacity = max(capacity, 4096)
         base = .allocate(capacity: self.capacity)
     }
 
     deinit { base.deallocate() }
 
-    var bytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: base, count: count) }
+    /// Bytes written so far.
+    package var count: Int { used }
 
-    @inline(__always) mutating func append(_ b: UInt8) {
-        if count == capacity { grow(to: count + 1) }
-        base[count] = b
-        count += 1
+    /// The bytes written so far; valid until the next write.
+    package var bytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: base, count: used) }
+
+    @inlinable @inline(__always) package mutating func append(_ b: UInt8) {
+        if used == capacity { grow(to: used + 1) }
+        base[used] = b
+        used += 1
     }
 
-    @inline(__always) mutating func append(contentsOf p: UnsafeBufferPointer<UInt8>) {
+    @inlinable @inline(__always) package mutating func append(contentsOf p: UnsafeBufferPointer<UInt8>) {
         let n = p.count
         guard n > 0, let src = p.baseAddress else { return }
-        if count + n > capacity { grow(to: count + n) }
-        (base + count).update(from: src, count: n)
-        count += n
+        if used + n > capacity { grow(to: used + n) }
+        (base + used).update(from: src, count: n)
+        used += n
     }
 
     @inline(__always) mutating func append(contentsOf p: UnsafeRawBufferPointer) {
@@ -313,13 +307,27 @@ struct ByteBuffer: ~Copyable {
         a.withUnsafeBufferPointer { append(contentsOf: $0) }
     }
 
-    /// Empties the buffer, keeping its memory (the next chunk reuses the same, already touched, pages).
-    mutating func removeAll() { count = 0 }
+    /// `v` in decimal, as `"\(v)"` prints it, written straight into the buffer (no String per number).
+    package mutating func appendDecimal(_ v: UInt64) {
+        if v < 10 { append(48 + UInt8(v)); return }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = v
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buf in
+            while n > 0 { buf[19 - count] = 48 + UInt8(n % 10); n /= 10; count += 1 }
+            append(contentsOf: UnsafeRawBufferPointer(rebasing: buf[(20 - count)...]))
+        }
+    }
 
-    private mutating func grow(to needed: Int) {
+    /// Empties the buffer, keeping its memory (the next chunk reuses the same, already touched, pages).
+    package mutating func removeAll() { used = 0 }
+
+    @usableFromInline @inline(never) mutating func grow(to needed: Int) {
         let newCapacity = max(needed, capacity * 2)
         let newBase = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
-        newBase.initialize(from: base, count: count)
+        newBase.initialize(from: base, count: used)
         base.deallocate()
         base = newBase
         capacity = newCapacity

@@ -73,7 +73,7 @@ struct Trace: ParsableCommand {
         case .text:
             out = TraceText.render(probe: probe, result: result, caveats: ev.caveats)
         }
-        FileHandle.standardOutput.write(Data(out.utf8))
+        try emit(out, to: nil)
     }
 
     private func runBatch(_ ev: Evaluator, path: String) throws {
@@ -85,46 +85,47 @@ struct Trace: ParsableCommand {
                 throw CommandFailure(status: .invalidInput, message: "cannot read probes \(path): \(error.localizedDescription)")
             }
         }
-        var writer = JSONLineWriter(capacity: (1 << 20) + (1 << 16))
-        let stdout = FileHandle.standardOutput
-        /// Writes the buffer out without copying it into a new Data first (the write is synchronous).
-        func flush(_ w: inout JSONLineWriter) {
-            let b = w.bytes
-            guard let p = b.baseAddress, b.count > 0 else { return }
-            stdout.write(Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: p), count: b.count, deallocator: .none))
-            w.removeAll()
-        }
-        var lineNumber = 0
         var failure: CommandFailure?
-        data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-            let bytes = raw.bindMemory(to: UInt8.self)
-            var start = 0
-            while start < bytes.count {
-                var end = start
-                while end < bytes.count && bytes[end] != 0x0a { end += 1 }
-                lineNumber += 1
-                let line = UnsafeBufferPointer(rebasing: bytes[start..<end])
-                start = end + 1
-                if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0d }) { continue }
-                let probe: Probe
-                do {
-                    probe = try ProbeLine.parse(line)
-                    let r = try ev.trace(probe)
-                    writer.write(probe: probe, result: r)
-                } catch let e as ProbeLineError {
-                    failure = CommandFailure(status: .invalidInput, message: "probes line \(lineNumber): \(e.message)")
-                    return
-                } catch let e as ProbeError {
-                    failure = CommandFailure(status: .invalidInput, message: "probes line \(lineNumber): \(e.description)")
-                    return
-                } catch {
-                    failure = CommandFailure(status: .invalidInput, message: "probes line \(lineNumber): \(error)")
-                    return
+        // Results go out in ~1 MiB chunks through the shared output path; a bad line stops the batch after the
+        // results of the lines before it.
+        try writeOutput(to: nil, what: "the results") { (sink) throws(WriteFailure) in
+            var writer = JSONLineWriter(capacity: (1 << 20) + (1 << 16))
+            var written: WriteFailure?
+            var lineNumber = 0
+            data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+                let bytes = raw.bindMemory(to: UInt8.self)
+                var start = 0
+                while start < bytes.count {
+                    var end = start
+                    while end < bytes.count && bytes[end] != 0x0a { end += 1 }
+                    lineNumber += 1
+                    let line = UnsafeBufferPointer(rebasing: bytes[start..<end])
+                    start = end + 1
+                    if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0d }) { continue }
+                    let probe: Probe
+                    do {
+                        probe = try ProbeLine.parse(line)
+                        let r = try ev.trace(probe)
+                        writer.write(probe: probe, result: r)
+                    } catch let e as ProbeLineError {
+                        failure = CommandFailure(status: .invalidInput, message: "probes line \(lineNumber): \(e.message)")
+                        return
+                    } catch let e as ProbeError {
+                        failure = CommandFailure(status: .invalidInput, message: "probes line \(lineNumber): \(e.description)")
+                        return
+                    } catch {
+                        failure = CommandFailure(status: .invalidInput, message: "probes line \(lineNumber): \(error)")
+                        return
+                    }
+                    if writer.count >= 1 << 20 {
+                        do throws(WriteFailure) { try sink(writer.bytes) } catch { written = error; return }
+                        writer.removeAll()
+                    }
                 }
-                if writer.count >= 1 << 20 { flush(&writer) }
             }
+            if let written { throw written }
+            try sink(writer.bytes)
         }
-        flush(&writer)
         if let failure { throw failure }
     }
 }
@@ -287,49 +288,23 @@ enum ProbeLine {
     }
 }
 
-/// Writes trace results as JSON lines into a growable byte buffer through a pointer: each append is one capacity
-/// check and a copy, with no String interpolation, copy-on-write or uniqueness checks (batch output is ~430 bytes a
-/// probe, 100k probes at a time). Noncopyable because it owns the buffer.
+/// Writes trace results as JSON lines into a `ByteBuffer`: each append is one capacity check and a copy, with no
+/// String interpolation, copy-on-write or uniqueness checks (batch output is ~430 bytes a probe, 100k probes at a
+/// time). Noncopyable because the buffer is.
 struct JSONLineWriter: ~Copyable {
-    private var base: UnsafeMutablePointer<UInt8>
-    private var capacity: Int
-    private(set) var count = 0
+    private var buffer: ByteBuffer
 
-    init(capacity: Int = 4096) {
-        self.capacity = max(capacity, 64)
-        base = .allocate(capacity: self.capacity)
-    }
-
-    deinit { base.deallocate() }
+    init(capacity: Int = 4096) { buffer = ByteBuffer(capacity: capacity) }
 
     /// The bytes written so far; valid until the next write.
-    var bytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: base, count: count) }
+    var bytes: UnsafeBufferPointer<UInt8> { buffer.bytes }
+    var count: Int { buffer.count }
 
-    mutating func removeAll() { count = 0 }
+    mutating func removeAll() { buffer.removeAll() }
 
-    @inline(never) private mutating func grow(_ extra: Int) {
-        var c = capacity * 2
-        while c < count + extra { c *= 2 }
-        let nb = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
-        nb.initialize(from: base, count: count)
-        base.deallocate()
-        base = nb
-        capacity = c
-    }
+    @inline(__always) mutating func byte(_ b: UInt8) { buffer.append(b) }
 
-    @inline(__always) mutating func byte(_ b: UInt8) {
-        if count == capacity { grow(1) }
-        base[count] = b
-        count += 1
-    }
-
-    @inline(__always) mutating func append(_ p: UnsafeBufferPointer<UInt8>) {
-        let n = p.count
-        guard n > 0, let src = p.baseAddress else { return }
-        if count + n > capacity { grow(n) }
-        (base + count).initialize(from: src, count: n)
-        count += n
-    }
+    @inline(__always) mutating func append(_ p: UnsafeBufferPointer<UInt8>) { buffer.append(contentsOf: p) }
 
     /// Literal JSON text (keys and punctuation).
     @inline(__always) mutating func raw(_ s: StaticString) {
@@ -339,19 +314,7 @@ struct JSONLineWriter: ~Copyable {
     /// An integer in decimal, as `"\(v)"` prints it.
     mutating func int<T: BinaryInteger>(_ v: T) {
         if v < 0 { byte(0x2d) }
-        var m = UInt64(v.magnitude)
-        if count + 20 > capacity { grow(20) }
-        // Digits are produced backwards: count them first, then fill in place.
-        var n = 1
-        var t = m / 10
-        while t > 0 { n += 1; t /= 10 }
-        var k = count + n
-        repeat {
-            k -= 1
-            base[k] = UInt8(truncatingIfNeeded: 48 &+ m % 10)
-            m /= 10
-        } while m > 0
-        count += n
+        buffer.appendDecimal(UInt64(v.magnitude))
     }
 
     mutating func bool(_ v: Bool) { if v { raw("true") } else { raw("false") } }
