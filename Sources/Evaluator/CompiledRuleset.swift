@@ -71,7 +71,7 @@ struct CompiledRuleset: Sendable {
                     collectNatConstants(r, table: t, ports: &ports, addrs: &addrs)
                 }
                 guard !t.dormant, let b = c.base else { continue }
-                guard [.ingress, .prerouting, .input, .output, .postrouting].contains(b.hook) else { continue }
+                guard [.ingress, .prerouting, .input, .forward, .output, .postrouting].contains(b.hook) else { continue }
                 let isNat = b.type == "nat"
                 var eff = b.priority
                 if isNat {

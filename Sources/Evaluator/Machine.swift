@@ -1,14 +1,17 @@
 import HostModel
 
-/// A stage of the packet path: a base chain, or the routing decision between prerouting and input.
+/// A stage of the packet path: a base chain, the routing decision between prerouting and input (or forward), or the
+/// end of the local-delivery part (the forward hook and postrouting follow it, reached only through routing).
 enum Stage: Sendable {
     case chain(CompiledRuleset.BaseRef)
     case routing
+    case localDelivery
 }
 
 /// The final state of one branch of the walk.
 struct Leaf: Sendable {
     enum Kind: Sendable, Equatable {
+        /// `forwarded`: routed to another machine or namespace and let through the forward and postrouting hooks.
         case accept, drop, reject, forwarded
         case undecidable(String)
     }
@@ -115,6 +118,13 @@ struct Walker {
         }
         out.append(.routing)
         add(.input)
+        out.append(.localDelivery)
+        if !pkt.local {
+            // Routed elsewhere: the forward hook, then postrouting. NAT in postrouting only rewrites the source
+            // (masquerade, snat), which does not decide whether a new connection is delivered.
+            add(.forward)
+            add(.postrouting, skipNat: true)
+        }
         return out
     }
 
@@ -169,8 +179,11 @@ struct Walker {
         var bounds: [UInt32] = []
         while true {
             if !t.inChain {
-                if t.stage >= stages.count { leaf(t, t.pkt.notModelled.map { .undecidable($0) } ?? .accept); return }
+                if t.stage >= stages.count { leaf(t, t.pkt.notModelled.map { .undecidable($0) } ?? .forwarded); return }
                 switch stages[t.stage] {
+                case .localDelivery:
+                    leaf(t, t.pkt.notModelled.map { .undecidable($0) } ?? .accept)
+                    return
                 case .routing:
                     if !route(&t) { return }
                     t.stage += 1
@@ -362,9 +375,40 @@ struct Walker {
         let d = addressValue(t.pkt.daddr)
         if !routing.isLocal(fam, d) {
             t.path.append(routingStep("forward to \(addressText(d, fam))"))
+            return forward(&t, d)
+        }
+        return true
+    }
+
+    /// A packet routed to another machine or namespace: the forwarding sysctl and the route decide whether it goes on
+    /// to the forward hook, with the route's device as output interface. Returns false when the branch ended.
+    private mutating func forward(_ t: inout EvalThread, _ d: UInt128) -> Bool {
+        let fam = t.pkt.family
+        func drop(_ why: String) -> Bool {
+            t.path.append(PathStep(table: "", family: fam.rawValue, chain: "", hook: "routing", priority: 0, handle: nil, action: "drop (\(why))"))
+            leaf(t, .drop)
+            return false
+        }
+        // Host-originated traffic to another machine leaves through output; that path is not followed here.
+        if t.pkt.local { leaf(t, .forwarded); return false }
+        let sysctl = fam == .ipv4 ? "net.ipv4.ip_forward" : "net.ipv6.conf.all.forwarding"
+        switch fam == .ipv4 ? sysctls.ipForward : sysctls.ipv6Forwarding {
+        case .some(false): return drop("forwarding disabled: \(sysctl) = 0")
+        case .none:
+            leaf(t, .undecidable("\(sysctl) was not recorded"))
+            return false
+        case .some(true): break
+        }
+        guard let r = routing.lookup(fam, d) else { return drop("no route to \(addressText(d, fam))") }
+        guard r.type == RTN.unicast else { return drop("route type \(r.type) to \(addressText(d, fam))") }
+        t.pkt.oifIndex = r.device
+        t.pkt.oifName = routing.iface(index: r.device)?.name ?? ""
+        guard let end = stages.firstIndex(where: { if case .localDelivery = $0 { true } else { false } }) else {
             leaf(t, .forwarded)
             return false
         }
+        // The caller steps past `end` to the first forward stage.
+        t.stage = end
         return true
     }
 

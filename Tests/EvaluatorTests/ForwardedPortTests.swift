@@ -7,7 +7,7 @@ import Testing
 @Suite struct ForwardedPortTests {
     func result(_ listeners: [Listener], _ tables: TableBuilder...) -> ExposureResult {
         let snap = Snapshot(host: HostInfo(hostname: "t", kernel: "6.18", collectedAt: "", toolVersion: "t"), listeners: listeners,
-                            interfaces: Host.interfaces, routes: Host.routes,
+                            interfaces: Host.interfaces, routes: Host.routes, sysctls: Host.forwarding,
                             firewall: Firewall(status: .ok, tables: tables.map(\.table)))
         return Evaluator(snapshot: snap).fullExposure()
     }
@@ -74,11 +74,11 @@ import Testing
 
     @Test func ipv6Target() throws {
         let n = table(.inet, "nat")
-        try n.chain("pre", hook: .prerouting, type: "nat", priority: -100, ["ip6 daddr 2001:db8::1 tcp dport 8443 dnat ip6 to [2001:db8:ffff::2]:443"])
+        try n.chain("pre", hook: .prerouting, type: "nat", priority: -100, ["ip6 daddr 2001:db8::1 tcp dport 8443 dnat ip6 to [2001:db8::99]:443"])
         let r = result([tcpListener("::", 22)], n)
         let p = try #require(r.forwarded.first)
         #expect(p.family == .ipv6)
-        #expect(p.target == "[2001:db8:ffff::2]:443")
+        #expect(p.target == "[2001:db8::99]:443")
         #expect(p.destinations == ["2001:db8::1"])
         #expect(p.interfaces.contains("eth0"))
     }

@@ -26,6 +26,9 @@ enum Host {
 
     static let ifindex: [String: UInt32] = ["lo": 1, "eth0": 2, "eth1": 3]
 
+    /// Forwarding on, as on a router or container host: DNAT to another address then goes through the forward hook.
+    static let forwarding = Sysctls(ipForward: true, ipv6Forwarding: true)
+
     static let sshd = Listener(proto: .tcp, family: .ipv4, address: "0.0.0.0", port: 22, processes: [ProcessInfo(pid: 100, name: "sshd")])
 }
 
@@ -44,7 +47,7 @@ func udpListener(_ address: String, _ port: UInt16, family: IPFamily? = nil, v6o
     return Listener(proto: .udp, family: fam, address: address, port: port, v6only: v6only, processes: [ProcessInfo(pid: 300, name: name)])
 }
 
-func snapshot(listeners: [Listener] = [Host.sshd], sysctls: Sysctls = Sysctls(), _ tables: TableBuilder...) -> Snapshot {
+func snapshot(listeners: [Listener] = [Host.sshd], sysctls: Sysctls = Host.forwarding, _ tables: TableBuilder...) -> Snapshot {
     Snapshot(host: HostInfo(hostname: "test", kernel: "6.18", collectedAt: "2026-11-25T00:00:00Z", toolVersion: "test"),
              listeners: listeners, interfaces: Host.interfaces, routes: Host.routes, sysctls: sysctls,
              firewall: Firewall(status: tables.isEmpty ? .absent : .ok, tables: tables.map(\.table)))
