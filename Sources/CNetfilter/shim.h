@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <sys/syscall.h>
 
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -30,5 +31,9 @@ static inline size_t pw_dump_buffer_size(void) {
 }
 
 static inline int pw_errno(void) { return errno; }
+
+/// Joins the network namespace of `fd` on the calling thread only (setns(2) with CLONE_NEWNET); glibc declares
+/// setns only under _GNU_SOURCE, which a module map cannot set. Returns 0 or -1 with errno.
+static inline int pw_join_netns(int fd) { return (int)syscall(SYS_setns, fd, 0x40000000 /* CLONE_NEWNET */); }
 
 #endif

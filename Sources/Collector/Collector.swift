@@ -16,15 +16,19 @@ public struct CollectOptions: Sendable {
     /// How rules are dumped: per chain (linear in the number of rules) or in one dump (as `nft` does; quadratic in the
     /// kernel). Both return the same ruleset; the choice exists so the benchmark can show the crossover.
     public var ruleDump: RuleDumpStrategy
+    /// Which other network namespaces (containers, pods, named ones) are read besides the collector's own.
+    public var namespaces: NamespaceSelection
 
     public init(allowPartial: Bool = false, procRoot: String = "/proc", toolVersion: String = "0.0.0",
-                readFirewall: Bool = true, readRouting: Bool = true, ruleDump: RuleDumpStrategy = .perChain) {
+                readFirewall: Bool = true, readRouting: Bool = true, ruleDump: RuleDumpStrategy = .perChain,
+                namespaces: NamespaceSelection = .all) {
         self.allowPartial = allowPartial
         self.procRoot = procRoot
         self.toolVersion = toolVersion
         self.readFirewall = readFirewall
         self.readRouting = readRouting
         self.ruleDump = ruleDump
+        self.namespaces = namespaces
     }
 }
 
@@ -81,10 +85,15 @@ public enum Collector {
             throw .kernel("cannot read interfaces and routes: \(error)")
         }
 
+        // The other namespaces, each read from a thread that joins it; their sockets' owners come from the same walk.
+        let found = NamespaceReader.discover(procRoot: options.procRoot, selection: options.namespaces)
+        let others = NamespaceReader.readAll(found.others, options: options)
+
         // Inodes first, then one /proc walk, then details only for the pids that matched.
         var inodes = Set<UInt64>()
         inodes.reserveCapacity(raw.count)
         for s in raw where s.inode != 0 { inodes.insert(UInt64(s.inode)) }
+        for n in others { for s in n.raw where s.inode != 0 { inodes.insert(UInt64(s.inode)) } }
         let scan = ProcOwners.scan(procRoot: options.procRoot, inodes: inodes)
         var processes: [Int32: HostModel.ProcessInfo] = [:]
         for pids in scan.pidsByInode.values {
@@ -102,11 +111,21 @@ public enum Collector {
             warnings.append("owners may be incomplete: the descriptors of \(scan.uninspected.count) process(es) holding capabilities portwarden lacks could not be read (pid \(pids)); sockets shown without an owner may belong to them")
         }
 
+        var namespaces: [NetworkNamespace] = []
+        for n in others {
+            let ls = assembleListeners(n.raw, scan: scan, processes: processes, interfaces: n.net.interfaces)
+            let pids = n.candidate.pids.isEmpty ? Array(Set(ls.flatMap { $0.processes.map(\.pid) })).sorted().prefix(8).map { $0 } : n.candidate.pids
+            namespaces.append(NetworkNamespace(id: n.candidate.id, owner: ContainerOwners.owner(pids: pids, roots: .init(procRoot: options.procRoot)),
+                                               entered: n.entered, pids: pids, listeners: ls, interfaces: n.net.interfaces,
+                                               routes: n.net.routing, sysctls: n.sysctls, firewall: n.firewall, warnings: n.warnings))
+            warnings += n.warnings
+        }
+
         let host = HostInfo(hostname: HostFiles.hostname(), kernel: HostFiles.kernelRelease(),
                             collectedAt: HostFiles.rfc3339Now(), toolVersion: options.toolVersion)
         return Snapshot(host: host, listeners: listeners, interfaces: net.interfaces, routes: net.routing,
                         sysctls: options.readRouting ? SysctlReader.read(procRoot: options.procRoot) : Sysctls(), firewall: firewall,
-                        privileges: privileges, warnings: warnings)
+                        privileges: privileges, warnings: warnings, netns: found.own, namespaces: namespaces)
     }
 
     /// Maps the nftables reader's outcome to the snapshot's firewall, or to the failure the user has to act on.

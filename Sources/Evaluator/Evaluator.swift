@@ -14,6 +14,8 @@ public struct Evaluator: Sendable {
     let localStages: [IPFamily: [Stage]]
     let remoteStages: [IPFamily: [Stage]]
     let ingressDevices: Set<String>
+    /// The host's other namespaces: where forwarded connections are delivered.
+    let peers: Peers
     /// Index used for a device that does not exist in the snapshot ("any other interface").
     static let absentIndex: UInt32 = 0x7fff_fff0
 
@@ -35,6 +37,7 @@ public struct Evaluator: Sendable {
         localStages = ls
         remoteStages = rsts
         ingressDevices = Set(rs.bases.filter { $0.hook == .ingress }.flatMap(\.devices))
+        peers = Peers(snapshot)
     }
 
     func stages(for pkt: PacketState) -> [Stage] {
@@ -57,6 +60,9 @@ public struct Evaluator: Sendable {
             out.append("the firewall could not be read: \(snapshot.firewall.error ?? "unknown reason")")
         }
         if rs.legacyPresent { out.append("legacy iptables tables are loaded: their rules are not visible here") }
+        for n in peers.unread {
+            out.append("network namespace \(n) could not be read: connections forwarded into it are not followed there")
+        }
         return out
     }
 
@@ -181,7 +187,7 @@ public struct Evaluator: Sendable {
                 var reasons = base.reasons
                 reasons.append(ambiguityReason(members))
                 return TraceResult(verdict: .conditional, path: base.path, listener: base.listener == other.listener ? base.listener : nil,
-                                   delivered: false, forwarded: false, reasons: reasons, translatedTo: base.translatedTo)
+                                   delivered: false, forwarded: false, reasons: reasons, translatedTo: base.translatedTo, dnat: base.dnat)
             }
         }
         return base
@@ -196,45 +202,61 @@ public struct Evaluator: Sendable {
         }
     }
 
-    func summarize(_ leaves: [Leaf], proto: L4Proto) -> TraceResult {
+    func summarize(_ raw: [Leaf], proto: L4Proto) -> TraceResult {
+        // Forwarded branches continue in the namespace of this host that owns their destination, when there is one.
+        var leaves: [Leaf] = []
+        var refs: [ListenerRef?] = []
+        var viaForward: [Bool] = []
+        var hostPackets: [PacketState] = []
+        for l in raw {
+            if l.kind == .forwarded, let outs = intoPeer(l, proto: proto) {
+                for o in outs { leaves.append(o.leaf); refs.append(o.listener); viaForward.append(true); hostPackets.append(l.packet) }
+                continue
+            }
+            leaves.append(l)
+            refs.append(l.kind == .forwarded ? nil : listenerFor(l.packet, proto: proto).map { ListenerRef(snapshot.listeners[$0]) })
+            viaForward.append(l.kind == .forwarded)
+            hostPackets.append(l.packet)
+        }
         guard !leaves.isEmpty else {
             return TraceResult(verdict: .conditional, path: [], listener: nil, delivered: false, forwarded: false,
                                reasons: ["no outcome"], translatedTo: nil)
         }
-        let listeners = leaves.map { $0.kind == .forwarded ? nil : listenerFor($0.packet, proto: proto) }
         let firstKind = leaves[0].kind
         var agree = true
         for (i, l) in leaves.enumerated() {
             if case .undecidable = l.kind { agree = false; break }
-            if l.kind != firstKind || listeners[i] != listeners[0] { agree = false; break }
+            if l.kind != firstKind || refs[i] != refs[0] || viaForward[i] != viaForward[0] { agree = false; break }
         }
-        func translated(_ p: PacketState) -> String? {
+        func translation(_ p: PacketState) -> Translation? {
             guard p.dnat else { return nil }
-            let a = addressText(addressValue(p.daddr), p.family)
-            return p.family == .ipv6 ? "[\(a)]:\(p.dport)" : "\(a):\(p.dport)"
+            return Translation(address: addressText(addressValue(p.daddr), p.family), port: p.dport)
+        }
+        func text(_ t: Translation?) -> String? {
+            guard let t else { return nil }
+            return t.address.contains(":") ? "[\(t.address)]:\(t.port)" : "\(t.address):\(t.port)"
         }
         if agree {
             let best = leaves.indices.min { leaves[$0].assumptions.count < leaves[$1].assumptions.count } ?? 0
             let l = leaves[best]
             let v = verdict(l.kind)
+            let dnat = translation(hostPackets[best])
             if v == .accept, let blind = blindSpot {
                 // An accept here proves nothing when part of the filtering is invisible.
-                let ref = listeners[best].map { ListenerRef(snapshot.listeners[$0]) }
-                return TraceResult(verdict: .conditional, path: l.path, listener: ref, delivered: false, forwarded: l.kind == .forwarded,
-                                   reasons: [blind], translatedTo: translated(l.packet))
+                return TraceResult(verdict: .conditional, path: l.path, listener: refs[best], delivered: false, forwarded: viaForward[best],
+                                   reasons: [blind], translatedTo: text(dnat), dnat: dnat)
             }
-            let ref = listeners[best].map { ListenerRef(snapshot.listeners[$0]) }
-            return TraceResult(verdict: v, path: l.path, listener: ref, delivered: v == .accept && l.kind != .forwarded && ref != nil,
-                               forwarded: l.kind == .forwarded, reasons: [], translatedTo: translated(l.packet))
+            return TraceResult(verdict: v, path: l.path, listener: refs[best], delivered: v == .accept && l.kind != .forwarded && refs[best] != nil,
+                               forwarded: viaForward[best], reasons: [], translatedTo: text(dnat), dnat: dnat)
         }
         var reasons: [String] = []
         for l in leaves {
             if case .undecidable(let r) = l.kind, !reasons.contains(r) { reasons.append(r) }
             for a in l.assumptions where !reasons.contains(a) { reasons.append(a) }
         }
-        let sameListener = listeners.allSatisfy { $0 == listeners[0] }
-        let ref = sameListener ? listeners[0].map { ListenerRef(snapshot.listeners[$0]) } : nil
+        let ref = refs.allSatisfy { $0 == refs[0] } ? refs[0] : nil
+        let dnat = translation(hostPackets[0])
         return TraceResult(verdict: .conditional, path: leaves[0].path, listener: ref, delivered: false,
-                           forwarded: false, reasons: reasons, translatedTo: translated(leaves[0].packet))
+                           forwarded: false, reasons: reasons, translatedTo: text(dnat), dnat: dnat)
     }
 }

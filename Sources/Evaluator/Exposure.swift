@@ -216,7 +216,7 @@ extension Evaluator {
                                                              touched: walker.touched, interfaceGuards: walker.interfaceGuards))
                 }
             }
-            let forwarded = !g.local && isLocal ? leaves.filter { $0.kind == .forwarded && $0.packet.dnat } : []
+            let forwarded = !g.local && isLocal ? leaves.filter { isForwardedBranch($0) } : []
             var segments = overlay(leaves, keys: keys, proto: q.proto)
             if !tied.isEmpty { segments = orderAmbiguity(segments, stages: stages, groups: tied, start: start, cache: cache, proto: q.proto) }
             out.append(Cell(segments: segments, forwarded: forwarded))
@@ -388,78 +388,115 @@ extension Evaluator {
     /// One step of a path as text: table, chain, rule handle and action.
     static func stepKey(_ s: PathStep) -> String { "\(s.table)/\(s.chain)/\(s.handle ?? 0)/\(s.action)" }
 
-    /// A cell of a forwarded port: (protocol, external address and port, DNAT target, interface, outcome, path).
+    /// A branch DNAT sent towards another address: forwarded (decided or not), or undecidable after the translation.
+    func isForwardedBranch(_ l: Leaf) -> Bool {
+        guard l.packet.dnat else { return false }
+        switch l.kind {
+        case .forwarded: return true
+        case .undecidable: return !routing.isLocal(l.packet.family, addressValue(l.packet.daddr))
+        default: return false
+        }
+    }
+
+    /// A cell of a forwarded port: (protocol, external address and port, DNAT target, receiver, interface, outcome, path).
     struct ForwardKey: Hashable {
         var proto: L4Proto
         var family: IPFamily
         var daddr: [UInt8]
         var dport: UInt16
         var target: String
+        var namespace: String?
+        var listener: ListenerRef?
         var interface: String
         var exists: Bool
         var verdict: PacketVerdict
         var leaf: String
     }
 
-    /// Branches that DNAT translated to an address that is not local: routed to forward, not followed further.
+    /// Branches that DNAT translated to an address that is not local: through the forward hook and, when a namespace
+    /// of this host owns the address, through that namespace's chains to its socket. Dropped branches are left out.
     func collectForwarded(_ leaves: [Leaf], _ q: Question, _ g: GridInterface, into fwd: inout [ForwardKey: Accum], order: inout [ForwardKey]) {
-        for l in leaves where l.kind == .forwarded && l.packet.dnat {
+        for l in leaves where isForwardedBranch(l) {
             guard let region = l.region, !region.isEmpty else { continue }
             let p = l.packet
             let a = addressText(addressValue(p.daddr), p.family)
             let target = p.family == .ipv6 ? "[\(a)]:\(p.dport)" : "\(a):\(p.dport)"
-            let verdict: PacketVerdict = l.assumptions.isEmpty && blindSpot == nil ? .accept : .conditional
-            let leafKey = Evaluator.pathKey(l.path)
-            let k = ForwardKey(proto: q.proto, family: q.family, daddr: q.daddr, dport: q.dport, target: target, interface: g.name,
-                               exists: g.exists, verdict: verdict, leaf: leafKey)
-            var reasons = l.assumptions
-            if let b = blindSpot, !reasons.contains(b) { reasons.append(b) }
-            if fwd[k] != nil {
-                fwd[k]?.add(region, reasons)
-            } else {
-                fwd[k] = Accum(sets: [region], path: l.path, reasons: reasons)
-                order.append(k)
+            let outcomes: [PeerOutcome?] = l.kind == .forwarded ? (intoPeer(l, proto: q.proto)?.map { $0 } ?? [nil]) : [nil]
+            for o in outcomes {
+                let end = o?.leaf ?? l
+                guard let r = end.region, !r.isEmpty else { continue }
+                var reasons = end.assumptions
+                switch end.kind {
+                case .accept, .forwarded: break
+                case .undecidable(let why): if !reasons.contains(why) { reasons.append(why) }
+                case .drop, .reject: continue
+                }
+                if let b = blindSpot, !reasons.contains(b) { reasons.append(b) }
+                let verdict: PacketVerdict = reasons.isEmpty ? .accept : .conditional
+                let k = ForwardKey(proto: q.proto, family: q.family, daddr: q.daddr, dport: q.dport, target: target, namespace: o?.namespace,
+                                   listener: o?.listener, interface: g.name, exists: g.exists, verdict: verdict, leaf: Evaluator.pathKey(end.path))
+                if fwd[k] != nil {
+                    fwd[k]?.add(r, reasons)
+                } else {
+                    fwd[k] = Accum(sets: [r], path: end.path, reasons: reasons)
+                    order.append(k)
+                }
             }
         }
     }
 
-    /// Groups forwarded cells by (protocol, family, external port, target); each group lists the host addresses,
-    /// interfaces and merged source ranges it is reachable from.
+    /// Groups forwarded cells by (protocol, family, external port, target, receiver); each group lists the host
+    /// addresses, interfaces and merged source ranges it is reachable from, and a summary judged as for listeners.
     func summarizeForwarded(_ fwd: [ForwardKey: Accum], _ order: [ForwardKey]) -> [ForwardedPort] {
-        struct GroupKey: Hashable { var proto: L4Proto; var family: IPFamily; var dport: UInt16; var target: String }
-        var groups: [GroupKey: (regions: [ExposureRegion], dests: [String], ifaces: [String], sources: AddressSet, reasons: [String])] = [:]
+        struct GroupKey: Hashable {
+            var proto: L4Proto; var family: IPFamily; var dport: UInt16; var target: String; var namespace: String?; var listener: ListenerRef?
+        }
+        struct Group {
+            var regions: [ExposureRegion] = []
+            var dests: [String] = []
+            var ifaces: [String] = []
+            var sources: AddressSet
+            var reasons: [String] = []
+            var accepted: [String: AddressSet] = [:]
+        }
+        var groups: [GroupKey: Group] = [:]
         var gorder: [GroupKey] = []
         let localnet = snapshot.sysctls.routeLocalnet["all"] == true
         for k in order {
             guard let a = fwd[k] else { continue }
-            let gk = GroupKey(proto: k.proto, family: k.family, dport: k.dport, target: k.target)
+            let gk = GroupKey(proto: k.proto, family: k.family, dport: k.dport, target: k.target, namespace: k.namespace, listener: k.listener)
             let set = a.set(k.family)
             let listed = Evaluator.describe(set, routeLocalnet: localnet)
             let dest = addressText(addressValue(k.daddr), k.family)
             let region = ExposureRegion(family: k.family, interface: k.interface, interfaceExists: k.exists, destination: dest,
                                         destinationPort: k.dport, sources: listed.0, omittedSources: listed.1, sourceCount: Double(set.count),
                                         verdict: k.verdict, path: a.path, reasons: a.reasons)
-            var g = groups[gk] ?? ([], [], [], AddressSet(family: k.family), [])
+            var g = groups[gk] ?? Group(sources: AddressSet(family: k.family))
             if groups[gk] == nil { gorder.append(gk) }
             g.regions.append(region)
             if !g.dests.contains(dest) { g.dests.append(dest) }
             if !g.ifaces.contains(k.interface) { g.ifaces.append(k.interface) }
             g.sources = g.sources.union(set)
+            if k.verdict == .accept { g.accepted[k.interface] = (g.accepted[k.interface] ?? AddressSet(family: k.family)).union(set) }
             for r in a.reasons where !g.reasons.contains(r) { g.reasons.append(r) }
             groups[gk] = g
         }
         var out: [ForwardedPort] = []
         for gk in gorder {
             guard let g = groups[gk] else { continue }
+            let half: Double = gk.family == .ipv4 ? 2_147_483_648 : 85_070_591_730_234_615_865_843_651_857_942_052_864
+            let summary: ExposureSummary = g.accepted.values.contains { Double($0.count) >= half } ? .public
+                : (g.regions.contains { $0.verdict == .conditional } ? .conditional : .restricted)
             out.append(ForwardedPort(proto: gk.proto, family: gk.family, port: gk.dport, target: gk.target, destinations: g.dests,
                                      interfaces: g.ifaces.sorted(), sources: Evaluator.describe(g.sources, routeLocalnet: localnet).0,
-                                     reasons: g.reasons, regions: g.regions))
+                                     reasons: g.reasons, regions: g.regions, namespace: gk.namespace, listener: gk.listener, summary: summary))
         }
         return out.sorted { a, b in
             if a.port != b.port { return a.port < b.port }
             if a.proto != b.proto { return a.proto < b.proto }
             if a.family != b.family { return a.family == .ipv4 }
-            return a.target < b.target
+            if a.target != b.target { return a.target < b.target }
+            return (a.namespace ?? "") < (b.namespace ?? "")
         }
     }
 

@@ -98,12 +98,27 @@ extension SnapshotJSONWriter {
         key(&o, "destinations"); strings(f.destinations, indent: indent + 2)
         key(&o, "family"); string(f.family.rawValue)
         key(&o, "interfaces"); strings(f.interfaces, indent: indent + 2)
+        if let l = f.listener { key(&o, "listener"); write(l, indent: indent + 2) }
+        if let n = f.namespace { key(&o, "namespace"); string(n) }
         key(&o, "port"); number(f.port)
         key(&o, "proto"); string(f.proto.rawValue)
         key(&o, "reasons"); strings(f.reasons, indent: indent + 2)
         key(&o, "regions"); array(f.regions, indent: indent + 2) { $0.write($1, indent: $2) }
         key(&o, "sources"); strings(f.sources, indent: indent + 2)
+        key(&o, "summary"); string(f.summary.rawValue)
         key(&o, "target"); string(f.target)
+        closeObject(o)
+    }
+
+    mutating func write(_ l: ListenerRef, indent: Int) {
+        var o = openObject(indent)
+        key(&o, "address"); string(l.address)
+        if let b = l.bind { key(&o, "bind"); string(b) }
+        if let d = l.device { key(&o, "device"); string(d) }
+        if let n = l.namespace { key(&o, "namespace"); string(n) }
+        key(&o, "port"); number(l.port)
+        key(&o, "processes"); array(l.processes, indent: indent + 2) { $0.write($1, indent: $2) }
+        key(&o, "proto"); string(l.proto.rawValue)
         closeObject(o)
     }
 }

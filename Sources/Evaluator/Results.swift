@@ -86,6 +86,10 @@ public struct ListenerRef: Codable, Sendable, Equatable, Hashable {
     public var port: UInt16
     public var device: String?
     public var processes: [ProcessInfo]
+    /// For a socket in another network namespace (a container, a pod): that namespace, `address` is the address the
+    /// packet arrived at there and `bind` the socket's own bind address. Nil for the host's own sockets.
+    public var namespace: String?
+    public var bind: String?
 
     public init(_ l: Listener) {
         proto = l.proto
@@ -93,6 +97,25 @@ public struct ListenerRef: Codable, Sendable, Equatable, Hashable {
         port = l.port
         device = l.device
         processes = l.processes
+    }
+
+    /// A socket in another namespace, reached at `arrival`.
+    public init(_ l: Listener, namespace: String, arrival: String) {
+        self.init(l)
+        address = arrival
+        bind = l.address
+        self.namespace = namespace
+    }
+}
+
+/// The destination DNAT gave a connection.
+public struct Translation: Codable, Sendable, Equatable, Hashable {
+    public var address: String
+    public var port: UInt16
+
+    public init(address: String, port: UInt16) {
+        self.address = address
+        self.port = port
     }
 }
 
@@ -111,9 +134,11 @@ public struct TraceResult: Codable, Sendable, Equatable {
     public var reasons: [String]
     /// Destination after NAT, when prerouting changed it (`addr:port`).
     public var translatedTo: String?
+    /// The same destination as a value (the trace contract's `dnat` object).
+    public var dnat: Translation?
 
     public init(verdict: PacketVerdict, path: [PathStep], listener: ListenerRef?, delivered: Bool, forwarded: Bool,
-                reasons: [String], translatedTo: String?) {
+                reasons: [String], translatedTo: String?, dnat: Translation? = nil) {
         self.verdict = verdict
         self.path = path
         self.listener = listener
@@ -121,6 +146,7 @@ public struct TraceResult: Codable, Sendable, Equatable {
         self.forwarded = forwarded
         self.reasons = reasons
         self.translatedTo = translatedTo
+        self.dnat = dnat
     }
 }
 
@@ -255,9 +281,10 @@ public struct AcceptedRanges: Codable, Sendable, Equatable {
     }
 }
 
-/// A port of this host that DNAT sends on to another machine (Docker-style published ports): such connections go to
-/// the forward path and never reach a local socket, so they are listed apart from listeners. The forward chains
-/// are not evaluated: `sources` says who gets translated, not who finally gets through.
+/// A port of this host that DNAT sends on to another machine or namespace (Docker-style published ports, kube-proxy
+/// services): such connections go through the forward hook, not input, so they are listed apart from listeners.
+/// `sources` are those that pass prerouting, the routing decision, the forward and postrouting chains and, when the
+/// target is a namespace of this host, that namespace's own chains.
 public struct ForwardedPort: Codable, Sendable, Equatable {
     public var proto: L4Proto
     public var family: IPFamily
@@ -273,12 +300,20 @@ public struct ForwardedPort: Codable, Sendable, Equatable {
     public var sources: [String]
     /// For conditional cells: what the snapshot cannot decide.
     public var reasons: [String]
-    /// Per (interface, host address): the translated sources and the path (ending in `forward to …`).
-    /// `verdict` is `accept` when prerouting lets it through to forwarding, `conditional` when that is undecidable.
+    /// Per (interface, host address): the sources and the path (DNAT, `forward to …`, the forward chains and, for a
+    /// namespace of this host, `into …` and its chains). `verdict` is `accept` when the connection gets there,
+    /// `conditional` when that is undecidable.
     public var regions: [ExposureRegion]
+    /// The namespace of this host that receives it (`docker web (net:[…])`); nil when the target is another machine.
+    public var namespace: String?
+    /// The socket there that receives it; nil for another machine, or when nothing listens (then nothing answers).
+    public var listener: ListenerRef?
+    /// How far it is reached, judged as for listeners (`public`, `restricted`, `conditional`).
+    public var summary: ExposureSummary
 
     public init(proto: L4Proto, family: IPFamily, port: UInt16, target: String, destinations: [String], interfaces: [String],
-                sources: [String], reasons: [String], regions: [ExposureRegion]) {
+                sources: [String], reasons: [String], regions: [ExposureRegion], namespace: String? = nil, listener: ListenerRef? = nil,
+                summary: ExposureSummary = .restricted) {
         self.proto = proto
         self.family = family
         self.port = port
@@ -288,6 +323,9 @@ public struct ForwardedPort: Codable, Sendable, Equatable {
         self.sources = sources
         self.reasons = reasons
         self.regions = regions
+        self.namespace = namespace
+        self.listener = listener
+        self.summary = summary
     }
 }
 

@@ -252,7 +252,7 @@ package struct SnapshotJSONWriter: ~Copyable {
         closeObject(o)
     }
 
-    private mutating func write(_ p: ProcessInfo, indent: Int) {
+    package mutating func write(_ p: ProcessInfo, indent: Int) {
         var o = openObject(indent)
         key(&o, "cmdline"); strings(p.cmdline, indent: indent + 2)
         if let c = p.container { key(&o, "container"); string(c) }

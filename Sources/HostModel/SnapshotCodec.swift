@@ -11,14 +11,14 @@ public enum SnapshotError: Error, CustomStringConvertible, Equatable {
         case .unreadable(let path, let reason):
             "cannot read snapshot \(path): \(reason)"
         case .wrongSchema(let found):
-            "unsupported snapshot schema '\(found)' in field 'schema': this portwarden reads '\(Snapshot.currentSchema)'"
+            "unsupported snapshot schema '\(found)' in field 'schema': this portwarden reads \(Snapshot.readableSchemas.sorted().map { "'\($0)'" }.joined(separator: " and "))"
         case .invalid(let field, let reason):
             "invalid snapshot: field '\(field)': \(reason)"
         }
     }
 }
 
-/// Reads and writes the snapshot contract (`portwarden-snapshot/1`).
+/// Reads and writes the snapshot contract (`portwarden-snapshot/2`; `/1` is still read).
 public enum SnapshotCodec {
     /// The snapshot as JSON. The pretty form (the file format) is written by `SnapshotJSONWriter`: the bytes
     /// `JSONEncoder` gives with `[.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]`, several times faster; the
@@ -79,7 +79,7 @@ public enum SnapshotCodec {
             throw describe(error)
         }
         guard let schema = probe.schema else { throw SnapshotError.invalid(field: "schema", reason: "missing") }
-        guard schema == Snapshot.currentSchema else { throw SnapshotError.wrongSchema(found: schema) }
+        guard Snapshot.readableSchemas.contains(schema) else { throw SnapshotError.wrongSchema(found: schema) }
         do {
             return try JSONDecoder().decode(Snapshot.self, from: data)
         } catch {

@@ -87,10 +87,13 @@ struct SnapshotFastReader {
             else { throw Declined() }
         }
         // Another schema is reported by the plain path, which checks it before anything else.
-        guard try schema.get() == Snapshot.currentSchema else { throw Declined() }
-        return Snapshot(host: try host.get(), listeners: try listeners.get(), interfaces: try interfaces.get(), routes: try routes.get(),
+        let found = try schema.get()
+        guard Snapshot.readableSchemas.contains(found) else { throw Declined() }
+        var snapshot = Snapshot(host: try host.get(), listeners: try listeners.get(), interfaces: try interfaces.get(), routes: try routes.get(),
                         sysctls: try sysctls.get(), firewall: try firewall.get(), privileges: try privileges.get(),
                         warnings: try warnings.get())
+        snapshot.schema = found
+        return snapshot
     }
 
     private mutating func listener() throws(Declined) -> Listener {

@@ -9,6 +9,8 @@ extension SnapshotJSONWriter {
         key(&o, "host"); write(s.host, indent: 2)
         key(&o, "interfaces"); array(s.interfaces, indent: 2) { $0.write($1, indent: $2) }
         key(&o, "listeners"); drainingArray(s.listeners, indent: 2) { $0.write($1, indent: $2) }
+        if !s.namespaces.isEmpty { key(&o, "namespaces"); array(s.namespaces, indent: 2) { $0.write($1, indent: $2) } }
+        if let n = s.netns { key(&o, "netns"); write(n, indent: 2) }
         key(&o, "privileges")
         var p = openObject(2)
         key(&p, "netAdmin"); bool(s.privileges.netAdmin)
@@ -27,6 +29,39 @@ extension SnapshotJSONWriter {
         key(&o, "hostname"); string(h.hostname)
         key(&o, "kernel"); string(h.kernel)
         key(&o, "toolVersion"); string(h.toolVersion)
+        closeObject(o)
+    }
+
+    // MARK: Namespaces
+
+    private mutating func write(_ n: NetworkNamespace, indent: Int) {
+        var o = openObject(indent)
+        key(&o, "entered"); bool(n.entered)
+        key(&o, "firewall"); write(n.firewall, indent: indent + 2)
+        key(&o, "id"); write(n.id, indent: indent + 2)
+        key(&o, "interfaces"); array(n.interfaces, indent: indent + 2) { $0.write($1, indent: $2) }
+        key(&o, "listeners"); array(n.listeners, indent: indent + 2) { $0.write($1, indent: $2) }
+        if let w = n.owner {
+            key(&o, "owner")
+            var ow = openObject(indent + 2)
+            if let v = w.id { key(&ow, "id"); string(v) }
+            if let v = w.name { key(&ow, "name"); string(v) }
+            if let v = w.pod { key(&ow, "pod"); string(v) }
+            if let v = w.podNamespace { key(&ow, "podNamespace"); string(v) }
+            key(&ow, "runtime"); string(w.runtime)
+            closeObject(ow)
+        }
+        key(&o, "pids"); array(n.pids, indent: indent + 2) { w, pid, _ in w.signed(Int64(pid)) }
+        key(&o, "routes"); write(n.routes, indent: indent + 2)
+        key(&o, "sysctls"); write(n.sysctls, indent: indent + 2)
+        key(&o, "warnings"); strings(n.warnings, indent: indent + 2)
+        closeObject(o)
+    }
+
+    private mutating func write(_ n: NamespaceID, indent: Int) {
+        var o = openObject(indent)
+        key(&o, "inode"); number(n.inode)
+        if let v = n.name { key(&o, "name"); string(v) }
         closeObject(o)
     }
 

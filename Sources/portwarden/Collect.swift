@@ -26,6 +26,9 @@ struct Collect: ParsableCommand {
     @Flag(name: .long, help: "Continue with a partial view when the firewall cannot be read (it is reported as unreadable).")
     var allowPartial = false
 
+    @Option(name: .long, help: ArgumentHelp("Which other network namespaces to read: all (default: every container, pod and named namespace), host (this namespace alone), or names under /run/netns, comma-separated.", valueName: "all|host|NAME,…"))
+    var netns: NetnsChoice = .init(selection: .all)
+
     @Option(name: .long, help: "How to dump the rules: per-chain (default; linear in the number of rules) or whole (one dump, as nft does). Both give the same snapshot; for benchmarks.")
     var ruleDump: RuleDumpChoice = .perChain
 
@@ -38,7 +41,7 @@ struct Collect: ParsableCommand {
     func run() throws {
         try exitOnFailure {
             let snapshot = try Collector.collect(CollectOptions(allowPartial: allowPartial, toolVersion: toolVersion,
-                                                                ruleDump: ruleDump.strategy))
+                                                                ruleDump: ruleDump.strategy, namespaces: netns.selection))
             try write(snapshot, to: output)
             printWarnings(snapshot.warnings)
         }

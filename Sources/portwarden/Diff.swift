@@ -121,7 +121,7 @@ struct Diff: ParsableCommand {
 
 extension HostSource {
     /// The live host, as `collect` sees it.
-    static func live(allowPartial: Bool) throws -> Snapshot {
-        try Collector.collect(CollectOptions(allowPartial: allowPartial, toolVersion: toolVersion))
+    static func live(allowPartial: Bool, netns: NamespaceSelection = .all) throws -> Snapshot {
+        try Collector.collect(CollectOptions(allowPartial: allowPartial, toolVersion: toolVersion, namespaces: netns))
     }
 }

@@ -51,15 +51,49 @@ struct HostSource: ParsableArguments {
     @Flag(name: .long, help: "Continue with a partial view when the firewall cannot be read (it is reported as unreadable).")
     var allowPartial = false
 
+    @Option(name: .long, help: ArgumentHelp("Which other network namespaces to read: all (default: every container, pod and named namespace), host (this namespace alone), or names under /run/netns, comma-separated.", valueName: "all|host|NAME,…"))
+    var netns: NetnsChoice = .init(selection: .all)
+
     /// The snapshot to work on: loaded from `--snapshot`, or collected live.
     /// - Parameter firewall: whether a live collection reads the ruleset (and routing); views that only list
     ///   sockets pass false, so they need no CAP_NET_ADMIN and do not pay for a large ruleset.
     func load(firewall: Bool = true) throws -> Snapshot {
         if let path = snapshot {
-            return try SnapshotCodec.load(path: path)
+            return netns.narrow(try SnapshotCodec.load(path: path))
         }
         return try Collector.collect(CollectOptions(allowPartial: allowPartial, toolVersion: toolVersion,
-                                                    readFirewall: firewall, readRouting: firewall))
+                                                    readFirewall: firewall, readRouting: firewall, namespaces: netns.selection))
+    }
+}
+
+/// `--netns all|host|NAME,…`: which of the host's other network namespaces a command reads.
+struct NetnsChoice: ExpressibleByArgument, Sendable {
+    var selection: NamespaceSelection
+
+    init(selection: NamespaceSelection) { self.selection = selection }
+
+    init?(argument: String) {
+        switch argument {
+        case "all": selection = .all
+        case "host": selection = .hostOnly
+        default:
+            let names = argument.split(separator: ",").map { String($0) }
+            guard !names.isEmpty, names.allSatisfy({ !$0.isEmpty && !$0.contains("/") && $0 != "." && $0 != ".." }) else { return nil }
+            selection = .named(names)
+        }
+    }
+
+    var defaultValueDescription: String { "all" }
+
+    /// The same choice applied to a saved snapshot: namespaces not selected are dropped.
+    func narrow(_ s: Snapshot) -> Snapshot {
+        var s = s
+        switch selection {
+        case .all: break
+        case .hostOnly: s.namespaces = []
+        case .named(let names): s.namespaces = s.namespaces.filter { $0.id.name.map(names.contains) ?? false }
+        }
+        return s
     }
 }
 

@@ -131,22 +131,44 @@ enum ExposureReport {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// The FORWARDED section: external port → DNAT target, from which sources on which interfaces.
+    /// The PUBLISHED section: host port → DNAT target and the socket that receives it (in a container's namespace,
+    /// or another machine), how far it is reached, from which sources on which interfaces, and the deciding rules.
     static func forwardedText(_ forwarded: [ForwardedPort]) -> [String] {
         guard !forwarded.isEmpty else { return [] }
-        var lines = ["", "FORWARDED by DNAT to other hosts (\(forwarded.count); forward chains not evaluated)"]
-        let headers = ["PROTO", "PORT", "TARGET", "FROM"]
+        var lines = ["", "PUBLISHED through DNAT and the forward hook (\(forwarded.count))"]
+        let headers = ["PROTO", "PORT", "TARGET", "RECEIVER", "REACH", "FROM"]
         let rows = forwarded.map { f -> [String] in
             var from = "\(listed(f.sources)) on \(listed(f.interfaces))"
             if !f.reasons.isEmpty { from += "; depends on \(listed(f.reasons))" }
             from += " (to \(listed(f.destinations, max: 3)))"
-            return [f.proto.rawValue, String(f.port), f.target, from]
+            let receiver: String
+            if let ns = f.namespace {
+                if let l = f.listener {
+                    let procs = l.processes.map { "\($0.name)[\($0.pid)]" }.joined(separator: ",")
+                    receiver = "\(ns): \(l.bind ?? l.address):\(l.port)\(procs.isEmpty ? "" : " \(procs)")"
+                } else {
+                    receiver = "\(ns): nothing listens"
+                }
+            } else {
+                receiver = "another host"
+            }
+            return [f.proto.rawValue, String(f.port), f.target, receiver, f.summary.rawValue, from]
         }
         var widths = headers.map(\.count)
-        for r in rows { for (i, c) in r.enumerated() where i < 3 { widths[i] = max(widths[i], c.count) } }
+        let last = headers.count - 1
+        for r in rows { for (i, c) in r.enumerated() where i < last { widths[i] = max(widths[i], c.count) } }
         func pad(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(0, w - s.count)) }
-        lines.append("  " + (0..<4).map { $0 < 3 ? pad(headers[$0], widths[$0]) : headers[$0] }.joined(separator: "  "))
-        for r in rows { lines.append("  " + (0..<4).map { $0 < 3 ? pad(r[$0], widths[$0]) : r[$0] }.joined(separator: "  ")) }
+        lines.append("  " + (0...last).map { $0 < last ? pad(headers[$0], widths[$0]) : headers[$0] }.joined(separator: "  "))
+        for (r, f) in zip(rows, forwarded) {
+            lines.append("  " + (0...last).map { $0 < last ? pad(r[$0], widths[$0]) : r[$0] }.joined(separator: "  "))
+            var seen = Set<String>()
+            for region in f.regions {
+                let decided = region.path.filter { $0.handle != nil || $0.action.hasPrefix("policy") || $0.hook == "routing" }
+                let text = decided.map(\.text).joined(separator: " → ")
+                if seen.insert(text).inserted { lines.append("         decided by: \(text)") }
+                if seen.count >= 3 { break }
+            }
+        }
         return lines
     }
 }

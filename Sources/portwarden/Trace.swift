@@ -392,13 +392,17 @@ struct JSONLineWriter: ~Copyable {
                 raw("{\"pid\":"); int(l.processes[i].pid)
                 raw(",\"name\":"); string(l.processes[i].name); raw("}")
             }
-            raw("]}")
+            raw("]")
+            if let n = l.namespace { raw(",\"namespace\":"); string(n) }
+            if let b = l.bind { raw(",\"bind\":"); string(b) }
+            raw("}")
         } else {
             raw("null")
         }
         raw(",\"delivered\":"); bool(r.delivered)
         raw(",\"forwarded\":"); bool(r.forwarded)
         if let t = r.translatedTo { raw(",\"translatedTo\":"); string(t) }
+        if let d = r.dnat { raw(",\"dnat\":{\"address\":"); string(d.address); raw(",\"port\":"); int(d.port); raw("}") }
         if !r.reasons.isEmpty {
             raw(",\"reasons\":[")
             for i in r.reasons.indices { if i > 0 { raw(",") }; string(r.reasons[i]) }
@@ -417,13 +421,15 @@ enum TraceText {
         var lines: [String] = []
         lines.append("\(p.proto.rawValue) \(src):\(sport) -> \(dst):\(p.dport) on \(p.iif)\(p.iif == "lo" ? " (host-local)" : "")")
         var outcome = "verdict: \(r.verdict.rawValue)"
-        if r.forwarded { outcome += " (forwarded, not delivered locally)" }
+        if r.forwarded { outcome += r.listener?.namespace != nil ? " (forwarded into another namespace)" : " (forwarded, not delivered locally)" }
         lines.append(outcome)
         if let t = r.translatedTo { lines.append("translated to: \(t)") }
         if let l = r.listener {
             let procs = l.processes.map { "\($0.name)[\($0.pid)]" }.joined(separator: ", ")
             let host = l.address.contains(":") ? "[\(l.address)]" : l.address
-            lines.append("listener: \(l.proto.rawValue) \(host)\(l.device.map { "%\($0)" } ?? ""):\(l.port)\(procs.isEmpty ? "" : " (\(procs))")")
+            let bind = l.bind.map { " bound to \($0.contains(":") ? "[\($0)]" : $0)" } ?? ""
+            let ns = l.namespace.map { " in \($0)" } ?? ""
+            lines.append("listener: \(l.proto.rawValue) \(host)\(l.device.map { "%\($0)" } ?? ""):\(l.port)\(procs.isEmpty ? "" : " (\(procs))")\(bind)\(ns)")
         } else {
             lines.append("listener: none")
         }

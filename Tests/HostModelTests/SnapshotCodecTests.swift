@@ -70,7 +70,7 @@ import TestSupport
 
     @Test func contractFieldNames() throws {
         let json = try #require(try JSONSerialization.jsonObject(with: SnapshotCodec.encode(Self.rich())) as? [String: Any])
-        #expect(json["schema"] as? String == "portwarden-snapshot/1")
+        #expect(json["schema"] as? String == "portwarden-snapshot/2")
         let listener = try #require((json["listeners"] as? [[String: Any]])?.first)
         for key in ["proto", "address", "port", "v6only", "uid", "processes"] { #expect(listener[key] != nil, "listener.\(key)") }
         #expect((listener["processes"] as? [[String: Any]])?.first?["pid"] as? Int == 100)
@@ -92,8 +92,8 @@ import TestSupport
 
     @Test func futureSchemaIsRefusedAsSuch() throws {
         // A future version may change any field; it must be reported as a version mismatch, not a type error.
-        let data = try mutate { $0["schema"] = "portwarden-snapshot/2"; $0["listeners"] = "changed shape" }
-        #expect(throws: SnapshotError.wrongSchema(found: "portwarden-snapshot/2")) { try SnapshotCodec.decode(data) }
+        let data = try mutate { $0["schema"] = "portwarden-snapshot/99"; $0["listeners"] = "changed shape" }
+        #expect(throws: SnapshotError.wrongSchema(found: "portwarden-snapshot/99")) { try SnapshotCodec.decode(data) }
     }
 
     @Test func missingSchema() throws {

@@ -3,7 +3,7 @@ import Testing
 
 /// The exact bytes of batch `trace`: the probe-line parser and the JSON-lines writer are hand-written for speed, so
 /// their output and error messages are pinned here (the goldens were produced by the earlier Foundation-free but
-/// String-based implementation, and must not change). Uses the fixture of `CLITraceExposureTests`; no root needed.
+/// String-based implementation, and change only with the contract: `dnat` was added with forwarded paths). Uses the fixture of `CLITraceExposureTests`; no root needed.
 @Suite struct CLITraceBatchFormatTests {
     func trace(_ input: String) throws -> CommandResult {
         try run([portwardenBinary, "trace", "--snapshot", CLITraceExposureTests.fixture, "--probes", "-"], input: Data(input.utf8), check: false)
@@ -20,7 +20,7 @@ import Testing
             #"{"iif":"eth0","dport":8080,"dst":"::ffff:192.0.2.1","src":"::ffff:198.51.100.7","proto":"tcp"}"#,
         ].joined(separator: "\n") + "\n"
         let expected = [
-            #"{"proto":"tcp","src":"198.51.100.7","dst":"198.51.100.1","sport":40000,"dport":2222,"iif":"eth1","verdict":"accept","path":[{"table":"nat","family":"ip","chain":"prerouting","hook":"prerouting","priority":-100,"handle":2,"action":"redirect to 198.51.100.1:22"},{"table":"filter","family":"inet","chain":"input","hook":"input","priority":0,"handle":4,"action":"accept"}],"listener":{"proto":"tcp","address":"0.0.0.0","port":22,"device":null,"processes":[{"pid":4242,"name":"python3"}]},"delivered":true,"forwarded":false,"translatedTo":"198.51.100.1:22"}"#,
+            #"{"proto":"tcp","src":"198.51.100.7","dst":"198.51.100.1","sport":40000,"dport":2222,"iif":"eth1","verdict":"accept","path":[{"table":"nat","family":"ip","chain":"prerouting","hook":"prerouting","priority":-100,"handle":2,"action":"redirect to 198.51.100.1:22"},{"table":"filter","family":"inet","chain":"input","hook":"input","priority":0,"handle":4,"action":"accept"}],"listener":{"proto":"tcp","address":"0.0.0.0","port":22,"device":null,"processes":[{"pid":4242,"name":"python3"}]},"delivered":true,"forwarded":false,"translatedTo":"198.51.100.1:22","dnat":{"address":"198.51.100.1","port":22}}"#,
             #"{"proto":"udp","src":"2001:db8::7","dst":"2001:DB8:0::1","dport":53,"iif":"t\tq\"b\\c\u0001ü/\n","verdict":"drop","path":[{"table":"filter","family":"inet","chain":"input","hook":"input","priority":0,"handle":null,"action":"policy drop"}],"listener":null,"delivered":false,"forwarded":false}"#,
             #"{"proto":"tcp","src":"127.0.0.1","dst":"127.0.0.1","sport":0,"dport":6379,"iif":"lo","verdict":"accept","path":[{"table":"filter","family":"inet","chain":"input","hook":"input","priority":0,"handle":2,"action":"accept"}],"listener":{"proto":"tcp","address":"127.0.0.1","port":6379,"device":null,"processes":[{"pid":4242,"name":"python3"}]},"delivered":true,"forwarded":false}"#,
             #"{"proto":"tcp","src":"::ffff:198.51.100.7","dst":"::ffff:192.0.2.1","dport":8080,"iif":"eth0","verdict":"drop","path":[{"table":"","family":"ipv6","chain":"","hook":"routing","priority":0,"handle":null,"action":"drop (martian source)"}],"listener":{"proto":"tcp","address":"::","port":8080,"device":null,"processes":[{"pid":4242,"name":"python3"}]},"delivered":false,"forwarded":false}"#,

@@ -7,7 +7,8 @@ import Testing
 /// 192.0.2.1/24 + 2001:db8::1/64, eth1 198.51.100.1/24; input `policy drop` with `iif lo accept`, `tcp dport 22
 /// accept`, `ip saddr 203.0.113.0/24 tcp dport 5432 accept`, `tcp dport 8080 accept`; prerouting `tcp dport 2222
 /// redirect to :22` and `iifname "eth0" tcp dport 8000 dnat to 198.51.100.50:80`; listeners tcp 0.0.0.0:22,
-/// 0.0.0.0:5432, 127.0.0.1:6379, [::]:8080 (dual stack), udp 0.0.0.0:5353. No root needed.
+/// 0.0.0.0:5432, 127.0.0.1:6379, [::]:8080 (dual stack), udp 0.0.0.0:5353. `ipForward` was edited to true afterwards
+/// (a forwarding host), so the DNAT to 198.51.100.50 goes on through the forward hook. No root needed.
 @Suite struct CLITraceExposureTests {
     static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("Fixtures/trace-exposure-snapshot.json").path
@@ -182,7 +183,7 @@ import Testing
         #expect(r.status == 0, "\(r.stderr)")
         let out = r.stdout
         for endpoint in ["0.0.0.0:22", "0.0.0.0:5432", "127.0.0.1:6379", "[::]:8080", "0.0.0.0:5353"] { #expect(out.contains(endpoint), "\(endpoint)") }
-        let order = ["PUBLIC", "RESTRICTED", "LOCAL-ONLY", "FORWARDED"].map { out.range(of: $0)?.lowerBound }
+        let order = ["PUBLIC", "RESTRICTED", "LOCAL-ONLY", "PUBLISHED"].map { out.range(of: $0)?.lowerBound }
         #expect(order.allSatisfy { $0 != nil })
         #expect(order.compactMap { $0 } == order.compactMap { $0 }.sorted())
         #expect(out.contains("from 203.0.113.0/24"))

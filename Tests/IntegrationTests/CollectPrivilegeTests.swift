@@ -121,7 +121,7 @@ import Testing
     }
 
     @Test func wrongSchemaExits2() throws {
-        let r = try runOn(Self.valid.replacingOccurrences(of: "portwarden-snapshot/1", with: "portwarden-snapshot/2"))
+        let r = try runOn(Self.valid.replacingOccurrences(of: "portwarden-snapshot/1", with: "portwarden-snapshot/99"))
         #expect(r.status == 2)
         #expect(r.stderr.contains("'schema'") && r.stderr.contains("portwarden-snapshot/2"))
     }

@@ -1,0 +1,78 @@
+import HostModel
+
+/// The host's other network namespaces (containers, pods, named ones), each with an evaluator of its own: a
+/// connection the host forwards to an address one of them owns continues there, through that namespace's own
+/// prerouting and input chains to its socket, exactly as the kernel hands it over a veth.
+struct Peers: Sendable {
+    var evaluators: [Evaluator] = []
+    var labels: [String] = []
+    /// Address value → peer, per family (non-loopback addresses of every interface of every peer).
+    var byAddress: [IPFamily: [UInt128: Int]] = [:]
+    /// Namespaces that could not be entered: a forwarded connection may end in one of them unseen.
+    var unread: [String] = []
+
+    init() {}
+
+    init(_ s: Snapshot) {
+        for n in s.namespaces {
+            guard n.entered else { unread.append(n.label); continue }
+            let snap = Snapshot(host: s.host, listeners: n.listeners, interfaces: n.interfaces, routes: n.routes, sysctls: n.sysctls,
+                                firewall: n.firewall, privileges: s.privileges)
+            let i = evaluators.count
+            evaluators.append(Evaluator(snapshot: snap))
+            labels.append(n.label)
+            for iface in n.interfaces where !iface.flags.contains("loopback") {
+                for a in iface.addresses {
+                    guard let ip = IPAddress(a.address) else { continue }
+                    let v: UInt128
+                    switch ip {
+                    case .v4(let x): v = UInt128(x.value)
+                    case .v6(let x): if x.isLinkLocal { continue }; v = addressValue(x.bytes)
+                    }
+                    if byAddress[ip.family, default: [:]][v] == nil { byAddress[ip.family, default: [:]][v] = i }
+                }
+            }
+        }
+    }
+}
+
+/// One outcome of a forwarded branch inside the namespace that receives it.
+struct PeerOutcome {
+    var leaf: Leaf
+    var listener: ListenerRef?
+    var namespace: String
+}
+
+extension Evaluator {
+    /// Follows a forwarded branch into the namespace of this host that owns its destination address: that
+    /// namespace's chains, with the packet arriving on the interface holding the address, and its socket lookup.
+    /// Nil when no namespace of the snapshot owns the address (the connection leaves the host).
+    ///
+    /// Not modelled: source NAT in the host's postrouting (masquerade) — the namespace sees the original source.
+    func intoPeer(_ l: Leaf, proto: L4Proto) -> [PeerOutcome]? {
+        let fam = l.packet.family
+        let d = addressValue(l.packet.daddr)
+        guard let i = peers.byAddress[fam]?[d] else { return nil }
+        let e = peers.evaluators[i]
+        let label = peers.labels[i]
+        let index = e.routing.localDevice(fam, d) ?? 0
+        let name = e.routing.iface(index: index)?.name ?? "if\(index)"
+        let pkt = e.makePacket(family: fam, proto: proto, saddr: l.packet.saddr, daddr: l.packet.daddr,
+                               sport: l.packet.sportKnown ? l.packet.sport : nil, dport: l.packet.dport, iif: name)
+        let symbolic = l.region != nil
+        var walker = Walker(rs: e.rs, routing: e.routing, sysctls: e.snapshot.sysctls, stages: e.stages(for: pkt), symbolic: symbolic,
+                            cache: symbolic ? SymbolicCache() : nil)
+        let entry = PathStep(table: "", family: fam.rawValue, chain: "", hook: "routing", priority: 0, handle: nil,
+                             action: "into \(label) on \(name)")
+        let arrival = addressText(d, fam)
+        return walker.run(e.initialThread(pkt, region: l.region)).map { pl in
+            var leaf = pl
+            leaf.path = l.path + [entry] + pl.path
+            leaf.assumptions = l.assumptions + pl.assumptions.filter { !l.assumptions.contains($0) }
+            if let blind = e.blindSpot, pl.kind == .accept { leaf.kind = .undecidable("\(label): \(blind)") }
+            let ref = pl.kind == .forwarded ? nil : e.listenerFor(pl.packet, proto: proto)
+                .map { ListenerRef(e.snapshot.listeners[$0], namespace: label, arrival: arrival) }
+            return PeerOutcome(leaf: leaf, listener: ref, namespace: label)
+        }
+    }
+}
