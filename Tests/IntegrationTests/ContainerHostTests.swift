@@ -1,0 +1,153 @@
+import Foundation
+import Testing
+
+/// Published container ports, proven against the kernel: the same probes go through real namespaces and through
+/// `trace` on a snapshot `collect` took of the host and its container namespace; every probe's delivery and
+/// receiving socket must agree. Rulesets: Docker's own iptables-nft layout (input drops everything), native nft DNAT
+/// through a map with IPv6 and a forward policy drop, and both with forwarding off.
+@Suite(.serialized) struct ContainerHostTests {
+    /// Docker 20.10's rules for three published ports (`-p 8080:80`, `-p 8081:81` with nothing listening on 81,
+    /// `-p 5353:53/udp`), a DOCKER-USER rule dropping one source, and an input chain that drops everything.
+    static let dockerRules = """
+        *nat
+        :PREROUTING ACCEPT [0:0]
+        :INPUT ACCEPT [0:0]
+        :OUTPUT ACCEPT [0:0]
+        :POSTROUTING ACCEPT [0:0]
+        :DOCKER - [0:0]
+        -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+        -A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
+        -A POSTROUTING -s 198.51.100.0/24 ! -o pwbr0 -j MASQUERADE
+        -A DOCKER -i pwbr0 -j RETURN
+        -A DOCKER ! -i pwbr0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 198.51.100.2:80
+        -A DOCKER ! -i pwbr0 -p tcp -m tcp --dport 8081 -j DNAT --to-destination 198.51.100.2:81
+        -A DOCKER ! -i pwbr0 -p udp -m udp --dport 5353 -j DNAT --to-destination 198.51.100.2:53
+        COMMIT
+        *filter
+        :INPUT DROP [0:0]
+        :FORWARD DROP [0:0]
+        :OUTPUT ACCEPT [0:0]
+        :DOCKER - [0:0]
+        :DOCKER-ISOLATION-STAGE-1 - [0:0]
+        :DOCKER-ISOLATION-STAGE-2 - [0:0]
+        :DOCKER-USER - [0:0]
+        -A INPUT -i lo -j ACCEPT
+        -A FORWARD -j DOCKER-USER
+        -A FORWARD -j DOCKER-ISOLATION-STAGE-1
+        -A FORWARD -o pwbr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+        -A FORWARD -o pwbr0 -j DOCKER
+        -A FORWARD -i pwbr0 ! -o pwbr0 -j ACCEPT
+        -A FORWARD -i pwbr0 -o pwbr0 -j ACCEPT
+        -A DOCKER -d 198.51.100.2/32 ! -i pwbr0 -o pwbr0 -p tcp -m tcp --dport 80 -j ACCEPT
+        -A DOCKER -d 198.51.100.2/32 ! -i pwbr0 -o pwbr0 -p tcp -m tcp --dport 81 -j ACCEPT
+        -A DOCKER -d 198.51.100.2/32 ! -i pwbr0 -o pwbr0 -p udp -m udp --dport 53 -j ACCEPT
+        -A DOCKER-ISOLATION-STAGE-1 -i pwbr0 ! -o pwbr0 -j DOCKER-ISOLATION-STAGE-2
+        -A DOCKER-ISOLATION-STAGE-1 -j RETURN
+        -A DOCKER-ISOLATION-STAGE-2 -o pwbr0 -j DROP
+        -A DOCKER-ISOLATION-STAGE-2 -j RETURN
+        -A DOCKER-USER -s 192.0.2.10/32 -j DROP
+        -A DOCKER-USER -j RETURN
+        COMMIT
+
+        """
+
+    /// Native nftables: DNAT through a map (IPv4 and IPv6), bound to one host address for 9090, a forward chain with
+    /// policy drop that accepts new connections to the bridge only from 192.0.2.0/25 and from IPv6; input drops all but
+    /// IPv6 neighbour discovery (without it IPv6 does not work at all: the peer cannot resolve the host's address).
+    static let nativeRules = """
+        table inet pub {
+          map ports4 { type inet_service : ipv4_addr . inet_service; elements = { 8080 : 198.51.100.2 . 80, 8081 : 198.51.100.2 . 81 } }
+          chain pre { type nat hook prerouting priority dstnat; policy accept;
+            iifname "vp0" ip daddr 192.0.2.1 dnat ip to tcp dport map @ports4
+            iifname "vp0" ip daddr 192.0.2.1 tcp dport 9090 dnat ip to 198.51.100.2:80
+            iifname "vp0" ip6 daddr 2001:db8::1 tcp dport 8443 dnat ip6 to [2001:db8:ac::2]:80
+            iifname "vp0" udp dport 5353 dnat ip to 198.51.100.2:53
+          }
+          chain forward_filter { type filter hook forward priority filter; policy drop;
+            ct state established,related accept
+            iifname "pwbr0" accept
+            oifname "pwbr0" ip saddr 192.0.2.0/25 accept
+            oifname "pwbr0" meta nfproto ipv6 accept
+          }
+          chain input { type filter hook input priority filter; policy drop;
+            iif lo accept
+            icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept
+          }
+        }
+
+        """
+
+    static func probes() -> [ContainerProbe] {
+        var out: [ContainerProbe] = []
+        for (i, (proto, src, dst, port)) in [
+            ("tcp", "192.0.2.9", "192.0.2.1", 8080), ("tcp", "192.0.2.10", "192.0.2.1", 8080), ("tcp", "192.0.2.9", "192.0.2.1", 8081),
+            ("tcp", "192.0.2.9", "192.0.2.2", 8080), ("tcp", "192.0.2.9", "192.0.2.1", 9090), ("tcp", "192.0.2.9", "192.0.2.2", 9090),
+            ("tcp", "192.0.2.9", "192.0.2.1", 22), ("udp", "192.0.2.9", "192.0.2.1", 5353), ("udp", "192.0.2.10", "192.0.2.1", 5353),
+            ("tcp", "2001:db8::9", "2001:db8::1", 8443), ("tcp", "2001:db8::9", "2001:db8::1", 8080),
+        ].enumerated() {
+            out.append(ContainerProbe(id: "p\(i)", proto: proto, src: src, dst: dst, dport: port))
+        }
+        return out
+    }
+
+    /// Every probe: the kernel and the prediction agree on delivery and on the receiving socket; returns how many
+    /// the kernel delivered (so a case proves something in both directions).
+    func agree(_ lab: ContainerLab, _ label: String) throws -> (delivered: Int, refused: Int) {
+        let probes = ContainerHostTests.probes()
+        let v = try lab.run(probes)
+        var delivered = 0
+        for p in probes {
+            let k = v.kernel[p.id] ?? nil
+            let t = v.predicted[p.id]
+            #expect(k == t?.port, "\(label) \(p.proto) \(p.src) -> \(p.dst):\(p.dport): kernel delivered to \(k.map(String.init) ?? "nothing"), portwarden said \(t.map { "\($0.verdict) to \($0.port.map(String.init) ?? "nothing")" } ?? "no line")")
+            if k != nil {
+                delivered += 1
+                #expect(t?.namespace?.contains(lab.container.name) == true, "\(label) \(p.id): namespace \(t?.namespace ?? "none")")
+            }
+        }
+        return (delivered, probes.count - delivered)
+    }
+
+    @Test(.enabled(if: NetnsGate.enabled, NetnsGate.reason))
+    func dockerPublishedPortsBypassTheInputDrop() throws {
+        let lab = try ContainerLab()
+        defer { lab.cleanup() }
+        try lab.host.exec(["iptables-nft-restore"], input: Data(ContainerHostTests.dockerRules.utf8))
+        let n = try agree(lab, "docker")
+        #expect(n.delivered >= 3 && n.refused >= 3, "delivered \(n.delivered), refused \(n.refused)")
+        // exposure names the published port as public, with the container's socket and the deciding rules
+        let x = try lab.exposure()
+        let published = x["forwarded"] as? [[String: Any]] ?? []
+        let web = try #require(published.first { $0["port"] as? Int == 8080 && $0["proto"] as? String == "tcp" })
+        #expect(web["summary"] as? String == "public")
+        #expect((web["namespace"] as? String)?.contains(lab.container.name) == true)
+        #expect((web["listener"] as? [String: Any])?["port"] as? Int == 80)
+        let paths = (web["regions"] as? [[String: Any]] ?? []).flatMap { $0["path"] as? [[String: Any]] ?? [] }
+        #expect(paths.contains { $0["chain"] as? String == "DOCKER" && $0["hook"] as? String == "prerouting" })
+        #expect(paths.contains { $0["chain"] as? String == "DOCKER" && $0["hook"] as? String == "forward" && $0["action"] as? String == "accept" })
+        // nothing listens behind 8081: listed, without a listener
+        let dead = try #require(published.first { $0["port"] as? Int == 8081 })
+        #expect(dead["listener"] == nil)
+    }
+
+    @Test(.enabled(if: NetnsGate.enabled, NetnsGate.reason))
+    func nativeDnatMapsForwardPolicyAndIPv6() throws {
+        let lab = try ContainerLab()
+        defer { lab.cleanup() }
+        try lab.host.nft(ContainerHostTests.nativeRules)
+        let n = try agree(lab, "native")
+        #expect(n.delivered >= 4 && n.refused >= 3, "delivered \(n.delivered), refused \(n.refused)")
+    }
+
+    @Test(.enabled(if: NetnsGate.enabled, NetnsGate.reason))
+    func forwardingOffDeliversNothing() throws {
+        let lab = try ContainerLab()
+        defer { lab.cleanup() }
+        try lab.host.nft(ContainerHostTests.nativeRules)
+        try lab.host.exec(["sysctl", "-qw", "net.ipv4.ip_forward=0", "net.ipv6.conf.all.forwarding=0"])
+        let n = try agree(lab, "forwarding off")
+        #expect(n.delivered == 0)
+        let x = try lab.exposure()
+        #expect((x["forwarded"] as? [Any])?.isEmpty == true)
+    }
+}
