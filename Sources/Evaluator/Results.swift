@@ -208,6 +208,21 @@ public struct ExposureRegion: Codable, Sendable, Equatable {
     public var reasons: [String]
 
     public static let maxListed = 64
+
+    public init(family: IPFamily, interface: String, interfaceExists: Bool, destination: String, destinationPort: UInt16, sources: [String],
+                omittedSources: Int, sourceCount: Double, verdict: PacketVerdict, path: [PathStep], reasons: [String]) {
+        self.family = family
+        self.interface = interface
+        self.interfaceExists = interfaceExists
+        self.destination = destination
+        self.destinationPort = destinationPort
+        self.sources = sources
+        self.omittedSources = omittedSources
+        self.sourceCount = sourceCount
+        self.verdict = verdict
+        self.path = path
+        self.reasons = reasons
+    }
 }
 
 /// A listener and who can open a new connection to it.

@@ -20,7 +20,7 @@ struct ExampleCase: Sendable, CustomTestStringConvertible {
 
 func context(_ e: Example) throws -> AuditContext {
     let policy = try PolicyLoader.parse(e.policy, file: "example.yaml")
-    return AuditContext(snapshot: e.host.snapshot, reaches: e.host.reaches, policy: policy, today: today)
+    return AuditContext(snapshot: e.host.snapshot, reaches: e.host.reaches, policy: policy, today: today, paths: e.host.paths)
 }
 
 @Suite struct CatalogTests {

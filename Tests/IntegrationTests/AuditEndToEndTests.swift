@@ -34,7 +34,8 @@ except OSError:
     sys.exit(1)
 """#
 
-/// The host's ruleset: drop by default; SSH and Redis open to everyone, PostgreSQL from 198.51.100.0/24 only, DNS over UDP.
+/// The host's ruleset: drop by default; SSH and Redis open to everyone, PostgreSQL from 198.51.100.0/24 only, DNS over UDP;
+/// IPv6 neighbour discovery (last, so the other rules keep their handles).
 let auditRuleset = """
     table inet filter {
         chain input {
@@ -45,6 +46,7 @@ let auditRuleset = """
             ip saddr 198.51.100.0/24 tcp dport 5432 accept
             tcp dport 6379 accept
             udp dport 53 accept
+            icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept
         }
     }
     """

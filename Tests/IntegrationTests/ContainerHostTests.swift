@@ -128,6 +128,19 @@ import Testing
         // nothing listens behind 8081: listed, without a listener
         let dead = try #require(published.first { $0["port"] as? Int == 8081 })
         #expect(dead["listener"] == nil)
+        // the audit reports the bypass and the dead publish
+        let audit = try lab.host.exec([portwardenBinary, "audit", "--netns", lab.container.name, "--format", "json", "--fail-on", "none"])
+        let report = try JSONSerialization.jsonObject(with: audit.stdoutData) as? [String: Any] ?? [:]
+        let findings = (report["findings"] as? [[String: Any]] ?? []).map { "\($0["ruleId"] as? String ?? "") \($0["subject"] as? String ?? "")" }
+        #expect(findings.contains("PW1023 published/tcp/8080"), "\(findings)")
+        #expect(findings.contains("PW1023 published/udp/5353"), "\(findings)")
+        #expect(findings.contains("PW1024 published/tcp/8081"), "\(findings)")
+        // Docker's rules are IPv4 only: IPv6 input is unfiltered, neighbour discovery included
+        #expect(!findings.contains { $0.hasPrefix("PW1026") }, "\(findings)")
+        #expect(!findings.contains("PW1023 published/tcp/8081"), "nothing listens behind 8081: \(findings)")
+        #expect(!findings.contains { $0.hasPrefix("PW1025 host/forwarding/ipv4") }, "Docker's forward chain filters IPv4: \(findings)")
+        // IPv6 forwarding is on in the lab and Docker's rules are IPv4 only: the host routes IPv6 unfiltered
+        #expect(findings.contains("PW1025 host/forwarding/ipv6/vp0/pwbr0"), "\(findings)")
     }
 
     @Test(.enabled(if: NetnsGate.enabled, NetnsGate.reason))
@@ -137,6 +150,36 @@ import Testing
         try lab.host.nft(ContainerHostTests.nativeRules)
         let n = try agree(lab, "native")
         #expect(n.delivered >= 4 && n.refused >= 3, "delivered \(n.delivered), refused \(n.refused)")
+        let audit = try lab.host.exec([portwardenBinary, "audit", "--netns", lab.container.name, "--format", "json", "--fail-on", "none"])
+        let report = try JSONSerialization.jsonObject(with: audit.stdoutData) as? [String: Any] ?? [:]
+        let findings = (report["findings"] as? [[String: Any]] ?? []).map { "\($0["ruleId"] as? String ?? "") \($0["subject"] as? String ?? "")" }
+        #expect(!findings.contains { $0.hasPrefix("PW1026") }, "neighbour discovery is accepted here: \(findings)")
+    }
+
+    @Test(.enabled(if: NetnsGate.enabled, NetnsGate.reason))
+    func openForwardingIsReportedAndKernelAgrees() throws {
+        let lab = try ContainerLab()
+        defer { lab.cleanup() }
+        // no forward chain at all, forwarding on: the peer reaches the container's socket directly, by its own address
+        try lab.host.nft("""
+            table inet f {
+              chain input { type filter hook input priority 0; policy drop;
+                iif lo accept
+              }
+            }
+
+            """)
+        let direct = ContainerProbe(id: "d0", proto: "tcp", src: "192.0.2.9", dst: "198.51.100.2", dport: 80)
+        try lab.peer.exec(["ip", "route", "add", "198.51.100.0/24", "via", "192.0.2.1"])
+        let v = try lab.run([direct])
+        #expect(v.kernel["d0"] == .some(80))
+        #expect(v.predicted["d0"]?.port == 80)
+        let audit = try lab.host.exec([portwardenBinary, "audit", "--netns", lab.container.name, "--format", "json", "--fail-on", "none"])
+        let report = try JSONSerialization.jsonObject(with: audit.stdoutData) as? [String: Any] ?? [:]
+        let findings = (report["findings"] as? [[String: Any]] ?? []).map { "\($0["ruleId"] as? String ?? "") \($0["subject"] as? String ?? "")" }
+        #expect(findings.contains("PW1025 host/forwarding/ipv4/vp0/pwbr0"), "\(findings)")
+        // the inet input chain drops everything, IPv6 neighbour discovery included
+        #expect(findings.contains("PW1026 host/ipv6-nd/vp0"), "\(findings)")
     }
 
     @Test(.enabled(if: NetnsGate.enabled, NetnsGate.reason))

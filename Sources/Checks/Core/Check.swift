@@ -26,19 +26,25 @@ public struct AuditContext: Sendable {
     public var today: PolicyDate
     /// The ruleset's input-path rules decoded into simple facts, once per audit.
     public let rules: [RuleFacts]
+    /// Published ports, open forwarding and neighbour discovery, as the evaluator found them.
+    public var paths: PathFacts
 
-    public init(snapshot: Snapshot, reaches: [ListenerReach], policy: Policy, today: PolicyDate) {
+    /// - Parameter paths: the evaluator's path facts; computed from `snapshot` when nil.
+    public init(snapshot: Snapshot, reaches: [ListenerReach], policy: Policy, today: PolicyDate, paths: PathFacts? = nil) {
         self.snapshot = snapshot
         self.reaches = reaches
         self.policy = policy
         self.today = today
         self.rules = RuleFacts.decode(snapshot.firewall)
+        self.paths = paths ?? PathFacts.of(snapshot)
     }
 
     /// Runs the evaluator on `snapshot` (the normal path for a real audit).
     public init(snapshot: Snapshot, policy: Policy, today: PolicyDate) {
-        let exposures = Evaluator(snapshot: snapshot).exposure()
-        self.init(snapshot: snapshot, reaches: exposures.map(ListenerReach.init), policy: policy, today: today)
+        let evaluator = Evaluator(snapshot: snapshot)
+        let full = evaluator.fullExposure()
+        self.init(snapshot: snapshot, reaches: full.listeners.map(ListenerReach.init), policy: policy, today: today,
+                  paths: PathFacts.of(snapshot, evaluator: evaluator, forwarded: full.forwarded))
     }
 }
 

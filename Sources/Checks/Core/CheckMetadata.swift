@@ -65,12 +65,15 @@ public struct ExampleHost: Sendable {
     public var reaches: [ListenerReach]
     public var sysctls: Sysctls
     public var firewall: Firewall
+    /// The evaluator's path facts the example stands for (published ports, open forwarding, neighbour discovery).
+    public var paths: PathFacts
 
     public init(_ reaches: [ListenerReach] = [], sysctls: Sysctls = Sysctls(ipLocalPortRange: PortRange(first: 32768, last: 60999)),
-                firewall: Firewall = ExampleHost.filteredFirewall) {
+                firewall: Firewall = ExampleHost.filteredFirewall, paths: PathFacts = PathFacts()) {
         self.reaches = reaches
         self.sysctls = sysctls
         self.firewall = firewall
+        self.paths = paths
     }
 
     /// A minimal readable ruleset with a drop-policy input chain: "a firewall exists" for examples that do not care.

@@ -22,6 +22,10 @@ public let builtInChecks: [any Check.Type] = [
     BroadAccept.self,
     ConditionalExposure.self,
     ExpiredSuppression.self,
+    PublishedPortBypassesInput.self,
+    PublishedPortNotListening.self,
+    ForwardingAcceptsAll.self,
+    NeighbourDiscoveryDropped.self,
 ]
 
 /// The check with this id or slug.
