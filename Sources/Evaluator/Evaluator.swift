@@ -28,7 +28,7 @@ public struct Evaluator: Sendable {
         for fam in IPFamily.allCases {
             let proto = PacketState(family: fam, l4: 6, saddr: [], daddr: [], sport: 0, sportKnown: false, dport: 0, iifIndex: 0,
                                     iifName: "", iifType: 0, iifKind: nil, oifIndex: 0, oifName: "", local: true, arrivalIndex: 0,
-                                    arrivalName: "\u{0}", origDaddr: [], origDport: 0, dnat: false, notrack: false, mark: nil, ctMark: nil)
+                                    arrivalName: "\u{0}", origDaddr: [], origDport: 0, dnat: false, notrack: false, ctMark: nil)
             ls[fam] = Walker.stages(for: proto, rs: rs)
             var remote = proto
             remote.local = false
@@ -75,7 +75,7 @@ public struct Evaluator: Sendable {
             family: family, l4: proto.number, saddr: saddr, daddr: daddr, sport: sport ?? 0, sportKnown: sport != nil,
             dport: dport, iifIndex: local ? 0 : index, iifName: local ? "" : iif, iifType: type, iifKind: iface?.kind,
             oifIndex: 0, oifName: "", local: local, arrivalIndex: index, arrivalName: iif,
-            origDaddr: daddr, origDport: dport, dnat: false, notrack: false, mark: nil, ctMark: nil)
+            origDaddr: daddr, origDport: dport, dnat: false, notrack: false, ctMark: nil)
     }
 
     func initialThread(_ pkt: PacketState, region: AddressSet?) -> EvalThread {

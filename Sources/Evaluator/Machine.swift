@@ -43,6 +43,8 @@ struct EvalThread {
     var pendingRegion: AddressSet?
     /// Rules run on this branch; a bound against malformed snapshots with goto loops (the kernel rejects loops).
     var steps = 0
+    /// A register holding a mark known only in some bits (see `Walker.partialMark`).
+    var partialMark: (reg: UInt32, value: UInt32, known: UInt32)?
 
     static let registerBytes = 80
 }
@@ -467,6 +469,7 @@ struct Walker {
 
     private mutating func execRule(_ t: inout EvalThread, _ rule: Rule) -> RuleOutcome {
         let exprs = rule.expressions
+        if t.expr == 0 { t.partialMark = nil }
         while t.expr < exprs.count {
             let e = exprs[t.expr]
             t.expr += 1
@@ -481,13 +484,16 @@ struct Walker {
             case .meta(let m):
                 if let s = m.sreg {
                     if m.key == 3, let off = regOffset(s), off + 4 <= EvalThread.registerBytes {
-                        if t.tags[off..<(off + 4)].allSatisfy({ $0.kind == 0 }) {
+                        if let p = t.partialMark, p.reg == s {
+                            t.pkt.markBits = p.value; t.pkt.markKnown = p.known
+                        } else if t.tags[off..<(off + 4)].allSatisfy({ $0.kind == 0 }) {
                             t.pkt.mark = readU32Host(t.regs, off)
                         } else { t.pkt.mark = nil }
                     }
                     continue
                 }
                 guard let d = m.dreg else { continue }
+                if m.key == 3, t.pkt.markKnown != .max, partialMark(&t, d, exprs) { continue }
                 guard loadMeta(&t, m.key, d) else { return .next }
             case .ct(let c):
                 if let s = c.sreg {
@@ -574,6 +580,29 @@ struct Walker {
             }
         }
         return .next
+    }
+
+    /// `meta mark` of a partly known mark followed by `& mask ^ xor` on the same register (kube-proxy's mark tests
+    /// and `--set-xmark`): when the mask keeps only known bits the result is a constant; otherwise the result is
+    /// remembered bit by bit for a following `meta mark set`. Consumes the bitwise; false when the pattern is absent.
+    func partialMark(_ t: inout EvalThread, _ d: UInt32, _ exprs: [Expression]) -> Bool {
+        guard t.expr < exprs.count, case .bitwise(let b) = exprs[t.expr], b.op == 0, b.sreg == d, b.length == 4,
+              let off = regOffset(b.dreg), off + 4 <= EvalThread.registerBytes else { return false }
+        func host32(_ x: Bytes?, _ dflt: UInt32) -> UInt32 {
+            guard let x = x?.bytes, x.count >= 4 else { return dflt }
+            return readU32Host(x, 0)
+        }
+        let mask = host32(b.mask, .max), xor = host32(b.xor, 0)
+        let value = (t.pkt.markBits & mask) ^ xor
+        let known = ~mask | (t.pkt.markKnown & mask)
+        t.expr += 1
+        if known == .max {
+            store(&t, b.dreg, hostU32(value))
+        } else {
+            taint(&t, b.dreg, 4, "packet mark")
+            t.partialMark = (b.dreg, value, known)
+        }
+        return true
     }
 
     /// `payload set` (mangling): rewrites of the destination port or address change what later chains and the
@@ -670,6 +699,7 @@ struct Walker {
     // MARK: registers
 
     func store(_ t: inout EvalThread, _ reg: UInt32, _ data: [UInt8]) {
+        if t.partialMark?.reg == reg { t.partialMark = nil }
         guard let off = regOffset(reg) else { return }
         let padded = (data.count + 3) / 4 * 4
         for i in 0..<padded where off + i < EvalThread.registerBytes {

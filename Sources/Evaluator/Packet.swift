@@ -28,7 +28,15 @@ struct PacketState: Sendable {
     var origDport: UInt16
     var dnat: Bool
     var notrack: Bool
-    var mark: UInt32?
+    /// The packet mark where every bit is known (nil otherwise: a mark from outside is unknown).
+    var mark: UInt32? {
+        get { markKnown == .max ? markBits : nil }
+        set { if let v = newValue { markBits = v; markKnown = .max } else { markBits = 0; markKnown = 0 } }
+    }
+    /// The mark bit by bit: `markBits` is valid where `markKnown` has a 1. Bits set on the path (kube-proxy's
+    /// `--set-xmark 0x4000/0x4000`) become known while the rest stay unknown, so a later test of those bits is decided.
+    var markBits: UInt32 = 0
+    var markKnown: UInt32 = 0
     var ctMark: UInt32?
     /// NAT core already bound for this hook (later nat chains of the hook are skipped).
     var natBound: Set<Hook> = []

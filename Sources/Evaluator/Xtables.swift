@@ -138,8 +138,8 @@ extension Walker {
         case "mark" where x.revision == 1:
             // xt_mark_mtinfo1 {u32 mark, mask; u8 invert}
             guard let mark = le32(b, 0), let mask = le32(b, 4), b.count >= 9 else { return .unknown("xt match mark (short info)") }
-            guard let m = t.pkt.mark else { return .unknown("packet mark") }
-            return .bool(((m & mask) == mark) != (b[8] != 0))
+            guard mask & ~t.pkt.markKnown == 0 else { return .unknown("packet mark") }
+            return .bool(((t.pkt.markBits & mask) == mark) != (b[8] != 0))
         case "icmp", "icmp6":
             return .bool(false)   // only ever matches ICMP packets
         case "pkttype":
@@ -233,7 +233,9 @@ extension Walker {
             return nil
         case "MARK":
             if x.revision == 2, let mark = le32(b, 0), let mask = le32(b, 4) {
-                if mask == 0xffff_ffff { t.pkt.mark = mark } else if let old = t.pkt.mark { t.pkt.mark = (old & ~mask) ^ mark }
+                // xt_mark: mark = (mark & ~mask) ^ value; the bits under `mask` become known.
+                t.pkt.markBits = (t.pkt.markBits & ~mask) ^ mark
+                t.pkt.markKnown |= mask
             } else {
                 t.pkt.mark = nil
             }

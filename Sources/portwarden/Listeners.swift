@@ -30,7 +30,7 @@ struct Listeners: ParsableCommand {
                 data.append(0x0a)
                 try emit(data, to: nil)
             case .text:
-                try emit(ListenerTable.render(snapshot.listeners), to: nil)
+                try emit(ListenerTable.render(snapshot.listeners) + ListenerTable.namespaces(snapshot.namespaces), to: nil)
             }
             printWarnings(snapshot.warnings)
         }
@@ -68,6 +68,18 @@ enum ListenerTable {
             owners[key] = value
             return value
         }
+    }
+
+    /// One table per other network namespace that has listeners (containers, pods, named ones), headed by who
+    /// runs in it; namespaces that could not be entered are named, never left out.
+    static func namespaces(_ ns: [NetworkNamespace]) -> String {
+        var out = ""
+        for n in ns where !n.listeners.isEmpty || !n.entered {
+            let pids = n.pids.isEmpty ? "" : " (pid \(n.pids.prefix(3).map(String.init).joined(separator: ", "))\(n.pids.count > 3 ? ", …" : ""))"
+            out += "\nNETNS \(n.label)\(pids)\n"
+            out += n.entered ? render(n.listeners) : "  not read: \(n.warnings.first ?? "the namespace could not be entered")\n"
+        }
+        return out
     }
 
     static func unit(_ l: Listener) -> String {

@@ -130,3 +130,57 @@ import Testing
         #expect(r.verdict == .accept && r.forwarded && !r.delivered)
     }
 }
+
+/// kube-proxy marks a packet in nat prerouting (KUBE-MARK-MASQ: `--set-xmark 0x4000/0x4000`) and accepts it in the
+/// forward hook by that bit (KUBE-FORWARD: `-m mark --mark 0x4000/0x4000`). The mark from outside is unknown, but the
+/// bit the path set is not: the verdict is decided.
+@Suite struct PathSetMarkTests {
+    static let markBit: [UInt8] = [0x00, 0x40, 0x00, 0x00]   // 0x4000 in host byte order (x86_64)
+
+    static func kubeHost(setMark: Bool, nativeMatch: Bool) throws -> Evaluator {
+        let n = table(.ip, "nat")
+        try n.chain("PREROUTING", hook: .prerouting, type: "nat", priority: -100, ["tcp dport 30080 dnat to 172.30.0.5:8080"])
+        if setMark {
+            // -j MARK --set-xmark 0x4000/0x4000 (xt_mark_tginfo2 {mark, mask})
+            n.chains[0].rules[0].expressions.insert(.target(Xt(name: "MARK", revision: 2, info: Bytes(markBit + markBit))), at: 0)
+        }
+        let f = table(.ip, "filter")
+        try f.chain("FORWARD", hook: .forward, policy: .drop, [])
+        let test: [Expression] = nativeMatch
+            ? [.meta(Meta(key: 3, dreg: 1)), .bitwise(Bitwise(sreg: 1, dreg: 1, length: 4, mask: Bytes(markBit), xor: Bytes([0, 0, 0, 0]))),
+               .cmp(Cmp(sreg: 1, op: .eq, data: Bytes(markBit)))]
+            : [.match(Xt(name: "mark", revision: 1, info: Bytes(markBit + markBit + [0, 0, 0, 0])))]
+        f.chains[0].rules.append(Rule(handle: 40, expressions: test + [.immediate(Immediate(dreg: 0, verdict: .accept))]))
+        return ForwardHookTests.containerHost(Host.forwarding, n, f)
+    }
+
+    @Test(arguments: [false, true])
+    func markSetOnThePathDecidesTheForwardAccept(native: Bool) throws {
+        let e = try PathSetMarkTests.kubeHost(setMark: true, nativeMatch: native)
+        let r = try e.trace(probe(.tcp, "203.0.113.9", "192.0.2.1", 30080, "eth0"))
+        #expect(r.verdict == .accept, "\(r.reasons)")
+        #expect(r.path.contains { $0.hook == "forward" && $0.handle == 40 && $0.action == "accept" })
+        let p = try #require(e.fullExposure().forwarded.first)
+        #expect(p.summary == .public && p.reasons.isEmpty)
+    }
+
+    @Test func nativeMarkSetThenNativeMatch() throws {
+        // `meta mark set meta mark or 0x4000` as nft compiles it: load, & 0xffffbfff ^ 0x4000, set
+        let e = try PathSetMarkTests.kubeHost(setMark: false, nativeMatch: true)
+        var snap = e.snapshot
+        let set: [Expression] = [.meta(Meta(key: 3, dreg: 1)),
+                                 .bitwise(Bitwise(sreg: 1, dreg: 1, length: 4, mask: Bytes([0xff, 0xbf, 0xff, 0xff]), xor: Bytes(PathSetMarkTests.markBit))),
+                                 .meta(Meta(key: 3, sreg: 1))]
+        snap.firewall.tables[0].chains[0].rules[0].expressions.insert(contentsOf: set, at: 0)
+        let r = try Evaluator(snapshot: snap).trace(probe(.tcp, "203.0.113.9", "192.0.2.1", 30080, "eth0"))
+        #expect(r.verdict == .accept, "\(r.reasons)")
+    }
+
+    @Test(arguments: [false, true])
+    func unsetMarkFromOutsideStaysConditional(native: Bool) throws {
+        let e = try PathSetMarkTests.kubeHost(setMark: false, nativeMatch: native)
+        let r = try e.trace(probe(.tcp, "203.0.113.9", "192.0.2.1", 30080, "eth0"))
+        #expect(r.verdict == .conditional)
+        #expect(r.reasons.contains("packet mark"))
+    }
+}
