@@ -77,6 +77,58 @@ import Testing
 
         """
 
+    /// kube-proxy's iptables mode for a NodePort service with one endpoint (the pod is the container namespace):
+    /// KUBE-MARK-MASQ marks the connection in nat prerouting, KUBE-FORWARD accepts it by that mark in a forward
+    /// chain with policy drop. NodePort 30080 → pod :80, 30081 → pod :81 (nothing listens), UDP 30053 → pod :53
+    /// without a mark (accepted only if a mark from outside had the bit).
+    static let kubeRules = """
+        *nat
+        :PREROUTING ACCEPT [0:0]
+        :INPUT ACCEPT [0:0]
+        :OUTPUT ACCEPT [0:0]
+        :POSTROUTING ACCEPT [0:0]
+        :KUBE-SERVICES - [0:0]
+        :KUBE-NODEPORTS - [0:0]
+        :KUBE-EXT-WEB - [0:0]
+        :KUBE-SVC-WEB - [0:0]
+        :KUBE-SEP-WEB - [0:0]
+        :KUBE-EXT-OLD - [0:0]
+        :KUBE-SEP-OLD - [0:0]
+        :KUBE-MARK-MASQ - [0:0]
+        :KUBE-POSTROUTING - [0:0]
+        -A PREROUTING -j KUBE-SERVICES
+        -A POSTROUTING -j KUBE-POSTROUTING
+        -A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+        -A KUBE-NODEPORTS -p tcp -m tcp --dport 30080 -j KUBE-EXT-WEB
+        -A KUBE-NODEPORTS -p tcp -m tcp --dport 30081 -j KUBE-EXT-OLD
+        -A KUBE-NODEPORTS -p udp -m udp --dport 30053 -j DNAT --to-destination 198.51.100.2:53
+        -A KUBE-EXT-WEB -j KUBE-MARK-MASQ
+        -A KUBE-EXT-WEB -j KUBE-SVC-WEB
+        -A KUBE-SVC-WEB -j KUBE-SEP-WEB
+        -A KUBE-SEP-WEB -p tcp -m tcp -j DNAT --to-destination 198.51.100.2:80
+        -A KUBE-EXT-OLD -j KUBE-MARK-MASQ
+        -A KUBE-EXT-OLD -j KUBE-SEP-OLD
+        -A KUBE-SEP-OLD -p tcp -m tcp -j DNAT --to-destination 198.51.100.2:81
+        -A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000
+        -A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+        -A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0
+        -A KUBE-POSTROUTING -j MASQUERADE
+        COMMIT
+        *filter
+        :INPUT DROP [0:0]
+        :FORWARD DROP [0:0]
+        :OUTPUT ACCEPT [0:0]
+        :KUBE-FORWARD - [0:0]
+        -A INPUT -i lo -j ACCEPT
+        -A FORWARD -j KUBE-FORWARD
+        -A FORWARD -i pwbr0 -j ACCEPT
+        -A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP
+        -A KUBE-FORWARD -m mark --mark 0x4000/0x4000 -j ACCEPT
+        -A KUBE-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+        COMMIT
+
+        """
+
     static func probes() -> [ContainerProbe] {
         var out: [ContainerProbe] = []
         for (i, (proto, src, dst, port)) in [
@@ -84,6 +136,7 @@ import Testing
             ("tcp", "192.0.2.9", "192.0.2.2", 8080), ("tcp", "192.0.2.9", "192.0.2.1", 9090), ("tcp", "192.0.2.9", "192.0.2.2", 9090),
             ("tcp", "192.0.2.9", "192.0.2.1", 22), ("udp", "192.0.2.9", "192.0.2.1", 5353), ("udp", "192.0.2.10", "192.0.2.1", 5353),
             ("tcp", "2001:db8::9", "2001:db8::1", 8443), ("tcp", "2001:db8::9", "2001:db8::1", 8080),
+            ("tcp", "192.0.2.9", "192.0.2.1", 30080), ("tcp", "192.0.2.9", "192.0.2.2", 30081), ("udp", "192.0.2.10", "192.0.2.1", 30053),
         ].enumerated() {
             out.append(ContainerProbe(id: "p\(i)", proto: proto, src: src, dst: dst, dport: port))
         }
@@ -180,6 +233,27 @@ import Testing
         #expect(findings.contains("PW1025 host/forwarding/ipv4/vp0/pwbr0"), "\(findings)")
         // the inet input chain drops everything, IPv6 neighbour discovery included
         #expect(findings.contains("PW1026 host/ipv6-nd/vp0"), "\(findings)")
+    }
+
+    @Test(.enabled(if: NetnsGate.enabled, NetnsGate.reason))
+    func kubeProxyNodePortsAcceptedByTheirMark() throws {
+        let lab = try ContainerLab()
+        defer { lab.cleanup() }
+        try lab.host.exec(["iptables-nft-restore"], input: Data(ContainerHostTests.kubeRules.utf8))
+        let probes = ContainerHostTests.probes()
+        let v = try lab.run(probes)
+        for p in probes {
+            let k = v.kernel[p.id] ?? nil
+            #expect(k == v.predicted[p.id]?.port, "kube \(p.proto) \(p.src) -> \(p.dst):\(p.dport): kernel \(k.map(String.init) ?? "nothing"), portwarden \(v.predicted[p.id].map { "\($0.verdict) \($0.port.map(String.init) ?? "nothing")" } ?? "none")")
+        }
+        // the marked NodePort is decided (not conditional); the unmarked UDP one depends on a mark from outside the
+        // ruleset (tc or another module could set bit 0x4000): conditional, and the kernel here dropped it
+        let web = try #require(probes.first { $0.dport == 30080 })
+        #expect(v.kernel[web.id] == .some(80))
+        #expect(v.predicted[web.id]?.verdict == "accept")
+        let dns = try #require(probes.first { $0.dport == 30053 })
+        #expect(v.kernel[dns.id] == .some(nil))
+        #expect(v.predicted[dns.id]?.verdict == "conditional")
     }
 
     @Test(.enabled(if: NetnsGate.enabled, NetnsGate.reason))
