@@ -64,12 +64,15 @@ struct CompiledRuleset: Sendable {
             let bounds = guards.map { g in g.map(\.portBounds) }
             ts.append(TableInfo(family: t.family, name: t.name, chains: t.chains, chainIndex: idx, sets: sets, guards: guards,
                                 touches: touches, portBounds: bounds))
+            // NAT constants: candidate external ports and addresses for exposure. A table that translates destinations
+            // is read whole: the port often sits in the rule that jumps to the DNAT (kube-proxy's KUBE-NODEPORTS).
+            let isDnat: (Rule) -> Bool = { r in r.expressions.contains(where: { if case .nat(let n) = $0 { return n.type == 1 }; if case .redir = $0 { return true }; if case .target(let x) = $0 { return x.name == "DNAT" || x.name == "REDIRECT" }; return false }) }
+            let translates = t.chains.contains { $0.rules.contains(where: isDnat) }
+            if translates {
+                hasNat = true
+                for c in t.chains { for r in c.rules { collectNatConstants(r, table: t, ports: &ports, addrs: &addrs) } }
+            }
             for (ci, c) in t.chains.enumerated() {
-                // NAT constants: candidate external ports and addresses for exposure.
-                for r in c.rules where r.expressions.contains(where: { if case .nat(let n) = $0 { return n.type == 1 }; if case .redir = $0 { return true }; if case .target(let x) = $0 { return x.name == "DNAT" || x.name == "REDIRECT" }; return false }) {
-                    hasNat = true
-                    collectNatConstants(r, table: t, ports: &ports, addrs: &addrs)
-                }
                 guard !t.dormant, let b = c.base else { continue }
                 guard [.ingress, .prerouting, .input, .forward, .output, .postrouting].contains(b.hook) else { continue }
                 let isNat = b.type == "nat"
@@ -273,6 +276,22 @@ enum RuleTouches {
     static let interface: UInt8 = 2
     static let both: UInt8 = 3
 
+    /// iptables-nft matches by what they read: ports, marks, conntrack state and randomness are the same for every
+    /// device and destination of a question; `addrtype` reads the destination (and the input device with
+    /// `--limit-iface-in`); anything else is assumed to read both.
+    static func xtMatchTouches(_ x: Xt) -> UInt8 {
+        switch x.name {
+        case "tcp", "udp", "multiport", "comment", "statistic", "mark", "conntrack", "state", "icmp", "icmp6", "connmark", "length":
+            return 0
+        case "addrtype":
+            let b = x.info.bytes
+            let flags = x.revision >= 1 && b.count >= 8 ? UInt32(b[4]) | UInt32(b[5]) << 8 | UInt32(b[6]) << 16 | UInt32(b[7]) << 24 : 0
+            return flags & 0x4 != 0 ? both : destination   // XT_ADDRTYPE_LIMIT_IFACE_IN
+        default:
+            return both
+        }
+    }
+
     static func of(_ r: Rule) -> UInt8 {
         var t: UInt8 = 0
         for e in r.expressions {
@@ -302,8 +321,22 @@ enum RuleTouches {
                 // state, direction, status, mark are the same for every new connection of a question.
                 if c.key > 3 { t |= both }
             case .cmp, .range, .bitwise, .byteorder, .immediate, .lookup, .counter, .log, .limit, .quota, .connlimit,
-                 .numgen, .dynset, .objref, .reject, .notrack:
+                 .numgen, .dynset, .objref, .reject, .notrack, .masq:
                 break
+            case .nat(let n):
+                // DNAT rewrites the destination (SNAT only the source): the walk stands only for its own destination.
+                if n.type == 1 { t |= destination }
+            case .redir:
+                t |= destination
+            case .match(let x):
+                t |= xtMatchTouches(x)
+            case .target(let x):
+                switch x.name {
+                case "DNAT", "REDIRECT": t |= destination
+                case "MARK", "CONNMARK", "SNAT", "MASQUERADE", "LOG", "NFLOG", "REJECT", "CT", "NOTRACK", "TCPMSS", "CLASSIFY",
+                     "DSCP", "TOS", "TTL", "HL", "CHECKSUM", "AUDIT": break
+                default: t |= both
+                }
             default:
                 t |= both
             }

@@ -26,6 +26,8 @@ extension Evaluator {
         var out: [GridInterface] = []
         var seen = Set<String>()
         for i in routing.interfaces where !i.loopback {
+            // A bridge or bond port hands its packets to its master: IP never sees them arrive on the port itself.
+            if i.portOfBridgeOrBond { continue }
             out.append(GridInterface(name: i.name, exists: true, local: false)); seen.insert(i.name)
         }
         for name in ruleInterfaceNames() where !seen.contains(name) && name != "lo" {
@@ -363,11 +365,11 @@ extension Evaluator {
         return true
     }
 
-    /// A leaf of a reused walk, carried over to the question's destination and device (the walk changed neither:
-    /// NAT and header writes count as reading both, so such walks are only reused for the same question).
+    /// A leaf of a reused walk, carried over to the question's destination and device. A translated leaf keeps its
+    /// translated destination: NAT counts as reading the destination, so such a walk is only reused for the same one.
     func rebase(_ leaf: Leaf, onto pkt: PacketState) -> Leaf {
         var l = leaf
-        l.packet.daddr = pkt.daddr
+        if !l.packet.dnat { l.packet.daddr = pkt.daddr }
         l.packet.origDaddr = pkt.origDaddr
         if !pkt.local {
             l.packet.iifIndex = pkt.iifIndex

@@ -40,6 +40,8 @@ struct HostRouting: Sendable {
         var v6: [UInt128]
         var primaryV4: [UInt8]?
         var primaryV6: [UInt8]?
+        /// Enslaved to a bridge or bond: its packets reach IP on the master (a VRF port keeps its own).
+        var portOfBridgeOrBond = false
     }
 
     var interfaces: [Iface]
@@ -70,6 +72,10 @@ struct HostRouting: Sendable {
             if p6 == nil, let first = i.addresses.first(where: { $0.family == .ipv6 }), let ip = IPv6Address(first.address) { p6 = ip.bytes }
             ifs.append(Iface(index: i.index, name: i.name, loopback: i.isLoopback || i.name == "lo", kind: i.kind,
                              v4: v4, v6: v6, primaryV4: p4, primaryV6: p6))
+        }
+        let kinds = Dictionary(s.interfaces.map { ($0.name, $0.kind ?? "") }, uniquingKeysWith: { a, _ in a })
+        for (k, i) in s.interfaces.enumerated() where k < ifs.count {
+            if let m = i.master, ["bridge", "bond", "team"].contains(kinds[m] ?? "") { ifs[k].portOfBridgeOrBond = true }
         }
         interfaces = ifs
         var bn: [String: Int] = [:], bi: [UInt32: Int] = [:]

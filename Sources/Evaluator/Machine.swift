@@ -133,6 +133,13 @@ struct Walker {
     /// Sources the kernel drops as martians on a non-loopback device: 0/8, 127/8 (unless route_localnet), multicast
     /// and limited broadcast for IPv4; ::1, v4-mapped and multicast for IPv6.
     static func martianSources(_ fam: IPFamily, routeLocalnet: Bool) -> AddressSet {
+        fam == .ipv6 ? martians6 : (routeLocalnet ? martians4Localnet : martians4)
+    }
+    private static let martians4 = buildMartians(.ipv4, routeLocalnet: false)
+    private static let martians4Localnet = buildMartians(.ipv4, routeLocalnet: true)
+    private static let martians6 = buildMartians(.ipv6, routeLocalnet: false)
+
+    private static func buildMartians(_ fam: IPFamily, routeLocalnet: Bool) -> AddressSet {
         if fam == .ipv4 {
             var r: [ClosedRange<UInt128>] = [0...((UInt128(1) << 24) - 1), (UInt128(0xe) << 28)...((UInt128(0xf) << 28) - 1), UInt128(UInt32.max)...UInt128(UInt32.max)]
             if !routeLocalnet { r.append((UInt128(127) << 24)...((UInt128(128) << 24) - 1)) }

@@ -7,13 +7,17 @@ public struct Interface: Codable, Sendable, Equatable, Hashable {
     /// Link kind from IFLA_INFO_KIND (`veth`, `bridge`, `vrf`, …), when the kernel reports one.
     public var kind: String?
     public var addresses: [InterfaceAddress]
+    /// The device this one is enslaved to (IFLA_MASTER: a bridge, bond or VRF), when it is a port of one.
+    public var master: String?
 
-    public init(index: UInt32, name: String, flags: [String] = [], kind: String? = nil, addresses: [InterfaceAddress] = []) {
+    public init(index: UInt32, name: String, flags: [String] = [], kind: String? = nil, addresses: [InterfaceAddress] = [],
+                master: String? = nil) {
         self.index = index
         self.name = name
         self.flags = flags
         self.kind = kind
         self.addresses = addresses
+        self.master = master
     }
 
     public var isUp: Bool { flags.contains("up") }

@@ -127,7 +127,8 @@ struct SnapshotFastReader {
                                                    prefixLength: try r.uint("prefixLength"), scope: try r.string("scope"))
                               }
                           }
-                      })
+                      },
+                      master: try r.stringIfPresent("master"))
         }
     }
 

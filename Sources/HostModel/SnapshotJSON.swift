@@ -73,6 +73,7 @@ extension SnapshotJSONWriter {
         key(&o, "flags"); strings(i.flags, indent: indent + 2)
         key(&o, "index"); number(i.index)
         if let k = i.kind { key(&o, "kind"); string(k) }
+        if let m = i.master { key(&o, "master"); string(m) }
         key(&o, "name"); string(i.name)
         closeObject(o)
     }

@@ -21,6 +21,7 @@ public enum RouteNetlink {
     // Attribute numbers (linux/if_link.h, if_addr.h, rtnetlink.h, fib_rules.h); some import as enums, some as Int.
     static let IFLA_IFNAME = 3
     static let IFLA_LINKINFO = 18
+    static let IFLA_MASTER = 10
     static let IFLA_INFO_KIND = 1
     static let IFA_ADDRESS = 1
     static let IFA_LOCAL = 2
@@ -91,6 +92,10 @@ public enum RouteNetlink {
             for (index, address) in addresses {
                 if let i = byIndex[index] { interfaces[i].addresses.append(address) }
             }
+            for i in interfaces.indices {
+                guard let m = interfaces[i].master, let idx = UInt32(m) else { continue }
+                interfaces[i].master = byIndex[idx].map { interfaces[$0].name } ?? "if\(idx)"
+            }
             let routes = routes.map { r -> Route in
                 var r = r
                 if r.deviceIndex != 0, let i = byIndex[r.deviceIndex] { r.device = interfaces[i].name }
@@ -145,7 +150,9 @@ public enum RouteNetlink {
         let attrs = AttributeTable(UnsafeRawBufferPointer(rebasing: p[16...]))
         let name = attrs[IFLA_IFNAME]?.string ?? "if\(index)"
         let kind = attrs[IFLA_LINKINFO]?.nested[IFLA_INFO_KIND]?.string
-        return Interface(index: UInt32(bitPattern: index), name: name, flags: flagNames(flags), kind: kind)
+        // The master's index for now; `Decoder.result` puts its name there.
+        let master = attrs[IFLA_MASTER]?.u32.flatMap { $0 == 0 ? nil : "\($0)" }
+        return Interface(index: UInt32(bitPattern: index), name: name, flags: flagNames(flags), kind: kind, master: master)
     }
 
     static func scopeName(_ s: UInt8) -> String {

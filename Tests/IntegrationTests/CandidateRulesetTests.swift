@@ -96,9 +96,9 @@ import Testing
         defer { ns.cleanup() }
         let file = try Self.writeRuleset(dir)
         // The snapshot before the change (no ruleset), then the same file applied for real in the test namespace.
-        try ns.exec([portwardenBinary, "collect", "--output", dir.file("before.json")])
+        try ns.exec([portwardenBinary, "collect", "--netns", "host", "--output", dir.file("before.json")])
         try ns.exec(["nft", "-I", dir.file("conf"), "-f", file])
-        let applied = try SnapshotCodec.decode(try ns.exec([portwardenBinary, "collect"]).stdoutData)
+        let applied = try SnapshotCodec.decode(try ns.exec([portwardenBinary, "collect", "--netns", "host"]).stdoutData)
         let before = try SnapshotCodec.load(path: dir.file("before.json"))
         #expect(before.firewall.tables.isEmpty)
 
@@ -112,7 +112,7 @@ import Testing
         // And the public commands agree: exposure of before+candidate == exposure of the applied host.
         let viaCandidate = try ns.exec([portwardenBinary, "exposure", "--format", "json", "--snapshot", dir.file("before.json"), "--ruleset", file])
         try #require(viaCandidate.status == 0)
-        try ns.exec([portwardenBinary, "collect", "--output", dir.file("after.json")])
+        try ns.exec([portwardenBinary, "collect", "--netns", "host", "--output", dir.file("after.json")])
         let viaApplied = try ns.exec([portwardenBinary, "exposure", "--format", "json", "--snapshot", dir.file("after.json")])
         // Regions with equal sort keys come in no particular order: compare them as sets.
         func listeners(_ r: CommandResult) throws -> String {
@@ -136,7 +136,7 @@ import Testing
         let file = try Self.writeRuleset(dir)
         try ns.spawn(["python3", "-c", "import socket,time\ns=socket.socket()\ns.bind(('0.0.0.0',5432))\ns.listen()\nopen('\(dir.file("pg"))','w').close()\ntime.sleep(60)"])
         try waitForFile(dir.file("pg"))
-        try ns.exec([portwardenBinary, "collect", "--output", dir.file("host.json")])
+        try ns.exec([portwardenBinary, "collect", "--netns", "host", "--output", dir.file("host.json")])
         func located(_ args: [String]) throws -> [(String, String, Int)] {
             let sarif = try run([portwardenBinary] + args + ["--snapshot", dir.file("host.json"), "--ruleset", file, "--format", "sarif", "--fail-on", "none"])
             let doc = try JSONSerialization.jsonObject(with: sarif.stdoutData) as? [String: Any]
@@ -218,7 +218,7 @@ import Testing
             // A real snapshot (the holder listens on 0.0.0.0:22, d0 has 192.0.2.10), taken as root.
             let ns = try listenerNamespace("cuser", dir: dir)
             defer { ns.cleanup() }
-            try ns.exec([portwardenBinary, "collect", "--output", dir.file("host.json")])
+            try ns.exec([portwardenBinary, "collect", "--netns", "host", "--output", dir.file("host.json")])
         }
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: dir.file("host.json"))
         let asNobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", binary, "trace", "--snapshot", dir.file("host.json"), "--ruleset", file,

@@ -21,11 +21,32 @@ import Testing
         defer { ns.cleanup() }
         let binary = try Self.publicBinary(in: dir)
 
-        let result = try ns.exec(Self.unprivileged + [binary, "collect"], check: false)
+        let result = try ns.exec(Self.unprivileged + [binary, "collect", "--netns", "host"], check: false)
         #expect(result.status == 3, "stderr: \(result.stderr)")
         #expect(result.stderr.contains("CAP_NET_ADMIN"))
         #expect(result.stderr.contains("--allow-partial"))
         #expect(result.stdout.isEmpty, "no partial snapshot on stdout")
+    }
+
+    /// A namespace the collector cannot join (no CAP_SYS_ADMIN) is named in a warning and kept in the snapshot as
+    /// not entered: never silently missing, never shown as empty.
+    @Test(.enabled(if: NetnsGate.enabled, NetnsGate.reason))
+    func unenterableNamespaceIsACaveat() throws {
+        let dir = try TempDir("nsin")
+        let ns = try listenerNamespace("nsin", dir: dir)
+        defer { ns.cleanup() }
+        let other = try TestNamespace("nsot")
+        defer { other.cleanup() }
+        let binary = try Self.publicBinary(in: dir)
+        let result = try ns.exec(Self.unprivileged + [binary, "collect", "--allow-partial", "--netns", other.name], check: false)
+        try #require(result.status == 0, "stderr: \(result.stderr)")
+        let snapshot = try SnapshotCodec.decode(result.stdoutData)
+        let n = try #require(snapshot.namespaces.first { $0.id.name == other.name })
+        #expect(!n.entered && n.listeners.isEmpty)
+        #expect(n.warnings.contains { $0.contains("cannot") && $0.contains(other.name) })
+        #expect(result.stderr.contains(other.name))
+        let text = try run([binary, "listeners", "--snapshot", "-"], input: result.stdoutData, check: false)
+        if text.status == 0 { #expect(text.stdout.contains("not read")) }
     }
 
     @Test(.enabled(if: NetnsGate.enabled, NetnsGate.reason))
@@ -35,7 +56,7 @@ import Testing
         defer { ns.cleanup() }
         let binary = try Self.publicBinary(in: dir)
 
-        let result = try ns.exec(Self.unprivileged + [binary, "collect", "--allow-partial"], check: false)
+        let result = try ns.exec(Self.unprivileged + [binary, "collect", "--netns", "host", "--allow-partial"], check: false)
         try #require(result.status == 0, "stderr: \(result.stderr)")
         let snapshot = try SnapshotCodec.decode(result.stdoutData)
         #expect(snapshot.firewall.status == .unreadable)
@@ -76,7 +97,7 @@ import Testing
         let ns = try listenerNamespace("lsu", dir: dir)
         defer { ns.cleanup() }
         let binary = try CollectPrivilegeTests.publicBinary(in: dir)
-        let result = try ns.exec(CollectPrivilegeTests.unprivileged + [binary, "listeners"], check: false)
+        let result = try ns.exec(CollectPrivilegeTests.unprivileged + [binary, "listeners", "--netns", "host"], check: false)
         #expect(result.status == 0, "stderr: \(result.stderr)")
         let rows = result.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
         #expect(rows.count == 15)

@@ -378,7 +378,7 @@ final class DiffLab {
 
     /// `portwarden collect` inside the host namespace.
     func collect(to url: URL) throws {
-        let r = try host.exec([portwardenBinary, "collect", "--output", url.path], check: false)
+        let r = try host.exec([portwardenBinary, "collect", "--netns", "host", "--output", url.path], check: false)
         guard r.status == 0 else { throw DiffError.portwarden("collect exited \(r.status): \(r.stderr)") }
     }
 

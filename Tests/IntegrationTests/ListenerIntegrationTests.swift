@@ -135,7 +135,7 @@ func listenerNamespace(_ tag: String, dir: TempDir) throws -> TestNamespace {
         let ns = try listenerNamespace("lst", dir: dir)
         defer { ns.cleanup() }
 
-        let collected = try ns.exec([portwardenBinary, "collect"], check: false)
+        let collected = try ns.exec([portwardenBinary, "collect", "--netns", "host"], check: false)
         try #require(collected.status == 0, "collect failed: \(collected.stderr)")
         let snapshot = try SnapshotCodec.decode(collected.stdoutData)
         let ss = try ns.exec(["ss", "-tulpneH"])
@@ -188,7 +188,7 @@ func listenerNamespace(_ tag: String, dir: TempDir) throws -> TestNamespace {
         #expect(snapshot.schema == Snapshot.currentSchema)
 
         // A second collection of the unchanged namespace lists the same listeners in the same order.
-        let again = try SnapshotCodec.decode(try ns.exec([portwardenBinary, "collect"]).stdoutData)
+        let again = try SnapshotCodec.decode(try ns.exec([portwardenBinary, "collect", "--netns", "host"]).stdoutData)
         #expect(again.listeners == snapshot.listeners)
     }
 
@@ -200,12 +200,12 @@ func listenerNamespace(_ tag: String, dir: TempDir) throws -> TestNamespace {
         let added = try ns.exec(["ip", "link", "add", "vx0", "type", "vxlan", "id", "42", "dstport", "4789", "local", "127.0.0.1"], check: false)
         try #require(added.status == 0, "vxlan not available here: \(added.stderr)")
         try ns.exec(["ip", "link", "set", "vx0", "up"])
-        let snapshot = try SnapshotCodec.decode(try ns.exec([portwardenBinary, "collect"]).stdoutData)
+        let snapshot = try SnapshotCodec.decode(try ns.exec([portwardenBinary, "collect", "--netns", "host"]).stdoutData)
         let vxlan = try #require(snapshot.listeners.first { $0.proto == .udp && $0.port == 4789 })
         #expect(vxlan.owner == .none && vxlan.processes.isEmpty && vxlan.inode != 0)
         #expect(snapshot.privileges.procFds)
         #expect(snapshot.interfaces.first { $0.name == "vx0" }?.kind == "vxlan")
-        let text = try ns.exec([portwardenBinary, "listeners"])
+        let text = try ns.exec([portwardenBinary, "listeners", "--netns", "host"])
         let row = text.stdout.split(separator: "\n").first { $0.contains(":4789") }?.split(separator: " ", omittingEmptySubsequences: true)
         #expect(row.map { Array($0[4...]) } == ["-", "-"])
     }
@@ -225,7 +225,7 @@ func listenerNamespace(_ tag: String, dir: TempDir) throws -> TestNamespace {
             """)
 
         let snapshotFile = dir.file("snap.json")
-        let collected = try ns.exec([portwardenBinary, "collect", "--output", snapshotFile], check: false)
+        let collected = try ns.exec([portwardenBinary, "collect", "--netns", "host", "--output", snapshotFile], check: false)
         try #require(collected.status == 0, "\(collected.stderr)")
         let snapshot = try SnapshotCodec.load(path: snapshotFile)
         #expect(snapshot.firewall.status == .ok)
@@ -269,7 +269,7 @@ func listenerNamespace(_ tag: String, dir: TempDir) throws -> TestNamespace {
         #expect(decoded == snapshot.listeners)
 
         // Live, inside the namespace: the same rows (owners and all).
-        let live = try ns.exec([portwardenBinary, "listeners"])
+        let live = try ns.exec([portwardenBinary, "listeners", "--netns", "host"])
         #expect(Set(live.stdout.split(separator: "\n")) == Set(text.stdout.split(separator: "\n")))
     }
 }

@@ -99,7 +99,7 @@ enum RulesetFixture {
 
     /// `portwarden collect` inside `ns`: the snapshot's firewall.
     static func collect(in ns: TestNamespace) throws -> Firewall {
-        let result = try ns.exec([portwardenBinary, "collect"])
+        let result = try ns.exec([portwardenBinary, "collect", "--netns", "host"])
         return try SnapshotCodec.decode(result.stdoutData).firewall
     }
 
