@@ -3,6 +3,8 @@
 #   make bench                  synthetic hosts s1, s2, s3 (needs root: network namespaces, nft; a few minutes)
 #   make bench SCALES=s4        the 50k listeners / 50k rules / 1M set elements host (~10 minutes, ~2 GiB RAM)
 #   make bench SKIP_BUILD=1 PORTWARDEN=path/to/portwarden    time an existing binary
+#   make bench CONTAINERS=0     skip the container host (300 namespaces x 3 listeners, 2000 kube-proxy services x 3 endpoints)
+#   make bench-containers       the container host alone (CONTAINERS=N SERVICES=M to resize it)
 #   make bench-clean            delete pwt-bench-* namespaces left by a harness that was SIGKILLed
 #   make differential SEEDS=200 trace against the kernel on generated rulesets (needs root; SEEDS: count, a-b or list)
 #
@@ -31,11 +33,13 @@ SKIP_BUILD  ?=
 KEEP        ?=
 
 SEEDS       ?= 50
+CONTAINERS  ?= 300
+SERVICES    ?= 2000
 
-.PHONY: help release bench bench-clean differential
+.PHONY: help release bench bench-containers bench-clean differential
 
 help:
-	@sed -n '2,10p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
 
 release:
 	$(SWIFT) build -c release --static-swift-stdlib --scratch-path $(SCRATCH)
@@ -46,6 +50,12 @@ bench: $(if $(SKIP_BUILD),,release)
 	  --probes $(PROBES) --eval-timeout $(EVAL_TIMEOUT) --eval-mem-mib $(EVAL_MEM_MIB) \
 	  --rule-dump '$(RULE_DUMP)' --seed $(SEED) \
 	  --portwarden $(PORTWARDEN) --out $(BENCH_OUT) $(if $(KEEP),--keep-other-scales)
+	$(if $(filter 0,$(CONTAINERS)),,$(PYTHON) scripts/bench/containers.py --portwarden $(PORTWARDEN) --containers $(CONTAINERS) \
+	  --services $(SERVICES) --runs $(RUNS) --out $(BENCH_OUT))
+
+bench-containers: $(if $(SKIP_BUILD),,release)
+	$(PYTHON) scripts/bench/containers.py --portwarden $(PORTWARDEN) --containers $(CONTAINERS) --services $(SERVICES) \
+	  --runs $(RUNS) --out $(BENCH_OUT)
 
 bench-clean:
 	$(PYTHON) scripts/bench/bench.py --clean
