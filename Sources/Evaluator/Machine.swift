@@ -62,6 +62,8 @@ struct Walker {
     let routing: HostRouting
     let sysctls: Sysctls
     let stages: [Stage]
+    /// Where local delivery ends and the forward path begins in `stages`.
+    let localDeliveryStage: Int?
     let symbolic: Bool
     var cache: SymbolicCache?
     var leaves: [Leaf] = []
@@ -85,6 +87,7 @@ struct Walker {
         self.routing = routing
         self.sysctls = sysctls
         self.stages = stages
+        self.localDeliveryStage = stages.firstIndex { if case .localDelivery = $0 { true } else { false } }
         self.symbolic = symbolic
         self.cache = cache
     }
@@ -412,7 +415,7 @@ struct Walker {
         guard r.type == RTN.unicast else { return drop("route type \(r.type) to \(addressText(d, fam))") }
         t.pkt.oifIndex = r.device
         t.pkt.oifName = routing.iface(index: r.device)?.name ?? ""
-        guard let end = stages.firstIndex(where: { if case .localDelivery = $0 { true } else { false } }) else {
+        guard let end = localDeliveryStage else {
             leaf(t, .forwarded)
             return false
         }

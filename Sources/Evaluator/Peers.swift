@@ -59,11 +59,21 @@ extension Evaluator {
         let name = e.routing.iface(index: index)?.name ?? "if\(index)"
         let pkt = e.makePacket(family: fam, proto: proto, saddr: l.packet.saddr, daddr: l.packet.daddr,
                                sport: l.packet.sportKnown ? l.packet.sport : nil, dport: l.packet.dport, iif: name)
+        let entry0 = PathStep(table: "", family: fam.rawValue, chain: "", hook: "routing", priority: 0, handle: nil,
+                              action: "into \(label) on \(name)")
+        if e.rs.bases.isEmpty && e.blindSpot == nil {
+            // No chain in that namespace (most containers): the socket lookup alone decides, for every source.
+            var leaf = l
+            leaf.kind = .accept
+            leaf.path = l.path + [entry0]
+            leaf.packet = pkt
+            let ref = e.listenerFor(pkt, proto: proto).map { ListenerRef(e.snapshot.listeners[$0], namespace: label, arrival: addressText(d, fam)) }
+            return [PeerOutcome(leaf: leaf, listener: ref, namespace: label)]
+        }
         let symbolic = l.region != nil
         var walker = Walker(rs: e.rs, routing: e.routing, sysctls: e.snapshot.sysctls, stages: e.stages(for: pkt), symbolic: symbolic,
                             cache: symbolic ? SymbolicCache() : nil)
-        let entry = PathStep(table: "", family: fam.rawValue, chain: "", hook: "routing", priority: 0, handle: nil,
-                             action: "into \(label) on \(name)")
+        let entry = entry0
         let arrival = addressText(d, fam)
         return walker.run(e.initialThread(pkt, region: l.region)).map { pl in
             var leaf = pl
