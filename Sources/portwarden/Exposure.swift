@@ -163,7 +163,10 @@ enum ExposureReport {
             lines.append("  " + (0...last).map { $0 < last ? pad(r[$0], widths[$0]) : r[$0] }.joined(separator: "  "))
             var seen = Set<String>()
             for region in f.regions {
-                let decided = region.path.filter { $0.handle != nil || $0.action.hasPrefix("policy") || $0.hook == "routing" }
+                // The deciding steps only: translations, verdicts and the routing hops (not the jumps and returns).
+                let decided = region.path.filter { s in
+                    s.hook == "routing" || ["dnat", "redirect", "accept", "drop", "reject", "policy"].contains { s.action.hasPrefix($0) }
+                }
                 let text = decided.map(\.text).joined(separator: " → ")
                 if seen.insert(text).inserted { lines.append("         decided by: \(text)") }
                 if seen.count >= 3 { break }
