@@ -489,9 +489,11 @@ extension Evaluator {
             let half: Double = gk.family == .ipv4 ? 2_147_483_648 : 85_070_591_730_234_615_865_843_651_857_942_052_864
             let summary: ExposureSummary = g.accepted.values.contains { Double($0.count) >= half } ? .public
                 : (g.regions.contains { $0.verdict == .conditional } ? .conditional : .restricted)
-            out.append(ForwardedPort(proto: gk.proto, family: gk.family, port: gk.dport, target: gk.target, destinations: g.dests,
+            var port = ForwardedPort(proto: gk.proto, family: gk.family, port: gk.dport, target: gk.target, destinations: g.dests,
                                      interfaces: g.ifaces.sorted(), sources: Evaluator.describe(g.sources, routeLocalnet: localnet).0,
-                                     reasons: g.reasons, regions: g.regions, namespace: gk.namespace, listener: gk.listener, summary: summary))
+                                     reasons: g.reasons, regions: g.regions, namespace: gk.namespace, listener: gk.listener, summary: summary)
+            if let ns = gk.namespace, let i = peers.labels.firstIndex(of: ns) { port.namespaceNames = peers.names[i] }
+            out.append(port)
         }
         return out.sorted { a, b in
             if a.port != b.port { return a.port < b.port }

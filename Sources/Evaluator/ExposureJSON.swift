@@ -100,6 +100,7 @@ extension SnapshotJSONWriter {
         key(&o, "interfaces"); strings(f.interfaces, indent: indent + 2)
         if let l = f.listener { key(&o, "listener"); write(l, indent: indent + 2) }
         if let n = f.namespace { key(&o, "namespace"); string(n) }
+        key(&o, "namespaceNames"); strings(f.namespaceNames, indent: indent + 2)
         key(&o, "port"); number(f.port)
         key(&o, "proto"); string(f.proto.rawValue)
         key(&o, "reasons"); strings(f.reasons, indent: indent + 2)

@@ -6,6 +6,8 @@ import HostModel
 struct Peers: Sendable {
     var evaluators: [Evaluator] = []
     var labels: [String] = []
+    /// Per peer: the names a policy can select it by.
+    var names: [[String]] = []
     /// Address value → peer, per family (non-loopback addresses of every interface of every peer).
     var byAddress: [IPFamily: [UInt128: Int]] = [:]
     /// Namespaces that could not be entered: a forwarded connection may end in one of them unseen.
@@ -21,6 +23,9 @@ struct Peers: Sendable {
             let i = evaluators.count
             evaluators.append(Evaluator(snapshot: snap))
             labels.append(n.label)
+            var known = [n.id.name, n.owner?.name, n.owner?.id, n.owner?.pod].compactMap { $0 }
+            if let o = n.owner, let pod = o.pod, let pns = o.podNamespace { known.append("\(pns)/\(pod)") }
+            names.append(known)
             for iface in n.interfaces where !iface.flags.contains("loopback") {
                 for a in iface.addresses {
                     guard let ip = IPAddress(a.address) else { continue }

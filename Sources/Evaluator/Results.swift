@@ -323,6 +323,9 @@ public struct ForwardedPort: Codable, Sendable, Equatable {
     public var namespace: String?
     /// The socket there that receives it; nil for another machine, or when nothing listens (then nothing answers).
     public var listener: ListenerRef?
+    /// Every name the receiving namespace is known by (its `/run/netns` name, container, `pod` and `namespace/pod`),
+    /// for policy entries that select it.
+    public var namespaceNames: [String] = []
     /// How far it is reached, judged as for listeners (`public`, `restricted`, `conditional`).
     public var summary: ExposureSummary
 

@@ -260,7 +260,7 @@ public enum PolicyLoader {
     }
 
     static func listener(_ n: Node, _ r: NodeReader) throws(PolicyError) -> ExpectedListener {
-        let m = try r.mapping(n, allowed: ["name", "proto", "port", "bind", "exposure", "owner", "required"], what: "a listener entry")
+        let m = try r.mapping(n, allowed: ["name", "proto", "port", "bind", "exposure", "owner", "required", "namespace"], what: "a listener entry")
         guard let p = m["proto"] else { throw .invalid(at: r.loc(n), expected: "a `proto` key (tcp or udp) in the listener entry") }
         guard let port = m["port"] else { throw .invalid(at: r.loc(n), expected: "a `port` key (a port or a range) in the listener entry") }
         var l = ExpectedListener(proto: try proto(p.value, r), ports: try ports(port.value, r), location: r.loc(n))
@@ -269,6 +269,7 @@ public enum PolicyLoader {
         if let e = m["exposure"] { l.exposure = try exposure(e.value, r) }
         if let o = m["owner"] { l.owner = try owner(o.value, r) }
         if let q = m["required"] { l.required = try r.bool(q.value, what: "required (true or false)") }
+        if let ns = m["namespace"] { l.namespace = try r.string(ns.value, what: "namespace (a netns, container or pod name)") }
         if l.bind == .loopback, l.exposure != .localOnly, m["exposure"] != nil {
             throw .invalid(at: r.loc(m["exposure"]?.value ?? n), expected: "exposure: local-only for a listener bound to loopback (a loopback bind cannot be reached from elsewhere)")
         }

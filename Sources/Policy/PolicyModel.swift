@@ -85,9 +85,12 @@ public struct ExpectedListener: Sendable, Hashable {
     /// The listener must exist: its absence is a finding.
     public var required: Bool
     public var location: SourceLocation
+    /// A network namespace of this host (a `/run/netns` name), or the container or pod running in it (`web`,
+    /// `shop/api-7f9c`); globs allowed. The entry then describes a port published to it, not a listener of the host.
+    public var namespace: String?
 
     public init(name: String? = nil, proto: L4Proto, ports: PortRange, bind: BindRule = .any, exposure: AllowedExposure = .public,
-                owner: OwnerRule? = nil, required: Bool = false, location: SourceLocation) {
+                owner: OwnerRule? = nil, required: Bool = false, location: SourceLocation, namespace: String? = nil) {
         self.name = name
         self.proto = proto
         self.ports = ports
@@ -96,12 +99,13 @@ public struct ExpectedListener: Sendable, Hashable {
         self.owner = owner
         self.required = required
         self.location = location
+        self.namespace = namespace
     }
 
-    /// `tcp/22` or `udp/6000-6063`, for messages.
+    /// `tcp/22` or `udp/6000-6063` (`tcp/5432 in web` for a namespace entry), for messages.
     public var label: String {
         let p = ports.first == ports.last ? "\(ports.first)" : "\(ports.first)-\(ports.last)"
-        return "\(proto.rawValue)/\(p)"
+        return "\(proto.rawValue)/\(p)\(namespace.map { " in \($0)" } ?? "")"
     }
 
     public func matches(proto: L4Proto, port: UInt16) -> Bool { self.proto == proto && ports.contains(port) }
@@ -219,8 +223,17 @@ public struct Policy: Sendable, Hashable {
     }
 
     /// The declarations that cover `proto`/`port`.
+    /// The host's own listener entries for a port (entries that select a namespace are not among them).
     public func declarations(proto: L4Proto, port: UInt16) -> [ExpectedListener] {
-        listeners.filter { $0.matches(proto: proto, port: port) }
+        listeners.filter { $0.namespace == nil && $0.matches(proto: proto, port: port) }
+    }
+
+    /// Entries for a port published to a namespace known by any of `names` (its name, container, pod).
+    public func declarations(proto: L4Proto, port: UInt16, namespaceNames names: [String]) -> [ExpectedListener] {
+        listeners.filter { d in
+            guard let sel = d.namespace, d.matches(proto: proto, port: port) else { return false }
+            return names.contains { globMatch(sel, $0) }
+        }
     }
 
     /// The override for a check, looked up by id first, then slug.

@@ -188,6 +188,24 @@ import Testing
         #expect(findings.contains("PW1023 published/tcp/8080"), "\(findings)")
         #expect(findings.contains("PW1023 published/udp/5353"), "\(findings)")
         #expect(findings.contains("PW1024 published/tcp/8081"), "\(findings)")
+        // policy init declares the published ports for the container (namespace selector); auditing with it keeps
+        // them quiet, and narrowing the web entry to one subnet reports the publish as too wide
+        let policyFile = lab.work.appendingPathComponent("policy.yaml").path
+        try lab.host.exec([portwardenBinary, "policy", "init", "--netns", lab.container.name, "--output", policyFile])
+        let written = try String(contentsOfFile: policyFile, encoding: .utf8)
+        #expect(written.contains("namespace: \"\(lab.container.name)\""), "\(written)")
+        let quiet = try lab.host.exec([portwardenBinary, "audit", "--netns", lab.container.name, "--policy", policyFile, "--format", "json", "--fail-on", "none"])
+        let quietIds = ((try JSONSerialization.jsonObject(with: quiet.stdoutData) as? [String: Any])?["findings"] as? [[String: Any]] ?? [])
+            .filter { ($0["suppressed"] as? Bool) != true && $0["suppression"] == nil }.compactMap { $0["ruleId"] as? String }
+        #expect(!quietIds.contains("PW1023") && !quietIds.contains("PW1027"), "\(quietIds)")
+        let narrow = written.replacingOccurrences(of: "port: 8080\n    namespace: \"\(lab.container.name)\"\n    exposure: public",
+                                                  with: "port: 8080\n    namespace: \"\(lab.container.name)\"\n    exposure: {sources: [\"198.51.100.0/24\"]}")
+        #expect(narrow != written)
+        try narrow.write(toFile: policyFile, atomically: true, encoding: .utf8)
+        let wide = try lab.host.exec([portwardenBinary, "audit", "--netns", lab.container.name, "--policy", policyFile, "--format", "json", "--fail-on", "none"])
+        let wideFindings = ((try JSONSerialization.jsonObject(with: wide.stdoutData) as? [String: Any])?["findings"] as? [[String: Any]] ?? [])
+            .map { "\($0["ruleId"] as? String ?? "") \($0["subject"] as? String ?? "")" }
+        #expect(wideFindings.contains("PW1027 published/tcp/8080"), "\(wideFindings)")
         // Docker's rules are IPv4 only: IPv6 input is unfiltered, neighbour discovery included
         #expect(!findings.contains { $0.hasPrefix("PW1026") }, "\(findings)")
         #expect(!findings.contains("PW1023 published/tcp/8081"), "nothing listens behind 8081: \(findings)")

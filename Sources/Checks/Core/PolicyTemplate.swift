@@ -22,7 +22,8 @@ public enum PolicyTemplate {
             version: 1
 
             """
-        y += order.isEmpty ? "listeners: []\n" : "listeners:\n"
+        let publishedEntries = published(PathFacts.of(snapshot).published.map(\.port))
+        y += order.isEmpty && publishedEntries.isEmpty ? "listeners: []\n" : "listeners:\n"
         for k in order {
             guard let g = groups[k], let first = g.first else { continue }
             let l = first.listener
@@ -43,6 +44,24 @@ public enum PolicyTemplate {
             if scopes != [.loopback] { y += "    exposure: \(exposure(g))\n" }
             if let owner = owner(g) { y += "    owner: \(owner)\n" }
             y += "    # required: true\n"
+        }
+        y += publishedEntries
+        return y
+    }
+
+    /// Entries for the ports published to containers and pods of this host (`namespace:` selects the receiver by
+    /// its container, pod or netns name), with the exposure they have now.
+    static func published(_ ports: [ForwardedPort]) -> String {
+        var y = ""
+        for f in ports where f.listener != nil {
+            guard let selector = f.namespaceNames.first else { continue }
+            if y.isEmpty && !ports.isEmpty { y += "  # Published through DNAT to containers and pods: reached through the forward hook, not input.\n" }
+            y += "  # seen: \(f.text), \(f.summary.rawValue) on \(f.interfaces.map(interfaceText).joined(separator: ", ")) from \(f.sources.prefix(6).joined(separator: ", "))\(f.sources.count > 6 ? ", …" : "")\n"
+            y += "  - name: \(quote(selector))\n    proto: \(f.proto.rawValue)\n    port: \(f.port)\n    namespace: \(quote(selector))\n"
+            var cidrs: [String] = []
+            var exact = f.summary == .restricted
+            for s in f.sources { if let r = AddressRange(s) { cidrs += r.cidrs } else { exact = false } }
+            y += "    exposure: \(exact && !cidrs.isEmpty ? "{sources: [\(unique(cidrs).map(quote).joined(separator: ", "))]}" : "public")\n"
         }
         return y
     }

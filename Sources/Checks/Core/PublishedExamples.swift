@@ -18,8 +18,10 @@ enum PublishedExample {
         var l = Listener(proto: .tcp, family: .ipv4, address: "0.0.0.0", port: target, processes: [ProcessInfo(pid: 4100, name: "postgres")])
         l.uid = 999
         let ref = listening && namespace != nil ? ListenerRef(l, namespace: namespace ?? "", arrival: "172.17.0.2") : nil
-        return ForwardedPort(proto: .tcp, family: .ipv4, port: port, target: "172.17.0.2:\(target)", destinations: ["192.0.2.10"], interfaces: ["eth0"],
-                             sources: sources, reasons: [], regions: [region], namespace: namespace, listener: ref, summary: summary)
+        var f = ForwardedPort(proto: .tcp, family: .ipv4, port: port, target: "172.17.0.2:\(target)", destinations: ["192.0.2.10"], interfaces: ["eth0"],
+                              sources: sources, reasons: [], regions: [region], namespace: namespace, listener: ref, summary: summary)
+        if namespace != nil { f.namespaceNames = ["web", "3f2a19c0b1d2"] }
+        return f
     }
 
     static func published(_ p: ForwardedPort, input: PacketVerdict) -> PublishedPath {

@@ -17,6 +17,8 @@ public struct PublishedPortBypassesInput: Check {
             PublishedExample.published(PublishedExample.port(8080, target: 80), input: .accept)]))),
         Example("published but only from one subnet", host: ExampleHost(paths: PathFacts(published: [
             PublishedExample.published(PublishedExample.port(8080, target: 80, sources: ["198.51.100.0/24"], summary: .restricted), input: .drop)]))),
+        Example("declared for the container in the policy", policy: "version: 1\nlisteners: [{proto: tcp, port: 5432, namespace: web}]\n",
+                host: ExampleHost(paths: PathFacts(published: [PublishedExample.published(PublishedExample.port(5432), input: .drop)]))),
         Example("docker run -p 5432:5432 on a host whose input drops everything", host: ExampleHost(paths: PathFacts(published: [
             PublishedExample.published(PublishedExample.port(5432), input: .drop)])), expect: ["published/tcp/5432"]),
     ]
@@ -29,6 +31,8 @@ public struct PublishedPortBypassesInput: Check {
             guard f.summary == .public || f.summary == .conditional, p.inputVerdict == .drop || p.inputVerdict == .reject else { return nil }
             // Nothing listens behind it in a namespace of this host: nothing is reachable (PW1024 reports the publish).
             if f.namespace != nil && f.listener == nil { return nil }
+            // A publish the policy declares is deliberate (PW1027 holds it to the entry's sources).
+            if !PublishedPortTooWide.declarations(f, c.policy).isEmpty { return nil }
             let sensitive = SensitivePorts.lookup(f.proto, f.listener?.port ?? f.port)
             var severity: Severity = sensitive?.critical == true ? .critical : Self.metadata.defaultSeverity
             if sensitive == nil { severity = severity.lowered }
