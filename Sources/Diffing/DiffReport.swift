@@ -71,6 +71,7 @@ public enum DiffReport {
         lines.append("findings: \(d.newFindings.count) new, \(d.fixedFindings.count) fixed")
         for f in d.newFindings {
             lines.append("  + \(f.severity.rawValue.uppercased()) \(f.ruleId) \(f.message)\(f.isSuppressed ? " (suppressed)" : "")")
+            if let loc = f.rulesetLocation { lines.append("      at \(loc.file):\(loc.line):\(loc.column); fix: \(f.remediation)") }
         }
         for f in d.fixedFindings {
             lines.append("  - \(f.severity.rawValue.uppercased()) \(f.ruleId) \(f.message)")

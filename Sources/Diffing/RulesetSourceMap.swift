@@ -33,6 +33,8 @@ public struct RulesetSourceMap: Sendable {
     public let mainFile: String
     /// Handle → location, filled by `bind(to:)`.
     public private(set) var handles: [String: SourceLocation] = [:]
+    /// Handles whose location is their own rule's line (the others point at their chain or table).
+    public private(set) var exactHandles: Set<String> = []
 
     static let families: Set<String> = ["ip", "ip6", "inet", "arp", "bridge", "netdev"]
 
@@ -53,6 +55,7 @@ public struct RulesetSourceMap: Sendable {
     /// Assigns file locations to the handles of the loaded ruleset (see the type's comment for the matching rule).
     public mutating func bind(to firewall: Firewall) {
         handles = [:]
+        exactHandles = []
         for t in firewall.tables {
             for c in t.chains {
                 let key = ChainKey(family: t.family.rawValue, table: t.name, chain: c.name)
@@ -60,7 +63,9 @@ public struct RulesetSourceMap: Sendable {
                 let lines = rules[key] ?? []
                 let exact = !unordered.contains(key) && lines.count == c.rules.count
                 for (i, r) in c.rules.enumerated() {
-                    handles[Self.handleKey(t.family.rawValue, t.name, c.name, r.handle)] = exact ? lines[i] : fallback
+                    let key = Self.handleKey(t.family.rawValue, t.name, c.name, r.handle)
+                    handles[key] = exact ? lines[i] : fallback
+                    if exact { exactHandles.insert(key) }
                 }
             }
         }
@@ -69,6 +74,11 @@ public struct RulesetSourceMap: Sendable {
     /// Where rule `handle` of `family table chain` comes from, once bound.
     public func location(family: String, table: String, chain: String, handle: UInt64) -> SourceLocation? {
         handles[Self.handleKey(family, table, chain, handle)]
+    }
+
+    /// Whether the rule's location is its own line (not its chain's declaration).
+    public func isExact(family: String, table: String, chain: String, handle: UInt64) -> Bool {
+        exactHandles.contains(Self.handleKey(family, table, chain, handle))
     }
 
     /// Whether every rule of the chain maps to its own line.

@@ -34,6 +34,7 @@ public struct JSONReporter: Reporter {
         var findings = r.findings
         for i in findings.indices {
             if let loc = findings[i].policyLocation { findings[i].policyLocation?.file = report.relative(loc.file) }
+            if let loc = findings[i].rulesetLocation { findings[i].rulesetLocation?.file = report.relative(loc.file) }
             if let s = findings[i].suppression { findings[i].suppression?.location.file = report.relative(s.location.file) }
         }
         let doc = Document(

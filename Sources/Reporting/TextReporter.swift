@@ -64,6 +64,7 @@ public struct TextReporter: Reporter {
             if !e.reasons.isEmpty { s += "    undecided: \(e.reasons.joined(separator: "; "))\n" }
         }
         if let loc = f.policyLocation { s += "    policy: \(report.relative(loc.file)):\(loc.line):\(loc.column)\n" }
+        if let loc = f.rulesetLocation { s += "    ruleset: \(report.relative(loc.file)):\(loc.line):\(loc.column)\n" }
         s += "    fix: \(f.remediation)\n"
         return s
     }

@@ -74,7 +74,11 @@ struct Audit: ParsableCommand {
             let reaches = evaluator.exposure().map(ListenerReach.init)
             let context = AuditContext(snapshot: snapshot, reaches: reaches, policy: policy, today: PolicyDate.todayUTC())
             var result = Auditor.run(context, options: AuditOptions(ignore: ignore), caveats: evaluator.caveats + snapshot.warnings)
-            if format == .sarif, let rulesetMap { result.findings = rulesetMap.pointing(result.findings, reaches: reaches) }
+            if let rulesetMap {
+                // Candidate findings name their line in the file and fix the file, not the throwaway namespace.
+                result.findings = rulesetMap.locating(result.findings, reaches: reaches, baseDirectory: FileManager.default.currentDirectoryPath)
+                if format == .sarif { result.findings = rulesetMap.pointing(result.findings, reaches: reaches) }
+            }
             let report = Report(result: result, toolVersion: toolVersion, baseDirectory: FileManager.default.currentDirectoryPath,
                                 color: output == nil && format == .text && terminalWantsColour(), failOnConditional: failOnConditional)
             try emit(format.reporter.render(report), to: output)

@@ -98,8 +98,14 @@ struct Diff: ParsableCommand {
             let (newSnap, map) = try candidate.apply(to: newBase)
             let newLabel = (new ?? oldLabel) + (candidate.ruleset.map { " with ruleset \($0)" } ?? "")
             let policy = try loadPolicy(policy, hostname: newSnap.host.hostname)
-            let d = SnapshotDiffer.diff(old: oldSnap, new: newSnap, policy: policy, today: PolicyDate.todayUTC(),
+            var d = SnapshotDiffer.diff(old: oldSnap, new: newSnap, policy: policy, today: PolicyDate.todayUTC(),
                                         options: AuditOptions(ignore: ignore))
+            if let map {
+                // New findings come from the candidate: they name their line in the file and fix the file.
+                let cwd = FileManager.default.currentDirectoryPath
+                d.newFindings = map.locating(d.newFindings, reaches: d.newReaches, baseDirectory: cwd)
+                d.newAudit.findings = map.locating(d.newAudit.findings, reaches: d.newReaches, baseDirectory: cwd)
+            }
             let text: String
             switch format {
             case .text: text = DiffReport.text(d, oldLabel: oldLabel, newLabel: newLabel)

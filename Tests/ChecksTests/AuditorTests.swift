@@ -121,7 +121,10 @@ import Testing
         #expect(ids == ["PW1006 listener/tcp/0.0.0.0:6379", "PW1013 host/firewall"])
         let redisFinding = try #require(r.findings.first)
         #expect(redisFinding.severity == .critical)
-        #expect(redisFinding.remediation.contains("nft add rule inet filter input tcp dport 6379 drop"))
+        // No input chain at all: the command creates one (valid nft, checked in a namespace by FixCommandTests).
+        #expect(redisFinding.remediation.contains(
+            #"`nft 'add table inet portwarden; add chain inet portwarden input { type filter hook input priority filter; policy accept; }; add rule inet portwarden input iifname != "lo" meta nfproto ipv4 tcp dport 6379 drop'`"#),
+                "\(redisFinding.remediation)")
     }
 
     @Test func acceptRuleGivesDeleteCommand() throws {
@@ -138,7 +141,8 @@ import Testing
     @Test func ruleFactsDecodeNftExpressions() {
         let fw = ExampleRule.firewall([ExampleRule.iifname(1, "lo"), ExampleRule.established(2), ExampleRule.port(3, .tcp, 22)])
         let facts = RuleFacts.decode(fw)
-        #expect(facts.map(\.text) == ["iifname \"lo\" accept", "<ct state> accept", "tcp dport { 22 } accept"])
+        #expect(facts.map(\.nft) == ["iifname \"lo\" accept", "ct state established,related accept", "tcp dport 22 counter accept"])
+        #expect(facts.map(\.text) == ["`iifname \"lo\" accept`", "`ct state established,related accept`", "`tcp dport 22 counter accept`"])
         #expect(facts[2].ref.deleteCommand == "nft delete rule inet filter input handle 3")
     }
 }

@@ -52,11 +52,11 @@ extension Check {
     /// A finding of this check at its default severity, with the fingerprint taken from `subject`.
     public func finding(_ subject: String, _ message: String, severity: Severity? = nil, listener: Listener? = nil, rule: FindingRule? = nil,
                         evidence: Evidence? = nil, remediation: String? = nil, policyLocation: SourceLocation? = nil,
-                        conditional: Bool = false) -> Finding {
+                        conditional: Bool = false, fix: RulesetFix? = nil) -> Finding {
         let m = Self.metadata
         return Finding(ruleId: m.id, slug: m.slug, severity: severity ?? m.defaultSeverity, message: message, subject: subject,
                        listener: listener.map(FindingListener.init), rule: rule, evidence: evidence,
-                       remediation: remediation ?? m.remediation, policyLocation: policyLocation, conditional: conditional)
+                       remediation: remediation ?? m.remediation, policyLocation: policyLocation, conditional: conditional, fix: fix)
     }
 }
 

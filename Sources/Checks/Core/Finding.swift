@@ -40,7 +40,52 @@ public struct FindingRule: Codable, Sendable, Equatable, Hashable {
 
     /// The command that removes the rule.
     public var deleteCommand: String { "nft delete rule \(family) \(table) \(chain) handle \(handle)" }
+
+    public var chainRef: ChainRef { ChainRef(family: family, table: table, chain: chain) }
 }
+
+/// An nftables chain by name.
+public struct ChainRef: Sendable, Equatable, Hashable, CustomStringConvertible {
+    public var family: String
+    public var table: String
+    public var chain: String
+    public init(family: String, table: String, chain: String) { self.family = family; self.table = table; self.chain = chain }
+    public var description: String { "\(family) \(table) \(chain)" }
+}
+
+/// A ruleset change that resolves a finding. On the host it is quoted as nft commands with the snapshot's handles; for a
+/// candidate file (`--ruleset`) it becomes an edit of the file (`RulesetSourceMap.locating`).
+public enum RulesetEdit: Sendable, Equatable {
+    /// Delete the rule (`text`: its nft text in backquotes, or a description).
+    case delete(FindingRule, text: String)
+    /// Add `rule` (nft) as the first rule of the chain.
+    case insertFirst(ChainRef, rule: String)
+    /// Add `rule` (nft) right before the given rule.
+    case insertBefore(FindingRule, rule: String)
+    /// Move the rule above `above`, or delete it.
+    case move(FindingRule, above: FindingRule)
+    /// Set the policy of these base chains to drop.
+    case policyDrop([ChainRef])
+    /// No input chain decides the traffic: add one holding `rule` (nft).
+    case newInputChain(rule: String)
+}
+
+/// A structured fix: the words before the change (`Bind the service to 127.0.0.1 …, or close it:`) and the change.
+public struct RulesetFix: Sendable, Equatable {
+    public var lead: String
+    public var edit: RulesetEdit
+    public init(lead: String, edit: RulesetEdit) { self.lead = lead; self.edit = edit }
+}
+
+/// A remediation text and the structured change it quotes, if any.
+public struct Remedy: Sendable, Equatable {
+    public var text: String
+    public var fix: RulesetFix?
+    public init(_ text: String, _ fix: RulesetFix? = nil) { self.text = text; self.fix = fix }
+}
+
+/// `s` as one shell word: single quotes, with embedded single quotes closed, escaped and reopened.
+public func shellQuoted(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
 
 /// Why the finding says "reachable": the evaluator's answer for the listener.
 public struct Evidence: Codable, Sendable, Equatable, Hashable {
@@ -96,10 +141,20 @@ public struct Finding: Codable, Sendable, Equatable {
     public var suppression: AppliedSuppression?
     /// Hash of ruleId and subject: survives reordering, new pids and message rewording.
     public var fingerprint: String
+    /// With `--ruleset FILE`: the line of FILE holding the rule the finding is about or that decides it.
+    public var rulesetLocation: SourceLocation?
+    /// The ruleset change `remediation` quotes as nft commands, kept structured so that a candidate file gets an edit
+    /// of the file instead (its handles exist only in a throwaway namespace). Not part of the JSON contract.
+    public var fix: RulesetFix? = nil
+
+    private enum CodingKeys: String, CodingKey {
+        case ruleId, slug, severity, message, subject, listener, rule, evidence, remediation, policyLocation, conditional,
+             suppression, fingerprint, rulesetLocation
+    }
 
     public init(ruleId: String, slug: String, severity: Severity, message: String, subject: String, listener: FindingListener? = nil,
                 rule: FindingRule? = nil, evidence: Evidence? = nil, remediation: String, policyLocation: SourceLocation? = nil,
-                conditional: Bool = false) {
+                conditional: Bool = false, fix: RulesetFix? = nil) {
         self.ruleId = ruleId
         self.slug = slug
         self.severity = severity
@@ -113,6 +168,8 @@ public struct Finding: Codable, Sendable, Equatable {
         self.conditional = conditional
         self.suppression = nil
         self.fingerprint = Fingerprint.of(ruleId: ruleId, subject: subject)
+        self.rulesetLocation = nil
+        self.fix = fix
     }
 
     public var isSuppressed: Bool { suppression != nil }

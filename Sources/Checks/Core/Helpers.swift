@@ -26,28 +26,83 @@ extension ListenerReach {
     }
 }
 
-/// The concrete change that closes a listener's remote reach: delete the accepting rule when it opens exactly this port,
-/// otherwise insert a drop in front of it (or append one before an accepting chain policy), plus the bind alternative.
-public func closeRemediation(_ r: ListenerReach, rules: [RuleFacts], bindHint: Bool = true) -> String {
+/// The concrete change that closes a listener's remote reach, plus the bind alternative. Every command quoted is valid
+/// nft with the snapshot's own names and handles, and does what its sentence says:
+/// - delete the accepting rule when it opens exactly this port in a base input chain with policy drop and no later
+///   rule of that chain can accept the port (so the deletion closes it);
+/// - otherwise put a drop for the listener's remote traffic (`iifname != "lo"`, its family and address, its port) at
+///   the top of the base input chain that accepts it, or in front of the accepting rule when that rule sits in a
+///   regular chain; with no input chain at all, a new table holding one.
+/// `lead` goes before the sentence (a check's own advice).
+public func closeRemedy(_ r: ListenerReach, rules: [RuleFacts], bindHint: Bool = true, lead: String = "") -> Remedy {
     let l = r.listener
     let bind = l.family == .ipv6 ? "::1" : "127.0.0.1"
-    let bindText = bindHint ? "Bind the service to \(bind) if only this host uses it, or close" : "Close"
-    let match = "\(l.proto.rawValue) dport \(l.port)"
+    let bindText = lead + (bindHint ? "Bind the service to \(bind) if only this host uses it, or close" : "Close")
     guard let step = r.path.last(where: { $0.action == "accept" || $0.action == "policy accept" }), !step.table.isEmpty else {
         if r.path.isEmpty {
-            return "\(bindText) the port in the firewall: `nft add rule inet filter input \(match) drop` (in a table with an input chain)."
+            let drop = dropRule(l, family: .inet)
+            let script = "add table inet portwarden; add chain inet portwarden input { type filter hook input priority filter; policy accept; }; add rule inet portwarden input \(drop)"
+            return Remedy("\(bindText) the port in the firewall: `nft \(shellQuoted(script))` creates table inet portwarden, whose input chain drops it (no input chain decides it today).",
+                          RulesetFix(lead: "\(bindText) the port in the firewall:", edit: .newInputChain(rule: drop)))
         }
-        return "\(bindText) the port in the firewall with a drop rule for \(match) in front of the rule that accepts it."
+        return Remedy("\(bindText) the port in the firewall with a drop rule for \(l.proto.rawValue) dport \(l.port) in front of the rule that accepts it.")
     }
-    let where_ = "\(step.family) \(step.table) \(step.chain)"
+    let chain = ChainRef(family: step.family, table: step.table, chain: step.chain)
+    guard step.hook == "input", let family = TableFamily(rawValue: step.family) else {
+        return Remedy("\(bindText) the port in the firewall: \(chain) (\(step.hook)) accepts it; drop \(l.proto.rawValue) dport \(l.port) there before the accepting rule.")
+    }
+    let drop = dropRule(l, family: family)
     if let h = step.handle {
-        if let facts = rules.first(where: { $0.family.rawValue == step.family && $0.table == step.table && $0.chain == step.chain && $0.handle == h }),
-           let ports = facts.dports, ports.count == 1, ports[0].first == l.port, ports[0].last == l.port, facts.sources == nil {
-            return "\(bindText) it: `nft delete rule \(where_) handle \(h)` removes the rule that opens it (\(facts.text))."
+        let ref = FindingRule(family: step.family, table: step.table, chain: step.chain, handle: h)
+        let facts = rules.first { $0.family == family && $0.table == step.table && $0.chain == step.chain && $0.handle == h }
+        if let facts, deletionCloses(facts, l, rules) {
+            return Remedy("\(bindText) it: `\(ref.deleteCommand)` removes the rule that opens it (\(facts.text)).",
+                          RulesetFix(lead: "\(bindText) it:", edit: .delete(ref, text: facts.text)))
         }
-        return "\(bindText) it: `nft insert rule \(where_) position \(h) \(match) drop` puts a drop in front of the accepting rule #\(h)."
+        if facts?.hook == nil {
+            return Remedy("\(bindText) it: `nft insert rule \(chain) position \(h) \(shellQuoted(drop))` puts a drop for it in front of the accepting rule #\(h).",
+                          RulesetFix(lead: "\(bindText) it:", edit: .insertBefore(ref, rule: drop)))
+        }
     }
-    return "\(bindText) it: `nft add rule \(where_) \(match) drop` (the chain's policy accepts it today)."
+    return Remedy("\(bindText) it: `nft insert rule \(chain) \(shellQuoted(drop))` puts a drop for it at the top of \(chain), before every rule that accepts it.",
+                  RulesetFix(lead: "\(bindText) it:", edit: .insertFirst(chain, rule: drop)))
+}
+
+/// The text of `closeRemedy` alone.
+public func closeRemediation(_ r: ListenerReach, rules: [RuleFacts], bindHint: Bool = true) -> String {
+    closeRemedy(r, rules: rules, bindHint: bindHint).text
+}
+
+/// nft for "drop new remote traffic to this listener": not from loopback, only its family (in an inet table) and its
+/// address (when bound to one), its protocol and port.
+func dropRule(_ l: Listener, family: TableFamily) -> String {
+    var parts = ["iifname != \"lo\""]
+    let families = l.receivesFamilies
+    let mapped = IPv6Address(l.address)?.mappedIPv4 != nil
+    if l.bindScope == .specific, !mapped {
+        parts.append("\(l.family == .ipv4 ? "ip" : "ip6") daddr \(l.address)")
+    } else if family == .inet, families.count == 1 {
+        parts.append("meta nfproto \(families[0].rawValue)")
+    }
+    parts.append("\(l.proto.rawValue) dport \(l.port) drop")
+    return parts.joined(separator: " ")
+}
+
+/// Whether deleting `rule` closes `l`: the rule accepts exactly this port in a base input chain with policy drop, and
+/// no other rule of that chain can accept (or jump) for this protocol and port.
+func deletionCloses(_ rule: RuleFacts, _ l: Listener, _ rules: [RuleFacts]) -> Bool {
+    guard rule.verdict == "accept", rule.hook == .input, rule.chainPolicy == .drop,
+          rule.proto == nil || rule.proto == l.proto,
+          let ports = rule.dports, ports.count == 1, ports[0].first == l.port, ports[0].last == l.port else { return false }
+    let others = rules.filter { $0.family == rule.family && $0.table == rule.table && $0.chain == rule.chain && $0.index != rule.index }
+    return others.allSatisfy { r in
+        guard let v = r.verdict, v != "drop", v != "reject", !r.excludesNew, !(r.iifname == "lo" && !r.iifNegated) else { return true }
+        if let p = r.proto, p != l.proto { return true }
+        if let d = r.dports, r.opaque.isEmpty || !r.opaque.contains(where: { $0.hasPrefix("dport") }) {
+            return !d.contains { $0.contains(l.port) }
+        }
+        return false
+    }
 }
 
 /// Whether the processes holding `l` satisfy `o` (every given field must match at least one holder; uid matches the socket).

@@ -25,6 +25,10 @@ public struct RuleFacts: Sendable, Equatable {
     public var opaque: [String]
     /// `accept`, `drop`, `reject`, `jump x`, `goto x`, `return`, or nil (no verdict: counters, logs).
     public var verdict: String?
+    /// A `ct state` match that excludes `new`: the rule never matches a new connection.
+    public var excludesNew = false
+    /// The rule's nft text, built from every expression (see `nft`).
+    public var printed = RuleText()
 
     public init(family: TableFamily, table: String, chain: String, hook: Hook? = nil, chainPolicy: ChainPolicy? = nil, handle: UInt64,
                 index: Int = 0, proto: L4Proto? = nil, dports: [PortRange]? = nil, sources: [String]? = nil, iifname: String? = nil,
@@ -52,21 +56,12 @@ public struct RuleFacts: Sendable, Equatable {
     /// Matches every new packet on the interfaces it names (no port, source, protocol or opaque match).
     public var matchesAnyTraffic: Bool { proto == nil && dports == nil && sources == nil && opaque.isEmpty && nfproto == nil }
 
-    /// nft-like text: `tcp dport { 22, 80 } ip saddr 10.0.0.0/8 accept`.
-    public var text: String {
-        var parts: [String] = []
-        if let i = iifname { parts.append("iifname \(iifNegated ? "!= " : "")\"\(i)\"") }
-        if let f = nfproto { parts.append("meta nfproto \(f.rawValue)") }
-        if let s = sources { parts.append("saddr { \(s.joined(separator: ", ")) }") }
-        if let p = proto { parts.append(dports == nil ? "meta l4proto \(p.rawValue)" : "\(p.rawValue)") }
-        if let d = dports {
-            let ports = d.map { $0.first == $0.last ? "\($0.first)" : "\($0.first)-\($0.last)" }
-            parts.append((proto == nil ? "th " : "") + "dport { \(ports.joined(separator: ", ")) }")
-        }
-        parts += opaque.map { "<\($0)>" }
-        parts.append(verdict ?? "continue")
-        return parts.joined(separator: " ")
-    }
+    /// The rule in nft syntax (`ip saddr @admins tcp dport 5432 accept`), valid after `nft add rule FAMILY TABLE CHAIN`;
+    /// nil when some expression has no faithful nft form. Quote only this as nft.
+    public var nft: String? { printed.nft(proto: proto) }
+
+    /// For messages: the nft text in backquotes, or a description in words when the rule cannot be printed as nft.
+    public var text: String { nft.map { "`\($0)`" } ?? printed.description(proto: proto) }
 
     /// Whether every packet this rule matches is also matched by `earlier` (both decoded fully).
     public func isCovered(by earlier: RuleFacts) -> Bool {
@@ -106,6 +101,8 @@ public struct RuleFacts: Sendable, Equatable {
         var regs: [UInt32: Loaded] = [:]
         var masks: [UInt32: Int] = [:]
         var lengths: [UInt32: Int] = [:]
+        var ctMasks: [UInt32: UInt32] = [:]
+        var oddMask: Set<UInt32> = []
         for e in rule.expressions {
             switch e {
             case .meta(let m) where m.dreg != nil:
@@ -118,6 +115,7 @@ public struct RuleFacts: Sendable, Equatable {
                 }
             case .payload(let p) where p.dreg != nil:
                 let d = p.dreg ?? 0
+                oddMask.remove(d)
                 switch (p.base, p.offset, p.length) {
                 case (.transport, 2, 2): regs[d] = .dport
                 case (.network, 9, 1) where t.family == .ip: regs[d] = .ipProto
@@ -132,67 +130,134 @@ public struct RuleFacts: Sendable, Equatable {
             case .ct(let ct) where ct.dreg != nil:
                 regs[ct.dreg ?? 0] = ct.key == 0 ? .ctState : .other("ct key \(ct.key)")
             case .bitwise(let b):
+                let plain = b.op == 0 && (b.xor?.bytes.allSatisfy { $0 == 0 } ?? true)
                 if case .saddr = regs[b.sreg], let mask = b.mask {
                     regs[b.dreg] = .saddr
                     lengths[b.dreg] = lengths[b.sreg]
                     masks[b.dreg] = mask.bytes.reduce(0) { $0 + $1.nonzeroBitCount }
+                    if !plain || !RuleText.isPrefixMask(mask.bytes) { oddMask.insert(b.dreg) } else { oddMask.remove(b.dreg) }
                 } else {
                     regs[b.dreg] = regs[b.sreg].map { l -> Loaded in if case .ctState = l { return .ctState }; return .other("bitwise") } ?? .other("bitwise")
+                    if case .ctState? = regs[b.dreg], plain, let m = b.mask?.bytes, m.count == 4 {
+                        ctMasks[b.dreg] = m.enumerated().reduce(0) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
+                    } else { ctMasks[b.dreg] = nil }
                 }
             case .cmp(let cmp):
                 let data = cmp.data.bytes
                 switch regs[cmp.sreg] {
                 case .l4proto?, .ipProto?:
-                    if cmp.op == .eq, data.count == 1, let p = L4Proto.allCases.first(where: { $0.number == data[0] }) { f.proto = p } else { f.opaque.append("l4proto \(cmp.op.rawValue)") }
+                    if cmp.op == .eq, data.count == 1, let p = L4Proto.allCases.first(where: { $0.number == data[0] }) {
+                        f.proto = p
+                        let key = regs[cmp.sreg].map { if case .ipProto = $0 { return t.family == .ip6 ? "ip6 nexthdr" : "ip protocol" }; return "meta l4proto" } ?? "meta l4proto"
+                        f.printed.add(.proto("\(key) \(p.rawValue)"))
+                    } else { f.opaque.append("l4proto \(cmp.op.rawValue)"); f.printed.cannotPrint("l4proto \(cmp.op.rawValue)") }
                 case .nfproto?:
-                    if cmp.op == .eq, data.count == 1 { f.nfproto = data[0] == 2 ? .ipv4 : data[0] == 10 ? .ipv6 : nil } else { f.opaque.append("nfproto") }
+                    if cmp.op == .eq, data.count == 1, data[0] == 2 || data[0] == 10 {
+                        f.nfproto = data[0] == 2 ? .ipv4 : .ipv6
+                        f.printed.add(.nfproto("meta nfproto \(data[0] == 2 ? "ipv4" : "ipv6")"))
+                    } else { f.opaque.append("nfproto"); f.printed.cannotPrint("nfproto") }
                 case .dport?:
-                    if cmp.op == .eq, data.count == 2 {
+                    if cmp.op == .eq || cmp.op == .neq, data.count == 2 {
                         let port = UInt16(data[0]) << 8 | UInt16(data[1])
-                        f.dports = [PortRange(first: port, last: port)]
-                    } else { f.opaque.append("dport \(cmp.op.rawValue)") }
+                        if cmp.op == .eq { f.dports = [PortRange(first: port, last: port)] } else { f.opaque.append("dport neq") }
+                        f.printed.add(.dport((cmp.op == .neq ? "!= " : "") + "\(port)"))
+                    } else { f.opaque.append("dport \(cmp.op.rawValue)"); f.printed.cannotPrint("dport \(cmp.op.rawValue)") }
                 case .iifname?:
                     let end = data.firstIndex(of: 0) ?? data.count
                     let name = String(decoding: data[0..<end], as: UTF8.self) + (data.contains(0) ? "" : "*")
-                    if cmp.op == .eq || cmp.op == .neq { f.iifname = name; f.iifNegated = cmp.op == .neq } else { f.opaque.append("iifname") }
+                    if cmp.op == .eq || cmp.op == .neq, !name.contains("\"") {
+                        f.iifname = name; f.iifNegated = cmp.op == .neq
+                        f.printed.add(.plain("iifname \(cmp.op == .neq ? "!= " : "")\"\(name)\""))
+                    } else { f.opaque.append("iifname"); f.printed.cannotPrint("iifname \(cmp.op.rawValue)") }
                 case .saddr?:
                     let full = lengths[cmp.sreg] ?? data.count
                     if cmp.op == .eq, data.count <= full, let a = IPAddress.fromBytes(data + [UInt8](repeating: 0, count: full - data.count)) {
                         let len = min(masks[cmp.sreg] ?? data.count * 8, data.count * 8)
                         f.sources = [len == full * 8 ? a.description : "\(a)/\(len)"]
-                    } else { f.opaque.append("saddr \(cmp.op.rawValue)") }
+                        if let key = addressKey(t.family, f.nfproto, full), !oddMask.contains(cmp.sreg) {
+                            f.printed.add(.plain("\(key) saddr \(f.sources?[0] ?? "")"))
+                        } else { f.printed.cannotPrint("saddr load") }
+                    } else { f.opaque.append("saddr \(cmp.op.rawValue)"); f.printed.cannotPrint("saddr \(cmp.op.rawValue)") }
                 case .ctState?:
                     f.opaque.append("ct state")
+                    if cmp.op == .neq, data.allSatisfy({ $0 == 0 }), let m = ctMasks[cmp.sreg], let names = RuleText.ctStates(m) {
+                        f.printed.add(.plain("ct state \(names)"))
+                        if m & 8 == 0 && m & 64 == 0 { f.excludesNew = true }
+                    } else { f.printed.cannotPrint("ct state \(cmp.op.rawValue)") }
                 case .other(let what)?:
-                    f.opaque.append(what)
+                    f.opaque.append(what); f.printed.cannotPrint(what)
                 case nil:
-                    f.opaque.append("cmp")
+                    f.opaque.append("cmp"); f.printed.cannotPrint("cmp")
                 }
             case .range(let r):
                 if case .dport? = regs[r.sreg], !r.inverted, r.from.bytes.count == 2, r.to.bytes.count == 2 {
                     let a = UInt16(r.from.bytes[0]) << 8 | UInt16(r.from.bytes[1])
                     let b = UInt16(r.to.bytes[0]) << 8 | UInt16(r.to.bytes[1])
                     f.dports = [PortRange(first: a, last: b)]
-                } else { f.opaque.append("range") }
+                    f.printed.add(.dport(RuleText.ports([PortRange(first: a, last: b)])))
+                } else { f.opaque.append("range"); f.printed.cannotPrint("range") }
             case .lookup(let l) where l.dreg == nil:
-                if case .dport? = regs[l.sreg], !l.inverted, let set = t.set(named: l.set), !set.isDynamic, let ports = portRanges(set) {
+                let set = t.set(named: l.set)
+                if case .dport? = regs[l.sreg], !l.inverted, let set, !set.isDynamic, let ports = portRanges(set) {
                     f.dports = ports
-                } else if case .saddr? = regs[l.sreg], !l.inverted, let set = t.set(named: l.set), set.isAnonymous, !set.isInterval {
+                } else if case .saddr? = regs[l.sreg], !l.inverted, let set, set.isAnonymous, !set.isInterval {
                     f.sources = set.elements.compactMap { IPAddress.fromBytes($0.key.bytes)?.description }
                 } else { f.opaque.append("@\(l.set)") }
+                printLookup(l, set, regs[l.sreg], lengths[l.sreg], masked: masks[l.sreg] != nil, table: t, into: &f)
             case .immediate(let im) where im.dreg == 0:
                 f.verdict = im.verdict?.description
+                switch im.verdict {
+                case .accept?, .drop?, .return?, .continue?, .jump?, .goto?: f.printed.setVerdict(im.verdict?.description ?? "")
+                default: f.printed.cannotPrint("verdict \(im.verdict?.description ?? "?")")
+                }
             case .immediate(let im):
                 regs[im.dreg] = .other("immediate")
-            case .reject:
+            case .reject(let r):
                 f.verdict = "reject"
-            case .counter, .log:
-                break
+                if let text = RuleText.reject(r, family: t.family) { f.printed.setVerdict(text) } else { f.printed.cannotPrint("reject type \(r.type)") }
+            case .counter:
+                f.printed.add(.plain("counter"))
+            case .log(let l):
+                if let text = RuleText.log(l) { f.printed.add(.plain(text)) } else { f.printed.cannotPrint("log") }
             default:
                 f.opaque.append(e.name)
+                f.printed.cannotPrint(e.name)
             }
         }
         return f
+    }
+
+    /// `ip`/`ip6` for a source address load, or nil when nft would add a family check the rule does not have.
+    static func addressKey(_ family: TableFamily, _ nfproto: IPFamily?, _ length: Int) -> String? {
+        switch (family, nfproto, length) {
+        case (.ip, _, 4): "ip"
+        case (.ip6, _, 16): "ip6"
+        case (.inet, .ipv4?, 4): "ip"
+        case (.inet, .ipv6?, 16): "ip6"
+        default: nil
+        }
+    }
+
+    /// nft text of a set lookup on a destination port or source address: `@name` for a named set (it stays live), the
+    /// elements for a small anonymous one.
+    static func printLookup(_ l: Lookup, _ set: NFTSet?, _ reg: Loaded?, _ length: Int?, masked: Bool, table t: Table, into f: inout RuleFacts) {
+        let neg = l.inverted ? "!= " : ""
+        guard let set, !masked else { f.printed.cannotPrint("lookup @\(l.set)"); return }
+        var rhs: String?
+        if !set.isAnonymous {
+            rhs = RuleText.isPlainName(set.name) ? "@\(set.name)" : nil
+        } else if case .dport? = reg, let ports = portRanges(set) {
+            rhs = "{ " + ports.map { $0.first == $0.last ? "\($0.first)" : "\($0.first)-\($0.last)" }.joined(separator: ", ") + " }"
+        } else if case .saddr? = reg, !set.isInterval {
+            let addrs = set.elements.compactMap { IPAddress.fromBytes($0.key.bytes)?.description }
+            rhs = addrs.count == set.elements.count && !addrs.isEmpty ? "{ \(addrs.joined(separator: ", ")) }" : nil
+        }
+        switch (reg, rhs) {
+        case (.dport?, let r?): f.printed.add(.dport(neg + r))
+        case (.saddr?, let r?):
+            if let key = addressKey(t.family, f.nfproto, length ?? 0) { f.printed.add(.plain("\(key) saddr \(neg)\(r)")) } else { f.printed.cannotPrint("saddr lookup") }
+        default: f.printed.cannotPrint("lookup @\(l.set)")
+        }
     }
 
     /// Port ranges of a port set (plain or interval), or nil when the keys are not 2-byte ports.

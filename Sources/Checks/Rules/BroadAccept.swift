@@ -32,7 +32,8 @@ public struct BroadAccept: Check {
             let sev = (r.iifname != nil && !r.iifNegated) ? Self.metadata.defaultSeverity.lowered : Self.metadata.defaultSeverity
             return finding(r.subject, "Rule #\(r.handle) in \(r.family.rawValue) \(r.table) \(r.chain) (\(r.text)) accepts every port from every source \(scope).",
                            severity: sev, rule: r.ref,
-                           remediation: "Replace it with accepts for the ports that must be open, then `\(r.ref.deleteCommand)`.")
+                           remediation: "Replace it with accepts for the ports that must be open, then `\(r.ref.deleteCommand)`.",
+                           fix: RulesetFix(lead: "Replace it with accepts for the ports that must be open, then", edit: .delete(r.ref, text: r.text)))
         }
     }
 }

@@ -18,6 +18,12 @@ public struct EphemeralPortListener: Check {
 
     public init() {}
 
+    /// The `ip_local_reserved_ports` value with `port` added: writing the sysctl replaces the whole list.
+    static func reservedList(_ reserved: [PortRange], adding port: UInt16) -> String {
+        (reserved + [PortRange(first: port, last: port)]).sorted { $0.first < $1.first }
+            .map { $0.first == $0.last ? "\($0.first)" : "\($0.first)-\($0.last)" }.joined(separator: ",")
+    }
+
     public func check(_ c: AuditContext) -> [Finding] {
         guard let range = c.snapshot.sysctls.ipLocalPortRange else { return [] }
         let reserved = c.snapshot.sysctls.ipLocalReservedPorts
@@ -26,7 +32,7 @@ public struct EphemeralPortListener: Check {
             return finding("listener/\(l.proto.rawValue)/\(l.endpoint)",
                            "\(describe(l)) listens inside the ephemeral range \(range.first)-\(range.last), and port \(l.port) is not reserved.",
                            listener: l,
-                           remediation: "Reserve the port (`sysctl -w net.ipv4.ip_local_reserved_ports=\(l.port)` and in /etc/sysctl.d/) or move the service below \(range.first).")
+                           remediation: "Reserve the port, keeping the ports reserved today (`sysctl -w net.ipv4.ip_local_reserved_ports=\(Self.reservedList(reserved, adding: l.port))` and the same line in /etc/sysctl.d/), or move the service below \(range.first).")
         }
     }
 }

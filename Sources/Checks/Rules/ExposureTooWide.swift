@@ -48,10 +48,11 @@ public struct ExposureTooWide: Check {
                     }
                 }
                 guard !excess.isEmpty else { continue }
+                let remedy = closeRemedy(r, rules: rules, bindHint: d.exposure == .localOnly)
                 out.append(finding(r.subject, "\(describe(r.listener)) is \(describe(r)): wider than the policy entry \(d.label) allows (\(excess.joined(separator: "; "))).",
                                    severity: gradedSeverity(Self.metadata.defaultSeverity, r), listener: r.listener, evidence: r.evidence,
-                                   remediation: closeRemediation(r, rules: rules, bindHint: d.exposure == .localOnly),
-                                   policyLocation: d.location, conditional: r.summary == .conditional))
+                                   remediation: remedy.text,
+                                   policyLocation: d.location, conditional: r.summary == .conditional, fix: remedy.fix))
             }
         }
         return out

@@ -38,10 +38,10 @@ public struct FamilyMismatch: Check {
                 }
             }
             guard v4Blocked else { continue }
+            let remedy = closeRemedy(r, rules: rules, bindHint: false, lead: "Filter IPv6 like IPv4 (a `table inet` covers both). ")
             out.append(finding(r.subject, "\(describe(l)) is blocked over IPv4 but \(describe(r)) over IPv6.",
                                severity: gradedSeverity(Self.metadata.defaultSeverity, r), listener: l, evidence: r.evidence,
-                               remediation: "Filter IPv6 like IPv4 (a `table inet` covers both). " + closeRemediation(r, rules: rules, bindHint: false),
-                               conditional: r.summary == .conditional))
+                               remediation: remedy.text, conditional: r.summary == .conditional, fix: remedy.fix))
         }
         return out
     }

@@ -7,7 +7,7 @@ public struct InputAcceptsAll: Check {
         id: "PW1014", slug: "input-accepts-all", title: "Input path accepts everything", defaultSeverity: .high, category: .firewall,
         summary: "Input filter chains exist, but every one has policy accept and no rule on the input path drops or rejects.",
         rationale: "A ruleset that never drops looks like a firewall in `nft list ruleset` and protects nothing; it often results from a half-applied configuration or a tool that only adds accepts.",
-        remediation: "Set the input chain policy to drop (`nft chain inet filter input '{ policy drop; }'`) after accepting loopback, established traffic and the declared services.",
+        remediation: "After accepting loopback, established traffic and the declared services, set the input chain's policy to drop with the `nft chain … '{ policy drop; }'` command the finding quotes for the host's own chain.",
         references: ["CIS Linux Benchmark 3.5", "CWE-284"])
 
     public static let examples: [Example] = [
@@ -35,7 +35,11 @@ public struct InputAcceptsAll: Check {
         // Any input-path rule that can drop or reject (a verdict map may) means the path is not accept-all.
         let stops = c.rules.contains { $0.verdict == "drop" || $0.verdict == "reject" || $0.opaque.contains("lookup") }
         guard !stops else { return [] }
-        let names = inputs.map { "\($0.0.family.rawValue) \($0.0.name) \($0.1.name)" }.joined(separator: ", ")
-        return [finding("host/firewall/input", "The input path accepts everything: \(names) \(inputs.count == 1 ? "has" : "have") policy accept and no rule drops or rejects.")]
+        let chains = inputs.map { ChainRef(family: $0.0.family.rawValue, table: $0.0.name, chain: $0.1.name) }
+        let names = chains.map(\.description).joined(separator: ", ")
+        let lead = "After accepting loopback, established traffic and the declared services,"
+        let commands = chains.map { "`nft chain \($0) '{ policy drop; }'`" }.joined(separator: " and ")
+        return [finding("host/firewall/input", "The input path accepts everything: \(names) \(inputs.count == 1 ? "has" : "have") policy accept and no rule drops or rejects.",
+                        remediation: "\(lead) set the policy to drop: \(commands).", fix: RulesetFix(lead: lead, edit: .policyDrop(chains)))]
     }
 }

@@ -27,7 +27,8 @@ public struct RedundantRule: Check {
             flagged.insert(rule.subject)
             out.append(finding(rule.subject,
                                "Rule #\(rule.handle) in \(rule.family.rawValue) \(rule.table) \(rule.chain) (\(rule.text)) is redundant: rule #\(earlier.handle) (\(earlier.text)) already does the same.",
-                               rule: rule.ref, remediation: "Delete it: `\(rule.ref.deleteCommand)`."))
+                               rule: rule.ref, remediation: "Delete it: `\(rule.ref.deleteCommand)`.",
+                               fix: RulesetFix(lead: "Delete it:", edit: .delete(rule.ref, text: rule.text))))
         }
         var lastByChain: [String: RuleFacts] = [:]
         for r in rules { lastByChain["\(r.family.rawValue)/\(r.table)/\(r.chain)"] = r }
@@ -35,7 +36,8 @@ public struct RedundantRule: Check {
             guard let policy = r.chainPolicy, r.matchesAnyTraffic, r.iifname == nil, r.verdict == policy.rawValue else { continue }
             out.append(finding(r.subject,
                                "Rule #\(r.handle) in \(r.family.rawValue) \(r.table) \(r.chain) (\(r.text)) is redundant: it ends the chain with the verdict of the chain policy (\(policy.rawValue)).",
-                               rule: r.ref, remediation: "Delete it: `\(r.ref.deleteCommand)`."))
+                               rule: r.ref, remediation: "Delete it: `\(r.ref.deleteCommand)`.",
+                               fix: RulesetFix(lead: "Delete it:", edit: .delete(r.ref, text: r.text))))
         }
         return out
     }

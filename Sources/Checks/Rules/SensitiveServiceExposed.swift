@@ -38,9 +38,10 @@ public struct SensitiveServiceExposed: Check {
             guard r.isRemote, let entry = SensitivePorts.lookup(l.proto, l.port),
                   c.policy.declarations(proto: l.proto, port: l.port).isEmpty else { return nil }
             let base: Severity = entry.critical ? .critical : Self.metadata.defaultSeverity
+            let remedy = closeRemedy(r, rules: rules)
             return finding(r.subject, "\(entry.service) on \(describe(l)) is \(describe(r)): \(entry.reason).",
                            severity: gradedSeverity(base, r), listener: l, evidence: r.evidence,
-                           remediation: closeRemediation(r, rules: rules), conditional: r.summary == .conditional)
+                           remediation: remedy.text, conditional: r.summary == .conditional, fix: remedy.fix)
         }
     }
 }

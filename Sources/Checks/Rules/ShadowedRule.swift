@@ -23,11 +23,25 @@ public struct ShadowedRule: Check {
     public func check(_ c: AuditContext) -> [Finding] {
         coveredPairs(c.rules).compactMap { earlier, rule in
             guard rule.verdict != earlier.verdict else { return nil }
+            let remedy = Self.remedy(rule, earlier)
             return finding(rule.subject,
                            "Rule #\(rule.handle) in \(rule.family.rawValue) \(rule.table) \(rule.chain) (\(rule.text)) never matches: rule #\(earlier.handle) (\(earlier.text)) decides all its packets first.",
-                           rule: rule.ref,
-                           remediation: "Move rule #\(rule.handle) above #\(earlier.handle) (`nft insert rule \(rule.family.rawValue) \(rule.table) \(rule.chain) position \(earlier.handle) …`, then `\(rule.ref.deleteCommand)`), or delete it: `\(rule.ref.deleteCommand)`.")
+                           rule: rule.ref, remediation: remedy.text, fix: remedy.fix)
         }
+    }
+}
+
+extension ShadowedRule {
+    /// Move the rule above the one that shadows it (only when its nft text is faithful, and when the earlier rule would
+    /// not in turn be shadowed by it), or delete it.
+    static func remedy(_ rule: RuleFacts, _ earlier: RuleFacts) -> Remedy {
+        let delete = "`\(rule.ref.deleteCommand)`"
+        guard let text = rule.nft, !earlier.isCovered(by: rule) else {
+            return Remedy("Delete it: \(delete) (it never applies).", RulesetFix(lead: "Delete it (it never applies):", edit: .delete(rule.ref, text: rule.text)))
+        }
+        let insert = "`nft insert rule \(rule.family.rawValue) \(rule.table) \(rule.chain) position \(earlier.handle) \(shellQuoted(text))`"
+        return Remedy("Move rule #\(rule.handle) above #\(earlier.handle): \(insert), then \(delete); or delete it: \(delete).",
+                      RulesetFix(lead: "", edit: .move(rule.ref, above: earlier.ref)))
     }
 }
 

@@ -30,7 +30,8 @@ public struct StaleOpening: Check {
             let text = ports.map { $0.first == $0.last ? "\($0.first)" : "\($0.first)-\($0.last)" }.joined(separator: ", ")
             return finding(r.subject,
                            "Rule #\(r.handle) in \(r.family.rawValue) \(r.table) \(r.chain) accepts \(r.proto?.rawValue ?? "tcp/udp") port \(text), but nothing listens there.",
-                           rule: r.ref, remediation: "Delete the opening: `\(r.ref.deleteCommand)`.")
+                           rule: r.ref, remediation: "Delete the opening: `\(r.ref.deleteCommand)`.",
+                           fix: RulesetFix(lead: "Delete the opening:", edit: .delete(r.ref, text: r.text)))
         }
     }
 }

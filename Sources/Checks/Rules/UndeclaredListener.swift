@@ -30,11 +30,12 @@ public struct UndeclaredListener: Check {
         return c.reaches.filter { r in
             r.isRemote && c.policy.declarations(proto: r.listener.proto, port: r.listener.port).isEmpty && !forbidden(r.listener)
         }.map { r in
-            finding(r.subject, "\(describe(r.listener)) is \(describe(r)), but the policy does not declare \(r.listener.proto.rawValue)/\(r.listener.port).",
+            let remedy = closeRemedy(r, rules: rules, lead: "Declare \(r.listener.proto.rawValue)/\(r.listener.port) in the policy if it is meant to be reachable. ")
+            return finding(r.subject, "\(describe(r.listener)) is \(describe(r)), but the policy does not declare \(r.listener.proto.rawValue)/\(r.listener.port).",
                            severity: gradedSeverity(Self.metadata.defaultSeverity, r), listener: r.listener,
                            evidence: r.evidence,
-                           remediation: "Declare \(r.listener.proto.rawValue)/\(r.listener.port) in the policy if it is meant to be reachable. " + closeRemediation(r, rules: rules),
-                           policyLocation: c.policy.sections["listeners"], conditional: r.summary == .conditional)
+                           remediation: remedy.text,
+                           policyLocation: c.policy.sections["listeners"], conditional: r.summary == .conditional, fix: remedy.fix)
         }
     }
 }
