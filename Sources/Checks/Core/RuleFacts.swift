@@ -102,6 +102,8 @@ public struct RuleFacts: Sendable, Equatable {
         var masks: [UInt32: Int] = [:]
         var lengths: [UInt32: Int] = [:]
         var ctMasks: [UInt32: UInt32] = [:]
+        // `tcp dport 6000-7000` is `cmp gte` then `cmp lte` on the same register.
+        var lowerBound: (reg: UInt32, port: UInt16)?
         var oddMask: Set<UInt32> = []
         for e in rule.expressions {
             switch e {
@@ -156,6 +158,13 @@ public struct RuleFacts: Sendable, Equatable {
                         f.nfproto = data[0] == 2 ? .ipv4 : .ipv6
                         f.printed.add(.nfproto("meta nfproto \(data[0] == 2 ? "ipv4" : "ipv6")"))
                     } else { f.opaque.append("nfproto"); f.printed.cannotPrint("nfproto") }
+                case .dport? where data.count == 2 && (cmp.op == .gte || (cmp.op == .lte && lowerBound?.reg == cmp.sreg)):
+                    let port = UInt16(data[0]) << 8 | UInt16(data[1])
+                    if cmp.op == .gte { lowerBound = (cmp.sreg, port); continue }
+                    let low = lowerBound?.port ?? 0
+                    lowerBound = nil
+                    f.dports = [PortRange(first: low, last: port)]
+                    f.printed.add(.dport(RuleText.ports([PortRange(first: low, last: port)])))
                 case .dport?:
                     if cmp.op == .eq || cmp.op == .neq, data.count == 2 {
                         let port = UInt16(data[0]) << 8 | UInt16(data[1])
@@ -224,6 +233,7 @@ public struct RuleFacts: Sendable, Equatable {
                 f.printed.cannotPrint(e.name)
             }
         }
+        if lowerBound != nil { f.opaque.append("dport gte"); f.printed.cannotPrint("dport gte") }
         return f
     }
 
