@@ -48,7 +48,7 @@ import Checks
     @Test func findingsNameTheLineAndEditTheFile() throws {
         let found = try located()
         let redis = try #require(found.first { $0.ruleId == "PW1006" })
-        #expect(redis.rulesetLocation == SourceLocation(file: "/repo/conf/nftables.conf", line: 6, column: 3))
+        #expect(redis.rulesetLocation == SourceLocation(file: "conf/nftables.conf", line: 6, column: 3))
         // Rule 8 (any tcp port) would still accept 6379 after deleting line 6: the fix adds a drop on top of the chain.
         #expect(redis.remediation.hasSuffix("or close it: edit conf/nftables.conf: add `iifname != \"lo\" meta nfproto ipv4 tcp dport 6379 drop` "
                                             + "as the first rule of chain input of table inet filter (declared at conf/nftables.conf:3)."), "\(redis.remediation)")
@@ -58,6 +58,10 @@ import Checks
         let shadowed = try #require(found.first { $0.ruleId == "PW1017" })
         #expect(shadowed.rulesetLocation?.line == 9)
         #expect(shadowed.remediation == "Edit conf/nftables.conf: move the rule at line 9 above the rule at line 8, or delete it.")
+        // The message names the lines, not the namespace's handles.
+        #expect(shadowed.message.hasPrefix("Rule at conf/nftables.conf:9 in inet filter input (`tcp dport 8080 counter drop`) never matches: rule at conf/nftables.conf:8"),
+                "\(shadowed.message)")
+        #expect(redis.evidence?.path.first?.hasPrefix("inet filter input at conf/nftables.conf:6 ") == true, "\(redis.evidence?.path ?? [])")
         for f in found where f.fix != nil {
             #expect(!f.remediation.contains("nft "), "\(f.ruleId): \(f.remediation)")
             #expect(!f.remediation.contains("handle") && !f.remediation.contains("position"), "\(f.ruleId): \(f.remediation)")

@@ -226,4 +226,36 @@ func withoutHandle(_ rule: String) -> String {
             #expect(a.otherExposureKept)
         }
     }
+
+    // With --ruleset FILE the candidate's handles belong to a throwaway namespace: findings name FILE:LINE in text and
+    // JSON, and the fix is an edit of FILE, never an nft command.
+    @Test(.enabled(if: NetnsGate.enabled, NetnsGate.reason))
+    func candidateFindingsNameTheLineAndEditTheFile() throws {
+        let dir = try TempDir("fix-cand")
+        let ns = try listenerNamespace("fixcand", dir: dir)
+        defer { ns.cleanup() }
+        let file = try CandidateRulesetTests.writeRuleset(dir)
+        try ns.spawn(["python3", "-c", "import socket,time\ns=socket.socket()\ns.bind(('0.0.0.0',5432))\ns.listen()\nopen('\(dir.file("pg"))','w').close()\ntime.sleep(60)"])
+        try waitForFile(dir.file("pg"))
+        try ns.exec([portwardenBinary, "collect", "--output", dir.file("host.json")])
+        let args = ["--snapshot", dir.file("host.json"), "--ruleset", file, "--fail-on", "none"]
+
+        let json = try run([portwardenBinary, "audit", "--format", "json"] + args)
+        let doc = try JSONSerialization.jsonObject(with: json.stdoutData) as? [String: Any]
+        let findings = (doc?["findings"] as? [[String: Any]]) ?? []
+        let pg = try #require(findings.first { $0["ruleId"] as? String == "PW1006" && ($0["subject"] as? String)?.hasSuffix(":5432") == true })
+        let loc = pg["rulesetLocation"] as? [String: Any]
+        #expect((loc?["file"] as? String)?.hasSuffix("conf/nftables.conf") == true && loc?["line"] as? Int == 11, "\(pg)")
+        let fix = try #require(pg["remediation"] as? String)
+        #expect(fix.contains("edit ") && fix.contains("nftables.conf"), "\(fix)")
+        for f in findings where (f["ruleId"] as? String).map({ ["PW1006", "PW1001", "PW1017", "PW1018", "PW1019", "PW1020"].contains($0) }) == true {
+            let text = (f["remediation"] as? String) ?? ""
+            #expect(!text.contains("`nft ") && !text.contains("handle"), "\(f["ruleId"] ?? "") quotes a namespace command: \(text)")
+        }
+
+        let text = try run([portwardenBinary, "audit"] + args).stdout
+        #expect(text.contains("    ruleset: \(file):11:"), "\(text)")
+        let diff = try run([portwardenBinary, "diff"] + args).stdout
+        #expect(diff.contains("      at \(file):12:"), "the new PW1019 of line 12: \(diff)")
+    }
 }

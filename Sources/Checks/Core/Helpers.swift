@@ -96,7 +96,8 @@ func deletionCloses(_ rule: RuleFacts, _ l: Listener, _ rules: [RuleFacts]) -> B
           let ports = rule.dports, ports.count == 1, ports[0].first == l.port, ports[0].last == l.port else { return false }
     let others = rules.filter { $0.family == rule.family && $0.table == rule.table && $0.chain == rule.chain && $0.index != rule.index }
     return others.allSatisfy { r in
-        guard let v = r.verdict, v != "drop", v != "reject", !r.excludesNew, !(r.iifname == "lo" && !r.iifNegated) else { return true }
+        guard let v = r.verdict, v != "drop", v != "reject", !r.excludesNew, !r.loopbackOnly,
+              !(r.iifname == "lo" && !r.iifNegated) else { return true }
         if let p = r.proto, p != l.proto { return true }
         if let d = r.dports, r.opaque.isEmpty || !r.opaque.contains(where: { $0.hasPrefix("dport") }) {
             return !d.contains { $0.contains(l.port) }

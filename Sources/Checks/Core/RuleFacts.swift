@@ -27,6 +27,8 @@ public struct RuleFacts: Sendable, Equatable {
     public var verdict: String?
     /// A `ct state` match that excludes `new`: the rule never matches a new connection.
     public var excludesNew = false
+    /// `iif "lo"`: the rule matches only traffic from the host itself.
+    public var loopbackOnly = false
     /// The rule's nft text, built from every expression (see `nft`).
     public var printed = RuleText()
 
@@ -93,7 +95,7 @@ public struct RuleFacts: Sendable, Equatable {
         return out
     }
 
-    enum Loaded { case l4proto, nfproto, ipProto, dport, saddr, iifname, ctState, other(String) }
+    enum Loaded { case l4proto, nfproto, ipProto, dport, saddr, iifname, iif, ctState, other(String) }
 
     static func decode(_ rule: Rule, table t: Table, chain c: Chain, index: Int) -> RuleFacts {
         var f = RuleFacts(family: t.family, table: t.name, chain: c.name, hook: c.base?.hook, chainPolicy: c.base?.policy,
@@ -113,6 +115,7 @@ public struct RuleFacts: Sendable, Equatable {
                 case 16: regs[d] = .l4proto
                 case 15: regs[d] = .nfproto
                 case 6: regs[d] = .iifname
+                case 4: regs[d] = .iif
                 default: regs[d] = .other("meta key \(m.key)")
                 }
             case .payload(let p) where p.dreg != nil:
@@ -178,6 +181,14 @@ public struct RuleFacts: Sendable, Equatable {
                         f.iifname = name; f.iifNegated = cmp.op == .neq
                         f.printed.add(.plain("iifname \(cmp.op == .neq ? "!= " : "")\"\(name)\""))
                     } else { f.opaque.append("iifname"); f.printed.cannotPrint("iifname \(cmp.op.rawValue)") }
+                case .iif?:
+                    // Index 1 is the loopback device in every network namespace; other indexes name interfaces this
+                    // decoder cannot name.
+                    f.opaque.append("iif")
+                    if cmp.op == .eq, data == [1, 0, 0, 0] {
+                        f.loopbackOnly = true
+                        f.printed.add(.plain("iif \"lo\""))
+                    } else { f.printed.cannotPrint("iif") }
                 case .saddr?:
                     let full = lengths[cmp.sreg] ?? data.count
                     if cmp.op == .eq, data.count <= full, let a = IPAddress.fromBytes(data + [UInt8](repeating: 0, count: full - data.count)) {
