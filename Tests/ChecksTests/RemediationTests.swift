@@ -57,6 +57,24 @@ import Testing
         #expect(facts[1].nft == "ip saddr 10.0.0.0/8 tcp dport 22 counter accept")
     }
 
+    @Test func portRangesAndLoopbackIndexAreDecoded() {
+        // `tcp dport 6000-7000 accept` (nft emits cmp gte + cmp lte) and `iif "lo" accept` (index 1 in every namespace).
+        let range = Rule(handle: 4, expressions: [
+            .meta(Meta(key: 16, dreg: 1)), .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([6]))),
+            .payload(Payload(base: .transport, offset: 2, length: 2, dreg: 1)),
+            .cmp(Cmp(sreg: 1, op: .gte, data: Bytes([0x17, 0x70]))), .cmp(Cmp(sreg: 1, op: .lte, data: Bytes([0x1b, 0x58]))),
+            .immediate(Immediate(dreg: 0, verdict: .accept)),
+        ])
+        let lo = Rule(handle: 3, expressions: [.meta(Meta(key: 4, dreg: 1)), .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([1, 0, 0, 0]))),
+                                               .immediate(Immediate(dreg: 0, verdict: .accept))])
+        let other = Rule(handle: 5, expressions: [.meta(Meta(key: 4, dreg: 1)), .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([2, 0, 0, 0]))),
+                                                  .immediate(Immediate(dreg: 0, verdict: .accept))])
+        let facts = RuleFacts.decode(ExampleRule.firewall([lo, range, other]))
+        #expect(facts.map(\.nft) == ["iif \"lo\" accept", "tcp dport 6000-7000 accept", nil])
+        #expect(facts[1].dports == [PortRange(first: 6000, last: 7000)] && facts[1].opaque.isEmpty)
+        #expect(facts[0].loopbackOnly && !facts[2].loopbackOnly)
+    }
+
     @Test func deletionIsQuotedOnlyWhenItCloses() throws {
         // A later range accept would still let 6379 in after the deletion: a drop goes on top of the chain instead.
         let range = Rule(handle: 9, expressions: [
