@@ -51,7 +51,8 @@ public struct TextReporter: Reporter {
 
     func subjectText(_ f: Finding) -> String {
         if let l = f.listener { return "\(l.proto.rawValue) \(l.endpoint)" }
-        if let rule = f.rule { return "\(rule.family) \(rule.table) \(rule.chain) #\(rule.handle)" }
+        // A candidate rule (`--ruleset`) by its line: its handle exists only in the namespace it was loaded into.
+        if let rule = f.rule { return "\(rule.family) \(rule.table) \(rule.chain) " + (f.rulesetLocation.map { "at \($0.file):\($0.line)" } ?? "#\(rule.handle)") }
         return f.subject
     }
 

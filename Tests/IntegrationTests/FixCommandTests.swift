@@ -68,11 +68,13 @@ func withoutHandle(_ rule: String) -> String {
     /// Loads `ruleset`, starts redis on 6379 and sshd on 22, audits, pastes every command the finding quotes into a
     /// shell in the namespace, and audits again. `check` sees the result while the namespaces still exist.
     /// `subject` nil: the first finding of `ruleId` about a rule (rule subjects carry the namespace's handles).
-    func paste(_ tag: String, ruleset: String, ruleId: String, subject: String?, _ check: (AuditHost, Applied) throws -> Void) throws {
+    /// `setup`: commands that build the ruleset instead (iptables-nft).
+    func paste(_ tag: String, ruleset: String, setup: [[String]] = [], ruleId: String, subject: String?, _ check: (AuditHost, Applied) throws -> Void) throws {
         let h = try AuditHost(tag)
         defer { h.cleanup() }
         try h.host.exec(["nft", "flush", "ruleset"])
         if !ruleset.isEmpty { try h.host.nft(ruleset) }
+        for c in setup { try h.host.exec(c) }
         try h.start("sshd", ["tcp:0.0.0.0:22"])
         try h.start("redis-server", ["tcp:0.0.0.0:6379"])
         let report = try audit(h)
@@ -224,6 +226,25 @@ func withoutHandle(_ rule: String) -> String {
             #expect(a.commands.count == 1 && a.commands[0].hasPrefix("nft delete rule inet filter input handle "), "\(a.commands)")
             #expect(a.added.isEmpty && a.removed.count == 1 && a.removed[0].contains("9999"), "\(a.removed)")
             #expect(a.otherExposureKept)
+        }
+    }
+
+    // A table iptables-nft manages: the inserted drop is one iptables-nft reads back, so `iptables -S` keeps working.
+    @Test(.enabled(if: NetnsGate.enabled, NetnsGate.reason))
+    func aDropInAnIptablesNftTableStaysReadableByIptables() throws {
+        let setup = [["iptables-nft", "-A", "INPUT", "-i", "lo", "-j", "ACCEPT"],
+                     ["iptables-nft", "-A", "INPUT", "-p", "tcp", "-m", "multiport", "--dports", "22,6379", "-j", "ACCEPT"],
+                     ["iptables-nft", "-P", "INPUT", "DROP"]]
+        try paste("fixipt", ruleset: "", setup: setup, ruleId: "PW1006", subject: "listener/tcp/0.0.0.0:6379") { h, a in
+            #expect(a.commands == [#"nft insert rule ip filter INPUT 'iifname != "lo" tcp dport 6379 drop'"#], "\(a.commands)")
+            #expect(a.removed.isEmpty && a.added.count == 1, "\(a.removed) \(a.added)")
+            let rules = try h.host.exec(["iptables-nft", "-S", "INPUT"]).stdout
+            #expect(rules.contains("-A INPUT ! -i lo -p tcp -m tcp --dport 6379 -j DROP"), "\(rules)")
+            #expect(a.otherExposureKept)
+            let open6379 = try h.connects(from: "192.0.2.1", to: "192.0.2.10", 6379)
+            #expect(!open6379, "port 6379 must be closed")
+            let open22 = try h.connects(from: "192.0.2.1", to: "192.0.2.10", 22)
+            #expect(open22, "port 22 must stay open")
         }
     }
 

@@ -11,6 +11,8 @@ import Testing
         var result = try sampleResult()
         let i = try #require(result.findings.firstIndex { $0.ruleId == "PW1006" })
         result.findings[i].rulesetLocation = SourceLocation(file: "/base/conf/nftables.conf", line: 6, column: 3)
+        let j = try #require(result.findings.firstIndex { $0.ruleId == "PW1020" })
+        result.findings[j].rulesetLocation = SourceLocation(file: "conf/nftables.conf", line: 7, column: 3)
         return Report(result: result, toolVersion: "9.9.9-test", baseDirectory: "/base")
     }
 
@@ -18,6 +20,8 @@ import Testing
         let text = TextReporter().render(try report())
         #expect(text.contains("  PW1006 sensitive-service-exposed  tcp 0.0.0.0:6379\n"))
         #expect(text.components(separatedBy: "    ruleset: conf/nftables.conf:6:3\n").count == 2, "\(text)")
+        // A candidate rule is named by its line, not by the throwaway namespace's handle.
+        #expect(text.contains("  PW1020 broad-accept  inet filter input at conf/nftables.conf:7\n"), "\(text)")
     }
 
     @Test func jsonCarriesItAndStaysValid() throws {
@@ -25,9 +29,9 @@ import Testing
         let doc = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
         let findings = (doc?["findings"] as? [[String: Any]]) ?? []
         let located = findings.filter { $0["rulesetLocation"] != nil }
-        #expect(located.count == 1)
-        #expect(located.first?["ruleId"] as? String == "PW1006")
-        let loc = located.first?["rulesetLocation"] as? [String: Any]
+        #expect(located.count == 2)
+        let pg = located.first { $0["ruleId"] as? String == "PW1006" }
+        let loc = pg?["rulesetLocation"] as? [String: Any]
         #expect(loc?["file"] as? String == "conf/nftables.conf")
         #expect(loc?["line"] as? Int == 6)
         // The JSON contract lists the field (additionalProperties is false).
