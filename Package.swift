@@ -51,6 +51,6 @@ let package = Package(
         .testTarget(name: "ChecksTests", dependencies: ["Checks", "Policy", "Evaluator", "HostModel"], swiftSettings: swiftSettings),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Checks", "Policy", "HostModel"], exclude: ["Goldens"], swiftSettings: swiftSettings),
         .testTarget(name: "DiffingTests", dependencies: ["Diffing", "Checks", "Policy", "Evaluator", "HostModel"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
-        .testTarget(name: "IntegrationTests", dependencies: ["HostModel", "Evaluator", "TestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "IntegrationTests", dependencies: ["HostModel", "Evaluator", "Checks", "TestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     ]
 )

@@ -189,7 +189,10 @@ struct FactsDecoder {
             regs[im.dreg] = .other("immediate")
         case .reject(let r):
             f.verdict = "reject"
-            if let text = RuleText.reject(r, family: t.family) { f.printed.setVerdict(text) } else { f.printed.cannotPrint("reject type \(r.type)") }
+            if let text = RuleText.reject(r, family: t.family) { f.printed.setVerdict(text) } else {
+                f.printed.cannotPrint("reject type \(r.type) code \(r.code.map(String.init) ?? "-")")
+                f.printed.setVerdict("reject")
+            }
         case .counter:
             f.printed.add(.plain("counter"))
         case .log(let l):

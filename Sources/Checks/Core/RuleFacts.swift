@@ -101,6 +101,7 @@ public struct RuleFacts: Sendable, Equatable {
         var d = FactsDecoder(table: t, facts: RuleFacts(family: t.family, table: t.name, chain: c.name, hook: c.base?.hook,
                                                         chainPolicy: c.base?.policy, handle: rule.handle, index: index))
         for e in rule.expressions { d.take(e) }
+        if let comment = rule.comment { d.f.printed.setComment(comment) }
         return d.finish()
     }
 
@@ -119,7 +120,9 @@ public struct RuleFacts: Sendable, Equatable {
     /// elements for a small anonymous one.
     static func printLookup(_ l: Lookup, _ set: NFTSet?, _ reg: Loaded?, _ length: Int?, masked: Bool, table t: Table, into f: inout RuleFacts) {
         let neg = l.inverted ? "!= " : ""
-        guard let set, !masked else { f.printed.cannotPrint("lookup @\(l.set)"); return }
+        // The key must be exactly the loaded field (a concatenation spans several registers).
+        let width: UInt32 = { if case .dport? = reg { return 2 }; return UInt32(length ?? 0) }()
+        guard let set, !masked, set.concatLengths.isEmpty, set.keyLength == width else { f.printed.cannotPrint("lookup @\(l.set)"); return }
         var rhs: String?
         if !set.isAnonymous {
             rhs = RuleText.isPlainName(set.name) ? "@\(set.name)" : nil

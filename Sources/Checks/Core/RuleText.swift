@@ -18,10 +18,17 @@ public struct RuleText: Sendable, Equatable {
     /// Expressions without a faithful nft form (their names), in rule order.
     public private(set) var unprintable: [String] = []
     var verdict: String?
+    /// The rule's comment, printed last as nft does.
+    var comment: String?
 
     mutating func add(_ p: Phrase) { phrases.append(p) }
     mutating func cannotPrint(_ what: String) { unprintable.append(what) }
     mutating func setVerdict(_ v: String) { verdict = v }
+
+    /// `comment "…"`; a comment nft would need escaping for has no faithful text here.
+    mutating func setComment(_ c: String) {
+        if c.contains("\"") || c.contains("\\") || c.contains("\n") { cannotPrint("comment") } else { comment = c }
+    }
 
     /// The rule as nft would accept it after `nft add rule FAMILY TABLE CHAIN`, or nil when some expression has no
     /// faithful nft form.
@@ -45,6 +52,7 @@ public struct RuleText: Sendable, Equatable {
             }
         }
         if withVerdict, let verdict { out.append(verdict) }
+        if withVerdict, let comment { out.append("comment \"\(comment)\"") }
         return out
     }
 
@@ -52,7 +60,7 @@ public struct RuleText: Sendable, Equatable {
     func description(proto: L4Proto?) -> String {
         let matched = words(proto: proto, verdict: false)
         let decoded = matched.isEmpty ? "" : "matching \(matched.joined(separator: " ")) and "
-        return "a rule \(decoded)with \(unprintable.joined(separator: ", ")) (not shown as nft), verdict \(verdict ?? "none")"
+        return "a rule \(decoded)with \(unprintable.joined(separator: ", ")) (not shown as nft)" + (verdict.map { ", verdict \($0)" } ?? "")
     }
 
     // MARK: pieces
@@ -71,9 +79,11 @@ public struct RuleText: Sendable, Equatable {
 
     /// The nft spelling of a reject, when it is the one nft emits for that spelling in this table family.
     static func reject(_ r: Reject, family: TableFamily) -> String? {
+        let icmpx: [UInt8: String] = [0: "no-route", 2: "host-unreachable", 3: "admin-prohibited"]
         switch (r.type, r.code, family) {
         case (1, _, _): return "reject with tcp reset"
         case (2, 1?, .inet): return "reject"
+        case (2, let c?, .inet): return icmpx[c].map { "reject with icmpx \($0)" }
         case (0, 3?, .ip): return "reject"
         case (0, 4?, .ip6): return "reject"
         default: return nil
