@@ -92,11 +92,18 @@ import Testing
         #expect(g.remediation.contains("`nft delete rule inet filter input handle 7`"), "\(g.remediation)")
     }
 
-    @Test func anAcceptInARegularChainGetsADropInFrontOfIt() throws {
+    @Test func anAcceptInARegularChainGetsADropOnTopOfTheInputChainThatJumpsThere() throws {
+        // svc may be jumped to from forward too: a drop inside it would also drop forwarded traffic.
         var fw = ExampleRule.firewall([Rule(handle: 3, expressions: [.immediate(Immediate(dreg: 0, verdict: .jump("svc")))])])
         fw.tables[0].chains.append(Chain(name: "svc", rules: [ExampleRule.port(5, .tcp, 6379)]))
         let f = try #require(try audit([redis], fw).first { $0.ruleId == "PW1006" })
-        #expect(f.remediation.contains("`nft insert rule inet filter svc position 5 'iifname != \"lo\" meta nfproto ipv4 tcp dport 6379 drop'`"), "\(f.remediation)")
+        #expect(f.remediation.contains("`nft insert rule inet filter input 'iifname != \"lo\" meta nfproto ipv4 tcp dport 6379 drop'`"), "\(f.remediation)")
+        // Without the jump on the path, no command: the rule to add is named, not pasted into a chain forward may share.
+        let step = PathStep(table: "filter", family: "inet", chain: "svc", hook: "input", priority: 0, handle: 5, action: "accept")
+        let reach = ListenerReach.example(.tcp, "0.0.0.0:6379", .public, process: "redis-server", path: [step])
+        let text = closeRemediation(reach, rules: RuleFacts.decode(fw))
+        #expect(!text.contains("`nft "), "\(text)")
+        #expect(text.contains("(`iifname != \"lo\" meta nfproto ipv4 tcp dport 6379 drop`) in front of the accepting rule #5 of inet filter svc"), "\(text)")
     }
 
     @Test func aSpecificBindDropsOnlyItsAddress() throws {

@@ -158,13 +158,15 @@ func withoutHandle(_ rule: String) -> String {
     }
 
     @Test(.enabled(if: NetnsGate.enabled, NetnsGate.reason))
-    func insertAtPositionGoesInFrontOfTheAcceptingRule() throws {
-        let ruleset = Self.head + "        jump svc\n    }\n    chain svc {\n        tcp dport { 22, 6379 } accept\n" + Self.tail
-        try paste("fixpos", ruleset: ruleset, ruleId: "PW1006", subject: "listener/tcp/0.0.0.0:6379") { h, a in
-            #expect(a.commands.count == 1 && a.commands[0].hasPrefix("nft insert rule inet filter svc position "), "\(a.commands)")
+    func anAcceptBehindAJumpGetsADropOnTopOfTheInputChain() throws {
+        // svc is also jumped to from forward: the drop must not go into svc, where it would drop forwarded traffic too.
+        let ruleset = Self.head + "        jump svc\n    }\n    chain routed {\n        type filter hook forward priority filter; policy accept;\n"
+            + "        jump svc\n    }\n    chain svc {\n        tcp dport { 22, 6379 } accept\n" + Self.tail
+        try paste("fixjump", ruleset: ruleset, ruleId: "PW1006", subject: "listener/tcp/0.0.0.0:6379") { h, a in
+            #expect(a.commands == [#"nft insert rule inet filter input 'iifname != "lo" meta nfproto ipv4 tcp dport 6379 drop'"#], "\(a.commands)")
             #expect(a.removed.isEmpty, "\(a.removed)")
-            let svc = a.after.rules("inet", "filter", "svc")
-            #expect(a.added.count == 1 && svc.count == 2 && svc.first == a.added.first, "\(svc)")
+            #expect(a.added.count == 1 && a.after.rules("inet", "filter", "input").first == a.added.first, "\(a.added)")
+            #expect(a.after.rules("inet", "filter", "svc") == a.before.rules("inet", "filter", "svc"))
             #expect(a.otherExposureKept)
             let open6379 = try h.connects(from: "192.0.2.1", to: "192.0.2.10", 6379)
             #expect(!open6379, "port 6379 must be closed")

@@ -31,8 +31,8 @@ extension ListenerReach {
 /// - delete the accepting rule when it opens exactly this port in a base input chain with policy drop and no later
 ///   rule of that chain can accept the port (so the deletion closes it);
 /// - otherwise put a drop for the listener's remote traffic (`iifname != "lo"`, its family and address, its port) at
-///   the top of the base input chain that accepts it, or in front of the accepting rule when that rule sits in a
-///   regular chain; with no input chain at all, a new table holding one.
+///   the top of the base input chain that accepts it (or jumps to the regular chain that does: a regular chain may
+///   also serve forward); with no input chain at all, a new table holding one.
 /// `lead` goes before the sentence (a check's own advice).
 public func closeRemedy(_ r: ListenerReach, rules: [RuleFacts], bindHint: Bool = true, lead: String = "") -> Remedy {
     let l = r.listener
@@ -47,7 +47,7 @@ public func closeRemedy(_ r: ListenerReach, rules: [RuleFacts], bindHint: Bool =
         }
         return Remedy("\(bindText) the port in the firewall with a drop rule for \(l.proto.rawValue) dport \(l.port) in front of the rule that accepts it.")
     }
-    let chain = ChainRef(family: step.family, table: step.table, chain: step.chain)
+    var chain = ChainRef(family: step.family, table: step.table, chain: step.chain)
     guard step.hook == "input", let family = TableFamily(rawValue: step.family) else {
         return Remedy("\(bindText) the port in the firewall: \(chain) (\(step.hook)) accepts it; drop \(l.proto.rawValue) dport \(l.port) there before the accepting rule.")
     }
@@ -59,13 +59,29 @@ public func closeRemedy(_ r: ListenerReach, rules: [RuleFacts], bindHint: Bool =
             return Remedy("\(bindText) it: `\(ref.deleteCommand)` removes the rule that opens it (\(facts.text)).",
                           RulesetFix(lead: "\(bindText) it:", edit: .delete(ref, text: facts.text)))
         }
-        if facts?.hook == nil {
-            return Remedy("\(bindText) it: `nft insert rule \(chain) position \(h) \(shellQuoted(drop))` puts a drop for it in front of the accepting rule #\(h).",
+        if facts?.hook == nil, let base = baseChain(jumpingTo: step, in: r.path, rules: rules) {
+            // A regular chain may be jumped to from other hooks too (forward): the drop goes on top of the input chain.
+            chain = base
+        } else if facts?.hook == nil {
+            // No input chain on the path jumps here: no command is quoted for a chain other hooks may share.
+            return Remedy("\(bindText) it: a drop for it (`\(drop)`) in front of the accepting rule #\(h) of \(chain), or on top of the input chain that leads there.",
                           RulesetFix(lead: "\(bindText) it:", edit: .insertBefore(ref, rule: drop)))
         }
     }
     return Remedy("\(bindText) it: `nft insert rule \(chain) \(shellQuoted(drop))` puts a drop for it at the top of \(chain), before every rule that accepts it.",
                   RulesetFix(lead: "\(bindText) it:", edit: .insertFirst(chain, rule: drop)))
+}
+
+/// The base input chain of `step`'s table that the path jumped from on its way to `step`.
+func baseChain(jumpingTo step: PathStep, in path: [PathStep], rules: [RuleFacts]) -> ChainRef? {
+    for s in path.reversed() {
+        guard s.family == step.family, s.table == step.table, s.action.hasPrefix("jump ") || s.action.hasPrefix("goto "),
+              let h = s.handle else { continue }
+        if rules.contains(where: { $0.family.rawValue == s.family && $0.table == s.table && $0.chain == s.chain && $0.handle == h && $0.hook == .input }) {
+            return ChainRef(family: s.family, table: s.table, chain: s.chain)
+        }
+    }
+    return nil
 }
 
 /// The text of `closeRemedy` alone.
