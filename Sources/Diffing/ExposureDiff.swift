@@ -116,7 +116,8 @@ public enum SnapshotDiffer {
         var caveats = newAudit.caveats
         for c in oldAudit.caveats where !caveats.contains(c) { caveats.append("old: \(c)") }
         return SnapshotDiff(oldHost: old.host, newHost: new.host, listeners: compare(oldX, newX), newFindings: added,
-                            widenedFindings: widened, fixedFindings: fixed, newAudit: newAudit, newReaches: newX.map(ListenerReach.init), caveats: caveats)
+                            widenedFindings: widened, fixedFindings: fixed, newAudit: newAudit,
+                            newReaches: newX.map(ListenerReach.init), caveats: caveats)
     }
 
     static func audit(_ s: Snapshot, _ x: [ListenerExposure], _ ev: Evaluator, _ policy: Policy, _ today: PolicyDate,

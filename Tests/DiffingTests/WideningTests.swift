@@ -59,7 +59,8 @@ import Testing
         #expect(Self.gate(d) >= 1)
         #expect(Self.gate(d, .high) >= 1)
         #expect(DiffReport.text(d, oldLabel: "a", newLabel: "b").contains("^ HIGH PW1006 widened:"))
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(DiffReport.json(d, oldLabel: "a", newLabel: "b", toolVersion: "t").utf8)) as? [String: Any])
+        let text = DiffReport.json(d, oldLabel: "a", newLabel: "b", toolVersion: "t")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         let widened = (json["findings"] as? [String: Any])?["widened"] as? [[String: Any]]
         #expect(widened?.contains { ($0["finding"] as? [String: Any])?["ruleId"] as? String == "PW1006" } == true)
         #expect((json["summary"] as? [String: Any])?["widenedFindings"] as? Int == d.widenedFindings.count)
@@ -112,9 +113,16 @@ import Testing
     }
 
     @Test func gateCountsWidenedAndNewTogether() throws {
-        let d = try Self.diff(try Self.host(Self.postgres, Self.subnetOnly), try Self.host(Self.postgres, Self.world))
+        var new = try Self.host(Self.postgres, Self.world + [ExampleRule.port(4, .tcp, 6379)])
+        new.listeners.append(Self.listener("0.0.0.0", 6379, "redis-server"))
+        let d = try Self.diff(try Self.host(Self.postgres, Self.subnetOnly), new)
+        #expect(d.newFindings.map(\.subject).contains("listener/tcp/0.0.0.0:6379"))
+        #expect(d.widenedFindings.map(\.finding.subject) == ["listener/tcp/0.0.0.0:5432"])
+        #expect(Self.gate(d, .critical) == 1, "the new public Redis is critical; the widened PostgreSQL is high")
+        #expect(Self.gate(d, .high) == d.newFindings.filter { $0.severity >= .high }.count + 1)
         #expect(d.newAudit.findings.count == d.newFindings.count + d.widenedFindings.count)
-        #expect(Set(d.newAudit.findings.map(\.fingerprint)) == Set(d.widenedFindings.map(\.finding.fingerprint)).union(d.newFindings.map(\.fingerprint)))
+        let reported = Set(d.widenedFindings.map(\.finding.fingerprint)).union(d.newFindings.map(\.fingerprint))
+        #expect(Set(d.newAudit.findings.map(\.fingerprint)) == reported)
     }
 }
 
@@ -134,7 +142,8 @@ import Testing
         #expect(kinds(Self.finding(sources: ["198.51.100.0/24", "2001:db8::/32"])) == [.families])
         #expect(kinds(Self.finding(.critical)) == [.severity])
         #expect(FindingWidener.widenings(old: Self.finding(conditional: true), new: base).map(\.kind) == [.certain])
-        #expect(FindingWidener.widenings(old: Self.finding(exposure: "localOnly", sources: [], interfaces: []), new: base).map(\.kind) == [.reachable])
+        let local = Self.finding(exposure: "localOnly", sources: [], interfaces: [])
+        #expect(FindingWidener.widenings(old: local, new: base).map(\.kind) == [.reachable])
         let moved = FindingWidener.widenings(old: base, new: Self.finding(sources: ["203.0.113.0/24"]))
         #expect(moved.map(\.kind) == [.sources] && moved.first?.items == ["203.0.113.0/24"], "other sources than before are new exposure")
     }
