@@ -70,12 +70,11 @@ func run(_ argv: [String], stdin: String? = nil) throws -> (Int32, String) {
 }
 
 /// `../shared/tools/validate-sarif` (the official schema plus code scanning's rules), or nil when it is absent; absence
-/// is a failed expectation when PORTWARDEN_REQUIRE_NETNS=1 (CI), where the validator must be present.
+/// is a failed expectation, so a test that validates SARIF never passes without validating it.
 func sarifValidator() -> URL? {
     let tool = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/tools/validate-sarif")
     guard FileManager.default.isExecutableFile(atPath: tool.path) else {
-        let required = ProcessInfo.processInfo.environment["PORTWARDEN_REQUIRE_NETNS"] == "1"
-        #expect(!required, "\(tool.path) is missing: it is needed to validate SARIF output")
+        Issue.record("\(tool.path) is missing: it is needed to validate SARIF output")
         return nil
     }
     return tool
