@@ -173,6 +173,11 @@ import Testing
         // The report still reads back as a baseline.
         #expect(try JSONReporter.findings(fromReport: Data(json.utf8)) == result.findings)
         #expect(!JSONReporter().render(Report(result: result, toolVersion: "1.0.0")).contains("baselineState"))
+        // Text says it too, next to each finding.
+        let text = TextReporter().render(Report(result: result, toolVersion: "1.0.0", baseline: marks))
+        #expect(text.contains("[baseline: unchanged]\n    \(first.message)\n"))
+        #expect(text.contains("[baseline: updated]\n    \(second.message)\n    widened: severity high → critical\n"))
+        #expect(!TextReporter().render(Report(result: result, toolVersion: "1.0.0")).contains("[baseline"))
     }
 
     @Test func noHelpUriPlaceholder() throws {
