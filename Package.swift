@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "Policy", dependencies: ["HostModel", .product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
         .target(name: "Checks", dependencies: ["HostModel", "Evaluator", "Policy"], swiftSettings: swiftSettings),
         .target(name: "Reporting", dependencies: ["Checks", "Policy", "HostModel"], swiftSettings: swiftSettings),
-        .target(name: "Diffing", dependencies: ["HostModel", "Evaluator", "Checks", "Policy"], swiftSettings: swiftSettings),
+        .target(name: "Diffing", dependencies: ["HostModel", "Evaluator", "Checks", "Policy", "Reporting"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "portwarden",
             dependencies: [
@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "HostModel"], swiftSettings: swiftSettings),
         .testTarget(name: "ChecksTests", dependencies: ["Checks", "Policy", "Evaluator", "HostModel"], swiftSettings: swiftSettings),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Checks", "Policy", "HostModel"], exclude: ["Goldens"], swiftSettings: swiftSettings),
-        .testTarget(name: "DiffingTests", dependencies: ["Diffing", "Checks", "Policy", "Evaluator", "HostModel"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+        .testTarget(name: "DiffingTests", dependencies: ["Diffing", "Reporting", "Checks", "Policy", "Evaluator", "HostModel"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "IntegrationTests", dependencies: ["HostModel", "Evaluator", "Checks", "TestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     ]
 )

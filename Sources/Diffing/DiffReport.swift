@@ -3,17 +3,19 @@ import HostModel
 import Checks
 
 /// Renders a `SnapshotDiff` as text or as the `portwarden-diff/1` JSON document. SARIF goes through `SARIFReporter`
-/// with the new findings only, so code scanning annotates exactly what a change introduces.
+/// with the new and widened findings only (`baselineState` new / updated), so code scanning annotates exactly what a
+/// change introduces or makes worse.
 public enum DiffReport {
     public static let schema = "portwarden-diff/1"
 
     struct Side: Encodable { var hostname: String; var collectedAt: String; var label: String }
-    struct FindingSet: Encodable { var new: [Finding]; var fixed: [Finding] }
+    struct FindingSet: Encodable { var new: [Finding]; var widened: [WidenedFinding]; var fixed: [Finding] }
     struct Summary: Encodable {
         var listenersChanged: Int
         var moreExposed: Int
         var lessExposed: Int
         var newFindings: Int
+        var widenedFindings: Int
         var fixedFindings: Int
     }
     struct Document: Encodable {
@@ -31,7 +33,7 @@ public enum DiffReport {
         Summary(listenersChanged: d.listeners.count,
                 moreExposed: d.listeners.filter { $0.changes.contains { $0.direction == "+" } }.count,
                 lessExposed: d.listeners.filter { $0.changes.contains { $0.direction == "-" } }.count,
-                newFindings: d.newFindings.count, fixedFindings: d.fixedFindings.count)
+                newFindings: d.newFindings.count, widenedFindings: d.widenedFindings.count, fixedFindings: d.fixedFindings.count)
     }
 
     /// - Parameters: `oldLabel`/`newLabel` name the two sides as the user gave them (file, `live`, `+ ruleset F`).
@@ -40,7 +42,7 @@ public enum DiffReport {
                            old: Side(hostname: d.oldHost.hostname, collectedAt: d.oldHost.collectedAt, label: oldLabel),
                            new: Side(hostname: d.newHost.hostname, collectedAt: d.newHost.collectedAt, label: newLabel),
                            summary: summary(d), caveats: d.caveats, listeners: d.listeners,
-                           findings: FindingSet(new: d.newFindings, fixed: d.fixedFindings))
+                           findings: FindingSet(new: d.newFindings, widened: d.widenedFindings, fixed: d.fixedFindings))
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         guard let data = try? enc.encode(doc) else { return "{}\n" }
@@ -68,10 +70,15 @@ public enum DiffReport {
             }
         }
         lines.append("")
-        lines.append("findings: \(d.newFindings.count) new, \(d.fixedFindings.count) fixed")
+        lines.append("findings: \(d.newFindings.count) new, \(d.widenedFindings.count) widened, \(d.fixedFindings.count) fixed")
         for f in d.newFindings {
             lines.append("  + \(f.severity.rawValue.uppercased()) \(f.ruleId) \(f.message)\(f.isSuppressed ? " (suppressed)" : "")")
             if let loc = f.rulesetLocation { lines.append("      at \(loc.file):\(loc.line):\(loc.column); fix: \(f.remediation)") }
+        }
+        for w in d.widenedFindings {
+            let f = w.finding
+            lines.append("  ^ \(f.severity.rawValue.uppercased()) \(f.ruleId) widened: \(f.message)\(f.isSuppressed ? " (suppressed)" : "")")
+            for x in w.widenings { lines.append("      \(x.text)") }
         }
         for f in d.fixedFindings {
             lines.append("  - \(f.severity.rawValue.uppercased()) \(f.ruleId) \(f.message)")

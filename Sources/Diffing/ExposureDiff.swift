@@ -86,11 +86,14 @@ public struct SnapshotDiff: Sendable {
     public var newHost: HostInfo
     /// Only listeners with at least one change, sorted by subject.
     public var listeners: [ListenerDiff]
-    /// Findings whose fingerprint is in the new audit only (these decide the exit code).
+    /// Findings whose fingerprint is in the new audit only.
     public var newFindings: [Finding]
+    /// Findings on both sides whose exposure or severity grew; they count for `--fail-on` like new ones.
+    public var widenedFindings: [WidenedFinding]
     /// Findings whose fingerprint was in the old audit only.
     public var fixedFindings: [Finding]
-    /// The audit of the new side, whose findings list is replaced by `newFindings` for reporters.
+    /// The audit of the new side, whose findings list is replaced by the new and widened findings (these decide the
+    /// exit code and are what SARIF reports).
     public var newAudit: AuditResult
     /// The new side's exposure as the checks saw it (to point findings at the rules that decide them).
     public var newReaches: [ListenerReach]
@@ -107,11 +110,14 @@ public enum SnapshotDiffer {
         let oldPrints = Set(oldAudit.findings.map(\.fingerprint)), newPrints = Set(newAudit.findings.map(\.fingerprint))
         let added = newAudit.findings.filter { !oldPrints.contains($0.fingerprint) }
         let fixed = oldAudit.findings.filter { !newPrints.contains($0.fingerprint) }
-        newAudit.findings = added
+        let widened = FindingWidener.widened(old: oldAudit.findings, new: newAudit.findings)
+        let gating = Set(added.map(\.fingerprint)).union(widened.map(\.finding.fingerprint))
+        newAudit.findings = newAudit.findings.filter { gating.contains($0.fingerprint) }
         var caveats = newAudit.caveats
         for c in oldAudit.caveats where !caveats.contains(c) { caveats.append("old: \(c)") }
         return SnapshotDiff(oldHost: old.host, newHost: new.host, listeners: compare(oldX, newX), newFindings: added,
-                            fixedFindings: fixed, newAudit: newAudit, newReaches: newX.map(ListenerReach.init), caveats: caveats)
+                            widenedFindings: widened, fixedFindings: fixed, newAudit: newAudit,
+                            newReaches: newX.map(ListenerReach.init), caveats: caveats)
     }
 
     static func audit(_ s: Snapshot, _ x: [ListenerExposure], _ ev: Evaluator, _ policy: Policy, _ today: PolicyDate,
@@ -215,6 +221,11 @@ enum SourceCoverage {
             set = s
         }
         return set.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The family of one of the evaluator's range strings, or nil when it is neither form.
+    static func family(of text: String) -> IPFamily? {
+        IPFamily.allCases.first { parse(text, $0) != nil }
     }
 
     /// Parses the evaluator's range forms: `a`, `a/len`, `a-b`.

@@ -17,7 +17,23 @@ public struct JSONReporter: Reporter {
         var policy: PolicyInfo
         var summary: [String: Int]
         var caveats: [String]
-        var findings: [Finding]
+        var findings: [ReportedFinding]
+    }
+
+    /// A finding plus, with `--baseline`, `baselineState` (`new`, `unchanged`, `updated`) and what `widened`.
+    struct ReportedFinding: Encodable {
+        var finding: Finding
+        var mark: BaselineMark?
+
+        enum Keys: String, CodingKey { case baselineState, widened }
+
+        func encode(to encoder: any Encoder) throws {
+            try finding.encode(to: encoder)
+            guard let mark else { return }
+            var c = encoder.container(keyedBy: Keys.self)
+            try c.encode(mark.state, forKey: .baselineState)
+            if !mark.widened.isEmpty { try c.encode(mark.widened, forKey: .widened) }
+        }
     }
 
     struct Tool: Encodable { var name: String; var version: String }
@@ -41,7 +57,8 @@ public struct JSONReporter: Reporter {
             schema: Self.schema, tool: Tool(name: "portwarden", version: report.toolVersion),
             host: Host(hostname: r.host.hostname, kernel: r.host.kernel, collectedAt: r.host.collectedAt),
             policy: PolicyInfo(source: report.relative(r.policySource), files: r.policyFiles.map(report.relative)),
-            summary: summary, caveats: r.caveats, findings: findings)
+            summary: summary, caveats: r.caveats,
+            findings: findings.map { ReportedFinding(finding: $0, mark: report.baseline?[$0.fingerprint]) })
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         guard let data = try? enc.encode(doc) else { return "{}\n" }
@@ -58,16 +75,23 @@ public struct JSONReporter: Reporter {
         }
     }
 
-    /// The fingerprints of an earlier JSON report, for `--baseline`.
+    /// The fingerprints of an earlier JSON report.
     public static func fingerprints(fromReport data: Data) throws(BaselineError) -> Set<String> {
-        struct Doc: Decodable {
-            struct F: Decodable { var fingerprint: String }
-            var schema: String
-            var findings: [F]
+        Set(try findings(fromReport: data).map(\.fingerprint))
+    }
+
+    /// The findings of an earlier JSON report, for `--baseline` (compared by fingerprint, then for widening).
+    public static func findings(fromReport data: Data) throws(BaselineError) -> [Finding] {
+        struct Head: Decodable { var schema: String }
+        struct Doc: Decodable { var findings: [Finding] }
+        do {
+            let head = try JSONDecoder().decode(Head.self, from: data)
+            guard head.schema == schema else { throw BaselineError.notAReport("schema is '\(head.schema)'") }
+            return try JSONDecoder().decode(Doc.self, from: data).findings
+        } catch let e as BaselineError {
+            throw e
+        } catch {
+            throw .notAReport("\(error)")
         }
-        let doc: Doc
-        do { doc = try JSONDecoder().decode(Doc.self, from: data) } catch { throw .notAReport("\(error)") }
-        guard doc.schema == schema else { throw .notAReport("schema is '\(doc.schema)'") }
-        return Set(doc.findings.map(\.fingerprint))
     }
 }

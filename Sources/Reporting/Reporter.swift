@@ -2,11 +2,53 @@ import Checks
 import HostModel
 import Policy
 
+/// The files of the user's repository a report was made from. SARIF results point only at these (code scanning
+/// annotates files of the repository), never at the built-in policy, which is not one of them.
+public struct ReportInputs: Sendable, Equatable {
+    /// `--policy FILE`; nil for the built-in default policy.
+    public var policyFile: String?
+    /// `--ruleset FILE`, the candidate nftables file.
+    public var rulesetFile: String?
+    /// `--snapshot FILE` (or the NEW snapshot of a diff).
+    public var snapshotFile: String?
+
+    public init(policyFile: String? = nil, rulesetFile: String? = nil, snapshotFile: String? = nil) {
+        self.policyFile = policyFile
+        self.rulesetFile = rulesetFile
+        self.snapshotFile = snapshotFile
+    }
+
+    /// Where a result without a line of its own points: line 1 of the policy given, else of the candidate ruleset,
+    /// else of the snapshot; nil when none is a file (the built-in policy on a live host).
+    public var fallbackFile: String? { policyFile ?? rulesetFile ?? snapshotFile }
+}
+
+/// How a finding compares with a baseline (SARIF `baselineState`): `--baseline` for `audit`, the old side for `diff`.
+public enum BaselineState: String, Sendable, Codable {
+    /// Not in the baseline.
+    case new
+    /// In the baseline, not wider than it was.
+    case unchanged
+    /// In the baseline, but its exposure or severity grew (it fails the run like a new finding).
+    case updated
+}
+
+/// A finding's baseline state, and for `updated` what grew (one sentence each).
+public struct BaselineMark: Sendable, Equatable {
+    public var state: BaselineState
+    public var widened: [String]
+
+    public init(_ state: BaselineState, widened: [String] = []) {
+        self.state = state
+        self.widened = widened
+    }
+}
+
 /// Everything a reporter needs besides the findings: who made the report and how to name files in it.
 public struct Report: Sendable {
     public var result: AuditResult
     public var toolVersion: String
-    /// Where the rule documents live (`<repository>/blob/main/rules/<id>.md` is each rule's `helpUri`).
+    /// The tool's home page (SARIF `informationUri`).
     public var repositoryURL: String
     /// Paths under this directory are written relative to it (SARIF wants repository-relative URIs).
     public var baseDirectory: String?
@@ -14,17 +56,29 @@ public struct Report: Sendable {
     public var color: Bool
     /// Whether conditional findings count toward failure (reports say so next to them).
     public var failOnConditional: Bool
+    /// The files results may point at.
+    public var inputs: ReportInputs
+    /// Per fingerprint, when the run compared with a baseline; nil otherwise (then no baseline state is reported).
+    public var baseline: [String: BaselineMark]?
+    /// First part of SARIF `automationDetails.id` (`<category>/<hostname>/`): one code-scanning category per host and
+    /// kind of run, so uploads for several hosts, or audits and diffs, do not close each other's alerts.
+    public var automationCategory: String
 
     public static let defaultRepositoryURL = "https://github.com/portwarden/portwarden"
 
+    /// - Parameter inputs: default: the policy source is taken as the policy file unless it is the built-in one.
     public init(result: AuditResult, toolVersion: String, repositoryURL: String = Report.defaultRepositoryURL, baseDirectory: String? = nil,
-                color: Bool = false, failOnConditional: Bool = false) {
+                color: Bool = false, failOnConditional: Bool = false, inputs: ReportInputs? = nil,
+                baseline: [String: BaselineMark]? = nil, automationCategory: String = "portwarden") {
         self.result = result
         self.toolVersion = toolVersion
         self.repositoryURL = repositoryURL
         self.baseDirectory = baseDirectory
         self.color = color
         self.failOnConditional = failOnConditional
+        self.inputs = inputs ?? ReportInputs(policyFile: result.policySource == DefaultPolicy.name ? nil : result.policySource)
+        self.baseline = baseline
+        self.automationCategory = automationCategory
     }
 
     /// `path` relative to `baseDirectory` when it lies inside it.
@@ -34,7 +88,8 @@ public struct Report: Sendable {
         return path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : path
     }
 
-    public func helpURI(_ id: String) -> String { "\(repositoryURL)/blob/main/rules/\(id).md" }
+    /// Whether the policy in force is the built-in one (its file is not in the user's repository).
+    public var builtInPolicy: Bool { inputs.policyFile == nil }
 
     /// Metadata of every built-in check, also those that did not run (SARIF lists the full catalog).
     public var catalog: [CheckMetadata] { builtInChecks.map { $0.metadata } }

@@ -4,14 +4,15 @@ import HostModel
 import Policy
 
 /// SARIF 2.1.0 for code scanning: the full rule catalog in `tool.driver.rules`, one result per finding, a physical
-/// location for every result (the policy entry the finding violates; for an undeclared listener the policy's `listeners:`
-/// key, where it would be declared; for host facts the first line of the policy in force) plus a logical location naming
-/// the host object (`listener/tcp/0.0.0.0:6379`, `rule/inet/filter/input/12`, `host/firewall`), and `suppressions`
-/// for waived findings. Code scanning needs a physical location per result, and host facts have no file of their own.
+/// location in a file of the user's repository for every result (see `SARIFLocations`) plus a logical location naming the
+/// host object (`listener/tcp/0.0.0.0:6379`, `rule/inet/filter/input/12`, `host/firewall`), `suppressions` for waived
+/// findings, `baselineState` when compared with a baseline, and `automationDetails.id` `portwarden/<hostname>/` so each
+/// host is its own code-scanning category.
 public struct SARIFReporter: Reporter {
     public static let format = ReportFormat.sarif
-    /// The key under `partialFingerprints`; bump the suffix if the fingerprint recipe ever changes.
-    public static let fingerprintKey = "portwarden/v1"
+    /// The key under `partialFingerprints` (our own: GitHub's uploader fills `primaryLocationLineHash` itself from the
+    /// file's text). v2: host, check and subject; v1 lacked the host. Bump the suffix if the recipe ever changes.
+    public static let fingerprintKey = "portwarden/v2"
 
     public init() {}
 
@@ -25,9 +26,8 @@ public struct SARIFReporter: Reporter {
                 "name": m.slug,
                 "shortDescription": ["text": m.title],
                 "fullDescription": ["text": m.summary],
-                "help": ["text": "\(m.rationale)\n\nRemediation: \(m.remediation)",
-                         "markdown": "\(m.rationale)\n\n**Remediation:** \(m.remediation)\n\n[\(m.id) documentation](\(report.helpURI(m.id)))"],
-                "helpUri": report.helpURI(m.id),
+                "help": ["text": "\(m.rationale)\n\nRemediation: \(m.remediation)\n\nFull documentation: `portwarden explain \(m.id)`",
+                         "markdown": "\(m.rationale)\n\n**Remediation:** \(m.remediation)\n\nFull documentation: `portwarden explain \(m.id)`"],
                 "defaultConfiguration": ["level": m.defaultSeverity.sarifLevel],
                 "properties": [
                     "tags": ["security", m.category.rawValue],
@@ -36,23 +36,27 @@ public struct SARIFReporter: Reporter {
                 ] as [String: Any],
             ]
         }
+        let locations = SARIFLocations(report: report)
+        let host = report.result.host.hostname
         let results: [[String: Any]] = report.result.findings.map { f in
+            let mark = report.baseline?[f.fingerprint]
+            let widened = mark.map { $0.widened.isEmpty ? "" : " Widened: \($0.widened.joined(separator: "; "))." } ?? ""
+            var props = properties(f)
+            if let mark, !mark.widened.isEmpty { props["widened"] = mark.widened }
             var r: [String: Any] = [
                 "ruleId": f.ruleId,
                 "level": f.conditional && !report.failOnConditional ? "note" : f.severity.sarifLevel,
-                "message": ["text": "\(f.message) Remediation: \(f.remediation)"],
-                "locations": [location(f, report)],
-                "partialFingerprints": [Self.fingerprintKey: f.fingerprint],
-                "properties": properties(f),
+                "message": ["text": "\(f.message)\(widened) Remediation: \(f.remediation)"],
+                "locations": [locations.location(f)],
+                "partialFingerprints": [Self.fingerprintKey: Self.resultFingerprint(host: host, f)],
+                "properties": props,
             ]
+            if let mark { r["baselineState"] = mark.state.rawValue }
             if let i = index[f.ruleId] { r["ruleIndex"] = i }
             if let s = f.suppression {
-                r["suppressions"] = [[
-                    "kind": "external",
-                    "status": "accepted",
-                    "justification": s.reason,
-                    "location": physical(file: s.location.file, line: s.location.line, column: s.location.column, report),
-                ] as [String: Any]]
+                var sup: [String: Any] = ["kind": "external", "status": "accepted", "justification": s.reason]
+                if let l = locations.suppressionLocation(s) { sup["location"] = l }
+                r["suppressions"] = [sup]
             }
             return r
         }
@@ -67,6 +71,7 @@ public struct SARIFReporter: Reporter {
                     "informationUri": report.repositoryURL,
                     "rules": rules,
                 ] as [String: Any]],
+                "automationDetails": ["id": Self.automationID(category: report.automationCategory, hostname: host)],
                 "columnKind": "unicodeCodePoints",
                 "results": results,
                 "invocations": [["executionSuccessful": true, "toolExecutionNotifications": report.result.caveats.map { ["message": ["text": $0], "level": "warning"] }] as [String: Any]],
@@ -94,22 +99,16 @@ public struct SARIFReporter: Reporter {
         return p
     }
 
-    /// The policy entry the finding violates; for host facts without one, the first line of the policy in force.
-    func location(_ f: Finding, _ report: Report) -> [String: Any] {
-        let loc = f.policyLocation
-        var l = physical(file: loc?.file ?? report.result.policySource, line: loc?.line ?? 1, column: loc?.column ?? 1, report)
-        l["logicalLocations"] = [["fullyQualifiedName": f.subject, "kind": "resource"]]
-        return l
+    /// A result's identity for code scanning: host, check and subject; never a line number, so editing the policy
+    /// or the ruleset above a finding's line does not turn it into a new alert.
+    public static func resultFingerprint(host: String, _ f: Finding) -> String {
+        Fingerprint.of(ruleId: f.ruleId, subject: "\(host)\u{0}\(f.subject)")
     }
 
-    func physical(file: String, line: Int, column: Int, _ report: Report) -> [String: Any] {
-        let rel = report.relative(file)
-        var artifact: [String: Any]
-        if rel.hasPrefix("/") {
-            artifact = ["uri": "file://" + (rel.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? rel)]
-        } else {
-            artifact = ["uri": rel.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? rel, "uriBaseId": "%SRCROOT%"]
-        }
-        return ["physicalLocation": ["artifactLocation": artifact, "region": ["startLine": max(1, line), "startColumn": max(1, column)]] as [String: Any]]
+    /// `<category>/<hostname>/`: the trailing slash makes the whole id the run's category (SARIF 2.1.0
+    /// runAutomationDetails.id), so the alerts of one host are only ever compared with earlier runs for the same host.
+    public static func automationID(category: String, hostname: String) -> String {
+        let host = hostname.isEmpty ? "unknown-host" : hostname.replacingOccurrences(of: "/", with: "_")
+        return "\(category)/\(host)/"
     }
 }

@@ -59,7 +59,9 @@ public struct TextReporter: Reporter {
     func item(_ f: Finding, _ report: Report) -> String {
         var s = "  \(f.ruleId) \(f.slug)  \(subjectText(f))"
         if f.conditional { s += report.failOnConditional ? "  (conditional)" : "  (conditional: does not fail the run)" }
+        if let mark = report.baseline?[f.fingerprint] { s += "  [baseline: \(mark.state.rawValue)]" }
         s += "\n    \(f.message)\n"
+        for w in report.baseline?[f.fingerprint]?.widened ?? [] { s += "    widened: \(w)\n" }
         if let e = f.evidence {
             for step in e.path { s += "    path: \(step)\n" }
             if !e.reasons.isEmpty { s += "    undecided: \(e.reasons.joined(separator: "; "))\n" }

@@ -29,7 +29,10 @@ struct Audit: ParsableCommand {
             Findings at or above --fail-on (default: medium) make the exit code 1. Suppressed findings are reported but \
             never fail the run; conditional findings (the verdict depends on limits, marks or unknown expressions) fail it \
             only with --fail-on-conditional. With --baseline, findings whose fingerprint appears in an earlier JSON report \
-            do not fail the run either.
+            do not fail the run either, unless their exposure or severity grew since (reported as updated / widened).
+
+            --format sarif needs a file of your repository for code scanning to point at: --policy FILE, --snapshot FILE \
+            or --ruleset FILE (the built-in policy is not in your repository).
 
             \(ExitStatus.documentation)
             """
@@ -50,7 +53,7 @@ struct Audit: ParsableCommand {
     @Option(name: .long, help: "Exit 1 when an unsuppressed finding is at or above this severity: info, low, medium, high, critical, or none.")
     var failOn: FailThreshold = .medium
 
-    @Option(name: .long, help: ArgumentHelp("An earlier JSON report: findings with a fingerprint in it do not fail the run.", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("An earlier JSON report: findings in it do not fail the run unless they got wider.", valueName: "file"))
     var baseline: String?
 
     @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Skip this check (id or slug); repeatable.", valueName: "rule"))
@@ -63,13 +66,16 @@ struct Audit: ParsableCommand {
         for name in ignore where check(named: name) == nil {
             throw ValidationError("--ignore \(name): no such check (see `portwarden rules`)")
         }
+        if format == .sarif, policy == nil, source.snapshot == nil, candidate.ruleset == nil {
+            throw ValidationError(sarifNeedsAFile)
+        }
     }
 
     func run() throws {
         let failing = try exitOnFailure { () throws -> Int in
             let (snapshot, rulesetMap) = try candidate.apply(to: source.load())
             let policy = try loadPolicy(policy, hostname: snapshot.host.hostname)
-            let known = try baseline.map(readBaseline) ?? []
+            let known = try baseline.map(readBaseline)
             let evaluator = Evaluator(snapshot: snapshot)
             let reaches = evaluator.exposure().map(ListenerReach.init)
             let context = AuditContext(snapshot: snapshot, reaches: reaches, policy: policy, today: PolicyDate.todayUTC())
@@ -79,25 +85,35 @@ struct Audit: ParsableCommand {
                 result.findings = rulesetMap.locating(result.findings, reaches: reaches, baseDirectory: FileManager.default.currentDirectoryPath)
                 if format == .sarif { result.findings = rulesetMap.pointing(result.findings, reaches: reaches) }
             }
+            let marks = known.map { FindingWidener.marks(baseline: $0, current: result.findings) }
             let report = Report(result: result, toolVersion: toolVersion, baseDirectory: FileManager.default.currentDirectoryPath,
-                                color: output == nil && format == .text && terminalWantsColour(), failOnConditional: failOnConditional)
+                                color: output == nil && format == .text && terminalWantsColour(), failOnConditional: failOnConditional,
+                                inputs: ReportInputs(policyFile: self.policy, rulesetFile: candidate.ruleset, snapshotFile: source.snapshot),
+                                baseline: marks)
             try emit(format.reporter.render(report), to: output)
             guard let threshold = failOn.severity else { return 0 }
-            return result.failing(threshold: threshold, includeConditional: failOnConditional, baseline: known).count
+            let unchanged = Set(marks?.filter { $0.value.state == .unchanged }.map(\.key) ?? [])
+            return result.failing(threshold: threshold, includeConditional: failOnConditional, baseline: unchanged).count
         }
         if failing > 0 { throw ExitCode(ExitStatus.findings.rawValue) }
     }
 
-    func readBaseline(_ path: String) throws -> Set<String> {
+    func readBaseline(_ path: String) throws -> [Finding] {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw CommandFailure(status: .invalidInput, message: "cannot read the baseline \(path): \(error.localizedDescription)")
         }
-        do { return try JSONReporter.fingerprints(fromReport: data) } catch {
+        do { return try JSONReporter.findings(fromReport: data) } catch {
             throw CommandFailure(status: .invalidInput, message: "\(path): \(error)")
         }
     }
 }
+
+/// Why `--format sarif` needs a policy, snapshot or ruleset file: code scanning refuses results without a file to point at.
+let sarifNeedsAFile = """
+    --format sarif needs a file of your repository for the results to point at: give --policy FILE (start one with \
+    `portwarden policy init`), --snapshot FILE or --ruleset FILE; the built-in policy is not a file of your repository
+    """
 
 /// The policy from `--policy`, or the built-in default; a bad policy is exit 2 with `file:line:column`.
 func loadPolicy(_ path: String?, hostname: String) throws -> Policy {

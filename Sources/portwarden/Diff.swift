@@ -23,10 +23,14 @@ struct Diff: ParsableCommand {
 
             Reported per listener: listener added/removed, newly reachable / no longer \
             reachable, wider/narrower sources, family added/removed, interface added/removed, \
-            owner changed; and findings new and fixed (matched by fingerprint; one policy \
-            judges both sides). --format sarif lists the new findings only; with --ruleset, \
-            a finding about a rule, or about a listener whose exposure a rule decides, points \
-            at that rule's line in FILE. --fail-on applies to new findings only.
+            owner changed; and findings new, widened and fixed (matched by fingerprint; one \
+            policy judges both sides). A finding on both sides is widened when it now reaches \
+            more sources, interfaces or families, became reachable or certain, or got a higher \
+            severity. --format sarif lists the new (baselineState new) and widened (updated) \
+            findings; with --ruleset, a finding about a rule, or about a listener whose \
+            exposure a rule decides, points at that rule's line in FILE. --fail-on applies to \
+            new and widened findings; narrowing never fails. --format sarif needs a file to \
+            point at: --policy FILE, --ruleset FILE, or NEW as a snapshot file.
 
             --ruleset loads FILE with nft in a private network namespace that portwarden \
             creates and removes itself (in a new user namespace when not root). A FILE that \
@@ -75,6 +79,13 @@ struct Diff: ParsableCommand {
         for name in ignore where check(named: name) == nil {
             throw ValidationError("--ignore \(name): no such check (see `portwarden rules`)")
         }
+        if format == .sarif, policy == nil, candidate.ruleset == nil, snapshotFile == nil { throw ValidationError(sarifNeedsAFile) }
+    }
+
+    /// The snapshot file of the new side, if it is a file (SARIF results may point at it).
+    var snapshotFile: String? {
+        let spec = new ?? snapshot
+        return spec == "live" ? nil : spec
     }
 
     func side(_ spec: String) throws -> Snapshot {
@@ -113,9 +124,11 @@ struct Diff: ParsableCommand {
             case .sarif:
                 var result = d.newAudit
                 if let map { result.findings = map.pointing(result.findings, reaches: d.newReaches) }
+                let inputs = ReportInputs(policyFile: self.policy, rulesetFile: candidate.ruleset, snapshotFile: snapshotFile)
                 text = SARIFReporter().render(Report(result: result, toolVersion: toolVersion,
                                                      baseDirectory: FileManager.default.currentDirectoryPath,
-                                                     failOnConditional: failOnConditional))
+                                                     failOnConditional: failOnConditional, inputs: inputs,
+                                                     baseline: d.baselineMarks, automationCategory: "portwarden-diff"))
             }
             try emit(text, to: output)
             guard let threshold = failOn.severity else { return 0 }

@@ -75,6 +75,8 @@ import Testing
         #expect(d.fixedFindings.map(\.subject) == ["listener/tcp/0.0.0.0:3306"])
         // Redis is public on both sides: not new, although its owner changed.
         #expect(!d.newFindings.contains { $0.subject == "listener/tcp/0.0.0.0:6379" })
+        // No finding of the fixture is on both sides and wider (WideningTests covers that).
+        #expect(d.widenedFindings.isEmpty)
         #expect(d.newAudit.findings == d.newFindings)
         #expect(d.newAudit.failing(threshold: .high, includeConditional: false).count == 2)
         #expect(d.newAudit.failing(threshold: .critical, includeConditional: false).isEmpty)

@@ -70,12 +70,11 @@ func run(_ argv: [String], stdin: String? = nil) throws -> (Int32, String) {
 }
 
 /// `../shared/tools/validate-sarif` (the official schema plus code scanning's rules), or nil when it is absent; absence
-/// is a failed expectation when PORTWARDEN_REQUIRE_NETNS=1 (CI), where the validator must be present.
+/// is a failed expectation, so a test that validates SARIF never passes without validating it.
 func sarifValidator() -> URL? {
     let tool = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/tools/validate-sarif")
     guard FileManager.default.isExecutableFile(atPath: tool.path) else {
-        let required = ProcessInfo.processInfo.environment["PORTWARDEN_REQUIRE_NETNS"] == "1"
-        #expect(!required, "\(tool.path) is missing: it is needed to validate SARIF output")
+        Issue.record("\(tool.path) is missing: it is needed to validate SARIF output")
         return nil
     }
     return tool
@@ -143,12 +142,12 @@ func tempFile(_ name: String, _ text: String) throws -> URL {
         let driver = try #require((run["tool"] as? [String: Any])?["driver"] as? [String: Any])
         let rules = try #require(driver["rules"] as? [[String: Any]])
         #expect(rules.count == builtInChecks.count)
-        #expect(rules.first?["helpUri"] as? String == "\(Report.defaultRepositoryURL)/blob/main/rules/PW1001.md")
+        #expect(rules.first?["helpUri"] == nil, "no link to documentation that may not exist; help carries the text")
         let results = try #require(run["results"] as? [[String: Any]])
         #expect(results.count == (try sampleResult()).findings.count)
         for r in results {
             #expect((r["locations"] as? [Any])?.isEmpty == false)
-            #expect((r["partialFingerprints"] as? [String: String])?["portwarden/v1"]?.count == 32)
+            #expect((r["partialFingerprints"] as? [String: String])?["portwarden/v2"]?.count == 32)
         }
         #expect(results.contains { $0["suppressions"] != nil })
         #expect(results.contains { ($0["properties"] as? [String: Any])?["conditional"] as? Bool == true && $0["level"] as? String == "note" })
