@@ -33,8 +33,14 @@ struct CompiledRuleset: Sendable {
     var bases: [BaseRef]
     /// Whether any DNAT/redirect exists at all (exposure then also tries the external ports and addresses below).
     var hasNat: Bool
-    var natPorts: Set<UInt16>
-    var natAddresses: [IPFamily: Set<[UInt8]>]
+    /// Per family, every destination port a rule of a translating table of that family compares with: tried on each
+    /// local address (an `ip` table's DNAT never sees IPv6, so its ports are not IPv6 questions).
+    var natPorts: [IPFamily: [L4Proto: Set<UInt16>]]
+    /// Other destination addresses those rules compare with, each with the ports compared in the same rule (a
+    /// kube-proxy ClusterIP with its service port), or every port in `natPorts` when its rule names none. Pairs, not
+    /// a cross product: 2,000 services would otherwise be 4 million questions. Ports are per protocol where the rule
+    /// names one (`-p tcp`, `meta l4proto tcp`), else under both.
+    var natAddresses: [IPFamily: [[UInt8]: [L4Proto: Set<UInt16>]]]
     var firewallStatus: Firewall.Status
     var legacyPresent: Bool
 
@@ -44,8 +50,9 @@ struct CompiledRuleset: Sendable {
         var ts: [TableInfo] = []
         var bs: [BaseRef] = []
         var hasNat = false
-        var ports = Set<UInt16>()
-        var addrs: [IPFamily: Set<[UInt8]>] = [.ipv4: [], .ipv6: []]
+        var ports: [IPFamily: [L4Proto: Set<UInt16>]] = [.ipv4: [:], .ipv6: [:]]
+        var pairs: [IPFamily: [[UInt8]: [L4Proto: Set<UInt16>]]] = [.ipv4: [:], .ipv6: [:]]
+        var addressOnly: [IPFamily: Set<[UInt8]>] = [.ipv4: [], .ipv6: []]
         for (ti, t) in fw.tables.enumerated() {
             var dynamicSets = Set<String>()
             for c in t.chains {
@@ -59,7 +66,7 @@ struct CompiledRuleset: Sendable {
             for s in t.sets { sets[s.name] = CompiledSet(s, dynamic: dynamicSets.contains(s.name)) }
             var idx: [String: Int] = [:]
             for (ci, c) in t.chains.enumerated() { idx[c.name] = ci }
-            let guards = t.chains.map { c in c.rules.map { RuleGuard.extract($0, netdev: t.family == .netdev) } }
+            let guards = t.chains.map { c in c.rules.map { RuleGuard.extract($0, family: t.family) } }
             let touches = t.chains.map { c in c.rules.map(RuleTouches.of) }
             let bounds = guards.map { g in g.map(\.portBounds) }
             ts.append(TableInfo(family: t.family, name: t.name, chains: t.chains, chainIndex: idx, sets: sets, guards: guards,
@@ -70,7 +77,21 @@ struct CompiledRuleset: Sendable {
             let translates = t.chains.contains { $0.rules.contains(where: isDnat) }
             if translates {
                 hasNat = true
-                for c in t.chains { for r in c.rules { collectNatConstants(r, table: t, ports: &ports, addrs: &addrs) } }
+                for c in t.chains {
+                    for r in c.rules {
+                        var rulePorts = Set<UInt16>()
+                        var ruleAddrs: [IPFamily: Set<[UInt8]>] = [:]
+                        collectNatConstants(r, table: t, ports: &rulePorts, addrs: &ruleAddrs)
+                        let protos = ruleProtocols(r)
+                        for fam in IPFamily.allCases where t.family.sees(fam) {
+                            for p in protos { ports[fam, default: [:]][p, default: []].formUnion(rulePorts) }
+                        }
+                        for (fam, set) in ruleAddrs where t.family.sees(fam) {
+                            if rulePorts.isEmpty { addressOnly[fam, default: []].formUnion(set); continue }
+                            for a in set { for p in protos { pairs[fam, default: [:]][a, default: [:]][p, default: []].formUnion(rulePorts) } }
+                        }
+                    }
+                }
             }
             for (ci, c) in t.chains.enumerated() {
                 guard !t.dormant, let b = c.base else { continue }
@@ -99,8 +120,44 @@ struct CompiledRuleset: Sendable {
         bases = bs
         self.hasNat = hasNat
         natPorts = ports
-        natAddresses = addrs
+        for (fam, set) in addressOnly { for a in set { pairs[fam, default: [:]][a] = ports[fam] ?? [:] } }
+        natAddresses = pairs
     }
+}
+
+extension TableFamily {
+    /// Whether packets of `fam` traverse this family's chains (netdev and bridge tables do not translate addresses).
+    func sees(_ fam: IPFamily) -> Bool {
+        switch self {
+        case .inet: true
+        case .ip: fam == .ipv4
+        case .ip6: fam == .ipv6
+        default: false
+        }
+    }
+}
+
+/// The transport protocols a rule can match: the one it compares (`meta l4proto`, the IPv4 protocol or IPv6 next
+/// header field, an xt `tcp`/`udp` match), or both when it compares none.
+private func ruleProtocols(_ r: Rule) -> [L4Proto] {
+    var protoRegs = Set<UInt32>()
+    for e in r.expressions {
+        switch e {
+        case .meta(let m): if let d = m.dreg { if m.key == 16 { protoRegs.insert(d) } else { protoRegs.remove(d) } }
+        case .payload(let p):
+            if let d = p.dreg {
+                if p.base == .network && p.length == 1 && (p.offset == 9 || p.offset == 6) { protoRegs.insert(d) } else { protoRegs.remove(d) }
+            }
+        case .cmp(let c) where c.op == .eq && protoRegs.contains(c.sreg) && c.data.bytes.count == 1:
+            if c.data.bytes[0] == 6 { return [.tcp] }
+            if c.data.bytes[0] == 17 { return [.udp] }
+        case .match(let x):
+            if x.name == "tcp" { return [.tcp] }
+            if x.name == "udp" { return [.udp] }
+        default: break
+        }
+    }
+    return L4Proto.allCases
 }
 
 /// Ports and addresses a NAT rule matches on (external side): payload compares and set keys on transport+2 and daddr.
@@ -153,7 +210,9 @@ private func noteConstant(_ src: (PayloadBase, UInt32, UInt32), _ data: [UInt8],
 /// destination port, input interface): taken from the rule's load+compare pairs, so a packet failing one can skip
 /// the rule without running its expressions. The rule itself still decides everything else.
 struct RuleGuard: Sendable {
-    enum Field: UInt8, Sendable { case l4proto, nfproto, dport, iif, iifname }
+    /// `daddr4` is the IPv4 destination, a guard only where the packet is known to be IPv4 (an `ip` table, or after
+    /// `meta nfproto ipv4`): kube-proxy's KUBE-SERVICES compares thousands of ClusterIPs on one port.
+    enum Field: UInt8, Sendable { case l4proto, nfproto, dport, iif, iifname, daddr4 }
 
     /// One comparison on a field of at most 8 bytes, as top-aligned big-endian integers (plain data: no refcounting).
     struct Test: Sendable {
@@ -175,6 +234,8 @@ struct RuleGuard: Sendable {
     var names: [NameTest] = []
     /// Whether a test reads the input interface (exposure records those outcomes to reuse a walk on other devices).
     var readsInterface: Bool { !names.isEmpty || tests.contains { $0.field == .iif } }
+    /// Whether a test reads the destination address (a walk is then not reused for another destination).
+    var readsDestination: Bool { tests.contains { $0.field == .daddr4 } }
 
     /// The destination ports the equality and inside-range tests allow, as `lo << 16 | hi`; a packet outside fails
     /// the guard whatever else it carries.
@@ -214,7 +275,8 @@ struct RuleGuard: Sendable {
         }
     }
 
-    static func extract(_ r: Rule, netdev: Bool) -> RuleGuard {
+    static func extract(_ r: Rule, family: TableFamily) -> RuleGuard {
+        let netdev = family == .netdev
         var out = RuleGuard()
         var i = 0
         let e = r.expressions
@@ -234,6 +296,9 @@ struct RuleGuard: Sendable {
                 }
             case .payload(let p) where p.dreg != nil && p.base == .transport && p.offset == 2 && p.length == 2:
                 reg = p.dreg ?? 0; field = .dport; len = 2
+            case .payload(let p) where p.dreg != nil && p.base == .network && p.offset == 16 && p.length == 4
+                && (family == .ip || out.tests.contains { $0.field == .nfproto && $0.op == 0 && $0.len == 1 && $0.a == 2 << 56 }):
+                reg = p.dreg ?? 0; field = .daddr4; len = 4
             default: break
             }
             guard let f = field else {

@@ -82,9 +82,9 @@ extension Evaluator {
         return names.filter { seen.insert($0).inserted }
     }
 
-    func localAddresses(_ fam: IPFamily) -> [[UInt8]] {
+    func localAddresses(_ fam: IPFamily, skippingPorts: Bool = false) -> [[UInt8]] {
         var out: [[UInt8]] = []
-        for i in routing.interfaces {
+        for i in routing.interfaces where !(skippingPorts && i.portOfBridgeOrBond) {
             for v in fam == .ipv4 ? i.v4 : i.v6 { out.append(addressBytes(v, fam)) }
         }
         return out
@@ -119,11 +119,16 @@ extension Evaluator {
             }
         }
         if rs.hasNat {
-            // Every protocol, not only those with listeners: a forwarded port needs no local socket.
+            // A forwarded port needs no local socket: every port a translating rule compares, under its protocol
+            // (both when it names none), on the host's own addresses; another compared address with its own rule's
+            // ports. Not the addresses of bridge and bond ports: a packet arriving there is the master's.
             for fam in IPFamily.allCases {
-                let dests = localAddresses(fam) + (rs.natAddresses[fam] ?? []).sorted { $0.lexicographicallyPrecedes($1) }
+                let own = localAddresses(fam, skippingPorts: true)
+                let others = (rs.natAddresses[fam] ?? [:]).sorted { $0.key.lexicographicallyPrecedes($1.key) }
                 for p in L4Proto.allCases {
-                    for d in dests { for port in rs.natPorts.sorted() { add(Question(family: fam, proto: p, daddr: d, dport: port)) } }
+                    let ports = (rs.natPorts[fam]?[p] ?? []).sorted()
+                    for d in own { for port in ports { add(Question(family: fam, proto: p, daddr: d, dport: port)) } }
+                    for (d, dports) in others { for port in (dports[p] ?? []).sorted() { add(Question(family: fam, proto: p, daddr: d, dport: port)) } }
                 }
             }
         }

@@ -56,6 +56,14 @@ struct HostRouting: Sendable {
     /// A policy rule selects by fwmark: `fib … mark` lookups can then depend on the packet mark.
     var rulesUseMark: Bool
     var loopbackIndex: UInt32
+    /// Indexes built once (a container host has hundreds of veths, each with its own link-local address and routes):
+    /// the local entry winning for each single address, the shorter local entries, each table's routes without
+    /// later duplicates of a (range, metric) that cannot win, the owner of each interface address, and `boundaries`.
+    private var localExact: [IPFamily: [UInt128: RouteEntry]] = [:]
+    private var localPrefixes: [IPFamily: [RouteEntry]] = [:]
+    private var tableRoutes: [IPFamily: [UInt32: [RouteEntry]]] = [:]
+    private var addressOwner: [IPFamily: [UInt128: UInt32]] = [:]
+    private var cuts: [IPFamily: [UInt128]] = [:]
 
     init(_ s: Snapshot) {
         var ifs: [Iface] = []
@@ -118,6 +126,47 @@ struct HostRouting: Sendable {
         }
         lookupTables = tables
         rulesUseMark = s.routes.rules.contains { $0.fwmark != nil }
+        buildIndexes()
+    }
+
+    private mutating func buildIndexes() {
+        for fam in IPFamily.allCases {
+            let full = fam == .ipv4 ? 32 : 128
+            var exact: [UInt128: RouteEntry] = [:]
+            var prefixes: [RouteEntry] = []
+            for e in local[fam] ?? [] {
+                if e.prefixLength == full {
+                    // As the scan in order decides: the first entry, unless a later one of the same length is local.
+                    if let b = exact[e.range.lowerBound], b.type == RTN.local || e.type != RTN.local { continue }
+                    exact[e.range.lowerBound] = e
+                } else if !prefixes.contains(where: { $0.range == e.range && $0.prefixLength == e.prefixLength && $0.type == e.type }) {
+                    prefixes.append(e)
+                }
+            }
+            localExact[fam] = exact
+            localPrefixes[fam] = prefixes
+            var byTable: [UInt32: [RouteEntry]] = [:]
+            for e in routes[fam] ?? [] {
+                // A later route with the same range and no lower metric never wins a lookup.
+                if byTable[e.table]?.contains(where: { $0.range == e.range && $0.prefixLength == e.prefixLength && $0.metric <= e.metric }) == true { continue }
+                byTable[e.table, default: []].append(e)
+            }
+            tableRoutes[fam] = byTable
+            var owner: [UInt128: UInt32] = [:]
+            for i in interfaces { for v in fam == .ipv4 ? i.v4 : i.v6 where owner[v] == nil { owner[v] = i.index } }
+            addressOwner[fam] = owner
+            var out: [UInt128] = [0]
+            for e in (routes[fam] ?? []) + (local[fam] ?? []) {
+                out.append(e.range.lowerBound)
+                if e.range.upperBound < AddressSet.maxValue(fam) { out.append(e.range.upperBound + 1) }
+            }
+            if fam == .ipv4 {
+                out.append(contentsOf: [1, UInt128(0xe) << 28, UInt128(0xf) << 28, UInt128(UInt32.max)])
+            } else {
+                out.append(contentsOf: [UInt128(0xff) << 120])
+            }
+            cuts[fam] = Array(Set(out)).sorted()
+        }
     }
 
     func iface(named name: String) -> Iface? { byName[name].map { interfaces[$0] } }
@@ -125,8 +174,9 @@ struct HostRouting: Sendable {
 
     /// The longest matching local-table entry (local or broadcast), optionally only on one device.
     func localEntry(_ family: IPFamily, _ v: UInt128) -> RouteEntry? {
+        if let e = localExact[family]?[v] { return e }
         var best: RouteEntry?
-        for e in local[family] ?? [] where e.range.contains(v) {
+        for e in localPrefixes[family] ?? [] where e.range.contains(v) {
             if best == nil || e.prefixLength > best!.prefixLength || (e.prefixLength == best!.prefixLength && e.type == RTN.local && best!.type != RTN.local) { best = e }
         }
         return best
@@ -140,7 +190,7 @@ struct HostRouting: Sendable {
 
     /// The device owning a local address: the FIB result device for local delivery (socket lookup uses it).
     func localDevice(_ family: IPFamily, _ v: UInt128) -> UInt32? {
-        for i in interfaces where (family == .ipv4 ? i.v4 : i.v6).contains(v) { return i.index }
+        if let i = addressOwner[family]?[v] { return i }
         return localEntry(family, v)?.device
     }
 
@@ -163,10 +213,9 @@ struct HostRouting: Sendable {
 
     /// Longest-prefix match over the tables the policy rules consult, in order.
     func lookup(_ family: IPFamily, _ v: UInt128) -> RouteEntry? {
-        let all = routes[family] ?? []
         for t in lookupTables[family] ?? [] {
             var best: RouteEntry?
-            for e in all where e.table == t && e.range.contains(v) {
+            for e in tableRoutes[family]?[t] ?? [] where e.range.contains(v) {
                 if best == nil || e.prefixLength > best!.prefixLength || (e.prefixLength == best!.prefixLength && e.metric < best!.metric) { best = e }
             }
             if t == 255, best == nil, let l = localEntry(family, v) { best = l }
@@ -186,19 +235,7 @@ struct HostRouting: Sendable {
     }
 
     /// Every boundary of every route and local entry: results of address lookups are constant between them.
-    func boundaries(_ family: IPFamily) -> [UInt128] {
-        var out: [UInt128] = [0]
-        for e in (routes[family] ?? []) + (local[family] ?? []) {
-            out.append(e.range.lowerBound)
-            if e.range.upperBound < AddressSet.maxValue(family) { out.append(e.range.upperBound + 1) }
-        }
-        if family == .ipv4 {
-            out.append(contentsOf: [1, UInt128(0xe) << 28, UInt128(0xf) << 28, UInt128(UInt32.max)])
-        } else {
-            out.append(contentsOf: [UInt128(0xff) << 120])
-        }
-        return Array(Set(out)).sorted()
-    }
+    func boundaries(_ family: IPFamily) -> [UInt128] { cuts[family] ?? [0] }
 
     /// Splits `region` into pieces on which `f` is constant, grouped by its value.
     func partition(_ region: AddressSet, _ f: (UInt128) -> UInt32) -> [(UInt32, AddressSet)] {
@@ -207,7 +244,10 @@ struct HostRouting: Sendable {
         var order: [UInt32] = []
         for r in region.ranges {
             var start = r.lowerBound
-            var idx = cuts.firstIndex(where: { $0 > start }) ?? cuts.count
+            // The first cut above `start` (cuts are sorted).
+            var lo = 0, hi = cuts.count
+            while lo < hi { let mid = (lo + hi) / 2; if cuts[mid] > start { hi = mid } else { lo = mid + 1 } }
+            var idx = lo
             while true {
                 let end: UInt128 = idx < cuts.count && cuts[idx] - 1 < r.upperBound ? cuts[idx] - 1 : r.upperBound
                 let value = f(start)

@@ -240,6 +240,7 @@ struct Walker {
                 let passed = Walker.guardPasses(t.pkt, g)
                 if recordObservations {
                     if g.readsInterface { interfaceGuards.append(GuardOutcome(table: t.table, chain: t.chain, rule: t.rule, passed: passed)) }
+                    if g.readsDestination { touched |= RuleTouches.destination }
                     if passed { touched |= rs.tables[t.table].touches[t.chain][t.rule] }
                 }
                 if !passed {
@@ -649,6 +650,9 @@ struct Walker {
             case .dport: v = UInt64(pkt.dport) << 48
             case .iif: v = UInt64(pkt.iifIndex.byteSwapped) << 32
             case .iifname: continue
+            case .daddr4:
+                guard pkt.daddr.count == 4 else { return false }
+                v = UInt64(pkt.daddr[0]) << 56 | UInt64(pkt.daddr[1]) << 48 | UInt64(pkt.daddr[2]) << 40 | UInt64(pkt.daddr[3]) << 32
             }
             let shift = 64 - 8 * UInt64(test.len)
             let x = v >> shift, a = test.a >> shift

@@ -104,4 +104,33 @@ import Testing
         let r = result([tcpListener("0.0.0.0", 22)], n)
         #expect(r.forwarded.map { "\($0.port) \($0.target)" } == ["8081 172.30.0.4:8000"])
     }
+
+    /// Exposure asks about each translated (address, port, protocol) as the rules pair them, not the cross product
+    /// of every compared address with every compared port: a kube-proxy ClusterIP keeps its service port and
+    /// protocol, a NodePort is tried on the host's own addresses, an address compared alone gets every port.
+    @Test func natQuestionsArePairedAsTheRulesPairThem() throws {
+        let n = table(.ip, "nat")
+        try n.chain("PREROUTING", hook: .prerouting, type: "nat", priority: -100, ["jump SERVICES"])
+        try n.chain("SERVICES", ["ip daddr 203.0.113.10 meta l4proto tcp tcp dport 80 jump SVC1",
+                                 "ip daddr 203.0.113.11 meta l4proto udp udp dport 53 jump SVC2",
+                                 "ip daddr 203.0.113.12 jump SVC3",
+                                 "xt match addrtype dst LOCAL jump NODEPORTS"])
+        try n.chain("NODEPORTS", ["meta l4proto tcp tcp dport 30080 jump SVC1"])
+        try n.chain("SVC1", ["dnat to 192.0.2.1:8080"])
+        try n.chain("SVC2", ["dnat to 192.0.2.1:5353"])
+        try n.chain("SVC3", ["meta l4proto tcp tcp dport 443 dnat to 192.0.2.1:8443"])
+        let web = tcpListener("0.0.0.0", 8080), tls = tcpListener("0.0.0.0", 8443), dns = udpListener("0.0.0.0", 5353)
+        let r = result([web, tls, dns], n)
+        func via(_ port: UInt16, _ proto: L4Proto) throws -> [String] {
+            let l = try #require(r.listeners.first { $0.listener.port == port && $0.listener.proto == proto })
+            return Set(l.regions.filter { $0.verdict == .accept && $0.interface != "lo" }.map { "\($0.destination):\($0.destinationPort)" }).sorted()
+        }
+        // The ClusterIP with its own port, the NodePort on the host's own addresses, the direct port.
+        #expect(try via(8080, .tcp) == ["192.0.2.1:30080", "192.0.2.1:8080", "198.51.100.1:30080", "198.51.100.1:8080", "203.0.113.10:80"])
+        #expect(try via(5353, .udp) == ["192.0.2.1:5353", "198.51.100.1:5353", "203.0.113.11:53"])
+        // 203.0.113.12 is compared without a port: every compared port is tried on it, and 443 is translated.
+        #expect(try via(8443, .tcp).contains("203.0.113.12:443"))
+        // A ClusterIP is never asked about another service's port or protocol.
+        #expect(try !via(8080, .tcp).contains { $0.hasPrefix("203.0.113.11:") || $0 == "203.0.113.10:53" })
+    }
 }
