@@ -61,7 +61,8 @@ public enum DiffReport {
             for l in d.listeners {
                 let before = l.old.map { SnapshotDiffer.label($0.summary) } ?? "absent"
                 let after = l.new.map { SnapshotDiffer.label($0.summary) } ?? "absent"
-                let procs = (l.new ?? l.old)?.processes ?? []
+                // Process names and messages are escaped: any user can rename a process to control characters.
+                let procs = ((l.new ?? l.old)?.processes ?? []).map(TerminalText.escape)
                 lines.append("  \(l.proto.rawValue) \(l.endpoint)\(procs.isEmpty ? "" : " (\(procs.joined(separator: ", ")))"): \(before) → \(after)")
                 for c in l.changes { lines.append("    \(c.direction) \(c.text)") }
                 if let step = l.new?.decidedBy, l.changes.contains(where: { $0.direction == "+" }) {
@@ -72,16 +73,16 @@ public enum DiffReport {
         lines.append("")
         lines.append("findings: \(d.newFindings.count) new, \(d.widenedFindings.count) widened, \(d.fixedFindings.count) fixed")
         for f in d.newFindings {
-            lines.append("  + \(f.severity.rawValue.uppercased()) \(f.ruleId) \(f.message)\(f.isSuppressed ? " (suppressed)" : "")")
+            lines.append("  + \(f.severity.rawValue.uppercased()) \(f.ruleId) \(TerminalText.escape(f.message))\(f.isSuppressed ? " (suppressed)" : "")")
             if let loc = f.rulesetLocation { lines.append("      at \(loc.file):\(loc.line):\(loc.column); fix: \(f.remediation)") }
         }
         for w in d.widenedFindings {
             let f = w.finding
-            lines.append("  ^ \(f.severity.rawValue.uppercased()) \(f.ruleId) widened: \(f.message)\(f.isSuppressed ? " (suppressed)" : "")")
+            lines.append("  ^ \(f.severity.rawValue.uppercased()) \(f.ruleId) widened: \(TerminalText.escape(f.message))\(f.isSuppressed ? " (suppressed)" : "")")
             for x in w.widenings { lines.append("      \(x.text)") }
         }
         for f in d.fixedFindings {
-            lines.append("  - \(f.severity.rawValue.uppercased()) \(f.ruleId) \(f.message)")
+            lines.append("  - \(f.severity.rawValue.uppercased()) \(f.ruleId) \(TerminalText.escape(f.message))")
         }
         return lines.joined(separator: "\n") + "\n"
     }

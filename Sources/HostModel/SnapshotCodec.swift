@@ -87,12 +87,16 @@ public enum SnapshotCodec {
         }
     }
 
+    /// Snapshots larger than this are refused before reading (the largest benchmark snapshot is about 300 MB).
+    public static let maxFileBytes = 4 << 30
+
+    /// Reads a snapshot file; a FIFO, device or directory, or a file over `maxFileBytes`, is refused by name.
     public static func load(path: String) throws -> Snapshot {
         let data: Data
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            data = try BoundedFile.read(path, limit: maxFileBytes)
         } catch {
-            throw SnapshotError.unreadable(path: path, reason: (error as NSError).localizedDescription)
+            throw SnapshotError.unreadable(path: path, reason: error.description)
         }
         return try decode(data)
     }

@@ -15,9 +15,11 @@ public enum PolicyLoader {
     public static let maxIncludeDepth = 16
 
     /// Loads `path` and its includes for the host named `hostname` (include selectors are matched against it).
-    public static func load(path: String, hostname: String?) throws(PolicyError) -> Policy {
+    /// Includes must stay inside `path`'s directory tree or one of `allowInclude` (symlinks resolved): a policy from a
+    /// pull request must not read, and echo in an error, other files of the host.
+    public static func load(path: String, hostname: String?, allowInclude: [String] = []) throws(PolicyError) -> Policy {
         let text = try readText(path)
-        var state = LoadState(hostname: hostname)
+        var state = LoadState(hostname: hostname, scope: IncludeScope(mainFile: path, allowed: allowInclude))
         let part = try parseFile(text, file: path, state: &state, depth: 0, isMain: true)
         let policy = Policy(source: path, listeners: part.listeners, forbidden: part.forbidden, checks: part.checks,
                             suppressions: part.suppressions, files: state.files, sections: state.sections)
@@ -28,7 +30,7 @@ public enum PolicyLoader {
     /// Parses policy text that has no includes to resolve relative to a directory (tests, the built-in default).
     /// Includes in `text` are resolved relative to the current directory.
     public static func parse(_ text: String, file: String, hostname: String? = nil) throws(PolicyError) -> Policy {
-        var state = LoadState(hostname: hostname)
+        var state = LoadState(hostname: hostname, scope: IncludeScope(mainFile: file))
         state.files = []
         let part = try parseFile(text, file: file, state: &state, depth: 0, isMain: true)
         let policy = Policy(source: file, listeners: part.listeners, forbidden: part.forbidden, checks: part.checks,
@@ -46,6 +48,7 @@ public enum PolicyLoader {
 
     struct LoadState {
         var hostname: String?
+        var scope: IncludeScope
         var files: [String] = []
         var stack: [String] = []
         var sections: [String: SourceLocation] = [:]
@@ -68,18 +71,12 @@ public enum PolicyLoader {
     static func readText(_ path: String) throws(PolicyError) -> String {
         let data: Data
         do {
-            let attrs = try FileManager.default.attributesOfItem(atPath: path)
-            if let size = attrs[.size] as? NSNumber, size.intValue > maxFileBytes {
-                throw PolicyError.unreadable(file: path, reason: "the file is \(size.intValue) bytes; a policy may have at most \(maxFileBytes)")
-            }
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch let e as PolicyError {
-            throw e
+            data = try BoundedFile.read(path, limit: maxFileBytes)
         } catch {
-            throw .unreadable(file: path, reason: (error as NSError).localizedDescription)
-        }
-        guard data.count <= maxFileBytes else {
-            throw .unreadable(file: path, reason: "a policy may have at most \(maxFileBytes) bytes")
+            if case .tooLarge(let bytes, _) = error {
+                throw .unreadable(file: path, reason: "the file is \(bytes) bytes; a policy may have at most \(maxFileBytes)")
+            }
+            throw .unreadable(file: path, reason: error.description)
         }
         guard let text = String(validating: data, as: UTF8.self) else {
             throw .invalid(at: SourceLocation(file: path, line: 1, column: 1), expected: "UTF-8 text (the file is not valid UTF-8)")
@@ -89,6 +86,9 @@ public enum PolicyLoader {
 
     static func parseFile(_ text: String, file: String, state: inout LoadState, depth: Int, isMain: Bool) throws(PolicyError) -> Part {
         state.files.append(file)
+        // Windows editors start UTF-8 files with a byte-order mark; YAML allows it, the composer does not.
+        var text = text
+        if text.unicodeScalars.first == "\u{FEFF}" { text = String(text.unicodeScalars.dropFirst()) }
         guard text.utf8.count <= maxFileBytes else {
             throw .unreadable(file: file, reason: "a policy may have at most \(maxFileBytes) bytes")
         }
@@ -132,6 +132,9 @@ public enum PolicyLoader {
                 let (rel, hosts) = try includeEntry(item, r)
                 if let hosts, let name = state.hostname, !hosts.contains(where: { globMatch($0, name) }) { continue }
                 let path = resolve(rel, from: file)
+                guard state.scope.contains(path) else {
+                    throw .invalid(at: r.loc(item), expected: "an include inside the policy's directory tree (\(rel) is outside it; \(IncludeScope.widening) widens it)")
+                }
                 guard depth + 1 <= maxIncludeDepth else {
                     throw .invalid(at: r.loc(item), expected: "at most \(maxIncludeDepth) levels of include")
                 }

@@ -20,11 +20,14 @@ public struct TextReporter: Reporter {
         }
     }
 
+    /// Host-derived text (process names travel into messages and subjects) with control characters escaped.
+    static func safe(_ s: String) -> String { TerminalText.escape(s) }
+
     public func render(_ report: Report) -> String {
         let r = report.result
         let c = report.color
-        var out = "portwarden \(report.toolVersion) audit of \(r.host.hostname) (collected \(r.host.collectedAt)), policy \(report.relative(r.policySource))\n"
-        for caveat in r.caveats { out += Self.paint("caveat: \(caveat)", "33", c) + "\n" }
+        var out = "portwarden \(report.toolVersion) audit of \(Self.safe(r.host.hostname)) (collected \(r.host.collectedAt)), policy \(report.relative(r.policySource))\n"
+        for caveat in r.caveats { out += Self.paint("caveat: \(Self.safe(caveat))", "33", c) + "\n" }
         let active = r.findings.filter { !$0.isSuppressed }
         for sev in Severity.allCases.reversed() {
             let group = active.filter { $0.severity == sev }
@@ -39,7 +42,7 @@ public struct TextReporter: Reporter {
                 let s = f.suppression
                 let until = s?.expires.map { ", until \($0)" } ?? ""
                 out += "  \(f.ruleId) \(f.slug)  \(subjectText(f))  [\(f.severity.rawValue)]\n"
-                out += "    waived at \(s.map { report.relative($0.location.file) + ":\($0.location.line)" } ?? "?")\(until): \(s?.reason ?? "")\n"
+                out += "    waived at \(s.map { report.relative($0.location.file) + ":\($0.location.line)" } ?? "?")\(until): \(Self.safe(s?.reason ?? ""))\n"
             }
         }
         if r.findings.isEmpty { out += "\nNo findings.\n" }
@@ -49,7 +52,9 @@ public struct TextReporter: Reporter {
         return out
     }
 
-    func subjectText(_ f: Finding) -> String {
+    func subjectText(_ f: Finding) -> String { Self.safe(rawSubject(f)) }
+
+    func rawSubject(_ f: Finding) -> String {
         if let l = f.listener { return "\(l.proto.rawValue) \(l.endpoint)" }
         // A candidate rule (`--ruleset`) by its line: its handle exists only in the namespace it was loaded into.
         if let rule = f.rule { return "\(rule.family) \(rule.table) \(rule.chain) " + (f.rulesetLocation.map { "at \($0.file):\($0.line)" } ?? "#\(rule.handle)") }
@@ -60,15 +65,15 @@ public struct TextReporter: Reporter {
         var s = "  \(f.ruleId) \(f.slug)  \(subjectText(f))"
         if f.conditional { s += report.failOnConditional ? "  (conditional)" : "  (conditional: does not fail the run)" }
         if let mark = report.baseline?[f.fingerprint] { s += "  [baseline: \(mark.state.rawValue)]" }
-        s += "\n    \(f.message)\n"
-        for w in report.baseline?[f.fingerprint]?.widened ?? [] { s += "    widened: \(w)\n" }
+        s += "\n    \(Self.safe(f.message))\n"
+        for w in report.baseline?[f.fingerprint]?.widened ?? [] { s += "    widened: \(Self.safe(w))\n" }
         if let e = f.evidence {
-            for step in e.path { s += "    path: \(step)\n" }
-            if !e.reasons.isEmpty { s += "    undecided: \(e.reasons.joined(separator: "; "))\n" }
+            for step in e.path { s += "    path: \(Self.safe(step))\n" }
+            if !e.reasons.isEmpty { s += "    undecided: \(Self.safe(e.reasons.joined(separator: "; ")))\n" }
         }
         if let loc = f.policyLocation { s += "    policy: \(report.relative(loc.file)):\(loc.line):\(loc.column)\n" }
         if let loc = f.rulesetLocation { s += "    ruleset: \(report.relative(loc.file)):\(loc.line):\(loc.column)\n" }
-        s += "    fix: \(f.remediation)\n"
+        s += "    fix: \(Self.safe(f.remediation))\n"
         return s
     }
 }

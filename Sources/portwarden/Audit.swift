@@ -74,7 +74,7 @@ struct Audit: ParsableCommand {
     func run() throws {
         let failing = try exitOnFailure { () throws -> Int in
             let (snapshot, rulesetMap) = try candidate.apply(to: source.load())
-            let policy = try loadPolicy(policy, hostname: snapshot.host.hostname)
+            let policy = try loadPolicy(policy, hostname: snapshot.host.hostname, allowInclude: candidate.allowInclude)
             let known = try baseline.map(readBaseline)
             let evaluator = Evaluator(snapshot: snapshot)
             let reaches = evaluator.exposure().map(ListenerReach.init)
@@ -116,9 +116,9 @@ let sarifNeedsAFile = """
     """
 
 /// The policy from `--policy`, or the built-in default; a bad policy is exit 2 with `file:line:column`.
-func loadPolicy(_ path: String?, hostname: String) throws -> Policy {
+func loadPolicy(_ path: String?, hostname: String, allowInclude: [String] = []) throws -> Policy {
     do {
-        if let path { return try PolicyLoader.load(path: path, hostname: hostname) }
+        if let path { return try PolicyLoader.load(path: path, hostname: hostname, allowInclude: allowInclude) }
         return try PolicyLoader.builtInDefault()
     } catch {
         throw CommandFailure(status: .invalidInput, message: error.description)

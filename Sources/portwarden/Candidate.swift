@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import HostModel
 import Netlink
+import Policy
 import Diffing
 
 /// `--ruleset FILE`: evaluate an nft file that is not applied, in place of the host's (or snapshot's) ruleset.
@@ -17,11 +18,16 @@ struct CandidateRuleset: ParsableArguments {
         valueName: "file"))
     var ruleset: String?
 
+    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp(
+        "Let includes of the policy and of the --ruleset file reach into this directory too (by default they must stay inside the including file's directory tree); repeatable.",
+        valueName: "dir"))
+    var allowInclude: [String] = []
+
     /// The snapshot with its firewall replaced by the candidate ruleset (unchanged without `--ruleset`), and where each
     /// candidate rule comes from in the file.
     func apply(to snapshot: Snapshot) throws -> (Snapshot, RulesetSourceMap?) {
         guard let ruleset else { return (snapshot, nil) }
-        let loaded = try RulesetSandbox.load(path: ruleset, interfaces: snapshot.interfaces)
+        let loaded = try RulesetSandbox.load(path: ruleset, interfaces: snapshot.interfaces, allowInclude: allowInclude)
         var s = snapshot
         s.firewall = loaded.firewall
         // Legacy x_tables are not part of an nft file: loading it leaves them in place on the host.
@@ -39,11 +45,11 @@ enum RulesetSandbox {
 
     struct Loaded: Decodable { var firewall: Firewall; var interfaces: [String: UInt32]; var path: String }
 
-    static func load(path: String, interfaces: [Interface]) throws -> Loaded {
+    /// Includes of the file must resolve inside its directory tree or `allowInclude` (checked before nft runs).
+    static func load(path: String, interfaces: [Interface], allowInclude: [String] = []) throws -> Loaded {
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
-        guard FileManager.default.isReadableFile(atPath: absolute) else {
-            throw CommandFailure(status: .invalidInput, message: "cannot read the ruleset \(path)")
-        }
+        let scope = IncludeScope(mainFile: absolute, allowed: allowInclude)
+        try RulesetIncludes.check(absolute, shown: path, scope: scope)
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var args = ["__load-ruleset", "--file", absolute]
         for i in interfaces where !i.isLoopback && i.name != "lo" { args += ["--interface", "\(i.name)=\(i.index)"] }
@@ -54,7 +60,8 @@ enum RulesetSandbox {
         switch result.status {
         case 0: break
         case ExitStatus.invalidInput.rawValue:
-            throw CommandFailure(status: .invalidInput, message: "the ruleset \(path) does not load:\n\(result.err.trimmingCharacters(in: .whitespacesAndNewlines))")
+            let err = RulesetIncludes.filterErrors(result.err, scope: scope, dir: (absolute as NSString).deletingLastPathComponent)
+            throw CommandFailure(status: .invalidInput, message: "the ruleset \(path) does not load:\n\(err.trimmingCharacters(in: .whitespacesAndNewlines))")
         default:
             var why = result.err.trimmingCharacters(in: .whitespacesAndNewlines)
             if why.hasPrefix("portwarden: ") { why = String(why.dropFirst("portwarden: ".count)) }

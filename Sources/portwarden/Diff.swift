@@ -108,7 +108,7 @@ struct Diff: ParsableCommand {
             }
             let (newSnap, map) = try candidate.apply(to: newBase)
             let newLabel = (new ?? oldLabel) + (candidate.ruleset.map { " with ruleset \($0)" } ?? "")
-            let policy = try loadPolicy(policy, hostname: newSnap.host.hostname)
+            let policy = try loadPolicy(policy, hostname: newSnap.host.hostname, allowInclude: candidate.allowInclude)
             var d = SnapshotDiffer.diff(old: oldSnap, new: newSnap, policy: policy, today: PolicyDate.todayUTC(),
                                         options: AuditOptions(ignore: ignore))
             if let map {

@@ -97,7 +97,7 @@ enum ExposureReport {
             if let last = groups.last, last.0 == x.summary { groups[groups.count - 1].1.append(i) } else { groups.append((x.summary, [i])) }
         }
         for x in exposures {
-            let procs = x.listener.processes.map { "\($0.name)[\($0.pid)]" }
+            let procs = x.listener.processes.map { "\(TerminalText.escape($0.name))[\($0.pid)]" }
             var detail: [String] = []
             switch x.summary {
             case .public, .restricted:
@@ -110,7 +110,7 @@ enum ExposureReport {
                 detail.append("no new connection accepted")
             }
             if !x.viaPorts.isEmpty { detail.append("via DNAT/redirect from port \(x.viaPorts.map(String.init).joined(separator: ","))") }
-            rows.append([x.listener.proto.rawValue, x.listener.endpoint, procs.isEmpty ? (x.listener.owner == .unknown ? "?" : "-") : listed(procs, max: 2),
+            rows.append([x.listener.proto.rawValue, TerminalText.escape(x.listener.endpoint), procs.isEmpty ? (x.listener.owner == .unknown ? "?" : "-") : listed(procs, max: 2),
                          detail.joined(separator: "; ")])
         }
         let headers = ["PROTO", "LISTENER", "PROCESS", "WHO CAN CONNECT"]
@@ -144,10 +144,10 @@ enum ExposureReport {
             let receiver: String
             if let ns = f.namespace {
                 if let l = f.listener {
-                    let procs = l.processes.map { "\($0.name)[\($0.pid)]" }.joined(separator: ",")
-                    receiver = "\(ns): \(l.bind ?? l.address):\(l.port)\(procs.isEmpty ? "" : " \(procs)")"
+                    let procs = l.processes.map { "\(TerminalText.escape($0.name))[\($0.pid)]" }.joined(separator: ",")
+                    receiver = "\(TerminalText.escape(ns)): \(l.bind ?? l.address):\(l.port)\(procs.isEmpty ? "" : " \(procs)")"
                 } else {
-                    receiver = "\(ns): nothing listens"
+                    receiver = "\(TerminalText.escape(ns)): nothing listens"
                 }
             } else {
                 receiver = "another host"

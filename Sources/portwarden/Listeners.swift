@@ -64,7 +64,9 @@ enum ListenerTable {
             }
             let key = l.processes.map(\.pid)
             if let hit = owners[key] { return hit }
-            let value = (l.processes.isEmpty ? "-" : l.processes.map { "\($0.name)[\($0.pid)]" }.joined(separator: ","), ListenerTable.unit(l))
+            // Process names and units are escaped: any user can rename a process to control characters.
+            let value = (l.processes.isEmpty ? "-" : l.processes.map { "\(TerminalText.escape($0.name))[\($0.pid)]" }.joined(separator: ","),
+                         ListenerTable.unit(l))
             owners[key] = value
             return value
         }
@@ -76,8 +78,8 @@ enum ListenerTable {
         var out = ""
         for n in ns where !n.listeners.isEmpty || !n.entered {
             let pids = n.pids.isEmpty ? "" : " (pid \(n.pids.prefix(3).map(String.init).joined(separator: ", "))\(n.pids.count > 3 ? ", …" : ""))"
-            out += "\nNETNS \(n.label)\(pids)\n"
-            out += n.entered ? render(n.listeners) : "  not read: \(n.warnings.first ?? "the namespace could not be entered")\n"
+            out += "\nNETNS \(TerminalText.escape(n.label))\(pids)\n"
+            out += n.entered ? render(n.listeners) : "  not read: \(TerminalText.escape(n.warnings.first ?? "the namespace could not be entered"))\n"
         }
         return out
     }
@@ -85,7 +87,7 @@ enum ListenerTable {
     static func unit(_ l: Listener) -> String {
         var seen: [String] = []
         for p in l.processes { if let u = p.unit, !seen.contains(u) { seen.append(u) } }
-        return seen.isEmpty ? "-" : seen.joined(separator: ",")
+        return seen.isEmpty ? "-" : TerminalText.escape(seen.joined(separator: ","))
     }
 
     /// Rows sorted by protocol, then port, then address; columns padded to their widest cell.
@@ -101,7 +103,7 @@ enum ListenerTable {
         rows.reserveCapacity(sorted.count + 1)
         for l in sorted {
             let ou = cache.ownerAndUnit(l)
-            rows.append([l.proto.rawValue, l.endpoint, cache.scope(l), String(l.uid), ou.owner, ou.unit])
+            rows.append([l.proto.rawValue, l.device == nil ? l.endpoint : TerminalText.escape(l.endpoint), cache.scope(l), String(l.uid), ou.owner, ou.unit])
         }
         // Widths in bytes of UTF-8 would misalign non-ASCII process names; count characters once per cell.
         var widths = Array(repeating: 0, count: header.count)

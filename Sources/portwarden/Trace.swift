@@ -251,10 +251,14 @@ enum ProbeLine {
         ws()
         if i < b.count, b[i] == 0x7d { i += 1 } else {
             while true {
+                let keyColumn = i + 1
                 let k = try string(field)
                 try expect(0x3a, "':'")
                 let v = try value()
-                if let k { fields[k] = v }
+                if let k {
+                    guard fields[k] == nil else { throw ProbeLineError(message: "duplicate key '\(k.rawValue)' at column \(keyColumn)") }
+                    fields[k] = v
+                }
                 ws()
                 guard i < b.count else { throw ProbeLineError(message: "unterminated object") }
                 if b[i] == 0x2c { i += 1; continue }
