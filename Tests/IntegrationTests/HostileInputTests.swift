@@ -156,6 +156,39 @@ import Testing
                 "SARIF keeps the exact name")
     }
 
+    /// A process that renames itself with prctl(PR_SET_NAME) (as any local user can) to an escape sequence, a BEL and
+    /// a newline, then listens on tcp 0.0.0.0:4444 and writes argv[1] when ready.
+    static let renamingScript = #"""
+        import ctypes, socket, sys, time
+        libc = ctypes.CDLL(None)
+        libc.prctl(15, ctypes.c_char_p(b"\x1b[31mE\x07\nFAKE\\"), 0, 0, 0)
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("0.0.0.0", 4444)); s.listen(1)
+        open(sys.argv[1], "w").close()
+        time.sleep(60)
+        """#
+
+    @Test(.enabled(if: NetnsGate.enabled, NetnsGate.reason))
+    func processRenamedWithPrctlIsEscapedOnTheLiveHost() throws {
+        let dir = try TempDir("hostile-prctl")
+        let ns = try TestNamespace("prctl")
+        defer { ns.cleanup() }
+        try Self.renamingScript.write(toFile: dir.file("rename.py"), atomically: true, encoding: .utf8)
+        try ns.spawn(["python3", dir.file("rename.py"), dir.file("ready")])
+        try waitForFile(dir.file("ready"))
+        let name = "\u{1B}[31mE\u{07}\nFAKE\\"
+        try "version: 1\nlisteners:\n  - {proto: tcp, port: 4444, owner: {process: sshd}}\n".write(toFile: dir.file("policy.yaml"), atomically: true, encoding: .utf8)
+        for args in [["listeners"], ["exposure"], ["audit", "--policy", dir.file("policy.yaml"), "--fail-on", "none"]] {
+            let r = try ns.exec([portwardenBinary] + args + ["--netns", "host"], check: false)
+            #expect(r.status == 0, "\(args[0]): \(r.stderr)")
+            #expect(r.stdout.contains(#"\x1B[31mE\x07\x0AFAKE\\"#), "\(args[0]): \(r.stdout)")
+            #expect(!r.stdout.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{07}" }, "\(args[0]) printed a control character")
+        }
+        let json = try ns.exec([portwardenBinary, "listeners", "--netns", "host", "--format", "json"])
+        #expect(Self.containsString(try JSONSerialization.jsonObject(with: json.stdoutData), name), "JSON keeps the exact name")
+    }
+
     /// Whether a string value in decoded JSON equals (or, with `substring`, contains) `s`.
     static func containsString(_ v: Any, _ s: String, substring: Bool = false) -> Bool {
         if let t = v as? String { return substring ? t.contains(s) : t == s }
