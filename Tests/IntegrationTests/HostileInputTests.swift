@@ -112,6 +112,52 @@ import Testing
         #expect(r.stderr.contains("line 2") && r.stderr.contains("duplicate key"), "\(r.stderr)")
     }
 
+    // MARK: already right, kept right
+
+    @Test(arguments: ["70000", "-1", "0", "0x16", "22.5", "1e3"])
+    func badPolicyPortIsRefusedWithItsLocation(port: String) throws {
+        let dir = try TempDir("hostile-port")
+        try "version: 1\nforbidden:\n  - {port: \(port), reason: x}\n".write(toFile: dir.file("policy.yaml"), atomically: true, encoding: .utf8)
+        let r = try portwarden(["audit", "--snapshot", Self.fixture, "--policy", dir.file("policy.yaml")])
+        #expect(r.status == 2, "\(port): \(r.stderr)")
+        #expect(r.stderr.contains("\(dir.file("policy.yaml")):3:"), "\(r.stderr)")
+    }
+
+    @Test(arguments: ["70000", "-1", "0x16", "22.5", "1e3", "\"22\""])
+    func badProbePortIsRefused(port: String) throws {
+        let line = #"{"proto":"tcp","src":"198.51.100.7","dst":"192.0.2.1","iif":"eth0","dport":"# + port + "}"
+        let r = try portwarden(["trace", "--snapshot", Self.fixture, "--probes", "-"], input: line + "\n")
+        #expect(r.status == 2, "\(port): \(r.stderr)")
+        #expect(r.stderr.contains("line 1"), "\(r.stderr)")
+    }
+
+    @Test func outputIntoADirectoryOrAMissingDirectoryFailsAndKeepsThePreviousReport() throws {
+        let dir = try TempDir("hostile-out")
+        try FileManager.default.createDirectory(atPath: dir.file("adir"), withIntermediateDirectories: true)
+        let intoDir = try portwarden(["audit", "--snapshot", Self.fixture, "--fail-on", "none", "--output", dir.file("adir")])
+        #expect(intoDir.status != 0 && intoDir.stderr.contains(dir.file("adir")), "\(intoDir.stderr)")
+        let missing = try portwarden(["audit", "--snapshot", Self.fixture, "--fail-on", "none", "--output", dir.file("nope/report.txt")])
+        #expect(missing.status != 0 && missing.stderr.contains(dir.file("nope")), "\(missing.stderr)")
+        // A run that fails (bad policy) leaves the earlier report as it was.
+        try "previous report\n".write(toFile: dir.file("report.txt"), atomically: true, encoding: .utf8)
+        try "version: 2\n".write(toFile: dir.file("bad.yaml"), atomically: true, encoding: .utf8)
+        let failed = try portwarden(["audit", "--snapshot", Self.fixture, "--policy", dir.file("bad.yaml"), "--output", dir.file("report.txt")])
+        #expect(failed.status == 2)
+        #expect(try String(contentsOfFile: dir.file("report.txt"), encoding: .utf8) == "previous report\n")
+    }
+
+    @Test func outputSymlinkIsReplacedNotFollowed() throws {
+        let dir = try TempDir("hostile-outlink")
+        try "keep me\n".write(toFile: dir.file("victim"), atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: dir.file("report.txt"), withDestinationPath: dir.file("victim"))
+        let r = try portwarden(["audit", "--snapshot", Self.fixture, "--fail-on", "none", "--output", dir.file("report.txt")])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try String(contentsOfFile: dir.file("victim"), encoding: .utf8) == "keep me\n")
+        let attrs = try FileManager.default.attributesOfItem(atPath: dir.file("report.txt"))
+        #expect(attrs[.type] as? FileAttributeType == .typeRegular)
+        #expect(try String(contentsOfFile: dir.file("report.txt"), encoding: .utf8).contains("Summary:"))
+    }
+
     // MARK: process names
 
     /// The fixture with its first process renamed to escape sequences, a BEL and a newline that forges a row.
