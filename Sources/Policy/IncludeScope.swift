@@ -60,3 +60,32 @@ public struct IncludeScope: Sendable, Equatable {
         return normalized(p)
     }
 }
+
+extension IncludeScope {
+    /// nft's error output without the source lines it quotes from files outside this scope: nft prints
+    /// `FILE:LINE:COL-COL: Error: …` followed by the offending line and a marker line.
+    public func filterNftErrors(_ text: String, dir: String) -> String {
+        var keep = true
+        var out: [Substring] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if let file = Self.locationFile(line) {
+                let path = file.hasPrefix("/") ? String(file) : dir + "/" + file
+                keep = contains(path)
+                out.append(keep ? line : "(an error in a file outside the ruleset's directory tree; not shown)")
+            } else if keep {
+                out.append(line)
+            }
+        }
+        return out.joined(separator: "\n")
+    }
+
+    /// The file of a `FILE:LINE:COL…: ` or `In file included from FILE:LINE:COL…:` line.
+    static func locationFile(_ line: Substring) -> Substring? {
+        var rest = line
+        if rest.hasPrefix("In file included from ") { rest = rest.dropFirst("In file included from ".count) }
+        let parts = rest.split(separator: ":", maxSplits: 3, omittingEmptySubsequences: false)
+        guard parts.count >= 3, !parts[0].isEmpty, Int(parts[1]) != nil,
+              parts[2].split(separator: "-").allSatisfy({ Int($0) != nil }), !parts[2].isEmpty else { return nil }
+        return parts[0]
+    }
+}

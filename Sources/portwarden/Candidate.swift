@@ -60,7 +60,7 @@ enum RulesetSandbox {
         switch result.status {
         case 0: break
         case ExitStatus.invalidInput.rawValue:
-            let err = RulesetIncludes.filterErrors(result.err, scope: scope, dir: (absolute as NSString).deletingLastPathComponent)
+            let err = scope.filterNftErrors(result.err, dir: (absolute as NSString).deletingLastPathComponent)
             throw CommandFailure(status: .invalidInput, message: "the ruleset \(path) does not load:\n\(err.trimmingCharacters(in: .whitespacesAndNewlines))")
         default:
             var why = result.err.trimmingCharacters(in: .whitespacesAndNewlines)

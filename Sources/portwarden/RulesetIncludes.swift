@@ -127,33 +127,6 @@ enum RulesetIncludes {
     static func isWord(_ c: UInt8) -> Bool {
         (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x5f || c == 0x2d || c == 0x2e || c == 0x2f || c == 0x24
     }
-
-    /// nft's error output without the source lines it quotes from files outside `scope`: nft prints
-    /// `FILE:LINE:COL-COL: Error: …` followed by the offending line and a marker line.
-    static func filterErrors(_ text: String, scope: IncludeScope, dir: String) -> String {
-        var keep = true
-        var out: [Substring] = []
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            if let file = locationFile(line) {
-                let path = file.hasPrefix("/") ? String(file) : dir + "/" + file
-                keep = scope.contains(path)
-                out.append(keep ? line : "(an error in a file outside the ruleset's directory tree; not shown)")
-            } else if keep {
-                out.append(line)
-            }
-        }
-        return out.joined(separator: "\n")
-    }
-
-    /// The file of a `FILE:LINE:COL…: ` or `In file included from FILE:LINE:COL…:` line.
-    static func locationFile(_ line: Substring) -> Substring? {
-        var rest = line
-        if rest.hasPrefix("In file included from ") { rest = rest.dropFirst("In file included from ".count) }
-        let parts = rest.split(separator: ":", maxSplits: 3, omittingEmptySubsequences: false)
-        guard parts.count >= 3, !parts[0].isEmpty, Int(parts[1]) != nil,
-              parts[2].split(separator: "-").allSatisfy({ Int($0) != nil }), !parts[2].isEmpty else { return nil }
-        return parts[0]
-    }
 }
 
 /// Small path helpers for the include checks.

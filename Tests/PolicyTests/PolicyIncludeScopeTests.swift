@@ -56,4 +56,27 @@ import Testing
             try PolicyLoader.parse("\u{FEFF}version: 2\n", file: "bom.yaml")
         } throws: { e in (e as? PolicyError)?.location == SourceLocation(file: "bom.yaml", line: 1, column: 10) }
     }
+
+    @Test func nftErrorsQuoteNoLineOfAFileOutsideTheScope() throws {
+        let d = try Dir()
+        let repo = d.path + "/repo"
+        let scope = IncludeScope(mainFile: repo + "/main.nft")
+        let err = """
+            In file included from \(repo)/main.nft:2:1-20:
+            \(d.path)/secret:1:1-4: Error: syntax error, unexpected string
+            root:$6$HASH:19000:0:99999:7:::
+            ^^^^
+            \(repo)/main.nft:3:9-13: Error: syntax error
+            table inet filter { bad }
+                    ^^^^^
+            """
+        let out = scope.filterNftErrors(err, dir: repo)
+        #expect(!out.contains("root:$6$HASH"))
+        #expect(!out.contains("\(d.path)/secret:1:1"))
+        #expect(out.contains("\(repo)/main.nft:3:9-13: Error: syntax error\ntable inet filter { bad }"))
+        #expect(out.contains("In file included from \(repo)/main.nft:2:1-20:"))
+        // Relative names are relative to the ruleset's directory.
+        #expect(!scope.filterNftErrors("../secret:1:1-4: Error: x\nroot:HASH\n", dir: repo).contains("root:HASH"))
+        #expect(scope.filterNftErrors("sub/a.nft:1:1-4: Error: x\nmine\n", dir: repo).contains("mine"))
+    }
 }
