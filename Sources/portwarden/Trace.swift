@@ -429,7 +429,7 @@ enum TraceText {
         lines.append(outcome)
         if let t = r.translatedTo { lines.append("translated to: \(t)") }
         if let l = r.listener {
-            let procs = l.processes.map { "\($0.name)[\($0.pid)]" }.joined(separator: ", ")
+            let procs = l.processes.map { "\(TerminalText.escape($0.name))[\($0.pid)]" }.joined(separator: ", ")
             let host = l.address.contains(":") ? "[\(l.address)]" : l.address
             let bind = l.bind.map { " bound to \($0.contains(":") ? "[\($0)]" : $0)" } ?? ""
             let ns = l.namespace.map { " in \($0)" } ?? ""

@@ -190,6 +190,16 @@ import Testing
             #expect(!r.stdout.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{07}" }, "\(args[0]) printed a control character")
             #expect(!r.stdout.split(separator: "\n").contains { $0.hasPrefix("tcp   0.0.0.0:1") }, "\(args[0]) printed a forged row")
         }
+        let trace = try portwarden(["trace", "--snapshot", snap, "--proto", "tcp", "--src", "203.0.113.9", "--dst", "192.0.2.1",
+                                    "--dport", "22", "--iif", "eth0"])
+        #expect(trace.stdout.contains(Self.escapedName) && !trace.stdout.contains("\u{1B}"), "trace: \(trace.stdout)")
+        // `policy init` writes the name into a YAML comment: a newline there must not add lines to the policy.
+        let template = try portwarden(["policy", "init", "--snapshot", snap])
+        #expect(template.status == 0, "\(template.stderr)")
+        #expect(!template.stdout.split(separator: "\n").contains { $0.hasPrefix("tcp   0.0.0.0:1") }, "policy init: \(template.stdout)")
+        try template.stdout.write(toFile: dir.file("init.yaml"), atomically: true, encoding: .utf8)
+        let reload = try portwarden(["audit", "--snapshot", snap, "--policy", dir.file("init.yaml"), "--fail-on", "none"])
+        #expect(reload.status == 0, "the generated policy loads: \(reload.stderr)")
         let json = try portwarden(["listeners", "--snapshot", snap, "--format", "json"])
         #expect(json.status == 0, "\(json.stderr)")
         #expect(Self.containsString(try JSONSerialization.jsonObject(with: json.stdoutData), Self.hostileName), "JSON must keep the exact name")

@@ -28,7 +28,8 @@ public enum PolicyTemplate {
             guard let g = groups[k], let first = g.first else { continue }
             let l = first.listener
             for r in g {
-                y += "  # seen: \(Checks.describe(r.listener)), \(PolicyTemplate.reachText(r))\n"
+                // Escaped: a process renamed to contain a newline must not add lines to the policy.
+                y += "  # seen: \(TerminalText.escape(Checks.describe(r.listener))), \(PolicyTemplate.reachText(r))\n"
             }
             let names = unique(g.flatMap { $0.listener.processes.map(\.name) })
             if !names.isEmpty { y += "  - name: \(quote(names.joined(separator: ", ")))\n" } else { y += "  - name: \(quote(k))\n" }
@@ -136,7 +137,13 @@ public enum PolicyTemplate {
             case "\\": out += "\\\\"
             case "\n": out += "\\n"
             default:
-                if ch.value < 0x20 { out += "\\x" + String(ch.value, radix: 16) } else { out.unicodeScalars.append(ch) }
+                // YAML's `\x` takes exactly two hex digits; C1 controls are not printable YAML either.
+                if ch.value < 0x20 || (0x7F...0x9F).contains(ch.value) {
+                    let hex = String(ch.value, radix: 16)
+                    out += "\\x" + (hex.count < 2 ? "0" : "") + hex
+                } else {
+                    out.unicodeScalars.append(ch)
+                }
             }
         }
         return out + "\""
