@@ -144,7 +144,17 @@ extension Evaluator {
         for (qi, q) in questions.enumerated() {
             for (gi, g) in grid.enumerated() {
                 guard let cell = cells[qi][gi] else { continue }
-                if !cell.forwarded.isEmpty { collectForwarded(cell.forwarded, q, g, into: &fwd, order: &fwdOrder) }
+                for piece in cell.forwarded {
+                    let k = ForwardKey(proto: q.proto, family: q.family, daddr: q.daddr, dport: q.dport, target: piece.target,
+                                       namespace: piece.namespace, listener: piece.listener, interface: g.name, exists: g.exists,
+                                       verdict: piece.verdict, leaf: piece.leafKey)
+                    if fwd[k] != nil {
+                        fwd[k]?.add(memo.intern(piece.region), piece.reasons)
+                    } else {
+                        fwd[k] = Accum(sets: [memo.intern(piece.region)], path: piece.path, reasons: piece.reasons)
+                        fwdOrder.append(k)
+                    }
+                }
                 for seg in cell.segments {
                     // One shared copy per distinct set: listeners and ports under the same rules get equal sets.
                     let region = memo.intern(seg.region)
@@ -161,13 +171,13 @@ extension Evaluator {
             if a.element.summary != b.element.summary { return a.element.summary < b.element.summary }
             return a.offset < b.offset
         }.map(\.element)
-        return ExposureResult(listeners: listeners, forwarded: summarizeForwarded(fwd, fwdOrder))
+        return ExposureResult(listeners: listeners, forwarded: summarizeForwarded(fwd, fwdOrder, memo: memo))
     }
 
     /// What one (question, interface) walk contributes: disjoint segments, and the branches DNAT sent elsewhere.
     struct Cell: Sendable {
         var segments: [Segment]
-        var forwarded: [Leaf]
+        var forwarded: [ForwardPiece]
     }
 
     /// Walks every question on every interface of the grid. Questions are split between workers by protocol and
@@ -223,7 +233,7 @@ extension Evaluator {
                                                              touched: walker.touched, interfaceGuards: walker.interfaceGuards))
                 }
             }
-            let forwarded = !g.local && isLocal ? leaves.filter { isForwardedBranch($0) } : []
+            let forwarded = !g.local && isLocal ? forwardPieces(leaves, proto: q.proto) : []
             var segments = overlay(leaves, keys: keys, proto: q.proto)
             if !tied.isEmpty { segments = orderAmbiguity(segments, stages: stages, groups: tied, start: start, cache: cache, proto: q.proto) }
             out.append(Cell(segments: segments, forwarded: forwarded))
@@ -420,15 +430,28 @@ extension Evaluator {
         var leaf: String
     }
 
+    /// One outcome of a branch DNAT sent elsewhere, as a worker computes it (the receiving namespace walked too).
+    struct ForwardPiece: Sendable {
+        var target: String
+        var namespace: String?
+        var listener: ListenerRef?
+        var verdict: PacketVerdict
+        var leafKey: String
+        var region: AddressSet
+        var path: [PathStep]
+        var reasons: [String]
+    }
+
     /// Branches that DNAT translated to an address that is not local: through the forward hook and, when a namespace
     /// of this host owns the address, through that namespace's chains to its socket. Dropped branches are left out.
-    func collectForwarded(_ leaves: [Leaf], _ q: Question, _ g: GridInterface, into fwd: inout [ForwardKey: Accum], order: inout [ForwardKey]) {
+    func forwardPieces(_ leaves: [Leaf], proto: L4Proto) -> [ForwardPiece] {
+        var out: [ForwardPiece] = []
         for l in leaves where isForwardedBranch(l) {
             guard let region = l.region, !region.isEmpty else { continue }
             let p = l.packet
             let a = addressText(addressValue(p.daddr), p.family)
             let target = p.family == .ipv6 ? "[\(a)]:\(p.dport)" : "\(a):\(p.dport)"
-            let outcomes: [PeerOutcome?] = l.kind == .forwarded ? (intoPeer(l, proto: q.proto)?.map { $0 } ?? [nil]) : [nil]
+            let outcomes: [PeerOutcome?] = l.kind == .forwarded ? (intoPeer(l, proto: proto)?.map { $0 } ?? [nil]) : [nil]
             for o in outcomes {
                 let end = o?.leaf ?? l
                 guard let r = end.region, !r.isEmpty else { continue }
@@ -439,22 +462,17 @@ extension Evaluator {
                 case .drop, .reject: continue
                 }
                 if let b = blindSpot, !reasons.contains(b) { reasons.append(b) }
-                let verdict: PacketVerdict = reasons.isEmpty ? .accept : .conditional
-                let k = ForwardKey(proto: q.proto, family: q.family, daddr: q.daddr, dport: q.dport, target: target, namespace: o?.namespace,
-                                   listener: o?.listener, interface: g.name, exists: g.exists, verdict: verdict, leaf: Evaluator.pathKey(end.path))
-                if fwd[k] != nil {
-                    fwd[k]?.add(r, reasons)
-                } else {
-                    fwd[k] = Accum(sets: [r], path: end.path, reasons: reasons)
-                    order.append(k)
-                }
+                out.append(ForwardPiece(target: target, namespace: o?.namespace, listener: o?.listener,
+                                        verdict: reasons.isEmpty ? .accept : .conditional, leafKey: Evaluator.pathKey(end.path),
+                                        region: r, path: end.path, reasons: reasons))
             }
         }
+        return out
     }
 
     /// Groups forwarded cells by (protocol, family, external port, target, receiver); each group lists the host
     /// addresses, interfaces and merged source ranges it is reachable from, and a summary judged as for listeners.
-    func summarizeForwarded(_ fwd: [ForwardKey: Accum], _ order: [ForwardKey]) -> [ForwardedPort] {
+    func summarizeForwarded(_ fwd: [ForwardKey: Accum], _ order: [ForwardKey], memo: SetMemo) -> [ForwardedPort] {
         struct GroupKey: Hashable {
             var proto: L4Proto; var family: IPFamily; var dport: UInt16; var target: String; var namespace: String?; var listener: ListenerRef?
         }
@@ -472,9 +490,9 @@ extension Evaluator {
         for k in order {
             guard let a = fwd[k] else { continue }
             let gk = GroupKey(proto: k.proto, family: k.family, dport: k.dport, target: k.target, namespace: k.namespace, listener: k.listener)
-            let set = a.set(k.family)
-            let listed = Evaluator.describe(set, routeLocalnet: localnet)
-            let dest = addressText(addressValue(k.daddr), k.family)
+            let set = memo.union(k.family, a.sets)
+            let listed = memo.describe(set)
+            let dest = memo.text(k.daddr, k.family)
             let region = ExposureRegion(family: k.family, interface: k.interface, interfaceExists: k.exists, destination: dest,
                                         destinationPort: k.dport, sources: listed.0, omittedSources: listed.1, sourceCount: Double(set.count),
                                         verdict: k.verdict, path: a.path, reasons: a.reasons)
@@ -492,7 +510,7 @@ extension Evaluator {
         for gk in gorder {
             guard let g = groups[gk] else { continue }
             let half: Double = gk.family == .ipv4 ? 2_147_483_648 : 85_070_591_730_234_615_865_843_651_857_942_052_864
-            let summary: ExposureSummary = g.accepted.values.contains { Double($0.count) >= half } ? .public
+            let summary: ExposureSummary = g.accepted.values.contains { Double(memo.count($0)) >= half } ? .public
                 : (g.regions.contains { $0.verdict == .conditional } ? .conditional : .restricted)
             var port = ForwardedPort(proto: gk.proto, family: gk.family, port: gk.dport, target: gk.target, destinations: g.dests,
                                      interfaces: g.ifaces.sorted(), sources: Evaluator.describe(g.sources, routeLocalnet: localnet).0,
