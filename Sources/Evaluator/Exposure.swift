@@ -233,7 +233,7 @@ extension Evaluator {
                                                              touched: walker.touched, interfaceGuards: walker.interfaceGuards))
                 }
             }
-            let forwarded = !g.local && isLocal ? forwardPieces(leaves, proto: q.proto) : []
+            let forwarded = !g.local && isLocal ? forwardPieces(leaves, keys: keys, proto: q.proto) : []
             var segments = overlay(leaves, keys: keys, proto: q.proto)
             if !tied.isEmpty { segments = orderAmbiguity(segments, stages: stages, groups: tied, start: start, cache: cache, proto: q.proto) }
             out.append(Cell(segments: segments, forwarded: forwarded))
@@ -428,6 +428,13 @@ extension Evaluator {
         var exists: Bool
         var verdict: PacketVerdict
         var leaf: String
+
+        /// The cheap fields only (equality still compares all): the receiver follows from the target, and hashing
+        /// the path text and the listener's processes for every cell was a tenth of a container host's exposure.
+        func hash(into h: inout Hasher) {
+            h.combine(proto); h.combine(family); h.combine(daddr); h.combine(dport); h.combine(target)
+            h.combine(interface); h.combine(verdict); h.combine(leaf.utf8.count)
+        }
     }
 
     /// One outcome of a branch DNAT sent elsewhere, as a worker computes it (the receiving namespace walked too).
@@ -444,9 +451,10 @@ extension Evaluator {
 
     /// Branches that DNAT translated to an address that is not local: through the forward hook and, when a namespace
     /// of this host owns the address, through that namespace's chains to its socket. Dropped branches are left out.
-    func forwardPieces(_ leaves: [Leaf], proto: L4Proto) -> [ForwardPiece] {
+    /// `keys` are the leaves' path keys: a receiving namespace only appends steps, so its key extends the leaf's.
+    func forwardPieces(_ leaves: [Leaf], keys: [String], proto: L4Proto) -> [ForwardPiece] {
         var out: [ForwardPiece] = []
-        for l in leaves where isForwardedBranch(l) {
+        for (i, l) in leaves.enumerated() where isForwardedBranch(l) {
             guard let region = l.region, !region.isEmpty else { continue }
             let p = l.packet
             let a = addressText(addressValue(p.daddr), p.family)
@@ -463,11 +471,18 @@ extension Evaluator {
                 }
                 if let b = blindSpot, !reasons.contains(b) { reasons.append(b) }
                 out.append(ForwardPiece(target: target, namespace: o?.namespace, listener: o?.listener,
-                                        verdict: reasons.isEmpty ? .accept : .conditional, leafKey: Evaluator.pathKey(end.path),
+                                        verdict: reasons.isEmpty ? .accept : .conditional,
+                                        leafKey: Self.extendedKey(keys[i], l.path, end.path),
                                         region: r, path: end.path, reasons: reasons))
             }
         }
         return out
+    }
+
+    /// The path key of `path`, given the key of `prefix` when `path` extends it (the common case: cheaper than joining).
+    static func extendedKey(_ prefixKey: String, _ prefix: [PathStep], _ path: [PathStep]) -> String {
+        guard !prefix.isEmpty, path.count >= prefix.count, path.starts(with: prefix) else { return pathKey(path) }
+        return path.count == prefix.count ? prefixKey : prefixKey + ">" + pathKey(Array(path[prefix.count...]))
     }
 
     /// Groups forwarded cells by (protocol, family, external port, target, receiver); each group lists the host
@@ -475,6 +490,7 @@ extension Evaluator {
     func summarizeForwarded(_ fwd: [ForwardKey: Accum], _ order: [ForwardKey], memo: SetMemo) -> [ForwardedPort] {
         struct GroupKey: Hashable {
             var proto: L4Proto; var family: IPFamily; var dport: UInt16; var target: String; var namespace: String?; var listener: ListenerRef?
+            func hash(into h: inout Hasher) { h.combine(proto); h.combine(family); h.combine(dport); h.combine(target); h.combine(namespace) }
         }
         struct Group {
             var regions: [ExposureRegion] = []
