@@ -7,7 +7,12 @@ import Checks
 import Reporting
 import Diffing
 
-extension ReportFormat: CaseInsensitiveArgument {}
+extension ReportFormat: CaseInsensitiveArgument {
+    // A public type's witness must be public, so the protocol's default cannot serve here.
+    public init?(argument: String) {
+        self.init(anyCase: argument)
+    }
+}
 
 /// `--fail-on`: a severity, or `none` to never fail on findings.
 enum FailThreshold: String, CaseInsensitiveArgument {

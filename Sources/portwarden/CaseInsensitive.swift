@@ -5,8 +5,12 @@ import ArgumentParser
 protocol CaseInsensitiveArgument: ExpressibleByArgument, CaseIterable, RawRepresentable where RawValue == String {}
 
 extension CaseInsensitiveArgument {
-    /// Matches the exact spelling first, then any case.
     init?(argument: String) {
+        self.init(anyCase: argument)
+    }
+
+    /// Matches the exact spelling first, then any case.
+    init?(anyCase argument: String) {
         if let exact = Self(rawValue: argument) {
             self = exact
             return

@@ -64,24 +64,43 @@ import Testing
         #expect(bad.status == 64)
     }
 
-    /// Runs `exposure` under a pseudo-terminal (util-linux `script`), so the colour decision sees a tty.
-    func exposureOnTerminal(_ extra: [String: String]) throws -> String {
+    static let diffFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("DiffingTests/Fixtures")
+
+    /// Runs portwarden under a pseudo-terminal (util-linux `script`), so the colour decision sees a tty.
+    func onTerminal(_ args: [String], _ extra: [String: String] = [:]) throws -> String {
         var env = Foundation.ProcessInfo.processInfo.environment
         env["NO_COLOR"] = nil
         env["TERM"] = "xterm"
         for (k, v) in extra { env[k] = v }
-        let command = "'\(portwardenBinary)' exposure --snapshot '\(Self.fixture)'"
-        let r = try run(["script", "-qec", command, "/dev/null"], environment: env)
-        #expect(r.stdout.contains("PUBLIC"), "\(r.stdout)")
-        return r.stdout
+        let command = ([portwardenBinary] + args).map { "'\($0)'" }.joined(separator: " ")
+        // `script -e` returns the command's status; diff exits 1 on findings, so the status is not checked here.
+        return try run(["script", "-qec", command, "/dev/null"], environment: env, check: false).stdout
     }
 
     @Test func exposureIsColouredOnlyOnATerminalThatWantsIt() throws {
-        #expect(try exposureOnTerminal([:]).contains("\u{1B}[1;31mPUBLIC"))
-        #expect(!(try exposureOnTerminal(["NO_COLOR": "1"]).contains("\u{1B}[")))
-        #expect(!(try exposureOnTerminal(["TERM": "dumb"]).contains("\u{1B}[")))
-        let piped = try portwarden(["exposure", "--snapshot", Self.fixture])
+        let args = ["exposure", "--snapshot", Self.fixture]
+        let coloured = try onTerminal(args)
+        #expect(coloured.contains("\u{1B}[1;31mPUBLIC"), "\(coloured)")
+        #expect(!(try onTerminal(args, ["NO_COLOR": "1"]).contains("\u{1B}[")))
+        let dumb = try onTerminal(args, ["TERM": "dumb"])
+        #expect(dumb.contains("PUBLIC"))
+        #expect(!dumb.contains("\u{1B}["))
+        let piped = try portwarden(args)
         #expect(piped.status == 0)
+        #expect(!piped.stdout.contains("\u{1B}["))
+    }
+
+    @Test func diffIsColouredOnlyOnATerminalThatWantsIt() throws {
+        let args = ["diff", Self.diffFixtures.appendingPathComponent("old.json").path,
+                    Self.diffFixtures.appendingPathComponent("new.json").path]
+        let coloured = try onTerminal(args)
+        #expect(coloured.contains("\u{1B}[1mexposure:"), "\(coloured)")
+        let plain = try onTerminal(args, ["NO_COLOR": "1"])
+        #expect(plain.contains("exposure:"))
+        #expect(!plain.contains("\u{1B}["))
+        let piped = try portwarden(args)
+        #expect(piped.stdout.contains("exposure:"))
         #expect(!piped.stdout.contains("\u{1B}["))
     }
 }

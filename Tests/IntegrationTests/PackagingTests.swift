@@ -42,8 +42,9 @@ import Testing
         #expect(try text(stage, "usr/share/man/man1/portwarden-audit.1").contains("\\-\\-fail\\-on"))
 
         #expect(try text(stage, "usr/share/bash-completion/completions/portwarden").contains("complete"))
+        try run(["bash", "-n", stage.appendingPathComponent("usr/share/bash-completion/completions/portwarden").path])
         #expect(try text(stage, "usr/share/zsh/vendor-completions/_portwarden").hasPrefix("#compdef portwarden"))
-        #expect(try text(stage, "usr/share/fish/vendor_completions.d/portwarden.fish").contains("complete -c portwarden"))
+        #expect(try text(stage, "usr/share/fish/vendor_completions.d/portwarden.fish").contains("complete -c 'portwarden'"))
     }
 
     @Test func debFromTheStagedTreeDependsOnNetfilterLibraries() throws {
