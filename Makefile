@@ -7,6 +7,9 @@
 #   make bench-containers       the container host alone (CONTAINERS=N SERVICES=M to resize it)
 #   make bench-clean            delete pwt-bench-* namespaces left by a harness that was SIGKILLed
 #   make differential SEEDS=200 trace against the kernel on generated rulesets (needs root; SEEDS: count, a-b or list)
+#   make install PREFIX=/usr/local [DESTDIR=stage]   stripped release binary, man pages, bash/zsh/fish completions
+#   make install SKIP_BUILD=1 PORTWARDEN=path         install an existing binary instead of building one
+#   make deb                    dist/portwarden_<version>_<arch>.deb (needs dpkg-deb and dpkg-shlibdeps)
 #
 # Results: bench-out/results.md and bench-out/results.json (gitignored); figures are summarized in BENCHMARKS.md.
 
@@ -36,13 +39,45 @@ SEEDS       ?= 50
 CONTAINERS  ?= 300
 SERVICES    ?= 2000
 
-.PHONY: help release bench bench-containers bench-clean differential
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+# Debian's zsh reads vendor-completions; other systems use $(PREFIX)/share/zsh/site-functions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/vendor-completions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+DIST        ?= dist
+GENERATED_COMMIT := Sources/portwarden/BuildCommit.generated.swift
+
+.PHONY: help release commit-stamp install deb bench bench-containers bench-clean differential
 
 help:
-	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,15p' Makefile | sed 's/^# \{0,1\}//'
 
-release:
-	$(SWIFT) build -c release --static-swift-stdlib --scratch-path $(SCRATCH)
+# The commit `--version` prints: written into a gitignored source file, compiled in only with the flag below.
+commit-stamp:
+	@commit=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown); \
+	  if [ -n "$$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then commit="$$commit-dirty"; fi; \
+	  printf '#if PORTWARDEN_GENERATED_COMMIT\nlet buildCommit = "%s"\n#endif\n' "$$commit" > $(GENERATED_COMMIT).tmp; \
+	  cmp -s $(GENERATED_COMMIT).tmp $(GENERATED_COMMIT) && rm $(GENERATED_COMMIT).tmp || mv $(GENERATED_COMMIT).tmp $(GENERATED_COMMIT)
+
+release: commit-stamp
+	$(SWIFT) build -c release --static-swift-stdlib -Xswiftc -DPORTWARDEN_GENERATED_COMMIT --scratch-path $(SCRATCH)
+
+install: $(if $(SKIP_BUILD),,release)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	install -m 0755 $(PORTWARDEN) $(DESTDIR)$(BINDIR)/portwarden
+	strip --strip-unneeded $(DESTDIR)$(BINDIR)/portwarden
+	$(PYTHON) scripts/packaging/gen-man $(DESTDIR)$(BINDIR)/portwarden $(DESTDIR)$(MANDIR)/man1 > /dev/null
+	$(DESTDIR)$(BINDIR)/portwarden --generate-completion-script bash > $(DESTDIR)$(BASHCOMPDIR)/portwarden
+	$(DESTDIR)$(BINDIR)/portwarden --generate-completion-script zsh > $(DESTDIR)$(ZSHCOMPDIR)/_portwarden
+	$(DESTDIR)$(BINDIR)/portwarden --generate-completion-script fish > $(DESTDIR)$(FISHCOMPDIR)/portwarden.fish
+
+deb:
+	rm -rf $(DIST)/stage
+	$(MAKE) install DESTDIR=$(CURDIR)/$(DIST)/stage PREFIX=/usr
+	scripts/packaging/build-deb $(DIST)/stage $(DIST)
 
 bench: $(if $(SKIP_BUILD),,release)
 	$(PYTHON) scripts/bench/bench.py --scales $(SCALES) --eval-scales $(EVAL_SCALES) \

@@ -7,10 +7,15 @@ import Checks
 import Reporting
 import Diffing
 
-extension ReportFormat: ExpressibleByArgument {}
+extension ReportFormat: CaseInsensitiveArgument {
+    // A public type's witness must be public, so the protocol's default cannot serve here.
+    public init?(argument: String) {
+        self.init(anyCase: argument)
+    }
+}
 
 /// `--fail-on`: a severity, or `none` to never fail on findings.
-enum FailThreshold: String, ExpressibleByArgument, CaseIterable {
+enum FailThreshold: String, CaseInsensitiveArgument {
     case info, low, medium, high, critical, none
 
     var severity: Severity? { Severity(rawValue: rawValue) }
@@ -125,9 +130,11 @@ func loadPolicy(_ path: String?, hostname: String, allowInclude: [String] = []) 
     }
 }
 
-/// Colour only on a terminal and only when NO_COLOR is unset (https://no-color.org).
+/// Colour only on a terminal, only when NO_COLOR is unset (https://no-color.org) and TERM is not `dumb`.
 func terminalWantsColour() -> Bool {
-    if let v = ProcessInfo.processInfo.environment["NO_COLOR"], !v.isEmpty { return false }
+    let environment = ProcessInfo.processInfo.environment
+    if let v = environment["NO_COLOR"], !v.isEmpty { return false }
+    if environment["TERM"] == "dumb" { return false }
     return isatty(STDOUT_FILENO) == 1
 }
 

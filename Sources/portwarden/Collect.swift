@@ -33,7 +33,7 @@ struct Collect: ParsableCommand {
     var ruleDump: RuleDumpChoice = .perChain
 
     /// The command-line spelling of `RuleDumpStrategy`.
-    enum RuleDumpChoice: String, ExpressibleByArgument, CaseIterable {
+    enum RuleDumpChoice: String, CaseInsensitiveArgument {
         case perChain = "per-chain", whole
         var strategy: RuleDumpStrategy { self == .whole ? .whole : .perChain }
     }

@@ -119,7 +119,9 @@ struct Diff: ParsableCommand {
             }
             let text: String
             switch format {
-            case .text: text = DiffReport.text(d, oldLabel: oldLabel, newLabel: newLabel)
+            case .text:
+                let plain = DiffReport.text(d, oldLabel: oldLabel, newLabel: newLabel)
+                text = output == nil && terminalWantsColour() ? Colour.diff(plain) : plain
             case .json: text = DiffReport.json(d, oldLabel: oldLabel, newLabel: newLabel, toolVersion: toolVersion)
             case .sarif:
                 var result = d.newAudit

@@ -98,7 +98,7 @@ struct NetnsChoice: ExpressibleByArgument, Sendable {
 }
 
 /// Output format for commands that print a host view.
-enum ViewFormat: String, ExpressibleByArgument, CaseIterable {
+enum ViewFormat: String, CaseInsensitiveArgument {
     case text, json
 }
 

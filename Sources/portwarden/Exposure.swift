@@ -21,6 +21,7 @@ struct Exposure: ParsableCommand {
 
     @OptionGroup var source: HostSource
     @OptionGroup var candidate: CandidateRuleset
+    @OptionGroup var destination: OutputFile
 
     @Option(name: .long, help: "Output format: text or json.") var format: ViewFormat = .text
 
@@ -36,11 +37,12 @@ struct Exposure: ParsableCommand {
             case .json:
                 let document = ExposureDocument(host: snapshot.host, caveats: evaluator.caveats, listeners: result.listeners,
                                                 forwarded: result.forwarded)
-                try writeOutput(to: nil, what: "the report") { (sink) throws(WriteFailure) in
+                try writeOutput(to: destination.output, what: "the report") { (sink) throws(WriteFailure) in
                     try document.writeJSON(terminator: [0x0a], to: sink)
                 }
             case .text:
-                try emit(ExposureReport.text(result.listeners, forwarded: result.forwarded, caveats: evaluator.caveats), to: nil)
+                let text = ExposureReport.text(result.listeners, forwarded: result.forwarded, caveats: evaluator.caveats)
+                try emit(destination.output == nil && terminalWantsColour() ? Colour.exposure(text) : text, to: destination.output)
             }
             clock.mark("render")
             clock.report()

@@ -16,6 +16,7 @@ struct Listeners: ParsableCommand {
     )
 
     @OptionGroup var source: HostSource
+    @OptionGroup var destination: OutputFile
 
     @Option(name: .long, help: "Output format: text (an aligned table) or json (the listeners array).")
     var format: ViewFormat = .text
@@ -28,9 +29,9 @@ struct Listeners: ParsableCommand {
             case .json:
                 var data = SnapshotCodec.encodeListeners(snapshot.listeners)
                 data.append(0x0a)
-                try emit(data, to: nil)
+                try emit(data, to: destination.output)
             case .text:
-                try emit(ListenerTable.render(snapshot.listeners) + ListenerTable.namespaces(snapshot.namespaces), to: nil)
+                try emit(ListenerTable.render(snapshot.listeners) + ListenerTable.namespaces(snapshot.namespaces), to: destination.output)
             }
             printWarnings(snapshot.warnings)
         }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import ArgumentParser
 import Foundation
 
 /// A failed write(2) while streaming output.
@@ -83,4 +84,11 @@ private func writeBytes(_ fd: Int32, _ bytes: UnsafeRawPointer?, _ count: Int) -
     #else
     Musl.write(fd, bytes, count)
     #endif
+}
+
+/// `--output FILE` for the host views (listeners, exposure, trace), spelled and written as audit's is:
+/// the file is replaced atomically, never followed through a symlink, and kept as it was when the run fails.
+struct OutputFile: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Write the output to this file instead of stdout.", valueName: "file"))
+    var output: String?
 }

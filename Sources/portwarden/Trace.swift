@@ -21,6 +21,7 @@ struct Trace: ParsableCommand {
 
     @OptionGroup var source: HostSource
     @OptionGroup var candidate: CandidateRuleset
+    @OptionGroup var destination: OutputFile
 
     @Option(name: .long, help: ArgumentHelp("JSON-lines probe file, or - for stdin.", valueName: "file"))
     var probes: String?
@@ -73,7 +74,7 @@ struct Trace: ParsableCommand {
         case .text:
             out = TraceText.render(probe: probe, result: result, caveats: ev.caveats)
         }
-        try emit(out, to: nil)
+        try emit(out, to: destination.output)
     }
 
     private func runBatch(_ ev: Evaluator, path: String) throws {
@@ -88,7 +89,7 @@ struct Trace: ParsableCommand {
         var failure: CommandFailure?
         // Results go out in ~1 MiB chunks through the shared output path; a bad line stops the batch after the
         // results of the lines before it.
-        try writeOutput(to: nil, what: "the results") { (sink) throws(WriteFailure) in
+        try writeOutput(to: destination.output, what: "the results") { (sink) throws(WriteFailure) in
             var writer = JSONLineWriter(capacity: (1 << 20) + (1 << 16))
             var written: WriteFailure?
             var lineNumber = 0

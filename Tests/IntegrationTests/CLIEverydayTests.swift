@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+
+/// Everyday use of the built binary on the committed trace/exposure snapshot: `--output` on the host views,
+/// enum values in any case, colour only on a terminal that wants it, and `--version`. No root needed.
+@Suite struct CLIEverydayTests {
+    static let fixture = CLITraceExposureTests.fixture
+    static let probe = ["--proto", "tcp", "--src", "203.0.113.9", "--dst", "192.0.2.1", "--dport", "5432", "--iif", "eth0"]
+
+    func portwarden(_ args: [String], environment: [String: String]? = nil) throws -> CommandResult {
+        try run([portwardenBinary] + args, environment: environment, check: false)
+    }
+
+    func scratch() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pwt-everyday-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    @Test func versionNamesVersionAndCommit() throws {
+        let r = try portwarden(["--version"])
+        #expect(r.status == 0)
+        let line = r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(line.range(of: #"^portwarden \d+\.\d+\.\d+ \((commit [0-9a-f]{7,}(-dirty)?|unknown commit)\)$"#,
+                           options: .regularExpression) != nil, "\(line)")
+    }
+
+    @Test(arguments: [["listeners"], ["exposure"], ["trace"] + probe])
+    func outputWritesTheFileAndNothingToStdout(_ command: [String]) throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("out.txt").path
+        let base = command + ["--snapshot", Self.fixture]
+        let toStdout = try portwarden(base)
+        #expect(toStdout.status == 0, "\(toStdout.stderr)")
+        let toFile = try portwarden(base + ["--output", file])
+        #expect(toFile.status == 0, "\(toFile.stderr)")
+        #expect(toFile.stdout.isEmpty)
+        let written = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(!written.isEmpty)
+        #expect(written == toStdout.stdout)
+    }
+
+    @Test func failedRunLeavesThePreviousOutputFile() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("out.txt").path
+        try "previous\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let r = try portwarden(["exposure", "--snapshot", dir.appendingPathComponent("missing.json").path, "--output", file])
+        #expect(r.status == 2, "\(r.stderr)")
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "previous\n")
+    }
+
+    @Test func enumValuesAreAcceptedInAnyCase() throws {
+        let upper = try portwarden(["listeners", "--snapshot", Self.fixture, "--format", "JSON"])
+        #expect(upper.status == 0, "\(upper.stderr)")
+        let lower = try portwarden(["listeners", "--snapshot", Self.fixture, "--format", "json"])
+        #expect(upper.stdout == lower.stdout)
+        #expect(upper.stdout.hasPrefix("["))
+        let trace = try portwarden(["trace", "--snapshot", Self.fixture, "--format", "Json"] + Self.probe)
+        #expect(trace.status == 0, "\(trace.stderr)")
+        #expect(trace.stdout.hasPrefix("{"))
+        let bad = try portwarden(["listeners", "--snapshot", Self.fixture, "--format", "yaml"])
+        #expect(bad.status == 64)
+    }
+
+    static let diffFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("DiffingTests/Fixtures")
+
+    /// Runs portwarden under a pseudo-terminal (util-linux `script`), so the colour decision sees a tty.
+    func onTerminal(_ args: [String], _ extra: [String: String] = [:]) throws -> String {
+        var env = Foundation.ProcessInfo.processInfo.environment
+        env["NO_COLOR"] = nil
+        env["TERM"] = "xterm"
+        for (k, v) in extra { env[k] = v }
+        let command = ([portwardenBinary] + args).map { "'\($0)'" }.joined(separator: " ")
+        // `script -e` returns the command's status; diff exits 1 on findings, so the status is not checked here.
+        return try run(["script", "-qec", command, "/dev/null"], environment: env, check: false).stdout
+    }
+
+    @Test func exposureIsColouredOnlyOnATerminalThatWantsIt() throws {
+        let args = ["exposure", "--snapshot", Self.fixture]
+        let coloured = try onTerminal(args)
+        #expect(coloured.contains("\u{1B}[1;31mPUBLIC"), "\(coloured)")
+        #expect(!(try onTerminal(args, ["NO_COLOR": "1"]).contains("\u{1B}[")))
+        let dumb = try onTerminal(args, ["TERM": "dumb"])
+        #expect(dumb.contains("PUBLIC"))
+        #expect(!dumb.contains("\u{1B}["))
+        let piped = try portwarden(args)
+        #expect(piped.status == 0)
+        #expect(!piped.stdout.contains("\u{1B}["))
+    }
+
+    @Test func diffIsColouredOnlyOnATerminalThatWantsIt() throws {
+        let args = ["diff", Self.diffFixtures.appendingPathComponent("old.json").path,
+                    Self.diffFixtures.appendingPathComponent("new.json").path]
+        let coloured = try onTerminal(args)
+        #expect(coloured.contains("\u{1B}[1mexposure:"), "\(coloured)")
+        let plain = try onTerminal(args, ["NO_COLOR": "1"])
+        #expect(plain.contains("exposure:"))
+        #expect(!plain.contains("\u{1B}["))
+        let piped = try portwarden(args)
+        #expect(piped.stdout.contains("exposure:"))
+        #expect(!piped.stdout.contains("\u{1B}["))
+    }
+}
