@@ -106,10 +106,7 @@ public enum Collector {
             warnings.append(ownersUnknownWarning)
         }
         let listeners = assembleListeners(raw, scan: scan, processes: processes, interfaces: net.interfaces)
-        if !scan.denied, !scan.uninspected.isEmpty, listeners.contains(where: { $0.owner == .none }) {
-            let pids = scan.uninspected.prefix(5).map(String.init).joined(separator: ", ") + (scan.uninspected.count > 5 ? ", …" : "")
-            warnings.append("owners may be incomplete: the descriptors of \(scan.uninspected.count) process(es) holding capabilities portwarden lacks could not be read (pid \(pids)); sockets shown without an owner may belong to them")
-        }
+        warnings += incompleteScanWarnings(scan, unknownOwners: listeners.lazy.filter { $0.owner == .unknown }.count)
 
         var namespaces: [NetworkNamespace] = []
         for n in others {
@@ -126,6 +123,24 @@ public enum Collector {
         return Snapshot(host: host, listeners: listeners, interfaces: net.interfaces, routes: net.routing,
                         sysctls: options.readRouting ? SysctlReader.read(procRoot: options.procRoot) : Sysctls(), firewall: firewall,
                         privileges: privileges, warnings: warnings, netns: found.own, namespaces: namespaces)
+    }
+
+    /// What the user should know when some sockets' owners are unknown for a reason other than missing privilege
+    /// (that one is `ownersUnknownWarning`).
+    static func incompleteScanWarnings(_ scan: OwnerScan, unknownOwners: Int) -> [String] {
+        guard !scan.denied, unknownOwners > 0 else { return [] }
+        var out: [String] = []
+        if !scan.uninspected.isEmpty {
+            let pids = scan.uninspected.prefix(5).map(String.init).joined(separator: ", ") + (scan.uninspected.count > 5 ? ", …" : "")
+            out.append("owners unknown for \(unknownOwners) socket(s): the descriptors of \(scan.uninspected.count) process(es) holding capabilities portwarden lacks could not be read (pid \(pids)); run as root with CAP_SYS_PTRACE")
+        }
+        if !scan.seesAllProcesses {
+            out.append("owners unknown for \(unknownOwners) socket(s): portwarden runs in a child PID namespace (or /proc is not this namespace's), so processes outside it cannot be seen; run it in the host's PID namespace")
+        }
+        if out.isEmpty {
+            out.append("owners unknown for \(unknownOwners) socket(s): their holders exited while the descriptors were read")
+        }
+        return out
     }
 
     /// Maps the nftables reader's outcome to the snapshot's firewall, or to the failure the user has to act on.
@@ -185,7 +200,7 @@ public enum Collector {
             }
             let address = lastText
             let holders = (scan.pidsByInode[UInt64(s.inode)] ?? []).compactMap { processes[$0] }
-            let owner: OwnerStatus = !holders.isEmpty ? .known : (scan.denied ? .unknown : .none)
+            let owner = scan.ownerStatus(inode: UInt64(s.inode), holdersFound: !holders.isEmpty)
             out.append(Listener(
                 proto: s.proto == 6 ? .tcp : .udp,
                 family: isV6 ? .ipv6 : .ipv4,

@@ -17,11 +17,28 @@ public struct OwnerScan: Sendable, Equatable {
     public var uninspected: [Int32] = []
     /// How many processes were walked (for diagnostics and tests).
     public var processesScanned: Int
+    /// The /proc walked belongs to the initial PID namespace, so it lists every process of the host. In a child PID
+    /// namespace (a container) processes outside it may hold sockets of this network namespace unseen.
+    public var seesAllProcesses: Bool
 
-    public init(pidsByInode: [UInt64: [Int32]] = [:], denied: Bool = false, processesScanned: Int = 0) {
+    public init(pidsByInode: [UInt64: [Int32]] = [:], denied: Bool = false, uninspected: [Int32] = [], processesScanned: Int = 0,
+                seesAllProcesses: Bool = true) {
         self.pidsByInode = pidsByInode
         self.denied = denied
+        self.uninspected = uninspected
         self.processesScanned = processesScanned
+        self.seesAllProcesses = seesAllProcesses
+    }
+
+    /// Every process was visible and its descriptors readable: a socket no process holds is then proven kernel-owned.
+    public var isComplete: Bool { !denied && uninspected.isEmpty && seesAllProcesses }
+
+    /// The owner state of a socket: known when a holder's details were read; kernel only when the scan was complete
+    /// and no process held it; unknown otherwise (including a holder that exited before its details were read).
+    public func ownerStatus(inode: UInt64, holdersFound: Bool) -> OwnerStatus {
+        if holdersFound { return .known }
+        if pidsByInode[inode] != nil { return .unknown }
+        return isComplete ? .kernel : .unknown
     }
 }
 
@@ -40,6 +57,7 @@ public enum ProcOwners {
         guard !inodes.isEmpty, let proc = opendir(procRoot) else { return result }
         defer { closedir(proc) }
         let procFd = dirfd(proc)
+        result.seesAllProcesses = isInitialPIDNamespace(procFd: procFd)
         let linkCapacity = 64
         let link = UnsafeMutablePointer<CChar>.allocate(capacity: linkCapacity)
         defer { link.deallocate() }
@@ -94,6 +112,17 @@ public enum ProcOwners {
             guard let inode = socketInode(UnsafeBufferPointer(start: link, count: n)), inodes.contains(inode) else { continue }
             if result.pidsByInode[inode, default: []].last != pid { result.pidsByInode[inode, default: []].append(pid) }
         }
+    }
+
+    /// The inode of the initial PID namespace (`PROC_PID_INIT_INO` in linux/proc_ns.h): fixed by the kernel.
+    static let initialPIDNamespaceInode: UInt64 = 0xEFFF_FFFC
+
+    /// Whether the /proc at `procFd` is the initial PID namespace's: its `self/ns/pid` names the fixed inode. A /proc
+    /// without that entry (not mounted for our namespace, or not a procfs) does not prove it.
+    static func isInitialPIDNamespace(procFd: Int32) -> Bool {
+        var st = stat()
+        guard fstatat(procFd, "self/ns/pid", &st, 0) == 0 else { return false }
+        return UInt64(st.st_ino) == initialPIDNamespaceInode
     }
 
     /// Records a refusal: another user's process means missing privilege; our own uid means a process with more

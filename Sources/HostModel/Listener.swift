@@ -91,14 +91,48 @@ public struct Listener: Codable, Sendable, Equatable, Hashable {
     }
 }
 
-/// Whether the owners of a socket could be determined.
+/// Whether the owners of a socket could be determined. Unknown is never shown as "no owner": a socket is `kernel`
+/// only when every process's descriptors were read and none holds it.
 public enum OwnerStatus: String, Codable, Sendable, Hashable {
     /// `processes` lists every holder.
     case known
-    /// No process holds the socket: kernel-owned (VXLAN, WireGuard, NFS), or the owner exited during the scan.
-    case none
-    /// The collector lacked the privilege to look at other processes' descriptors.
+    /// No process holds the socket (VXLAN, WireGuard, NFS), proven: every process of the host was visible and readable.
+    case kernel
+    /// Some descriptors could not be read (missing CAP_SYS_PTRACE, a process with more capabilities, a child PID
+    /// namespace, a holder that exited during the scan), so the socket's holders are not known.
     case unknown
+
+    /// Reads `known`, `kernel` and `unknown`, and `none`, which snapshots before `kernel` existed wrote for a socket
+    /// without a holder when no other user's process had refused the scan.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        let text = try c.decode(String.self)
+        if text == "none" { self = .kernel; return }
+        guard let v = OwnerStatus(rawValue: text) else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "owner must be known, kernel or unknown, not '\(text)'")
+        }
+        self = v
+    }
+}
+
+extension Listener {
+    enum CodingKeys: String, CodingKey {
+        case proto, family, address, port, v6only, device, deviceIndex, uid, inode, cookie, processes, owner
+    }
+
+    /// Snapshots written before `owner` existed load too: a socket with holders is `known`, one without is `unknown`
+    /// (nothing proves that no process holds it).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let processes = try c.decode([ProcessInfo].self, forKey: .processes)
+        let owner = try c.decodeIfPresent(OwnerStatus.self, forKey: .owner) ?? (processes.isEmpty ? .unknown : .known)
+        self.init(proto: try c.decode(L4Proto.self, forKey: .proto), family: try c.decode(IPFamily.self, forKey: .family),
+                  address: try c.decode(String.self, forKey: .address), port: try c.decode(UInt16.self, forKey: .port),
+                  v6only: try c.decode(Bool.self, forKey: .v6only), device: try c.decodeIfPresent(String.self, forKey: .device),
+                  deviceIndex: try c.decode(UInt32.self, forKey: .deviceIndex), uid: try c.decode(UInt32.self, forKey: .uid),
+                  inode: try c.decode(UInt64.self, forKey: .inode), cookie: try c.decode(UInt64.self, forKey: .cookie),
+                  processes: processes, owner: owner)
+    }
 }
 
 public enum BindScope: String, Codable, Sendable, Hashable {

@@ -169,7 +169,9 @@ public enum PolicyLoader {
                 guard isCheckKey(key) else {
                     throw .invalid(at: entry.keyLocation, expected: "a check id such as PW1001 or a slug such as undeclared-listener, found '\(key)'")
                 }
-                own.checks[key] = try checkOverride(entry.value, r)
+                var o = try checkOverride(entry.value, r)
+                o.nameLocation = entry.keyLocation
+                own.checks[key] = o
             }
         }
         if let s = top["suppressions"] {
@@ -377,7 +379,7 @@ public enum PolicyLoader {
         }
         let ruleText = try r.string(rule.value, what: "rule (a check id or slug)")
         guard isCheckKey(ruleText) else { throw .invalid(at: r.loc(rule.value), expected: "a check id or slug, found '\(ruleText)'") }
-        var s = Suppression(rule: ruleText, reason: reasonText, location: r.loc(n))
+        var s = Suppression(rule: ruleText, reason: reasonText, location: r.loc(n), ruleLocation: r.loc(rule.value))
         if let p = m["port"] {
             let pr = try ports(p.value, r)
             guard pr.first == pr.last else { throw .invalid(at: r.loc(p.value), expected: "a single port in a suppression") }

@@ -132,11 +132,14 @@ public struct CheckOverride: Sendable, Hashable {
     public var severity: Severity?
     public var disabled: Bool
     public var location: SourceLocation
+    /// Where the check's id or slug (the key) is written, for "no such check" errors.
+    public var nameLocation: SourceLocation
 
-    public init(severity: Severity? = nil, disabled: Bool = false, location: SourceLocation) {
+    public init(severity: Severity? = nil, disabled: Bool = false, location: SourceLocation, nameLocation: SourceLocation? = nil) {
         self.severity = severity
         self.disabled = disabled
         self.location = location
+        self.nameLocation = nameLocation ?? location
     }
 }
 
@@ -178,10 +181,13 @@ public struct Suppression: Sendable, Hashable {
     public var reason: String
     public var expires: PolicyDate?
     public var location: SourceLocation
+    /// Where `rule:`'s value is written, for "no such check" errors.
+    public var ruleLocation: SourceLocation
 
     public init(rule: String, port: UInt16? = nil, proto: L4Proto? = nil, fingerprint: String? = nil, reason: String,
-                expires: PolicyDate? = nil, location: SourceLocation) {
+                expires: PolicyDate? = nil, location: SourceLocation, ruleLocation: SourceLocation? = nil) {
         self.rule = rule
+        self.ruleLocation = ruleLocation ?? location
         self.port = port
         self.proto = proto
         self.fingerprint = fingerprint

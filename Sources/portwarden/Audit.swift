@@ -69,7 +69,7 @@ struct Audit: ParsableCommand {
 
     func validate() throws {
         for name in ignore where check(named: name) == nil {
-            throw ValidationError("--ignore \(name): no such check (see `portwarden rules`)")
+            throw ValidationError("--ignore \(name): no such check (see `portwarden rules`)\(CheckNames.suggestion(name))")
         }
         if format == .sarif, policy == nil, source.snapshot == nil, candidate.ruleset == nil {
             throw ValidationError(sarifNeedsAFile)
@@ -123,8 +123,9 @@ let sarifNeedsAFile = """
 /// The policy from `--policy`, or the built-in default; a bad policy is exit 2 with `file:line:column`.
 func loadPolicy(_ path: String?, hostname: String, allowInclude: [String] = []) throws -> Policy {
     do {
-        if let path { return try PolicyLoader.load(path: path, hostname: hostname, allowInclude: allowInclude) }
-        return try PolicyLoader.builtInDefault()
+        let policy = if let path { try PolicyLoader.load(path: path, hostname: hostname, allowInclude: allowInclude) } else { try PolicyLoader.builtInDefault() }
+        try CheckNames.validate(policy)
+        return policy
     } catch {
         throw CommandFailure(status: .invalidInput, message: error.description)
     }

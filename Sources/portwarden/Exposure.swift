@@ -112,7 +112,7 @@ enum ExposureReport {
                 detail.append("no new connection accepted")
             }
             if !x.viaPorts.isEmpty { detail.append("via DNAT/redirect from port \(x.viaPorts.map(String.init).joined(separator: ","))") }
-            rows.append([x.listener.proto.rawValue, TerminalText.escape(x.listener.endpoint), procs.isEmpty ? (x.listener.owner == .unknown ? "?" : "-") : listed(procs, max: 2),
+            rows.append([x.listener.proto.rawValue, TerminalText.escape(x.listener.endpoint), procs.isEmpty ? ListenerTable.emptyOwner(x.listener.owner) : listed(procs, max: 2),
                          detail.joined(separator: "; ")])
         }
         let headers = ["PROTO", "LISTENER", "PROCESS", "WHO CAN CONNECT"]

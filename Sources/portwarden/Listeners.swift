@@ -58,11 +58,7 @@ enum ListenerTable {
         }
 
         mutating func ownerAndUnit(_ l: Listener) -> (owner: String, unit: String) {
-            switch l.owner {
-            case .none: return ("-", ListenerTable.unit(l))
-            case .unknown: return ("?", ListenerTable.unit(l))
-            case .known: break
-            }
+            if l.owner != .known { return (ListenerTable.emptyOwner(l.owner), ListenerTable.unit(l)) }
             let key = l.processes.map(\.pid)
             if let hit = owners[key] { return hit }
             // Process names and units are escaped: any user can rename a process to control characters.
@@ -83,6 +79,16 @@ enum ListenerTable {
             out += n.entered ? render(n.listeners) : "  not read: \(TerminalText.escape(n.warnings.first ?? "the namespace could not be entered"))\n"
         }
         return out
+    }
+
+    /// The OWNER cell of a socket without a listed holder: `?` when the holders could not be read, `(kernel)` when
+    /// no process holds it (proven), `-` for a snapshot that says known but lists none.
+    static func emptyOwner(_ owner: OwnerStatus) -> String {
+        switch owner {
+        case .unknown: "?"
+        case .kernel: "(kernel)"
+        case .known: "-"
+        }
     }
 
     static func unit(_ l: Listener) -> String {

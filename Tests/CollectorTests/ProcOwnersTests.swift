@@ -75,6 +75,19 @@ final class FakeProc {
         #expect(unmatched.processesScanned == matched.processesScanned + 1)
     }
 
+    @Test func aProcWithoutTheInitialPIDNamespaceIsIncomplete() throws {
+        let proc = try populated()
+        let scan = ProcOwners.scan(procRoot: proc.root, inodes: [33333])
+        #expect(!scan.seesAllProcesses && !scan.isComplete, "a fake /proc has no self/ns/pid of the initial namespace")
+        #expect(scan.ownerStatus(inode: 33333, holdersFound: false) == .unknown)
+    }
+
+    @Test func theRealProcTellsItsPIDNamespace() throws {
+        let link = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid")
+        let scan = ProcOwners.scan(procRoot: "/proc", inodes: [1])
+        #expect(scan.seesAllProcesses == (link == "pid:[4026531836]"), "\(link)")
+    }
+
     @Test func nothingWantedMeansNoWalk() throws {
         let proc = try populated()
         let scan = ProcOwners.scan(procRoot: proc.root, inodes: [])
@@ -159,9 +172,27 @@ final class FakeProc {
         #expect(v6.family == .ipv6 && !v6.v6only && v6.processes == [nginx, worker] && v6.owner == .known)
         let dns = listeners[4]
         #expect(dns.device == "eth0" && dns.deviceIndex == 2 && dns.uid == 101)
-        #expect(dns.owner == .none && dns.processes.isEmpty, "pid 300 vanished before its details were read")
-        #expect(listeners[0].owner == .known && listeners[1].owner == .none)
+        #expect(dns.owner == .unknown && dns.processes.isEmpty, "pid 300 held it but vanished before its details were read")
+        #expect(listeners[0].owner == .known && listeners[1].owner == .kernel, "a complete scan proves no process holds inode 33333")
         #expect(listeners[2].device == "if9", "an index without a link keeps a placeholder name")
+    }
+
+    @Test func refusedOwnUidProcessesMakeUnmatchedOwnersUnknown() {
+        // Root without CAP_SYS_PTRACE cannot read pid 1's descriptors: the scan is not denied, but not complete either.
+        let scan = OwnerScan(pidsByInode: [44444: [100]], uninspected: [1])
+        let listeners = Collector.assembleListeners(raw, scan: scan, processes: [100: nginx], interfaces: interfaces)
+        #expect(listeners.filter { $0.owner == .unknown }.count == 4)
+        #expect(!listeners.contains { $0.owner == .kernel })
+        let warnings = Collector.incompleteScanWarnings(scan, unknownOwners: 4)
+        #expect(warnings.count == 1 && warnings[0].hasPrefix("owners unknown for 4 socket(s)") && warnings[0].contains("pid 1"))
+    }
+
+    @Test func childPIDNamespaceMakesUnmatchedOwnersUnknown() {
+        let scan = OwnerScan(pidsByInode: [44444: [100]], seesAllProcesses: false)
+        let listeners = Collector.assembleListeners(raw, scan: scan, processes: [100: nginx], interfaces: interfaces)
+        #expect(listeners.filter { $0.owner == .unknown }.count == 4)
+        #expect(Collector.incompleteScanWarnings(scan, unknownOwners: 4).first?.contains("child PID namespace") == true)
+        #expect(Collector.incompleteScanWarnings(OwnerScan(), unknownOwners: 0).isEmpty)
     }
 
     @Test func deniedScanMakesUnmatchedOwnersUnknown() {

@@ -14,7 +14,7 @@ import TestSupport
             Listener(proto: .tcp, family: .ipv4, address: "0.0.0.0", port: 80, uid: 0, inode: 1001, cookie: 1, processes: [nginx, worker]),
             Listener(proto: .tcp, family: .ipv6, address: "::", port: 443, v6only: false, uid: 0, inode: 1002, cookie: 2, processes: [nginx]),
             Listener(proto: .udp, family: .ipv4, address: "192.0.2.1", port: 53, device: "eth0", deviceIndex: 2, uid: 101, inode: 1003,
-                     cookie: 3, owner: .none),
+                     cookie: 3, owner: .kernel),
             Listener(proto: .udp, family: .ipv6, address: "fe80::1", port: 546, v6only: true, device: "eth0", deviceIndex: 2, uid: 0,
                      inode: 1004, cookie: 4, owner: .unknown),
         ]
@@ -172,13 +172,38 @@ import TestSupport
             Listener(proto: .udp, family: .ipv6, address: "fe80::1", port: 65535, v6only: true, device: "eth0\tx", deviceIndex: UInt32.max,
                      uid: UInt32.max, inode: UInt64.max, cookie: UInt64.max, processes: [p1, p2, p1], owner: .known),
             Listener(proto: .tcp, family: .ipv4, address: "0.0.0.0", port: 0, owner: .unknown),
-            Listener(proto: .tcp, family: .ipv4, address: "127.0.0.1", port: 22, processes: [p2], owner: .none),
+            Listener(proto: .tcp, family: .ipv4, address: "127.0.0.1", port: 22, processes: [p2], owner: .kernel),
         ]
     }()
 
     @Test func listenersArrayIsByteIdentical() throws {
         #expect(SnapshotCodec.encodeListeners(Self.awkward) == (try Self.generic(Self.awkward)))
         #expect(SnapshotCodec.encodeListeners([]) == (try Self.generic([Listener]())))
+    }
+
+    /// Snapshots written before the owner state existed (no `owner`), or before `kernel` replaced `none`, still load.
+    @Test func olderOwnerStatesLoad() throws {
+        let current = try SnapshotCodec.encode(SnapshotCodecTests.rich())
+        var doc = try #require(try JSONSerialization.jsonObject(with: current) as? [String: Any])
+        var listeners = try #require(doc["listeners"] as? [[String: Any]])
+        for i in listeners.indices { listeners[i].removeValue(forKey: "owner") }
+        doc["listeners"] = listeners
+        let withoutOwner = try SnapshotCodec.decode(try JSONSerialization.data(withJSONObject: doc))
+        #expect(withoutOwner.listeners.map(\.owner) == [.known, .known, .unknown, .unknown], "no holder is not proof of a kernel socket")
+        listeners[2]["owner"] = "none"
+        doc["listeners"] = listeners
+        let legacyNone = try SnapshotCodec.decode(try JSONSerialization.data(withJSONObject: doc))
+        #expect(legacyNone.listeners[2].owner == .kernel)
+        #expect(String(decoding: try SnapshotCodec.encode(legacyNone), as: UTF8.self).contains("\"owner\" : \"kernel\""))
+        listeners[2]["owner"] = "nobody"
+        doc["listeners"] = listeners
+        do {
+            _ = try SnapshotCodec.decode(try JSONSerialization.data(withJSONObject: doc))
+            Issue.record("an unknown owner state decoded")
+        } catch let e as SnapshotError {
+            guard case .invalid(let field, _) = e else { Issue.record("wrong case \(e)"); return }
+            #expect(field == "listeners[2].owner")
+        }
     }
 
     @Test func snapshotIsByteIdentical() throws {

@@ -201,7 +201,7 @@ enum SnapshotGenerator {
             HostModel.ProcessInfo(pid: int(&r), name: text(&r), exe: maybe(&r, text), cmdline: list(&r, 4, text), unit: maybe(&r, text),
                                   container: maybe(&r, text))
         }
-        let owners: [OwnerStatus] = [.known, .none, .unknown]
+        let owners: [OwnerStatus] = [.known, .kernel, .unknown]
         let listeners = list(&r, size * 3) { r in
             Listener(proto: pick(&r), family: pick(&r), address: text(&r), port: int(&r), v6only: r.next() % 2 == 0,
                      device: maybe(&r, text), deviceIndex: int(&r), uid: int(&r), inode: int(&r), cookie: int(&r),

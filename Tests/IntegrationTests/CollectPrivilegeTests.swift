@@ -137,7 +137,7 @@ import Testing
         let rows = r.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
         #expect(rows.count == 3)
         #expect(rows.dropFirst().first == ["tcp", "0.0.0.0:22", "wildcard", "0", "sshd[1]", "-"])
-        #expect(rows.last == ["udp", "[::]:53", "wildcard/dual-stack", "101", "-", "-"])
+        #expect(rows.last == ["udp", "[::]:53", "wildcard/dual-stack", "101", "(kernel)", "-"])
         #expect(r.stderr == "warning: a warning for the footer\n")
     }
 

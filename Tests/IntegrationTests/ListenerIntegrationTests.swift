@@ -202,12 +202,15 @@ func listenerNamespace(_ tag: String, dir: TempDir) throws -> TestNamespace {
         try ns.exec(["ip", "link", "set", "vx0", "up"])
         let snapshot = try SnapshotCodec.decode(try ns.exec([portwardenBinary, "collect", "--netns", "host"]).stdoutData)
         let vxlan = try #require(snapshot.listeners.first { $0.proto == .udp && $0.port == 4789 })
-        #expect(vxlan.owner == .none && vxlan.processes.isEmpty && vxlan.inode != 0)
+        // Kernel-owned only when proven: every process's descriptors were read. Where some could not be (pid 1 of
+        // a sandbox that holds capabilities we lack), the socket's holders are unknown and the snapshot says why.
+        let incomplete = snapshot.warnings.contains { $0.hasPrefix("owners unknown for 1 socket(s)") }
+        #expect(vxlan.owner == (incomplete ? OwnerStatus.unknown : .kernel) && vxlan.processes.isEmpty && vxlan.inode != 0)
         #expect(snapshot.privileges.procFds)
         #expect(snapshot.interfaces.first { $0.name == "vx0" }?.kind == "vxlan")
         let text = try ns.exec([portwardenBinary, "listeners", "--netns", "host"])
         let row = text.stdout.split(separator: "\n").first { $0.contains(":4789") }?.split(separator: " ", omittingEmptySubsequences: true)
-        #expect(row.map { Array($0[4...]) } == ["-", "-"])
+        #expect(row.map { Array($0[4...]) } == [incomplete ? "?" : "(kernel)", "-"])
     }
 
     @Test(.enabled(if: NetnsGate.enabled, NetnsGate.reason))

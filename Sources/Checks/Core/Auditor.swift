@@ -66,7 +66,7 @@ public enum Auditor {
             }
         }
         for i in findings.indices {
-            if let s = matchingSuppression(findings[i], policy: policy, today: context.today) {
+            if let s = matchingSuppression(findings[i], policy: policy, today: context.today, rules: context.rules) {
                 findings[i].suppression = AppliedSuppression(reason: s.reason, expires: s.expires?.description, location: s.location)
             }
         }
@@ -79,19 +79,24 @@ public enum Auditor {
                            checks: ran, caveats: caveats)
     }
 
-    /// The first unexpired suppression of the policy that covers `f`.
-    public static func matchingSuppression(_ f: Finding, policy: Policy, today: PolicyDate) -> Suppression? {
-        policy.suppressions.first { s in
+    /// The first unexpired suppression of the policy that covers `f`. A suppression's `port`/`proto` match a listener
+    /// finding's socket, or a rule finding's decoded `dport`/protocol match (from `rules`); a finding with neither
+    /// (host facts) is not about one port, so a port- or proto-scoped suppression does not cover it.
+    public static func matchingSuppression(_ f: Finding, policy: Policy, today: PolicyDate, rules: [RuleFacts] = []) -> Suppression? {
+        let facts = f.rule.flatMap { ref in rules.first { $0.ref == ref } }
+        return policy.suppressions.first { s in
             guard !s.isExpired(on: today), s.rule == f.ruleId || s.rule == f.slug else { return false }
             if let fp = s.fingerprint, fp != f.fingerprint { return false }
             if let p = s.port {
-                guard let l = f.listener else {
-                    // Rule findings carry their ports in the subject only; match the port text for them.
-                    return f.message.contains("\(p)")
+                if let l = f.listener {
+                    guard l.port == p else { return false }
+                } else {
+                    guard let ports = facts?.dports, ports.contains(where: { $0.contains(p) }) else { return false }
                 }
-                if l.port != p { return false }
             }
-            if let proto = s.proto, let l = f.listener, l.proto != proto { return false }
+            if let proto = s.proto {
+                guard (f.listener?.proto ?? facts?.proto) == proto else { return false }
+            }
             return true
         }
     }

@@ -76,7 +76,7 @@ public func gradedSeverity(_ base: Severity, _ reach: ListenerReach, sensitive: 
 
 /// Human text for where a listener is bound and who holds it: `tcp 0.0.0.0:6379 (redis-server[812], uid 999)`.
 public func describe(_ l: Listener) -> String {
-    let owners = l.processes.isEmpty ? (l.owner == .unknown ? "owner unknown" : "no process") : l.processes.map { "\($0.name)[\($0.pid)]" }.joined(separator: ",")
+    let owners = l.processes.isEmpty ? (l.owner == .unknown ? "owner unknown" : l.owner == .kernel ? "kernel socket, no process" : "no process") : l.processes.map { "\($0.name)[\($0.pid)]" }.joined(separator: ",")
     return "\(l.proto.rawValue) \(l.endpoint) (\(owners), uid \(l.uid))"
 }
 

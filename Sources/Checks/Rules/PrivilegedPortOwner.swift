@@ -23,7 +23,7 @@ public struct PrivilegedPortOwner: Check {
     public func check(_ c: AuditContext) -> [Finding] {
         let start = UInt32(min(c.snapshot.sysctls.ipUnprivilegedPortStart ?? 1024, 1024))
         return c.snapshot.listeners.compactMap { l in
-            guard UInt32(l.port) < start, l.uid != 0, l.owner != .none || !l.processes.isEmpty else { return nil }
+            guard UInt32(l.port) < start, l.uid != 0, l.owner != .kernel || !l.processes.isEmpty else { return nil }
             let expected = c.policy.declarations(proto: l.proto, port: l.port).contains { $0.owner?.uid == l.uid }
             guard !expected else { return nil }
             return finding("listener/\(l.proto.rawValue)/\(l.endpoint)",
