@@ -54,6 +54,22 @@ public enum BoundedFile {
         return data
     }
 
+    /// Standard input up to its end (a pipe or a redirected file), at most `limit` bytes: `--snapshot -`.
+    public static func readStandardInput(limit: Int) throws(BoundedFileError) -> Data {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(0, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .system(reason: String(cString: strerror(errno)))
+            }
+            if n == 0 { return data }
+            data.append(contentsOf: buffer[0..<n])
+            guard data.count <= limit else { throw .tooLarge(bytes: data.count, limit: limit) }
+        }
+    }
+
     static func kind(_ type: mode_t) -> String {
         switch type {
         case S_IFIFO: "a FIFO"

@@ -91,12 +91,13 @@ public enum SnapshotCodec {
     public static let maxFileBytes = 4 << 30
 
     /// Reads a snapshot file; a FIFO, device or directory, or a file over `maxFileBytes`, is refused by name.
+    /// The snapshot in the file at `path`, or on standard input when `path` is `-`.
     public static func load(path: String) throws -> Snapshot {
         let data: Data
         do {
-            data = try BoundedFile.read(path, limit: maxFileBytes)
+            data = path == "-" ? try BoundedFile.readStandardInput(limit: maxFileBytes) : try BoundedFile.read(path, limit: maxFileBytes)
         } catch {
-            throw SnapshotError.unreadable(path: path, reason: error.description)
+            throw SnapshotError.unreadable(path: path == "-" ? "standard input" : path, reason: error.description)
         }
         return try decode(data)
     }
