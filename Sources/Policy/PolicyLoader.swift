@@ -21,8 +21,9 @@ public enum PolicyLoader {
         let text = try readText(path)
         var state = LoadState(hostname: hostname, scope: IncludeScope(mainFile: path, allowed: allowInclude))
         let part = try parseFile(text, file: path, state: &state, depth: 0, isMain: true)
-        let policy = Policy(source: path, listeners: part.listeners, forbidden: part.forbidden, checks: part.checks,
+        var policy = Policy(source: path, listeners: part.listeners, forbidden: part.forbidden, checks: part.checks,
                             suppressions: part.suppressions, files: state.files, sections: state.sections)
+        policy.warnings = state.warnings
         try validate(policy)
         return policy
     }
@@ -33,8 +34,9 @@ public enum PolicyLoader {
         var state = LoadState(hostname: hostname, scope: IncludeScope(mainFile: file))
         state.files = []
         let part = try parseFile(text, file: file, state: &state, depth: 0, isMain: true)
-        let policy = Policy(source: file, listeners: part.listeners, forbidden: part.forbidden, checks: part.checks,
+        var policy = Policy(source: file, listeners: part.listeners, forbidden: part.forbidden, checks: part.checks,
                             suppressions: part.suppressions, files: state.files, sections: state.sections)
+        policy.warnings = state.warnings
         try validate(policy)
         return policy
     }
@@ -52,6 +54,7 @@ public enum PolicyLoader {
         var files: [String] = []
         var stack: [String] = []
         var sections: [String: SourceLocation] = [:]
+        var warnings: [String] = []
     }
 
     struct Part {
@@ -121,9 +124,11 @@ public enum PolicyLoader {
             let globs = try r.stringList(hosts.value, what: "hosts (hostname globs)")
             if let name = state.hostname, !globs.contains(where: { globMatch($0, name) }) {
                 if isMain {
-                    throw .invalid(at: r.loc(hosts.value), expected: "a host selector matching this host '\(name)' (the policy applies to \(globs.joined(separator: ", ")))")
+                    // Named on the command line, so applied; the mismatch is said, not an error (a valid file).
+                    state.warnings.append("\(r.loc(hosts.value)): the policy's hosts: (\(globs.joined(separator: ", "))) does not match this host '\(name)'; applied anyway because it was named with --policy")
+                } else {
+                    return Part()
                 }
-                return Part()
             }
         }
         var part = Part()

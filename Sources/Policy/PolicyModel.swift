@@ -215,6 +215,8 @@ public struct Policy: Sendable, Hashable {
     /// Where the main file's top-level keys are (`listeners`, `forbidden`, …): findings about something missing from a
     /// section point there.
     public var sections: [String: SourceLocation]
+    /// What the user should know about the policy itself (a `hosts:` selector that does not match this host).
+    public var warnings: [String] = []
 
     public init(source: String, listeners: [ExpectedListener] = [], forbidden: [ForbiddenPorts] = [],
                 checks: [String: CheckOverride] = [:], suppressions: [Suppression] = [], files: [String] = [],
