@@ -90,8 +90,24 @@ public struct JSONReporter: Reporter {
             return try JSONDecoder().decode(Doc.self, from: data).findings
         } catch let e as BaselineError {
             throw e
+        } catch let e as DecodingError {
+            throw .notAReport(Self.reason(e))
         } catch {
             throw .notAReport("\(error)")
+        }
+    }
+
+    /// A decoding failure in a few words (the baseline error is one readable line, not a Swift dump).
+    static func reason(_ e: DecodingError) -> String {
+        func field(_ path: [any CodingKey]) -> String {
+            path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        }
+        switch e {
+        case .dataCorrupted(let c) where c.codingPath.isEmpty: return "not valid JSON"
+        case .dataCorrupted(let c): return "field '\(field(c.codingPath))' is invalid"
+        case .keyNotFound(let k, let c): return "no '\(field(c.codingPath + [k]))' field"
+        case .typeMismatch(_, let c), .valueNotFound(_, let c): return "field '\(field(c.codingPath))' has the wrong type"
+        @unknown default: return "not a findings report"
         }
     }
 }

@@ -133,6 +133,15 @@ func tempFile(_ name: String, _ text: String) throws -> URL {
         let fps = try JSONReporter.fingerprints(fromReport: Data(json.utf8))
         #expect(fps == Set(try sampleResult().findings.map(\.fingerprint)))
         #expect(throws: JSONReporter.BaselineError.self) { try JSONReporter.fingerprints(fromReport: Data("{}".utf8)) }
+        // Whatever is wrong with it, a baseline that is not a report is said in one short line.
+        func why(_ text: String) -> String {
+            do { _ = try JSONReporter.fingerprints(fromReport: Data(text.utf8)); return "" } catch { return error.description }
+        }
+        let prefix = "the baseline is not a portwarden JSON report (\(JSONReporter.schema)): "
+        #expect(why("garbage") == prefix + "not valid JSON")
+        #expect(why("{}") == prefix + "no 'schema' field")
+        #expect(why(#"{"schema":"portwarden-snapshot/2"}"#) == prefix + "schema is 'portwarden-snapshot/2'")
+        #expect(why(#"{"schema":"\#(JSONReporter.schema)","findings":7}"#) == prefix + "field 'findings' has the wrong type")
     }
 
     @Test func sarifShape() throws {
