@@ -102,7 +102,8 @@ public enum SnapshotCodec {
         return try decode(data)
     }
 
-    private static func fieldPath(_ path: [any CodingKey]) -> String {
+    /// A decoding path as a user writes it (`listeners[3].port`; `(top level)` when empty), for one-line errors.
+    public static func fieldPath(_ path: [any CodingKey]) -> String {
         var out = ""
         for key in path {
             if let i = key.intValue { out += "[\(i)]" } else { out += out.isEmpty ? key.stringValue : ".\(key.stringValue)" }

@@ -99,9 +99,7 @@ public struct JSONReporter: Reporter {
 
     /// A decoding failure in a few words (the baseline error is one readable line, not a Swift dump).
     static func reason(_ e: DecodingError) -> String {
-        func field(_ path: [any CodingKey]) -> String {
-            path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
-        }
+        let field = SnapshotCodec.fieldPath
         switch e {
         case .dataCorrupted(let c) where c.codingPath.isEmpty: return "not valid JSON"
         case .dataCorrupted(let c): return "field '\(field(c.codingPath))' is invalid"

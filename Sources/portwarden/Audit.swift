@@ -84,7 +84,7 @@ struct Audit: ParsableCommand {
             let evaluator = Evaluator(snapshot: snapshot)
             let reaches = evaluator.exposure().map(ListenerReach.init)
             let context = AuditContext(snapshot: snapshot, reaches: reaches, policy: policy, today: PolicyDate.todayUTC())
-            var result = Auditor.run(context, options: AuditOptions(ignore: ignore), caveats: policy.warnings + evaluator.caveats + snapshot.warnings)
+            var result = Auditor.run(context, options: AuditOptions(ignore: ignore), caveats: evaluator.caveats + snapshot.warnings)
             if let rulesetMap {
                 // Candidate findings name their line in the file and fix the file, not the throwaway namespace.
                 result.findings = rulesetMap.locating(result.findings, reaches: reaches, baseDirectory: FileManager.default.currentDirectoryPath)

@@ -54,4 +54,12 @@ import Testing
         #expect(try !suppressed(222))
         #expect(try !suppressed(22, proto: "udp"))
     }
+
+    @Test func policyWarningsAreCaveatsOfEveryAudit() throws {
+        let policy = try PolicyLoader.parse("version: 1\nhosts: [\"db-*\"]\n", file: "p.yaml", hostname: "web-01")
+        let r = Auditor.run(AuditContext(snapshot: ExampleHost([]).snapshot, reaches: [], policy: policy, today: try #require(PolicyDate("2026-12-01"))),
+                            caveats: ["from the evaluator"])
+        #expect(r.caveats == policy.warnings + ["from the evaluator"])
+        #expect(r.caveats.first?.contains("does not match this host 'web-01'") == true)
+    }
 }

@@ -75,15 +75,23 @@ public enum Auditor {
             if a.ruleId != b.ruleId { return a.ruleId < b.ruleId }
             return a.subject < b.subject
         }
+        // What the policy itself warns of (a hosts: selector not matching this host) comes first, in every command.
         return AuditResult(host: context.snapshot.host, policySource: policy.source, policyFiles: policy.files, findings: findings,
-                           checks: ran, caveats: caveats)
+                           checks: ran, caveats: policy.warnings + caveats)
     }
 
     /// The first unexpired suppression of the policy that covers `f`. A suppression's `port`/`proto` match a listener
     /// finding's socket, or a rule finding's decoded `dport`/protocol match (from `rules`); a finding with neither
     /// (host facts) is not about one port, so a port- or proto-scoped suppression does not cover it.
     public static func matchingSuppression(_ f: Finding, policy: Policy, today: PolicyDate, rules: [RuleFacts] = []) -> Suppression? {
-        let facts = f.rule.flatMap { ref in rules.first { $0.ref == ref } }
+        // The rule's facts are looked up only for a port- or proto-scoped suppression of this check (a linear search,
+        // kept off the path of every finding of a large ruleset).
+        var looked = false
+        var cached: RuleFacts?
+        func facts() -> RuleFacts? {
+            if !looked { looked = true; cached = f.rule.flatMap { ref in rules.first { $0.ref == ref } } }
+            return cached
+        }
         return policy.suppressions.first { s in
             guard !s.isExpired(on: today), s.rule == f.ruleId || s.rule == f.slug else { return false }
             if let fp = s.fingerprint, fp != f.fingerprint { return false }
@@ -91,11 +99,11 @@ public enum Auditor {
                 if let l = f.listener {
                     guard l.port == p else { return false }
                 } else {
-                    guard let ports = facts?.dports, ports.contains(where: { $0.contains(p) }) else { return false }
+                    guard let ports = facts()?.dports, ports.contains(where: { $0.contains(p) }) else { return false }
                 }
             }
             if let proto = s.proto {
-                guard (f.listener?.proto ?? facts?.proto) == proto else { return false }
+                guard (f.listener?.proto ?? facts()?.proto) == proto else { return false }
             }
             return true
         }

@@ -23,7 +23,8 @@ public enum CheckNames {
     public static func nearest(_ name: String, checks: [any Check.Type] = builtInChecks) -> String? {
         let target = Array(name.lowercased().unicodeScalars)
         var best: (name: String, distance: Int)?
-        for check in checks { let m = check.metadata
+        for check in checks {
+            let m = check.metadata
             for candidate in [m.id, m.slug] {
                 let d = editDistance(target, Array(candidate.lowercased().unicodeScalars))
                 if let b = best, b.distance <= d { continue }
