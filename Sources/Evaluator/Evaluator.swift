@@ -53,6 +53,12 @@ public struct Evaluator: Sendable {
         return nil
     }
 
+    /// Whether a probe can arrive on `name`: an interface of the host (or `lo`, the host talking to itself).
+    public func hasInterface(named name: String) -> Bool { name == "lo" || routing.iface(named: name) != nil }
+
+    /// The host's interface names, in index order, for messages that say which ones exist.
+    public var interfaceNames: [String] { snapshot.interfaces.sorted { $0.index < $1.index }.map(\.name) }
+
     /// Caveats that apply to every answer on this snapshot (unreadable firewall, legacy iptables).
     public var caveats: [String] {
         var out: [String] = []

@@ -15,7 +15,8 @@ struct Trace: ParsableCommand {
               {"proto":"tcp","src":"198.51.100.7","dst":"192.0.2.1","dport":22,"iif":"eth0"}   (optional "sport")
             --iif lo means the host talks to itself. Output adds verdict (accept|drop|reject|conditional), path,
             listener ({proto,address,port,device,processes} or null) and delivered.
-            A bad probe line ends the command with exit code 2 naming the line.
+            A bad probe line ends the command with exit code 2 as FILE:LINE:COLUMN (<stdin> for -); so does an
+            interface the snapshot does not have.
             """
     )
 
@@ -61,9 +62,12 @@ struct Trace: ParsableCommand {
         let probe = Probe(proto: p, src: src ?? "", dst: dst ?? "", sport: sport, dport: dport ?? 0, iif: iif ?? "")
         let result: TraceResult
         do {
+            try checkInterface(probe.iif, ev, column: 0)
             result = try ev.trace(probe)
+        } catch let e as ProbeLineError {
+            throw CommandFailure(status: .invalidInput, message: "--iif: \(e.message)")
         } catch {
-            throw CommandFailure(status: .invalidInput, message: error.description)
+            throw CommandFailure(status: .invalidInput, message: "\(error)")
         }
         var out = ""
         switch format {
@@ -86,6 +90,7 @@ struct Trace: ParsableCommand {
                 throw CommandFailure(status: .invalidInput, message: "cannot read probes \(path): \(error.localizedDescription)")
             }
         }
+        let shown = path == "-" ? "<stdin>" : path
         var failure: CommandFailure?
         // Results go out in ~1 MiB chunks through the shared output path; a bad line stops the batch after the
         // results of the lines before it.
@@ -103,19 +108,14 @@ struct Trace: ParsableCommand {
                     let line = UnsafeBufferPointer(rebasing: bytes[start..<end])
                     start = end + 1
                     if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0d }) { continue }
-                    let probe: Probe
-                    do {
-                        probe = try ProbeLine.parse(line)
-                        let r = try ev.trace(probe)
-                        writer.write(probe: probe, result: r)
-                    } catch let e as ProbeLineError {
-                        failure = CommandFailure(status: .invalidInput, message: "probes line \(lineNumber): \(e.message)")
-                        return
-                    } catch let e as ProbeError {
-                        failure = CommandFailure(status: .invalidInput, message: "probes line \(lineNumber): \(e.description)")
-                        return
+                    do throws(ProbeLineError) {
+                        let parsed = try ProbeLine.parse(line)
+                        try checkInterface(parsed.probe.iif, ev, column: parsed.iifColumn)
+                        let r: TraceResult
+                        do throws(ProbeError) { r = try ev.trace(parsed.probe) } catch { throw parsed.located(error) }
+                        writer.write(probe: parsed.probe, result: r)
                     } catch {
-                        failure = CommandFailure(status: .invalidInput, message: "probes line \(lineNumber): \(error)")
+                        failure = CommandFailure(status: .invalidInput, message: "\(shown):\(lineNumber):\(error.column): \(error.message)")
                         return
                     }
                     if writer.count >= 1 << 20 {
@@ -129,11 +129,34 @@ struct Trace: ParsableCommand {
         }
         if let failure { throw failure }
     }
+    /// A probe must arrive on an interface the host has (or `lo`): the kernel never sees a packet on a device that does
+    /// not exist, so tracing one would answer a question nobody can ask.
+    private func checkInterface(_ name: String, _ ev: Evaluator, column: Int) throws(ProbeLineError) {
+        guard !ev.hasInterface(named: name) else { return }
+        let known = ev.interfaceNames.map { "'\(TerminalText.escape($0))'" }.joined(separator: ", ")
+        throw ProbeLineError(message: "no interface '\(TerminalText.escape(name))' in the snapshot (it has \(known))", column: column)
+    }
 }
 
-/// A malformed probe line.
+/// A malformed probe line, and the 1-based column (in bytes) where the problem is.
 struct ProbeLineError: Error {
     var message: String
+    var column: Int
+}
+
+/// A parsed probe line: the probe and where its address and interface values start, so that errors found later
+/// (a bad address, an interface the host does not have) point at the right column.
+struct ParsedProbe {
+    var probe: Probe
+    var srcColumn: Int, dstColumn: Int, iifColumn: Int
+
+    /// The evaluator's complaint about this probe, at the column of the value it is about.
+    func located(_ error: ProbeError) -> ProbeLineError {
+        switch error {
+        case .badAddress(let field, _): ProbeLineError(message: error.description, column: field == "src" ? srcColumn : dstColumn)
+        case .familyMismatch: ProbeLineError(message: error.description, column: dstColumn)
+        }
+    }
 }
 
 /// A fast parser for the flat JSON objects of the probe contract (strings, integers, null).
@@ -143,10 +166,11 @@ enum ProbeLine {
     /// The known keys; any other key is parsed and ignored.
     enum Field: String { case proto, src, dst, sport, dport, iif }
 
-    /// The six known fields without a dictionary.
+    /// The six known fields and the columns their values start at, without a dictionary.
     struct Fields {
-        var proto: Value?, src: Value?, dst: Value?, sport: Value?, dport: Value?, iif: Value?
-        subscript(_ k: Field) -> Value? {
+        typealias Entry = (value: Value, column: Int)
+        var proto: Entry?, src: Entry?, dst: Entry?, sport: Entry?, dport: Entry?, iif: Entry?
+        subscript(_ k: Field) -> Entry? {
             get {
                 switch k {
                 case .proto: proto
@@ -183,18 +207,20 @@ enum ProbeLine {
         }
     }
 
-    static func parse(_ b: UnsafeBufferPointer<UInt8>) throws(ProbeLineError) -> Probe {
+    static func parse(_ b: UnsafeBufferPointer<UInt8>) throws(ProbeLineError) -> ParsedProbe {
         var i = 0
+        func fail(_ message: String, at index: Int) -> ProbeLineError { ProbeLineError(message: message, column: index + 1) }
         func ws() { while i < b.count, b[i] == 0x20 || b[i] == 0x09 || b[i] == 0x0d { i += 1 } }
         func expect(_ c: UInt8, _ what: String) throws(ProbeLineError) {
             ws()
-            guard i < b.count, b[i] == c else { throw ProbeLineError(message: "expected \(what) at column \(i + 1)") }
+            guard i < b.count, b[i] == c else { throw fail("expected \(what)", at: i) }
             i += 1
         }
         /// Reads a string and hands its decoded bytes to `body`: in place when it has no escapes (the usual case),
         /// else through the escape decoder.
         func string<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) throws(ProbeLineError) -> R {
             try expect(0x22, "a string")
+            let open = i - 1
             let start = i
             while i < b.count, b[i] != 0x22, b[i] != 0x5c { i += 1 }
             if i < b.count, b[i] == 0x22 {
@@ -212,7 +238,7 @@ enum ProbeLine {
                     case 0x72: out.append(0x0d)
                     case 0x75:
                         guard i + 4 < b.count, let v = UInt32(String(decoding: UnsafeBufferPointer(rebasing: b[(i + 1)...(i + 4)]), as: UTF8.self), radix: 16),
-                              let scalar = Unicode.Scalar(v) else { throw ProbeLineError(message: "bad \\u escape") }
+                              let scalar = Unicode.Scalar(v) else { throw fail("bad \\u escape", at: i - 1) }
                         out.append(contentsOf: Array(String(Character(scalar)).utf8))
                         i += 4
                     default: out.append(b[i])
@@ -222,28 +248,29 @@ enum ProbeLine {
                 }
                 i += 1
             }
-            guard i < b.count else { throw ProbeLineError(message: "unterminated string") }
+            guard i < b.count else { throw fail("unterminated string", at: open) }
             i += 1
             return out.withUnsafeBufferPointer(body)
         }
         func value() throws(ProbeLineError) -> Value {
             ws()
-            guard i < b.count else { throw ProbeLineError(message: "missing value") }
+            guard i < b.count else { throw fail("missing value", at: i) }
             switch b[i] {
             case 0x22: return .string(try string { String(decoding: $0, as: UTF8.self) })
             case 0x6e where i + 4 <= b.count: i += 4; return .null
             case 0x74 where i + 4 <= b.count: i += 4; return .bool(true)
             case 0x66 where i + 5 <= b.count: i += 5; return .bool(false)
             default:
+                let start = i
                 var neg = false
                 if b[i] == 0x2d { neg = true; i += 1 }
                 var v: Int64 = 0, digits = 0
                 while i < b.count, b[i] >= 0x30, b[i] <= 0x39 {
                     v = v &* 10 &+ Int64(b[i] - 0x30); digits += 1; i += 1
-                    if digits > 12 { throw ProbeLineError(message: "number too large") }
+                    if digits > 12 { throw fail("number too large", at: start) }
                 }
-                guard digits > 0 else { throw ProbeLineError(message: "unexpected character at column \(i + 1)") }
-                if i < b.count, b[i] == 0x2e || b[i] == 0x65 || b[i] == 0x45 { throw ProbeLineError(message: "ports must be integers") }
+                guard digits > 0 else { throw fail("unexpected character", at: i) }
+                if i < b.count, b[i] == 0x2e || b[i] == 0x65 || b[i] == 0x45 { throw fail("ports must be integers", at: start) }
                 return .number(neg ? -v : v)
             }
         }
@@ -252,44 +279,63 @@ enum ProbeLine {
         ws()
         if i < b.count, b[i] == 0x7d { i += 1 } else {
             while true {
-                let keyColumn = i + 1
+                ws()
+                let keyAt = i
                 let k = try string(field)
                 try expect(0x3a, "':'")
+                ws()
+                let valueColumn = i + 1
                 let v = try value()
                 if let k {
-                    guard fields[k] == nil else { throw ProbeLineError(message: "duplicate key '\(k.rawValue)' at column \(keyColumn)") }
-                    fields[k] = v
+                    guard fields[k] == nil else { throw fail("duplicate key '\(k.rawValue)'", at: keyAt) }
+                    fields[k] = (v, valueColumn)
                 }
                 ws()
-                guard i < b.count else { throw ProbeLineError(message: "unterminated object") }
+                guard i < b.count else { throw fail("unterminated object", at: i) }
                 if b[i] == 0x2c { i += 1; continue }
                 if b[i] == 0x7d { i += 1; break }
-                throw ProbeLineError(message: "expected ',' or '}' at column \(i + 1)")
+                throw fail("expected ',' or '}'", at: i)
             }
         }
         ws()
-        guard i == b.count else { throw ProbeLineError(message: "trailing data after the object") }
-        func str(_ k: Field) throws(ProbeLineError) -> String {
-            guard case .string(let s)? = fields[k] else { throw ProbeLineError(message: "field '\(k.rawValue)' must be a string") }
-            return s
+        guard i == b.count else { throw fail("trailing data after the object", at: i) }
+        // A missing field is reported at the column of the object's first byte.
+        let objectColumn = (b.firstIndex { $0 != 0x20 && $0 != 0x09 } ?? 0) + 1
+        func str(_ k: Field) throws(ProbeLineError) -> (String, Int) {
+            guard let entry = fields[k] else { throw ProbeLineError(message: "missing field '\(k.rawValue)'", column: objectColumn) }
+            guard case .string(let s) = entry.value else {
+                throw ProbeLineError(message: "field '\(k.rawValue)' must be a string", column: entry.column)
+            }
+            return (s, entry.column)
         }
         func port(_ k: Field, optional: Bool) throws(ProbeLineError) -> UInt16? {
-            switch fields[k] {
-            case nil, .null?:
+            guard let entry = fields[k] else {
                 if optional { return nil }
-                throw ProbeLineError(message: "missing field '\(k.rawValue)'")
-            case .number(let n)?:
-                guard n >= 0, n <= 65535 else { throw ProbeLineError(message: "field '\(k.rawValue)' must be 0-65535, not \(n)") }
+                throw ProbeLineError(message: "missing field '\(k.rawValue)'", column: objectColumn)
+            }
+            switch entry.value {
+            case .null:
+                if optional { return nil }
+                throw ProbeLineError(message: "missing field '\(k.rawValue)'", column: entry.column)
+            case .number(let n):
+                guard n >= 0, n <= 65535 else {
+                    throw ProbeLineError(message: "field '\(k.rawValue)' must be 0-65535, not \(n)", column: entry.column)
+                }
                 return UInt16(n)
-            default: throw ProbeLineError(message: "field '\(k.rawValue)' must be an integer")
+            default: throw ProbeLineError(message: "field '\(k.rawValue)' must be an integer", column: entry.column)
             }
         }
-        let protoText = try str(.proto)
-        guard let proto = L4Proto(rawValue: protoText) else { throw ProbeLineError(message: "field 'proto' must be tcp or udp, not '\(protoText)'") }
-        let iif = try str(.iif)
-        guard !iif.isEmpty else { throw ProbeLineError(message: "field 'iif' must not be empty") }
-        return Probe(proto: proto, src: try str(.src), dst: try str(.dst), sport: try port(.sport, optional: true),
-                     dport: try port(.dport, optional: false) ?? 0, iif: iif)
+        let (protoText, protoColumn) = try str(.proto)
+        guard let proto = L4Proto(rawValue: protoText) else {
+            throw ProbeLineError(message: "field 'proto' must be tcp or udp, not '\(protoText)'", column: protoColumn)
+        }
+        let (iif, iifColumn) = try str(.iif)
+        guard !iif.isEmpty else { throw ProbeLineError(message: "field 'iif' must not be empty", column: iifColumn) }
+        let (src, srcColumn) = try str(.src)
+        let (dst, dstColumn) = try str(.dst)
+        let probe = Probe(proto: proto, src: src, dst: dst, sport: try port(.sport, optional: true),
+                          dport: try port(.dport, optional: false) ?? 0, iif: iif)
+        return ParsedProbe(probe: probe, srcColumn: srcColumn, dstColumn: dstColumn, iifColumn: iifColumn)
     }
 }
 

@@ -5,8 +5,24 @@ import Testing
 /// their output and error messages are pinned here (the goldens were produced by the earlier Foundation-free but
 /// String-based implementation, and change only with the contract: `dnat` was added with forwarded paths). Uses the fixture of `CLITraceExposureTests`; no root needed.
 @Suite struct CLITraceBatchFormatTests {
-    func trace(_ input: String) throws -> CommandResult {
-        try run([portwardenBinary, "trace", "--snapshot", CLITraceExposureTests.fixture, "--probes", "-"], input: Data(input.utf8), check: false)
+    func trace(_ input: String, snapshot: String = CLITraceExposureTests.fixture) throws -> CommandResult {
+        try run([portwardenBinary, "trace", "--snapshot", snapshot, "--probes", "-"], input: Data(input.utf8), check: false)
+    }
+
+    /// The fixture plus an interface whose name needs every kind of JSON escape (probes must name an interface the
+    /// host has, and this one exercises the writer's escaping).
+    static let oddInterface = "t\tq\"b\\c\u{1}\u{fc}/\n"
+    func fixtureWithOddInterface() throws -> (TempDir, String) {
+        let dir = try TempDir("trace-odd-iface")
+        let data = try Data(contentsOf: URL(fileURLWithPath: CLITraceExposureTests.fixture))
+        guard var root = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+              var interfaces = root["interfaces"] as? [[String: Any]] else {
+            throw CocoaError(.fileReadCorruptFile)
+        }
+        interfaces.append(["index": 99, "name": Self.oddInterface, "flags": [String](), "addresses": [[String: Any]]()])
+        root["interfaces"] = interfaces
+        try JSONSerialization.data(withJSONObject: root).write(to: URL(fileURLWithPath: dir.file("snapshot.json")))
+        return (dir, dir.file("snapshot.json"))
     }
 
     /// Escapes in keys and values, unknown keys, `null`/`true`, whitespace, CR and blank lines on the way in; escaped
@@ -25,7 +41,9 @@ import Testing
             #"{"proto":"tcp","src":"127.0.0.1","dst":"127.0.0.1","sport":0,"dport":6379,"iif":"lo","verdict":"accept","path":[{"table":"filter","family":"inet","chain":"input","hook":"input","priority":0,"handle":2,"action":"accept"}],"listener":{"proto":"tcp","address":"127.0.0.1","port":6379,"device":null,"processes":[{"pid":4242,"name":"python3"}]},"delivered":true,"forwarded":false}"#,
             #"{"proto":"tcp","src":"::ffff:198.51.100.7","dst":"::ffff:192.0.2.1","dport":8080,"iif":"eth0","verdict":"drop","path":[{"table":"","family":"ipv6","chain":"","hook":"routing","priority":0,"handle":null,"action":"drop (martian source)"}],"listener":{"proto":"tcp","address":"::","port":8080,"device":null,"processes":[{"pid":4242,"name":"python3"}]},"delivered":false,"forwarded":false}"#,
         ].joined(separator: "\n") + "\n"
-        let r = try trace(input)
+        let (dir, snapshot) = try fixtureWithOddInterface()
+        defer { _ = dir }
+        let r = try trace(input, snapshot: snapshot)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdoutData == Data(expected.utf8))
     }
@@ -46,42 +64,45 @@ import Testing
         }
     }
 
-    /// (bad second line, the exact message); every one exits 2 after printing the first line's result.
-    static let errors: [(String, String)] = [
-        ("not json", "expected '{' at column 1"),
-        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":22,"iif":"eth0"} x"#, "trailing data after the object"),
-        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":22,"iif":"eth0""#, "unterminated object"),
-        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":22,"iif":"eth0"#, "unterminated string"),
-        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":22,"iif":"eth0\"#, "unterminated string"),
-        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":22,"iif":"eth\ud800"}"#, #"bad \u escape"#),
-        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":22 "iif":"eth0"}"#, "expected ',' or '}' at column 59"),
-        (#"{"proto" "tcp"}"#, "expected ':' at column 10"),
-        (#"{proto:"tcp"}"#, "expected a string at column 2"),
-        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":,"iif":"eth0"}"#, "unexpected character at column 56"),
-        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":1.5,"iif":"eth0"}"#, "ports must be integers"),
-        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":1234567890123,"iif":"eth0"}"#, "number too large"),
-        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":-1,"iif":"eth0"}"#, "field 'dport' must be 0-65535, not -1"),
-        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":"22","iif":"eth0"}"#, "field 'dport' must be an integer"),
-        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","iif":"eth0"}"#, "missing field 'dport'"),
-        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":22,"iif":"eth0","sport":70000}"#, "field 'sport' must be 0-65535, not 70000"),
-        (#"{"proto":"TCP","src":"1.2.3.4","dst":"1.2.3.4","dport":22,"iif":"eth0"}"#, "field 'proto' must be tcp or udp, not 'TCP'"),
-        (#"{"proto":6,"src":"1.2.3.4","dst":"1.2.3.4","dport":22,"iif":"eth0"}"#, "field 'proto' must be a string"),
-        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":22,"iif":""}"#, "field 'iif' must not be empty"),
-        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":22}"#, "field 'iif' must be a string"),
-        (#"{"proto":"tcp","dst":"1.2.3.4","dport":22,"iif":"eth0"}"#, "field 'src' must be a string"),
-        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4.5","dport":22,"iif":"eth0"}"#, "field 'dst': '1.2.3.4.5' is not an IPv4 or IPv6 address"),
-        (#"{"proto":"tcp","src":"1:2","dst":"1.2.3.4","dport":22,"iif":"eth0"}"#, "field 'src': '1:2' is not an IPv4 or IPv6 address"),
-        (#"{"proto":"tcp","src":"::1","dst":"1.2.3.4","dport":22,"iif":"eth0"}"#, "src ::1 and dst 1.2.3.4 are of different address families"),
-        (#"{"proto":"tcp","src":"1::2::3","dst":"::1","dport":22,"iif":"eth0"}"#, "field 'src': '1::2::3' is not an IPv4 or IPv6 address"),
-        (#"{"proto":"tcp","src":"::1.2.3.4:1","dst":"::1","dport":22,"iif":"eth0"}"#, "field 'src': '::1.2.3.4:1' is not an IPv4 or IPv6 address"),
+    /// (bad second line, the column, the exact message); every one exits 2 after printing the first line's result.
+    static let errors: [(String, Int, String)] = [
+        ("not json", 1, "expected '{'"),
+        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":22,"iif":"eth0"} x"#, 73, "trailing data after the object"),
+        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":22,"iif":"eth0""#, 71, "unterminated object"),
+        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":22,"iif":"eth0"#, 65, "unterminated string"),
+        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":22,"iif":"eth0\"#, 65, "unterminated string"),
+        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":22,"iif":"eth\ud800"}"#, 69, #"bad \u escape"#),
+        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":22 "iif":"eth0"}"#, 59, "expected ',' or '}'"),
+        (#"{"proto" "tcp"}"#, 10, "expected ':'"),
+        (#"{proto:"tcp"}"#, 2, "expected a string"),
+        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":,"iif":"eth0"}"#, 56, "unexpected character"),
+        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":1.5,"iif":"eth0"}"#, 56, "ports must be integers"),
+        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":1234567890123,"iif":"eth0"}"#, 56, "number too large"),
+        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":-1,"iif":"eth0"}"#, 56, "field 'dport' must be 0-65535, not -1"),
+        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":"22","iif":"eth0"}"#, 56, "field 'dport' must be an integer"),
+        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","iif":"eth0"}"#, 1, "missing field 'dport'"),
+        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":22,"iif":"eth0","sport":70000}"#, 80, "field 'sport' must be 0-65535, not 70000"),
+        (#"{"proto":"TCP","src":"1.2.3.4","dst":"1.2.3.4","dport":22,"iif":"eth0"}"#, 10, "field 'proto' must be tcp or udp, not 'TCP'"),
+        (#"{"proto":6,"src":"1.2.3.4","dst":"1.2.3.4","dport":22,"iif":"eth0"}"#, 10, "field 'proto' must be a string"),
+        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":22,"iif":""}"#, 65, "field 'iif' must not be empty"),
+        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":22}"#, 1, "missing field 'iif'"),
+        (#"{"proto":"tcp","dst":"1.2.3.4","dport":22,"iif":"eth0"}"#, 1, "missing field 'src'"),
+        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4.5","dport":22,"iif":"eth0"}"#, 38, "field 'dst': '1.2.3.4.5' is not an IPv4 or IPv6 address"),
+        (#"{"proto":"tcp","src":"1:2","dst":"1.2.3.4","dport":22,"iif":"eth0"}"#, 22, "field 'src': '1:2' is not an IPv4 or IPv6 address"),
+        (#"{"proto":"tcp","src":"::1","dst":"1.2.3.4","dport":22,"iif":"eth0"}"#, 34, "src ::1 and dst 1.2.3.4 are of different address families"),
+        (#"{"proto":"tcp","src":"1::2::3","dst":"::1","dport":22,"iif":"eth0"}"#, 22, "field 'src': '1::2::3' is not an IPv4 or IPv6 address"),
+        (#"{"proto":"tcp","src":"::1.2.3.4:1","dst":"::1","dport":22,"iif":"eth0"}"#, 22, "field 'src': '::1.2.3.4:1' is not an IPv4 or IPv6 address"),
+        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":22,"iif":"eth0","sport":"nope"}"#, 80, "field 'sport' must be an integer"),
+        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":22,"iif":"eth9"}"#, 65, "no interface 'eth9' in the snapshot (it has 'lo', 'eth0', 'eth1')"),
+        (#"{"proto":"tcp","src":"1.2.3.4","dst":"1.2.3.4","dport":22,"iif":"eth0","dport":23}"#, 72, "duplicate key 'dport'"),
     ]
 
     @Test func badLinesGiveTheSameMessages() throws {
         let good = CLITraceExposureTests.batch[0].0
-        for (bad, message) in Self.errors {
+        for (bad, column, message) in Self.errors {
             let r = try trace(good + "\n" + bad + "\n" + good + "\n")
             #expect(r.status == 2, "\(bad)")
-            #expect(r.stderr == "portwarden: probes line 2: \(message)\n", "\(bad)")
+            #expect(r.stderr == "portwarden: <stdin>:2:\(column): \(message)\n", "\(bad)")
             #expect(r.stdout.split(separator: "\n").count == 1, "\(bad)")
         }
     }
