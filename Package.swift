@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "Evaluator", dependencies: ["HostModel"], swiftSettings: swiftSettings),
         .target(name: "Policy", dependencies: ["HostModel", .product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
         .target(name: "Checks", dependencies: ["HostModel", "Evaluator", "Policy"], swiftSettings: swiftSettings),
-        .target(name: "Reporting", dependencies: ["Checks", "Policy", "HostModel"], swiftSettings: swiftSettings),
+        .target(name: "Reporting", dependencies: ["Checks", "Evaluator", "Policy", "HostModel"], swiftSettings: swiftSettings),
         .target(name: "Diffing", dependencies: ["HostModel", "Evaluator", "Checks", "Policy", "Reporting"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "portwarden",

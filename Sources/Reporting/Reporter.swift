@@ -1,4 +1,6 @@
+import Foundation
 import Checks
+import Evaluator
 import HostModel
 import Policy
 
@@ -63,13 +65,19 @@ public struct Report: Sendable {
     /// First part of SARIF `automationDetails.id` (`<category>/<hostname>/`): one code-scanning category per host and
     /// kind of run, so uploads for several hosts, or audits and diffs, do not close each other's alerts.
     public var automationCategory: String
+    /// Listeners per exposure class (Prometheus `portwarden_listeners`); nil when the caller did not compute them, and
+    /// then the family is left out rather than shown as zero.
+    public var exposure: [ExposureSummary: Int]?
+    /// When the run happened (Prometheus `portwarden_last_run_timestamp_seconds`); nil: the snapshot's collection time.
+    public var runAt: Date?
 
     public static let defaultRepositoryURL = "https://github.com/portwarden/portwarden"
 
     /// - Parameter inputs: default: the policy source is taken as the policy file unless it is the built-in one.
     public init(result: AuditResult, toolVersion: String, repositoryURL: String = Report.defaultRepositoryURL, baseDirectory: String? = nil,
                 color: Bool = false, failOnConditional: Bool = false, inputs: ReportInputs? = nil,
-                baseline: [String: BaselineMark]? = nil, automationCategory: String = "portwarden") {
+                baseline: [String: BaselineMark]? = nil, automationCategory: String = "portwarden",
+                exposure: [ExposureSummary: Int]? = nil, runAt: Date? = nil) {
         self.result = result
         self.toolVersion = toolVersion
         self.repositoryURL = repositoryURL
@@ -79,6 +87,8 @@ public struct Report: Sendable {
         self.inputs = inputs ?? ReportInputs(policyFile: result.policySource == DefaultPolicy.name ? nil : result.policySource)
         self.baseline = baseline
         self.automationCategory = automationCategory
+        self.exposure = exposure
+        self.runAt = runAt
     }
 
     /// `path` relative to `baseDirectory` when it lies inside it.
@@ -103,23 +113,32 @@ public protocol Reporter: Sendable {
 
 /// The formats `audit --format` accepts; exhaustive, so adding one forces a reporter.
 public enum ReportFormat: String, Sendable, CaseIterable {
-    case text, json, sarif
+    /// `codequality`: GitLab Code Quality; `prometheus`: node_exporter textfile-collector exposition.
+    case text, json, sarif, codequality, prometheus
 
     public var reporter: any Reporter {
         switch self {
         case .text: TextReporter()
         case .json: JSONReporter()
         case .sarif: SARIFReporter()
+        case .codequality: CodeQualityReporter()
+        case .prometheus: PrometheusReporter()
         }
     }
 
+    /// A file name suffix for the format (Code Quality is JSON too, told apart from the findings JSON).
     public var fileExtension: String {
         switch self {
         case .text: "txt"
         case .json: "json"
         case .sarif: "sarif"
+        case .codequality: "codequality.json"
+        case .prometheus: "prom"
         }
     }
+
+    /// Whether every result must point at a file of the user's repository (code scanning and GitLab annotate files).
+    public var pointsAtFiles: Bool { self == .sarif || self == .codequality }
 }
 
 extension Severity {

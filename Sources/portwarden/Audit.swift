@@ -25,7 +25,7 @@ enum FailThreshold: String, CaseInsensitiveArgument {
 struct Audit: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
-        abstract: "Audit this host (or a saved snapshot) against a policy and report findings as text, JSON or SARIF.",
+        abstract: "Audit this host (or a saved snapshot) against a policy and report findings as text, JSON, SARIF, GitLab Code Quality or Prometheus metrics.",
         discussion: """
             Without --policy the built-in default policy is used (policies/default.yaml): it flags sensitive services \
             reachable beyond loopback, missing or wide-open firewalls, and the other host checks. `portwarden rules` lists \
@@ -39,6 +39,9 @@ struct Audit: ParsableCommand {
             --format sarif needs a file of your repository for code scanning to point at: --policy FILE, --snapshot FILE \
             or --ruleset FILE (the built-in policy is not in your repository).
 
+            --format prometheus writes node_exporter textfile-collector metrics; when the run fails (exit 2 or 3) it \
+            still writes portwarden_last_run_success 0 and the time, without finding counts.
+
             \(ExitStatus.documentation)
             """
     )
@@ -49,7 +52,7 @@ struct Audit: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Policy file (YAML, version 1). Default: the built-in policy.", valueName: "file"))
     var policy: String?
 
-    @Option(name: .long, help: "Report format: text, json or sarif.")
+    @Option(name: .long, help: "Report format: text, json, sarif, codequality (GitLab) or prometheus (node_exporter textfile).")
     var format: ReportFormat = .text
 
     @Option(name: .long, help: ArgumentHelp("Write the report to this file instead of stdout.", valueName: "file"))
@@ -77,8 +80,10 @@ struct Audit: ParsableCommand {
     }
 
     func run() throws {
-        let failing = try exitOnFailure { () throws -> Int in
+        let host = HostSeen()
+        let failing = try exitOnFailure(reportingFailure: { write(failedRun: $0, host: host) }) { () throws -> Int in
             let (snapshot, rulesetMap) = try candidate.apply(to: source.load())
+            host.name = snapshot.host.hostname
             let policy = try loadPolicy(policy, hostname: snapshot.host.hostname, allowInclude: candidate.allowInclude)
             let known = try baseline.map(readBaseline)
             let evaluator = Evaluator(snapshot: snapshot)
@@ -88,13 +93,13 @@ struct Audit: ParsableCommand {
             if let rulesetMap {
                 // Candidate findings name their line in the file and fix the file, not the throwaway namespace.
                 result.findings = rulesetMap.locating(result.findings, reaches: reaches, baseDirectory: FileManager.default.currentDirectoryPath)
-                if format == .sarif { result.findings = rulesetMap.pointing(result.findings, reaches: reaches) }
+                if format.pointsAtFiles { result.findings = rulesetMap.pointing(result.findings, reaches: reaches) }
             }
             let marks = known.map { FindingWidener.marks(baseline: $0, current: result.findings) }
             let report = Report(result: result, toolVersion: toolVersion, baseDirectory: FileManager.default.currentDirectoryPath,
                                 color: output == nil && format == .text && terminalWantsColour(), failOnConditional: failOnConditional,
                                 inputs: ReportInputs(policyFile: self.policy, rulesetFile: candidate.ruleset, snapshotFile: source.snapshot),
-                                baseline: marks)
+                                baseline: marks, exposure: PrometheusReporter.exposureCounts(reaches), runAt: Date())
             try emit(format.reporter.render(report), to: output)
             guard let threshold = failOn.severity else { return 0 }
             let unchanged = Set(marks?.filter { $0.value.state == .unchanged }.map(\.key) ?? [])

@@ -27,8 +27,8 @@ struct Diff: ParsableCommand {
             policy judges both sides). A finding on both sides is widened when it now reaches \
             more sources, interfaces or families, became reachable or certain, or got a higher \
             severity. --format sarif lists the new (baselineState new) and widened (updated) \
-            findings; with --ruleset, a finding about a rule, or about a listener whose \
-            exposure a rule decides, points at that rule's line in FILE. --fail-on applies to \
+            findings, --format codequality (GitLab Code Quality) the same ones; with --ruleset, \
+            a finding about a rule, or about a listener whose exposure a rule decides, points at that rule's line in FILE. --fail-on applies to \
             new and widened findings; narrowing never fails. --format sarif needs a file to \
             point at: --policy FILE, --ruleset FILE, or NEW as a snapshot file.
 
@@ -52,7 +52,7 @@ struct Diff: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Policy file (YAML, version 1). Default: the built-in policy.", valueName: "file"))
     var policy: String?
 
-    @Option(name: .long, help: "Report format: text, json or sarif.") var format: ReportFormat = .text
+    @Option(name: .long, help: "Report format: text, json, sarif or codequality (GitLab).") var format: ReportFormat = .text
 
     @Option(name: .long, help: ArgumentHelp("Write the report to this file instead of stdout.", valueName: "file"))
     var output: String?
@@ -80,6 +80,7 @@ struct Diff: ParsableCommand {
             throw ValidationError("--ignore \(name): no such check (see `portwarden rules`)")
         }
         if format == .sarif, policy == nil, candidate.ruleset == nil, snapshotFile == nil { throw ValidationError(sarifNeedsAFile) }
+        if format == .prometheus { throw ValidationError("--format prometheus is for `portwarden audit`; diff writes text, json, sarif or codequality") }
     }
 
     /// The snapshot file of the new side, if it is a file (SARIF results may point at it).
@@ -123,11 +124,11 @@ struct Diff: ParsableCommand {
                 let plain = DiffReport.text(d, oldLabel: oldLabel, newLabel: newLabel)
                 text = output == nil && terminalWantsColour() ? Colour.diff(plain) : plain
             case .json: text = DiffReport.json(d, oldLabel: oldLabel, newLabel: newLabel, toolVersion: toolVersion)
-            case .sarif:
+            case .sarif, .codequality, .prometheus:
                 var result = d.newAudit
                 if let map { result.findings = map.pointing(result.findings, reaches: d.newReaches) }
                 let inputs = ReportInputs(policyFile: self.policy, rulesetFile: candidate.ruleset, snapshotFile: snapshotFile)
-                text = SARIFReporter().render(Report(result: result, toolVersion: toolVersion,
+                text = format.reporter.render(Report(result: result, toolVersion: toolVersion,
                                                      baseDirectory: FileManager.default.currentDirectoryPath,
                                                      failOnConditional: failOnConditional, inputs: inputs,
                                                      baseline: d.baselineMarks, automationCategory: "portwarden-diff"))

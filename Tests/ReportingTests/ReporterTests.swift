@@ -9,6 +9,17 @@ import Testing
 let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 let goldens = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Goldens")
 
+/// The listeners of `sampleResult`: three public, one conditional.
+func sampleReaches() -> [ListenerReach] {
+    let step = PathStep(table: "filter", family: "inet", chain: "input", hook: "input", priority: 0, handle: 9, action: "accept")
+    return [
+        .example(.tcp, "0.0.0.0:6379", .public, process: "redis-server", pid: 812, uid: 999, path: [step]),
+        .example(.tcp, "0.0.0.0:22", .public, process: "sshd", pid: 640),
+        .example(.tcp, "0.0.0.0:8080", .public, process: "python3", pid: 2000, uid: 1000),
+        .example(.udp, "0.0.0.0:5353", .conditional, process: "avahi-daemon", pid: 700, uid: 105, sources: [], reasons: ["limit rate 5/second"]),
+    ]
+}
+
 /// A fixed audit covering every finding shape: listener, rule, host fact, policy entry, suppressed, expired, conditional.
 func sampleResult() throws -> AuditResult {
     let policy = try PolicyLoader.parse("""
@@ -24,13 +35,7 @@ func sampleResult() throws -> AuditResult {
           - {rule: PW1001, port: 8080, reason: "demo app, removed in the next sprint", expires: 2027-01-01}
           - {rule: PW1010, reason: "old waiver", expires: 2026-01-01}
         """, file: "ci/portwarden.yaml")
-    let step = PathStep(table: "filter", family: "inet", chain: "input", hook: "input", priority: 0, handle: 9, action: "accept")
-    let reaches: [ListenerReach] = [
-        .example(.tcp, "0.0.0.0:6379", .public, process: "redis-server", pid: 812, uid: 999, path: [step]),
-        .example(.tcp, "0.0.0.0:22", .public, process: "sshd", pid: 640),
-        .example(.tcp, "0.0.0.0:8080", .public, process: "python3", pid: 2000, uid: 1000),
-        .example(.udp, "0.0.0.0:5353", .conditional, process: "avahi-daemon", pid: 700, uid: 105, sources: [], reasons: ["limit rate 5/second"]),
-    ]
+    let reaches = sampleReaches()
     let host = ExampleHost(reaches, firewall: ExampleRule.firewall([ExampleRule.port(9, nil, nil), ExampleRule.port(12, .tcp, 8443)]))
     var snapshot = host.snapshot
     snapshot.host = HostInfo(hostname: "web-01", kernel: "6.12.0", collectedAt: "2026-11-25T09:00:00Z", toolVersion: "0.1.0")
@@ -38,8 +43,10 @@ func sampleResult() throws -> AuditResult {
     return Auditor.run(ctx, caveats: ["example caveat: owners of other users' sockets were not readable"])
 }
 
+/// The sample report in `format`; the run time is fixed (2026-11-25T09:30:00Z) so the Prometheus golden is stable.
 func render(_ format: ReportFormat, color: Bool = false) throws -> String {
-    format.reporter.render(Report(result: try sampleResult(), toolVersion: "9.9.9-test", color: color))
+    format.reporter.render(Report(result: try sampleResult(), toolVersion: "9.9.9-test", color: color,
+                                  exposure: PrometheusReporter.exposureCounts(sampleReaches()), runAt: Date(timeIntervalSince1970: 1_795_599_000)))
 }
 
 /// Compares with Goldens/report.<ext> (`${VERSION}` stands for the version); RECORD_GOLDENS=1 rewrites the file.
