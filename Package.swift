@@ -49,7 +49,7 @@ let package = Package(
         .testTarget(name: "EvaluatorTests", dependencies: ["Evaluator", "HostModel", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "HostModel"], swiftSettings: swiftSettings),
         .testTarget(name: "ChecksTests", dependencies: ["Checks", "Policy", "Evaluator", "HostModel"], swiftSettings: swiftSettings),
-        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Checks", "Policy", "HostModel"], exclude: ["Goldens"], swiftSettings: swiftSettings),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Checks", "Policy", "HostModel", .product(name: "Yams", package: "Yams")], exclude: ["Goldens"], swiftSettings: swiftSettings),
         .testTarget(name: "DiffingTests", dependencies: ["Diffing", "Reporting", "Checks", "Policy", "Evaluator", "HostModel"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "IntegrationTests", dependencies: ["HostModel", "Evaluator", "Checks", "TestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     ]

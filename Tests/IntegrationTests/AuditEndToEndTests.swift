@@ -357,9 +357,10 @@ final class AuditHost {
             options[sub] = Set(help.stdout.split(whereSeparator: { !($0.isLetter || $0 == "-") }).filter { $0.hasPrefix("--") }.map(String.init))
             #expect(options[sub]?.contains("--output") == true, "\(sub) --help lists its options")
         }
-        let values = ["--format": ["text", "json", "sarif"], "--fail-on": ["info", "low", "medium", "high", "critical", "none"]]
+        let values = ["--format": ["text", "json", "sarif", "codequality", "prometheus"], "--fail-on": ["info", "low", "medium", "high", "critical", "none"]]
         var checked = 0
-        for doc in ["docs/audit-ci.md", "examples/github-actions/portwarden-audit.yml"] {
+        for doc in ["docs/audit-ci.md", "examples/github-actions/portwarden-audit.yml", "examples/gitlab-ci/portwarden.gitlab-ci.yml",
+                    "examples/systemd/portwarden-audit.service"] {
             let text = try String(contentsOf: repo.appendingPathComponent(doc), encoding: .utf8)
             for line in text.split(separator: "\n") {
                 let tokens = line.split(separator: " ").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "`,;()")) }
