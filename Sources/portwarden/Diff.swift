@@ -27,8 +27,9 @@ struct Diff: ParsableCommand {
             policy judges both sides). A finding on both sides is widened when it now reaches \
             more sources, interfaces or families, became reachable or certain, or got a higher \
             severity. --format sarif lists the new (baselineState new) and widened (updated) \
-            findings, --format codequality (GitLab Code Quality) the same ones; with --ruleset, \
-            a finding about a rule, or about a listener whose exposure a rule decides, points at that rule's line in FILE. --fail-on applies to \
+            findings, --format codequality (GitLab Code Quality) the same ones; with \
+            --ruleset, a finding about a rule, or about a listener whose exposure a rule \
+            decides, points at that rule's line in FILE. --fail-on applies to \
             new and widened findings; narrowing never fails. --format sarif needs a file to \
             point at: --policy FILE, --ruleset FILE, or NEW as a snapshot file.
 

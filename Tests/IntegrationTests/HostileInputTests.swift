@@ -37,7 +37,7 @@ import Testing
         let repo = try Self.hostileTree(dir, token: token)
         let target = form.1 == "ABS" ? dir.file("secret") : form.1
         try "version: 1\ninclude:\n  - \(target)\n".write(toFile: "\(repo)/policy.yaml", atomically: true, encoding: .utf8)
-        for format in ["text", "json", "sarif"] {
+        for format in ["text", "json", "sarif", "codequality", "prometheus"] {
             let out = dir.file("report-\(format)")
             let r = try portwarden(["audit", "--snapshot", Self.fixture, "--policy", "\(repo)/policy.yaml", "--format", format, "--output", out])
             #expect(r.status == 2, "\(form.0): \(r.stderr)")

@@ -48,10 +48,10 @@ import Testing
         try "include \"../link.nft\"\n".write(toFile: "\(repo)/sub/nested.nft", atomically: true, encoding: .utf8)
         try "flush ruleset\n# a comment with include \"/etc/shadow\" in it\n  \(line)\n".write(toFile: "\(repo)/candidate.nft", atomically: true, encoding: .utf8)
         let passwdLine = ((try? String(contentsOfFile: "/etc/passwd", encoding: .utf8)) ?? "").split(separator: "\n").first.map(String.init) ?? token
-        let runs: [[String]] = ["text", "json", "sarif"].flatMap { format in [
+        let runs: [[String]] = ["text", "json", "sarif", "codequality"].flatMap { format in [
             ["diff", "--snapshot", Self.fixture, "--ruleset", "candidate.nft", "--format", format, "--output", dir.file("diff.\(format)")],
             ["audit", "--snapshot", Self.fixture, "--ruleset", "candidate.nft", "--format", format, "--output", dir.file("audit.\(format)")],
-        ] }
+        ] } + [["audit", "--snapshot", Self.fixture, "--ruleset", "candidate.nft", "--format", "prometheus", "--output", dir.file("audit.prom")]]
         for args in runs {
             let r = try portwarden(args, cwd: repo)
             #expect(r.status == 2, "\(form.0) \(args[0]): \(r.stderr)")
