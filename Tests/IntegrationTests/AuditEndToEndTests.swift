@@ -345,6 +345,16 @@ final class AuditHost {
         // Without privileges the live host cannot be read: exit 3, not a silently empty audit.
         let unprivileged = try h.host.exec(nobody + ["audit", "--policy", policy], check: false)
         #expect(unprivileged.status == 3, "\(unprivileged.stdout)\(unprivileged.stderr)")
+        // With --format prometheus the metrics file still says so: success 0, this machine's hostname, no counts.
+        let metrics = h.dir.file("metrics")
+        try FileManager.default.createDirectory(atPath: metrics, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o777])
+        let prom = metrics + "/portwarden.prom"
+        let failed = try h.host.exec(nobody + ["audit", "--policy", policy, "--format", "prometheus", "--output", prom], check: false)
+        #expect(failed.status == 3, "\(failed.stderr)")
+        let hostname = try h.host.exec(["uname", "-n"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = (try? String(contentsOfFile: prom, encoding: .utf8)) ?? ""
+        #expect(text.contains("portwarden_last_run_success{host=\"\(hostname)\"} 0\n"), "\(text)")
+        #expect(!text.contains("portwarden_findings"), "\(text)")
     }
 
     /// Every `portwarden audit|collect|policy init` command in the CI documentation and the example workflow uses only
