@@ -33,10 +33,12 @@ let package = Package(
         .target(name: "Checks", dependencies: ["HostModel", "Evaluator", "Policy"], swiftSettings: swiftSettings),
         .target(name: "Reporting", dependencies: ["Checks", "Evaluator", "Policy", "HostModel"], swiftSettings: swiftSettings),
         .target(name: "Diffing", dependencies: ["HostModel", "Evaluator", "Checks", "Policy", "Reporting"], swiftSettings: swiftSettings),
+        // `reconcile`: an nmap XML scan against the evaluator's predictions (FoundationXML, so libxml2).
+        .target(name: "Reconcile", dependencies: ["HostModel", "Evaluator"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "portwarden",
             dependencies: [
-                "HostModel", "Collector", "Evaluator", "Policy", "Checks", "Reporting", "Diffing", "Netlink",
+                "HostModel", "Collector", "Evaluator", "Policy", "Checks", "Reporting", "Diffing", "Netlink", "Reconcile",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -51,6 +53,7 @@ let package = Package(
         .testTarget(name: "ChecksTests", dependencies: ["Checks", "Policy", "Evaluator", "HostModel"], swiftSettings: swiftSettings),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Checks", "Policy", "HostModel", .product(name: "Yams", package: "Yams")], exclude: ["Goldens"], swiftSettings: swiftSettings),
         .testTarget(name: "DiffingTests", dependencies: ["Diffing", "Reporting", "Checks", "Policy", "Evaluator", "HostModel"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+        .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "Evaluator", "HostModel"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "IntegrationTests", dependencies: ["HostModel", "Evaluator", "Checks", "TestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     ]
 )
