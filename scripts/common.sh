@@ -3,9 +3,10 @@
 set -euo pipefail
 
 PW_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PW_PACKAGES=(libnftnl-dev libmnl-dev nftables iproute2 iptables pkg-config python3 python3-jsonschema util-linux procps)
-# What the packaging tests also need (make install, man pages, the .deb): only scripts/test installs these.
-PW_TEST_PACKAGES=(make binutils man-db dpkg-dev)
+PW_PACKAGES=(libnftnl-dev libmnl-dev nftables iproute2 iptables pkg-config python3 python3-jsonschema util-linux procps libxml2-dev)
+# What the packaging tests also need (make install, man pages, the .deb), and nmap for the reconcile tests: only
+# scripts/test installs these.
+PW_TEST_PACKAGES=(make binutils man-db dpkg-dev nmap)
 
 pw_log() { printf 'portwarden: %s\n' "$*" >&2; }
 
