@@ -10,14 +10,23 @@ struct ReconcileCommand: ParsableCommand {
         commandName: "reconcile",
         abstract: "Compare an nmap XML scan of this host with what portwarden predicts for the scanner.",
         discussion: """
-            Every scanned port is traced from --from on --iif (as `trace` does) and the prediction mapped to what
-            nmap can see: delivered to a socket = open; accepted, no socket = closed (RST / ICMP port unreachable);
-            drop = filtered; reject = closed (TCP reset; ICMP port unreachable for UDP and connect scans) or
-            filtered; conditional = either (listed, never a mismatch). nmap's open|filtered and closed|filtered
-            agree with either of their two states. Supported scans: -sT, -sS, -sU (nmap -oX).
-              portwarden reconcile --snapshot host.json --nmap scan.xml --from 198.51.100.7 --iif eth0
-            Exit codes: 0 every port agrees, 1 a mismatch, 2 unreadable or unsupported XML (file:line:column),
-            a snapshot or scan that does not fit, 3 the host could not be read, 64 usage.
+            Every scanned port is traced from --from on --iif, as `trace` does,
+            and the prediction mapped to what nmap can see:
+              delivered to a socket          open
+              accepted, no socket            closed (RST / ICMP port unreachable)
+              drop                           filtered
+              reject with tcp reset          closed
+              reject, ICMP port unreachable  closed (UDP, -sT) or filtered (-sS)
+              reject, other ICMP error       filtered
+              conditional                    either (listed, never a mismatch)
+            nmap's open|filtered and closed|filtered agree with both their
+            states. Supported scans: -sT, -sS, -sU, saved with nmap -oX.
+              portwarden reconcile --snapshot host.json --nmap scan.xml \\
+                --from 198.51.100.7 --iif eth0
+            Exit codes: 0 every port agrees; 1 a mismatch; 2 XML that is not a
+            supported nmap report (file:line:column), a scanned address that is
+            not this host's, or a bad snapshot; 3 the host could not be read;
+            64 usage.
             """
     )
 
@@ -70,7 +79,7 @@ struct ReconcileCommand: ParsableCommand {
                 throw CommandFailure(status: .invalidInput, message: "cannot read \(nmap): \(error.localizedDescription)")
             }
         }
-        do { return try NmapXML.parse(data, file: nmap) } catch let error as NmapParseError {
+        do { return try NmapXML.parse(data, file: nmap) } catch {
             throw CommandFailure(status: .invalidInput, message: error.description)
         }
     }
