@@ -19,6 +19,7 @@ public enum Prediction: Sendable, Equatable {
 /// Maps a trace result to what nmap can see: delivered to a socket is open; accepted without a socket is closed (the
 /// kernel answers a TCP RST or an ICMP port unreachable); a drop is filtered; a reject is closed or filtered by its kind.
 public enum Predictor {
+    /// The observation `r` implies for a scan with `technique`; a reject is looked up in `firewall` for its kind.
     public static func predict(_ r: TraceResult, proto: L4Proto, family: IPFamily, technique: ScanTechnique,
                                firewall: Firewall) -> Prediction {
         switch r.verdict {

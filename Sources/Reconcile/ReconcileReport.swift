@@ -25,6 +25,7 @@ public struct ReconcileReport: Sendable {
         (.either, "either (conditional: listed, not compared)"),
     ]
 
+    /// The last line of the text report: counts of compared, agreeing, mismatched and undecided ports.
     public var summary: String {
         let r = result
         let agree = r.comparisons.count - r.mismatches.count - r.undecided.count
@@ -32,6 +33,7 @@ public struct ReconcileReport: Sendable {
             + "\(r.undecided.count) either."
     }
 
+    /// Mismatches per protocol in groups (open in the scan; predicted open; closed against filtered; either).
     public func text() -> String {
         var lines = ["portwarden reconcile: \(scanFile), scanner \(from) on "
                      + result.interfaces.map { "\($0.iif) (to \($0.address))" }.joined(separator: ", ")]
@@ -67,6 +69,7 @@ public struct ReconcileReport: Sendable {
         return "\(host):\(c.port)  scan \(c.scan.rawValue)\(reason), predicted \(c.predicted.label): \(why)"
     }
 
+    /// The same as one JSON object (`portwarden-reconcile/1`) and a newline.
     public func json() throws -> Data {
         let entries = { (cs: [PortComparison]) in cs.map(Entry.init) }
         let doc = Document(scan: scanFile, from: from,

@@ -17,25 +17,31 @@ public struct PortComparison: Sendable, Equatable {
     }
 
     public var proto: L4Proto
+    /// The scanned address (the probe's destination) and the interface the probe arrived on.
     public var address: String
     public var port: UInt16
     public var iif: String
+    /// nmap's state and reason for the port.
     public var scan: NmapState
     public var scanReason: String?
     public var predicted: Prediction
     public var kind: Kind
+    /// The trace the prediction came from: its verdict, path and listener explain a mismatch.
     public var trace: TraceResult
 }
 
 /// The scan against the snapshot: every scanned port compared, and the hosts nmap did not find up.
 public struct Reconciliation: Sendable {
+    /// Every scanned port of every host that was up, in the report's order.
     public var comparisons: [PortComparison]
     /// Hosts of the report that were not up, so nothing was scanned on them (listed, not compared).
     public var hostsNotUp: [NmapHost]
     /// The input interface used for each scanned address.
     public var interfaces: [(address: String, iif: String)]
 
+    /// The ports that make the exit code 1.
     public var mismatches: [PortComparison] { comparisons.filter { $0.kind != .agree && $0.kind != .either } }
+    /// The conditional ones: listed, not counted as mismatches.
     public var undecided: [PortComparison] { comparisons.filter { $0.kind == .either } }
 }
 
@@ -60,8 +66,10 @@ public enum Reconciler {
     public static func run(scan: NmapScan, snapshot: Snapshot, evaluator: Evaluator, from: String, iif: String?)
         throws(ReconcileError) -> Reconciliation {
         guard let source = IPAddress(from) else { throw .usage("--from '\(from)' is not an IPv4 or IPv6 address") }
-        if let iif, iif != "lo", !snapshot.interfaces.contains(where: { $0.name == iif }) {
-            throw .usage("--iif \(iif): the snapshot has no such interface (it has \(snapshot.interfaces.map(\.name).joined(separator: ", ")))")
+        if let iif, !evaluator.hasInterface(named: iif) {
+            // As `trace` does: the kernel never sees a packet on a device the host does not have.
+            let known = evaluator.interfaceNames.map { "'\(TerminalText.escape($0))'" }.joined(separator: ", ")
+            throw .input("--iif: no interface '\(TerminalText.escape(iif))' in the snapshot (it has \(known))")
         }
         var out = Reconciliation(comparisons: [], hostsNotUp: [], interfaces: [])
         for host in scan.hosts {

@@ -25,7 +25,8 @@ struct ReconcileCommand: ParsableCommand {
                 --from 198.51.100.7 --iif eth0
             Exit codes: 0 every port agrees; 1 a mismatch; 2 XML that is not a
             supported nmap report (file:line:column), a scanned address that is
-            not this host's, or a bad snapshot; 3 the host could not be read;
+            not this host's, an --iif the host does not have, or a bad
+            snapshot; 3 the host could not be read;
             64 usage.
             """
     )
@@ -46,6 +47,15 @@ struct ReconcileCommand: ParsableCommand {
 
     @Option(name: .long, help: "Output format: text or json.") var format: ViewFormat = .text
 
+    func validate() throws {
+        if nmap == "-" && source.snapshot == "-" {
+            throw ValidationError("--nmap - and --snapshot - cannot both read standard input")
+        }
+    }
+
+    /// The report's name in messages (`<stdin>` for -, as `trace` names its probes).
+    private var scanName: String { nmap == "-" ? "<stdin>" : nmap }
+
     func run() throws {
         let mismatched: Bool = try exitOnFailure {
             let scan = try readScan()
@@ -57,10 +67,10 @@ struct ReconcileCommand: ParsableCommand {
             } catch let error as ReconcileError {
                 switch error {
                 case .usage(let m): throw ValidationError(m)
-                case .input(let m): throw CommandFailure(status: .invalidInput, message: "\(nmap): \(m)")
+                case .input(let m): throw CommandFailure(status: .invalidInput, message: m.hasPrefix("--") ? m : "\(scanName): \(m)")
                 }
             }
-            let report = ReconcileReport(result: result, scanFile: nmap, from: from, caveats: evaluator.caveats)
+            let report = ReconcileReport(result: result, scanFile: scanName, from: from, caveats: evaluator.caveats)
             switch format {
             case .text: try emit(report.text(), to: destination.output)
             case .json: try emit(try report.json(), to: destination.output)
@@ -79,7 +89,7 @@ struct ReconcileCommand: ParsableCommand {
                 throw CommandFailure(status: .invalidInput, message: "cannot read \(nmap): \(error.localizedDescription)")
             }
         }
-        do { return try NmapXML.parse(data, file: nmap) } catch {
+        do { return try NmapXML.parse(data, file: scanName) } catch {
             throw CommandFailure(status: .invalidInput, message: error.description)
         }
     }
