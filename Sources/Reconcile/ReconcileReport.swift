@@ -59,7 +59,7 @@ public struct ReconcileReport: Sendable {
 
     static func line(_ c: PortComparison) -> String {
         let host = c.address.contains(":") ? "[\(c.address)]" : c.address
-        let reason = c.scanReason.map { " (\($0))" } ?? ""
+        let reason = c.scanReason.map { " (\(TerminalText.escape($0)))" } ?? ""   // the report's text, whoever wrote it
         var why: String
         switch c.predicted {
         case .either(let because): why = because

@@ -26,8 +26,7 @@ struct ReconcileCommand: ParsableCommand {
             Exit codes: 0 every port agrees; 1 a mismatch; 2 XML that is not a
             supported nmap report (file:line:column), a scanned address that is
             not this host's, an --iif the host does not have, or a bad
-            snapshot; 3 the host could not be read;
-            64 usage.
+            snapshot; 3 the host could not be read; 64 usage.
             """
     )
 
