@@ -35,7 +35,7 @@ import Testing
                                environment: ["MANWIDTH": "100", "MANPAGER": "cat", "PAGER": "cat", "PATH": "/usr/bin:/bin"])
         #expect(rendered.stdout.contains("EXIT STATUS"))
         #expect(rendered.stdout.contains("invalid input"))
-        for sub in ["audit", "exposure", "listeners", "trace", "diff", "policy-init"] {
+        for sub in ["audit", "exposure", "listeners", "trace", "diff", "reconcile", "policy-init"] {
             let page = "usr/share/man/man1/portwarden-\(sub).1"
             #expect(FileManager.default.fileExists(atPath: stage.appendingPathComponent(page).path), "\(page)")
         }
