@@ -127,5 +127,27 @@ public struct ReconcileReport: Sendable {
             listener = c.trace.listener.map { l in "\(l.proto.rawValue) \(l.address.contains(":") ? "[\(l.address)]" : l.address):\(l.port)" }
             if case .either(let why) = c.predicted { reasons = [why] } else { reasons = [] }
         }
+
+        private enum CodingKeys: String, CodingKey {
+            case proto, address, port, iif, scan, scanReason, predicted, kind, verdict, delivered, path, listener, reasons
+        }
+
+        /// Every key is always there: `scanReason` and `listener` are null when absent, not left out.
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(proto, forKey: .proto)
+            try c.encode(address, forKey: .address)
+            try c.encode(port, forKey: .port)
+            try c.encode(iif, forKey: .iif)
+            try c.encode(scan, forKey: .scan)
+            try c.encode(scanReason, forKey: .scanReason)
+            try c.encode(predicted, forKey: .predicted)
+            try c.encode(kind, forKey: .kind)
+            try c.encode(verdict, forKey: .verdict)
+            try c.encode(delivered, forKey: .delivered)
+            try c.encode(path, forKey: .path)
+            try c.encode(listener, forKey: .listener)
+            try c.encode(reasons, forKey: .reasons)
+        }
     }
 }

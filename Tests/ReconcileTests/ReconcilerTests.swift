@@ -142,5 +142,13 @@ import Testing
         #expect(mismatch["kind"] as? String == "open-in-scan")
         #expect(mismatch["predicted"] as? String == "filtered")
         #expect(mismatch["verdict"] as? String == "drop")
+        #expect(mismatch["listener"] as? String == "tcp 0.0.0.0:22")
+        // a port no socket holds has a null listener, and nmap's missing reason is null too: the keys stay
+        let closed = try Self.run(Self.snapshot(), Self.scan([NmapPort(proto: .tcp, port: 23, state: .open)]))
+        let doc = try #require(try JSONSerialization.jsonObject(with: ReconcileReport(result: closed, scanFile: "s.xml", from: "198.51.100.7",
+                                                                                     caveats: []).json()) as? [String: Any])
+        let entry = try #require((doc["mismatches"] as? [[String: Any]])?.first)
+        #expect(entry["listener"] is NSNull && entry["scanReason"] is NSNull)
+        #expect(entry["predicted"] as? String == "closed")
     }
 }
