@@ -80,11 +80,17 @@ enum ReconcileLab {
         try target.exec([portwardenBinary, "collect", "--netns", "host", "--output", file("snapshot.json")])
         let tcp = try scan(scanner, ["-sT", "-p", "22-26"], into: "tcp.xml")
         let udp = try scan(scanner, ["-sU", "-p", "53-55"], into: "udp.xml")
+        let syn = try scan(scanner, ["-sS", "-p", "22-26"], into: "syn.xml")
 
         let agreed = try reconcile(["--nmap", tcp])
         #expect(agreed.status == 0, "\(agreed.stdout)\(agreed.stderr)")
         #expect(agreed.stdout.contains("scanner 192.0.2.2 on eth0 (to 192.0.2.1)"), "\(agreed.stdout)")
         #expect(agreed.stdout.contains("Summary: 5 port(s) compared, 5 agree, 0 mismatch(es), 0 either."), "\(agreed.stdout)")
+        // a SYN scan sees the ICMP port unreachable of 26 as filtered, a connect scan as closed: both agree
+        let agreedSYN = try reconcile(["--nmap", syn])
+        #expect(agreedSYN.status == 0, "\(agreedSYN.stdout)\(agreedSYN.stderr)")
+        #expect(try String(contentsOfFile: syn, encoding: .utf8).contains(#"portid="26"><state state="filtered" reason="port-unreach""#))
+        #expect(try String(contentsOfFile: tcp, encoding: .utf8).contains(#"portid="26"><state state="closed" reason="conn-refused""#))
         let agreedUDP = try reconcile(["--nmap", udp, "--iif", "eth0", "--format", "json"])
         #expect(agreedUDP.status == 0, "\(agreedUDP.stdout)\(agreedUDP.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: agreedUDP.stdoutData) as? [String: Any])
