@@ -22,7 +22,7 @@ public enum NmapXML {
         if let open = reader.open.last {
             // libxml2 recovers from some errors without telling XMLParser, so the nesting is checked here too.
             throw NmapParseError(file: file, line: parser.lineNumber, column: parser.columnNumber,
-                                 message: "not well-formed XML: the document ends inside <\(open)>")
+                                 message: "not well-formed XML: the document ends inside <\(TerminalText.escape(open))>")
         }
         guard reader.sawRoot else {
             throw NmapParseError(file: file, line: parser.lineNumber, column: parser.columnNumber, message: "not an nmap XML report (no <nmaprun>)")
@@ -34,6 +34,9 @@ public enum NmapXML {
         return NmapScan(techniques: reader.techniques, hosts: reader.hosts, args: reader.args)
     }
 }
+
+/// Text from the report, escaped for messages (a report may come from anyone).
+private func q(_ s: String?) -> String { TerminalText.escape(s ?? "") }
 
 /// The XMLParser delegate: collects elements as they come and stops at the first problem with its position.
 private final class NmapReader: NSObject, XMLParserDelegate {
@@ -65,7 +68,7 @@ private final class NmapReader: NSObject, XMLParserDelegate {
         guard failure == nil else { return }
         open.append(name)
         if !sawRoot {
-            guard name == "nmaprun" else { return fail(parser, "not an nmap XML report (the root element is <\(name)>, not <nmaprun>)") }
+            guard name == "nmaprun" else { return fail(parser, "not an nmap XML report (the root element is <\(q(name))>, not <nmaprun>)") }
             sawRoot = true
             args = a["args"]
             return
@@ -89,7 +92,7 @@ private final class NmapReader: NSObject, XMLParserDelegate {
     func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
         guard failure == nil else { return }
         guard open.last == name else {
-            return fail(parser, "not well-formed XML: </\(name)> closes <\(open.last ?? "nothing")>")
+            return fail(parser, "not well-formed XML: </\(q(name))> closes <\(q(open.last ?? "nothing"))>")
         }
         open.removeLast()
         if name == "hosthint" { hintDepth -= 1; return }
@@ -116,15 +119,15 @@ private final class NmapReader: NSObject, XMLParserDelegate {
     private func scanInfo(_ parser: XMLParser, _ a: [String: String]) {
         let protoText = a["protocol"] ?? ""
         guard let proto = L4Proto(rawValue: protoText) else {
-            return fail(parser, "protocol '\(protoText)' is not supported: only tcp and udp scans are compared")
+            return fail(parser, "protocol '\(q(protoText))' is not supported: only tcp and udp scans are compared")
         }
         let typeText = a["type"] ?? ""
         guard let type = ScanTechnique(rawValue: typeText), (type == .udp) == (proto == .udp) else {
-            return fail(parser, "scan type '\(typeText)' is not supported: give a connect (-sT), SYN (-sS) or UDP (-sU) scan")
+            return fail(parser, "scan type '\(q(typeText))' is not supported: give a connect (-sT), SYN (-sS) or UDP (-sU) scan")
         }
         guard techniques[proto] == nil else { return fail(parser, "a second <scaninfo> for \(proto.rawValue)") }
         guard let list = PortList.parse(a["services"] ?? "") else {
-            return fail(parser, "<scaninfo services=\"\(a["services"] ?? "")\"> is not a list of ports")
+            return fail(parser, "<scaninfo services=\"\(q(a["services"]))\"> is not a list of ports")
         }
         techniques[proto] = type
         services[proto] = list
@@ -132,15 +135,15 @@ private final class NmapReader: NSObject, XMLParserDelegate {
 
     private func startPort(_ parser: XMLParser, _ a: [String: String]) {
         guard let proto = L4Proto(rawValue: a["protocol"] ?? "") else {
-            return fail(parser, "port protocol '\(a["protocol"] ?? "")' is not tcp or udp")
+            return fail(parser, "port protocol '\(q(a["protocol"]))' is not tcp or udp")
         }
-        guard let number = UInt16(a["portid"] ?? "") else { return fail(parser, "portid '\(a["portid"] ?? "")' is not a port number") }
+        guard let number = UInt16(a["portid"] ?? "") else { return fail(parser, "portid '\(q(a["portid"]))' is not a port number") }
         port = (proto, number)
     }
 
     private func portState(_ parser: XMLParser, _ a: [String: String]) {
         guard let (proto, number) = port else { return }
-        guard let state = NmapState(rawValue: a["state"] ?? "") else { return fail(parser, "unknown port state '\(a["state"] ?? "")'") }
+        guard let state = NmapState(rawValue: a["state"] ?? "") else { return fail(parser, "unknown port state '\(q(a["state"]))'") }
         guard host?.listed[HostBuilder.Key(proto: proto, port: number)] == nil else {
             return fail(parser, "port \(number)/\(proto.rawValue) is listed twice")
         }
@@ -148,15 +151,15 @@ private final class NmapReader: NSObject, XMLParserDelegate {
     }
 
     private func startExtra(_ parser: XMLParser, _ a: [String: String]) {
-        guard let state = NmapState(rawValue: a["state"] ?? "") else { return fail(parser, "unknown extraports state '\(a["state"] ?? "")'") }
-        guard let count = Int(a["count"] ?? "") else { return fail(parser, "extraports count '\(a["count"] ?? "")' is not a number") }
+        guard let state = NmapState(rawValue: a["state"] ?? "") else { return fail(parser, "unknown extraports state '\(q(a["state"]))'") }
+        guard let count = Int(a["count"] ?? "") else { return fail(parser, "extraports count '\(q(a["count"]))' is not a number") }
         extra = HostBuilder.Extra(state: state, count: count, line: parser.lineNumber, column: parser.columnNumber)
     }
 
     private func extraReason(_ parser: XMLParser, _ a: [String: String]) {
         guard let list = a["ports"] else { extra?.unlisted = true; return }
         guard let proto = L4Proto(rawValue: a["proto"] ?? ""), let ports = PortList.parse(list) else {
-            return fail(parser, "<extrareasons proto=\"\(a["proto"] ?? "")\" ports=\"\(list)\"> is not a tcp or udp port list")
+            return fail(parser, "<extrareasons proto=\"\(q(a["proto"]))\" ports=\"\(q(list))\"> is not a tcp or udp port list")
         }
         guard let state = extra?.state else { return }
         extra?.ports.append(contentsOf: ports.map { NmapPort(proto: proto, port: $0, state: state, reason: a["reason"]) })

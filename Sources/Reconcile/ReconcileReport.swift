@@ -38,7 +38,8 @@ public struct ReconcileReport: Sendable {
         var lines = ["portwarden reconcile: \(scanFile), scanner \(from) on "
                      + result.interfaces.map { "\($0.iif) (to \($0.address))" }.joined(separator: ", ")]
         for host in result.hostsNotUp {
-            lines.append("not compared: \(host.addresses.joined(separator: ", ")) (nmap: host \(host.status), no port scanned)")
+            let what = TerminalText.escape("\(host.addresses.joined(separator: ", ")) (nmap: host \(host.status)")
+            lines.append("not compared: \(what), no port scanned)")
         }
         for proto in L4Proto.allCases {
             let ports = result.comparisons.filter { $0.proto == proto }

@@ -65,7 +65,7 @@ public enum Reconciler {
     ///     that holds it.
     public static func run(scan: NmapScan, snapshot: Snapshot, evaluator: Evaluator, from: String, iif: String?)
         throws(ReconcileError) -> Reconciliation {
-        guard let source = IPAddress(from) else { throw .usage("--from '\(from)' is not an IPv4 or IPv6 address") }
+        guard let source = IPAddress(from) else { throw .usage("--from '\(TerminalText.escape(from))' is not an IPv4 or IPv6 address") }
         if let iif, !evaluator.hasInterface(named: iif) {
             // As `trace` does: the kernel never sees a packet on a device the host does not have.
             let known = evaluator.interfaceNames.map { "'\(TerminalText.escape($0))'" }.joined(separator: ", ")
@@ -107,7 +107,7 @@ public enum Reconciler {
     /// The interface a scan of `address` arrives on: `--iif`, or the one non-loopback interface holding the address.
     static func interface(for address: String, source: IPAddress, from: String, iif: String?, snapshot: Snapshot)
         throws(ReconcileError) -> String {
-        guard let target = IPAddress(address) else { throw .input("the scan's address '\(address)' is not an IP address") }
+        guard let target = IPAddress(address) else { throw .input("the scan's address '\(TerminalText.escape(address))' is not an IP address") }
         guard target.family == source.family else {
             throw .usage("--from \(from) is \(source.family.rawValue), the scanned address \(address) is \(target.family.rawValue)")
         }

@@ -125,6 +125,16 @@ import Testing
         #expect(throws: ReconcileError.self) { try Self.run(s, NmapScan(techniques: [.tcp: .syn], hosts: [])) }
     }
 
+    @Test func aHostThatWasDownIsListedNotCompared() throws {
+        var scan = Self.scan([NmapPort(proto: .tcp, port: 22, state: .open)])
+        scan.hosts.append(NmapHost(addresses: ["192.0.2.9"], status: "down", ports: []))
+        let r = try Self.run(Self.snapshot(), scan)
+        #expect(r.hostsNotUp.map(\.addresses) == [["192.0.2.9"]])
+        #expect(r.comparisons.count == 1)
+        let text = ReconcileReport(result: r, scanFile: "scan.xml", from: "198.51.100.7", caveats: []).text()
+        #expect(text.contains("\nnot compared: 192.0.2.9 (nmap: host down, no port scanned)\n"), "\(text)")
+    }
+
     @Test func reportGroupsMismatchesPerProtocolAndCountsThem() throws {
         let r = try Self.run(Self.snapshot(policy: .drop), Self.scan([NmapPort(proto: .tcp, port: 22, state: .open, reason: "syn-ack"),
                                                                        NmapPort(proto: .udp, port: 53, state: .openFiltered)]))
