@@ -6,8 +6,12 @@ import Policy
 /// One listener's exposure reduced to what a change review compares. Built from the evaluator's answer.
 public struct ExposureState: Codable, Sendable, Equatable {
     public var summary: ExposureSummary
-    /// Non-loopback interfaces on which some source is accepted (or conditional).
+    /// Named non-loopback interfaces on which some source is accepted (or conditional).
     public var interfaces: [String]
+    /// Also reached on every interface the host and its rules do not name.
+    public var otherInterfaces: Bool
+    /// The same in words ("every interface except eth1"); not in JSON.
+    public var scope = InterfaceScope(reached: [], asked: [])
     /// Families on which some remote source is accepted (or conditional).
     public var families: [IPFamily]
     /// Accepted (or conditional) remote sources, merged per family, as ranges.
@@ -21,10 +25,14 @@ public struct ExposureState: Codable, Sendable, Equatable {
     /// Reachable from somewhere other than the host itself (conditional counts, as in the checks).
     public var isRemote: Bool { summary == .public || summary == .restricted || summary == .conditional }
 
+    enum CodingKeys: String, CodingKey { case summary, interfaces, otherInterfaces, families, sources, processes, uid, decidedBy }
+
     public init(_ x: ListenerExposure) {
         let reach = ListenerReach(x)
         summary = x.summary
-        interfaces = x.interfaces
+        scope = x.interfaceScope
+        interfaces = scope.named
+        otherInterfaces = scope.others
         families = reach.reachedFamilies
         processes = x.listener.processes.map { "\($0.name)[\($0.pid)]" }
         uid = x.listener.uid
@@ -151,7 +159,7 @@ public enum SnapshotDiffer {
         case (nil, nil): return []
         case (nil, let b?):
             let s = ExposureState(b)
-            let from = s.isRemote ? " reachable from \(s.sources.joined(separator: ", ")) on \(s.interfaces.joined(separator: ", "))" : ""
+            let from = s.isRemote ? " reachable from \(s.sources.joined(separator: ", ")) on \(s.scope.text)" : ""
             return [ExposureChange(.listenerAdded, s.sources, "new listener (\(label(s.summary)))\(from)")]
         case (let a?, nil):
             let s = ExposureState(a)
@@ -161,7 +169,7 @@ public enum SnapshotDiffer {
             var out: [ExposureChange] = []
             if !x.isRemote && y.isRemote {
                 out.append(ExposureChange(.newlyReachable, y.sources,
-                                          "newly reachable (\(label(x.summary)) → \(label(y.summary))) from \(y.sources.joined(separator: ", ")) on \(y.interfaces.joined(separator: ", "))"))
+                                          "newly reachable (\(label(x.summary)) → \(label(y.summary))) from \(y.sources.joined(separator: ", ")) on \(y.scope.text)"))
             } else if x.isRemote && !y.isRemote {
                 out.append(ExposureChange(.noLongerReachable, x.sources, "no longer reachable (\(label(x.summary)) → \(label(y.summary)))"))
             } else if x.isRemote && y.isRemote {
@@ -176,10 +184,13 @@ public enum SnapshotDiffer {
                 let famRemoved = x.families.filter { !y.families.contains($0) }.map(\.rawValue)
                 if !famAdded.isEmpty { out.append(ExposureChange(.familyAdded, famAdded, "now reachable over \(famAdded.joined(separator: ", "))")) }
                 if !famRemoved.isEmpty { out.append(ExposureChange(.familyRemoved, famRemoved, "no longer reachable over \(famRemoved.joined(separator: ", "))")) }
-                let ifAdded = y.interfaces.filter { !x.interfaces.contains($0) }
-                let ifRemoved = x.interfaces.filter { !y.interfaces.contains($0) }
-                if !ifAdded.isEmpty { out.append(ExposureChange(.interfaceAdded, ifAdded, "now reachable on \(ifAdded.joined(separator: ", "))")) }
-                if !ifRemoved.isEmpty { out.append(ExposureChange(.interfaceRemoved, ifRemoved, "no longer reachable on \(ifRemoved.joined(separator: ", "))")) }
+                let other = "every interface the host does not name"
+                var ifAdded = y.interfaces.filter { !x.interfaces.contains($0) }
+                var ifRemoved = x.interfaces.filter { !y.interfaces.contains($0) }
+                if y.otherInterfaces && !x.otherInterfaces { ifAdded.append(other) }
+                if x.otherInterfaces && !y.otherInterfaces { ifRemoved.append(other) }
+                if !ifAdded.isEmpty { out.append(ExposureChange(.interfaceAdded, ifAdded, "now reachable on \(InterfaceScope.list(ifAdded))")) }
+                if !ifRemoved.isEmpty { out.append(ExposureChange(.interfaceRemoved, ifRemoved, "no longer reachable on \(InterfaceScope.list(ifRemoved))")) }
             }
             if x.summary != y.summary && out.isEmpty {
                 out.append(ExposureChange(.exposureChanged, [label(x.summary), label(y.summary)], "exposure \(label(x.summary)) → \(label(y.summary))"))

@@ -86,7 +86,8 @@ public enum FindingWidener {
         gained += unknown
         texts += unknown
         if !gained.isEmpty { out.append(Widening(.sources, gained, "now also reachable from \(texts.joined(separator: ", "))")) }
-        let newIfaces = b.interfaces.filter { !a.interfaces.contains($0) }
+        var newIfaces = b.interfaces.filter { !a.interfaces.contains($0) }
+        if b.otherInterfaces && !a.otherInterfaces { newIfaces.append("every interface the host does not name") }
         if !newIfaces.isEmpty { out.append(Widening(.interfaces, newIfaces, "now reachable on \(list(newIfaces))")) }
         return out
     }

@@ -400,7 +400,7 @@ extension Walker {
     mutating func leafUndecidable(_ t: EvalThread, _ reason: String) {
         var l = t
         if !l.assumptions.contains(reason) { l.assumptions.append(reason) }
-        leaves.append(Leaf(region: l.region, kind: .undecidable(reason), packet: l.pkt, path: l.path, assumptions: l.assumptions))
+        leaves.append(Leaf(region: l.region, kind: .undecidable(reason), packet: l.pkt, path: l.path, assumptions: l.assumptions, limits: l.allLimits))
     }
 
     // MARK: fib
@@ -512,7 +512,7 @@ extension Walker {
             t.path.append(PathStep(table: rs.tables[t.table].name, family: rs.tables[t.table].family.rawValue,
                                    chain: rs.tables[t.table].chains[t.chain].name, hook: currentBaseHook(t)?.rawValue ?? "",
                                    priority: 0, handle: handle, action: "redirect (no address on \(t.pkt.arrivalName): drop)"))
-            leaves.append(Leaf(region: t.region, kind: .drop, packet: t.pkt, path: t.path, assumptions: t.assumptions))
+            leaves.append(Leaf(region: t.region, kind: .drop, packet: t.pkt, path: t.path, assumptions: t.assumptions, limits: t.allLimits))
             return .stop
         }
         var port: UInt16?

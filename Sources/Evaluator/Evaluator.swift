@@ -253,16 +253,19 @@ public struct Evaluator: Sendable {
                                    reasons: [blind], translatedTo: text(dnat), dnat: dnat)
             }
             return TraceResult(verdict: v, path: l.path, listener: refs[best], delivered: v == .accept && l.kind != .forwarded && refs[best] != nil,
-                               forwarded: viaForward[best], reasons: [], translatedTo: text(dnat), dnat: dnat)
+                               forwarded: viaForward[best], reasons: [], translatedTo: text(dnat), dnat: dnat,
+                               limits: v == .accept && !l.limits.isEmpty ? l.limits : nil)
         }
         var reasons: [String] = []
+        var limits: [String] = []
         for l in leaves {
             if case .undecidable(let r) = l.kind, !reasons.contains(r) { reasons.append(r) }
             for a in l.assumptions where !reasons.contains(a) { reasons.append(a) }
+            if l.kind == .accept { for a in l.limits where !limits.contains(a) { limits.append(a) } }
         }
         let ref = refs.allSatisfy { $0 == refs[0] } ? refs[0] : nil
         let dnat = translation(hostPackets[0])
         return TraceResult(verdict: .conditional, path: leaves[0].path, listener: ref, delivered: false,
-                           forwarded: false, reasons: reasons, translatedTo: text(dnat), dnat: dnat)
+                           forwarded: false, reasons: reasons, translatedTo: text(dnat), dnat: dnat, limits: limits.isEmpty ? nil : limits)
     }
 }

@@ -33,7 +33,7 @@ extension Evaluator {
         for name in ruleInterfaceNames() where !seen.contains(name) && name != "lo" {
             out.append(GridInterface(name: name, exists: false, local: false)); seen.insert(name)
         }
-        out.append(GridInterface(name: "(any other)", exists: false, local: false))
+        out.append(GridInterface(name: standInInterface, exists: false, local: false))
         out.append(GridInterface(name: "lo", exists: true, local: true))
         return out
     }
@@ -149,9 +149,9 @@ extension Evaluator {
                                        namespace: piece.namespace, listener: piece.listener, interface: g.name, exists: g.exists,
                                        verdict: piece.verdict, leaf: piece.leafKey)
                     if fwd[k] != nil {
-                        fwd[k]?.add(memo.intern(piece.region), piece.reasons)
+                        fwd[k]?.add(memo.intern(piece.region), piece.reasons, limits: piece.limits)
                     } else {
-                        fwd[k] = Accum(sets: [memo.intern(piece.region)], path: piece.path, reasons: piece.reasons)
+                        fwd[k] = Accum(sets: [memo.intern(piece.region)], path: piece.path, reasons: piece.reasons, limits: piece.limits)
                         fwdOrder.append(k)
                     }
                 }
@@ -161,7 +161,8 @@ extension Evaluator {
                     for li in seg.listeners {
                         let key = RegionKey(family: q.family, interface: g.name, exists: g.exists, local: g.local,
                                             daddr: q.daddr, dport: q.dport, verdict: seg.verdict, leaf: seg.leafPathKey)
-                        acc[li, default: [:]][key, default: Accum(sets: [], path: seg.path, reasons: seg.reasons)].add(region, seg.reasons)
+                        acc[li, default: [:]][key, default: Accum(sets: [], path: seg.path, reasons: seg.reasons)]
+                            .add(region, seg.reasons, limits: seg.limits)
                     }
                 }
             }
@@ -447,6 +448,7 @@ extension Evaluator {
         var region: AddressSet
         var path: [PathStep]
         var reasons: [String]
+        var limits: [String]
     }
 
     /// Branches that DNAT translated to an address that is not local: through the forward hook and, when a namespace
@@ -473,7 +475,7 @@ extension Evaluator {
                 out.append(ForwardPiece(target: target, namespace: o?.namespace, listener: o?.listener,
                                         verdict: reasons.isEmpty ? .accept : .conditional,
                                         leafKey: Self.extendedKey(keys[i], l.path, end.path),
-                                        region: r, path: end.path, reasons: reasons))
+                                        region: r, path: end.path, reasons: reasons, limits: end.limits))
             }
         }
         return out
@@ -511,7 +513,7 @@ extension Evaluator {
             let dest = memo.text(k.daddr, k.family)
             let region = ExposureRegion(family: k.family, interface: k.interface, interfaceExists: k.exists, destination: dest,
                                         destinationPort: k.dport, sources: listed.0, omittedSources: listed.1, sourceCount: Double(set.count),
-                                        verdict: k.verdict, path: a.path, reasons: a.reasons)
+                                        verdict: k.verdict, path: a.path, reasons: a.reasons, limits: a.limits.isEmpty ? nil : a.limits)
             var g = groups[gk] ?? Group(sources: AddressSet(family: k.family))
             if groups[gk] == nil { gorder.append(gk) }
             g.regions.append(region)
@@ -532,6 +534,9 @@ extension Evaluator {
                                      interfaces: g.ifaces.sorted(), sources: Evaluator.describe(g.sources, routeLocalnet: localnet).0,
                                      reasons: g.reasons, regions: g.regions, namespace: gk.namespace, listener: gk.listener, summary: summary)
             if let ns = gk.namespace, let i = peers.labels.firstIndex(of: ns) { port.namespaceNames = peers.names[i] }
+            var limits: [String] = []
+            for r in g.regions { for x in r.limits ?? [] where !limits.contains(x) { limits.append(x) } }
+            if !limits.isEmpty { port.limits = limits }
             out.append(port)
         }
         return out.sorted { a, b in
@@ -559,8 +564,10 @@ extension Evaluator {
         var sets: [AddressSet]
         var path: [PathStep]
         var reasons: [String]
+        var limits: [String] = []
 
-        mutating func add(_ region: AddressSet, _ more: [String]) {
+        mutating func add(_ region: AddressSet, _ more: [String], limits moreLimits: [String] = []) {
+            for l in moreLimits where !limits.contains(l) { limits.append(l) }
             // Regions are interned: the same storage means the same set (a duplicate would only be merged away).
             if !region.isEmpty {
                 let id = SetIdentity(region)
@@ -639,6 +646,8 @@ extension Evaluator {
         var path: [PathStep]
         var reasons: [String]
         var leafPathKey: String
+        /// Limits and quotas passed on the way (see `Leaf.limits`).
+        var limits: [String] = []
     }
 
     /// Resolves overlapping leaves (from undecidable splits) into disjoint segments with one outcome each.
@@ -670,7 +679,8 @@ extension Evaluator {
         if !overlapping {
             return leaves.indices.compactMap { i in
                 guard let r = leaves[i].region, !r.isEmpty, leaves[i].kind != .forwarded, let li = listeners[i] else { return nil }
-                return Segment(region: r, verdict: verdictOf(leaves[i].kind), listeners: [li], path: leaves[i].path, reasons: [], leafPathKey: key(i))
+                return Segment(region: r, verdict: verdictOf(leaves[i].kind), listeners: [li], path: leaves[i].path, reasons: [], leafPathKey: key(i),
+                               limits: leaves[i].limits)
             }
         }
         var cuts = Set<UInt128>()
@@ -697,20 +707,22 @@ extension Evaluator {
                 let best = active.min { leaves[$0].assumptions.count < leaves[$1].assumptions.count } ?? first
                 guard leaves[best].kind != .forwarded, let li = listeners[best] else { continue }
                 seg = Segment(region: AddressSet(family: fam, sorted: [lo...hi]), verdict: verdictOf(leaves[best].kind), listeners: [li],
-                              path: leaves[best].path, reasons: [], leafPathKey: key(best))
+                              path: leaves[best].path, reasons: [], leafPathKey: key(best), limits: leaves[best].limits)
             } else {
                 var reasons: [String] = []
+                var limits: [String] = []
                 for i in active {
                     if case .undecidable(let r) = leaves[i].kind, !reasons.contains(r) { reasons.append(r) }
                     for a in leaves[i].assumptions where !reasons.contains(a) { reasons.append(a) }
+                    for a in leaves[i].limits where !limits.contains(a) { limits.append(a) }
                 }
                 var ls: [Int] = []
                 for i in active { if let li = listeners[i], !ls.contains(li) { ls.append(li) } }
                 if ls.isEmpty { continue }
                 seg = Segment(region: AddressSet(family: fam, sorted: [lo...hi]), verdict: .conditional, listeners: ls,
-                              path: leaves[first].path, reasons: reasons, leafPathKey: "?" + key(first) + reasons.joined())
+                              path: leaves[first].path, reasons: reasons, leafPathKey: "?" + key(first) + reasons.joined(), limits: limits)
             }
-            let k = "\(seg.verdict)|\(seg.listeners)|\(seg.leafPathKey)"
+            let k = "\(seg.verdict)|\(seg.listeners)|\(seg.leafPathKey)|\(seg.limits)"
             if let g = groups[k] {
                 found[g].1.append(contentsOf: seg.region.ranges)
             } else {
@@ -752,7 +764,8 @@ extension Evaluator {
             let region = ExposureRegion(
                 family: k.family, interface: k.interface, interfaceExists: k.exists,
                 destination: memo.text(k.daddr, k.family), destinationPort: k.dport,
-                sources: listed.0, omittedSources: listed.1, sourceCount: Double(memo.count(set)), verdict: k.verdict, path: a.path, reasons: a.reasons)
+                sources: listed.0, omittedSources: listed.1, sourceCount: Double(memo.count(set)), verdict: k.verdict, path: a.path, reasons: a.reasons,
+                limits: a.limits.isEmpty ? nil : a.limits)
             out.append(region)
             let reaches = k.verdict == .accept || k.verdict == .conditional
             if reaches && k.dport != l.port { via.insert(k.dport) }
@@ -809,8 +822,13 @@ extension Evaluator {
         for region in out { for r in region.reasons where !reasons.contains(r) { reasons.append(r) } }
         var sources: [String] = []
         for fam in IPFamily.allCases { if let parts = acceptedRemote[fam] { sources += memo.describe(memo.union(fam, parts)).0 } }
+        var limits: [String] = []
+        for region in out where region.verdict != .drop && region.verdict != .reject {
+            for x in region.limits ?? [] where !limits.contains(x) { limits.append(x) }
+        }
         return ListenerExposure(listener: l, summary: summary, interfaces: ifaces.sorted(), acceptedSources: sources,
-                                reasons: reasons, regions: out, viaPorts: via.sorted(), acceptedRanges: acceptedRanges)
+                                reasons: reasons, regions: out, viaPorts: via.sorted(), acceptedRanges: acceptedRanges,
+                                limits: limits.isEmpty ? nil : limits)
     }
 }
 

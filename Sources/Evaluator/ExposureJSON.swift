@@ -2,7 +2,8 @@ import HostModel
 
 /// What `portwarden exposure --format json` prints.
 public struct ExposureDocument: Encodable, Sendable {
-    public var schema = "portwarden-exposure/1"
+    /// 2: interface lists name real interfaces only, with `otherInterfaces` for every other one (1 had `(any other)`).
+    public var schema = "portwarden-exposure/2"
     public var host: HostInfo
     public var caveats: [String]
     public var listeners: [ListenerExposure]
@@ -43,8 +44,10 @@ extension SnapshotJSONWriter {
         var o = openObject(indent)
         key(&o, "acceptedRanges"); array(x.acceptedRanges, indent: indent + 2) { $0.write($1, indent: $2) }
         key(&o, "acceptedSources"); strings(x.acceptedSources, indent: indent + 2)
-        key(&o, "interfaces"); strings(x.interfaces, indent: indent + 2)
+        key(&o, "interfaces"); strings(x.interfaces.filter { !InterfaceScope.isStandIn($0) }, indent: indent + 2)
+        if let l = x.limits { key(&o, "limits"); strings(l, indent: indent + 2) }
         key(&o, "listener"); write(x.listener, indent: indent + 2)
+        key(&o, "otherInterfaces"); bool(x.interfaces.contains(where: InterfaceScope.isStandIn))
         key(&o, "reasons"); strings(x.reasons, indent: indent + 2)
         key(&o, "regions"); array(x.regions, indent: indent + 2) { $0.write($1, indent: $2) }
         key(&o, "summary"); string(x.summary.rawValue)
@@ -57,10 +60,12 @@ extension SnapshotJSONWriter {
         key(&o, "allRoutable"); bool(a.allRoutable)
         key(&o, "count"); double(Double(a.set.count))
         key(&o, "family"); string(a.family.rawValue)
-        key(&o, "interface"); string(a.interface)
+        let other = InterfaceScope.isStandIn(a.interface)
+        if !other { key(&o, "interface"); string(a.interface) }
         key(&o, "interfaceExists"); bool(a.interfaceExists)
         let shown = Array(a.set.ranges.prefix(AcceptedRanges.maxEncoded))
         key(&o, "omitted"); number(UInt64(a.set.ranges.count - shown.count))
+        key(&o, "otherInterfaces"); bool(other)
         key(&o, "ranges"); strings(shown.map { AddressSet.describe($0, a.family) }, indent: indent + 2)
         closeObject(o)
     }
@@ -70,9 +75,12 @@ extension SnapshotJSONWriter {
         key(&o, "destination"); string(r.destination)
         key(&o, "destinationPort"); number(r.destinationPort)
         key(&o, "family"); string(r.family.rawValue)
-        key(&o, "interface"); string(r.interface)
+        let other = InterfaceScope.isStandIn(r.interface)
+        if !other { key(&o, "interface"); string(r.interface) }
         key(&o, "interfaceExists"); bool(r.interfaceExists)
+        if let l = r.limits { key(&o, "limits"); strings(l, indent: indent + 2) }
         key(&o, "omittedSources"); signed(Int64(r.omittedSources))
+        key(&o, "otherInterfaces"); bool(other)
         key(&o, "path"); array(r.path, indent: indent + 2) { $0.write($1, indent: $2) }
         key(&o, "reasons"); strings(r.reasons, indent: indent + 2)
         key(&o, "sourceCount"); double(r.sourceCount)
@@ -97,10 +105,12 @@ extension SnapshotJSONWriter {
         var o = openObject(indent)
         key(&o, "destinations"); strings(f.destinations, indent: indent + 2)
         key(&o, "family"); string(f.family.rawValue)
-        key(&o, "interfaces"); strings(f.interfaces, indent: indent + 2)
+        key(&o, "interfaces"); strings(f.interfaces.filter { !InterfaceScope.isStandIn($0) }, indent: indent + 2)
+        if let l = f.limits { key(&o, "limits"); strings(l, indent: indent + 2) }
         if let l = f.listener { key(&o, "listener"); write(l, indent: indent + 2) }
         if let n = f.namespace { key(&o, "namespace"); string(n) }
         key(&o, "namespaceNames"); strings(f.namespaceNames, indent: indent + 2)
+        key(&o, "otherInterfaces"); bool(f.interfaces.contains(where: InterfaceScope.isStandIn))
         key(&o, "port"); number(f.port)
         key(&o, "proto"); string(f.proto.rawValue)
         key(&o, "reasons"); strings(f.reasons, indent: indent + 2)

@@ -20,6 +20,9 @@ struct Leaf: Sendable {
     var packet: PacketState
     var path: [PathStep]
     var assumptions: [String]
+    /// Rate limits and quotas the branch passed (nft syntax): they let a first connection through, so they decide
+    /// nothing, but they are named wherever the outcome is shown (a limit is not access control).
+    var limits: [String] = []
 }
 
 /// One branch of evaluation: the packet, the registers, and where in the chains it is.
@@ -37,6 +40,9 @@ struct EvalThread {
     var stack: [(table: Int, chain: Int, rule: Int)] = []
     var path: [PathStep] = []
     var assumptions: [String] = []
+    /// See `Leaf.limits`; `pendingLimits` are those of the current rule, kept only if the rule goes on to act.
+    var limits: [String] = []
+    var pendingLimits: [String] = []
     /// A verdict decided while splitting a map lookup, applied when this branch resumes.
     var pending: Verdict?
     /// Source-address conditions of the current rule not yet applied to `region`.
@@ -47,6 +53,8 @@ struct EvalThread {
     var partialMark: (reg: UInt32, value: UInt32, known: UInt32)?
 
     static let registerBytes = 80
+
+    var allLimits: [String] { pendingLimits.isEmpty ? limits : limits + pendingLimits.filter { !limits.contains($0) } }
 }
 
 /// Register number → byte offset into the register file (verdict slots 0-3, data slots 4-19).
@@ -158,7 +166,7 @@ struct Walker {
         while var t = work.popLast() {
             budget -= 1
             if budget < 0 {
-                leaves.append(Leaf(region: t.region, kind: .undecidable("too many undecidable branches"), packet: t.pkt, path: t.path, assumptions: t.assumptions))
+                leaves.append(Leaf(region: t.region, kind: .undecidable("too many undecidable branches"), packet: t.pkt, path: t.path, assumptions: t.assumptions, limits: t.allLimits))
                 continue
             }
             step(&t)
@@ -180,7 +188,7 @@ struct Walker {
     }
 
     private mutating func leaf(_ t: EvalThread, _ kind: Leaf.Kind) {
-        leaves.append(Leaf(region: t.region, kind: kind, packet: t.pkt, path: t.path, assumptions: t.assumptions))
+        leaves.append(Leaf(region: t.region, kind: kind, packet: t.pkt, path: t.path, assumptions: t.assumptions, limits: t.allLimits))
     }
 
     private mutating func step(_ t: inout EvalThread) {
@@ -250,6 +258,10 @@ struct Walker {
             }
             let outcome = execRule(&t, rules[t.rule])
             t.pendingRegion = nil
+            if !t.pendingLimits.isEmpty {
+                if case .next = outcome {} else { t.limits = t.allLimits }
+                t.pendingLimits = []
+            }
             switch outcome {
             case .natDone(let text, let handle):
                 t.path.append(chainStep(t, text, handle: handle))
@@ -440,6 +452,7 @@ struct Walker {
         var other = t
         other.region = region
         other.pendingRegion = nil
+        other.pendingLimits = []
         if let a = assumption, !other.assumptions.contains(a) { other.assumptions.append(a) }
         other.rule += 1
         other.expr = 0
@@ -555,9 +568,29 @@ struct Walker {
             case .notrack:
                 applyNotrack(&t, handle: rule.handle)
             case .limit(let l):
-                unknown(&t, l.inverted ? "rate limit (over)" : "rate limit")
-            case .quota:
-                unknown(&t, "quota")
+                // A token bucket starts full and refills at its rate: a first new connection finds a token, so
+                // `limit rate` matches it and `limit rate over` does not. Load changes that, so the limit is named.
+                if l.inverted {
+                    if !t.limits.contains(l.nftText) { t.limits.append(l.nftText) }
+                    return .next
+                }
+                t.pendingLimits.append(l.nftText)
+            case .quota(let q):
+                // nft_overquota: over once consumed + the packet's length reaches the quota; `over` (inverted)
+                // matches then, `until` before. A first packet is far shorter than 64 KiB.
+                guard let used = q.consumed else { unknown(&t, "quota (its usage was not recorded)"); continue }
+                let over: Bool
+                if used >= q.bytes { over = true } else if q.bytes - used > 65535 { over = false } else {
+                    unknown(&t, "quota almost used up"); continue
+                }
+                if q.inverted {
+                    // `quota over … drop`: named even when it lets this packet by, as `limit rate over` is.
+                    if !t.limits.contains(q.nftText) { t.limits.append(q.nftText) }
+                    if !over { return .next }
+                } else {
+                    t.pendingLimits.append(q.nftText)
+                    if over { return .next }
+                }
             case .connlimit:
                 unknown(&t, "connection limit")
             case .numgen(let n):

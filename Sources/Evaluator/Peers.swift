@@ -84,6 +84,7 @@ extension Evaluator {
             var leaf = pl
             leaf.path = l.path + [entry] + pl.path
             leaf.assumptions = l.assumptions + pl.assumptions.filter { !l.assumptions.contains($0) }
+            leaf.limits = l.limits + pl.limits.filter { !l.limits.contains($0) }
             if let blind = e.blindSpot, pl.kind == .accept { leaf.kind = .undecidable("\(label): \(blind)") }
             let ref = pl.kind == .forwarded ? nil : e.listenerFor(pl.packet, proto: proto)
                 .map { ListenerRef(e.snapshot.listeners[$0], namespace: label, arrival: arrival) }

@@ -136,9 +136,12 @@ public struct TraceResult: Codable, Sendable, Equatable {
     public var translatedTo: String?
     /// The same destination as a value (the trace contract's `dnat` object).
     public var dnat: Translation?
+    /// Rate limits and quotas the packet passed (nft syntax): a first connection gets through them. Nil when none.
+    public var limits: [String]?
 
     public init(verdict: PacketVerdict, path: [PathStep], listener: ListenerRef?, delivered: Bool, forwarded: Bool,
-                reasons: [String], translatedTo: String?, dnat: Translation? = nil) {
+                reasons: [String], translatedTo: String?, dnat: Translation? = nil, limits: [String]? = nil) {
+        self.limits = limits
         self.verdict = verdict
         self.path = path
         self.listener = listener
@@ -206,11 +209,15 @@ public struct ExposureRegion: Codable, Sendable, Equatable {
     public var verdict: PacketVerdict
     public var path: [PathStep]
     public var reasons: [String]
+    /// Rate limits and quotas (nft syntax) the accepted connections pass: they slow a flood, they do not choose who
+    /// connects. Nil when there are none.
+    public var limits: [String]?
 
     public static let maxListed = 64
 
     public init(family: IPFamily, interface: String, interfaceExists: Bool, destination: String, destinationPort: UInt16, sources: [String],
-                omittedSources: Int, sourceCount: Double, verdict: PacketVerdict, path: [PathStep], reasons: [String]) {
+                omittedSources: Int, sourceCount: Double, verdict: PacketVerdict, path: [PathStep], reasons: [String], limits: [String]? = nil) {
+        self.limits = limits
         self.family = family
         self.interface = interface
         self.interfaceExists = interfaceExists
@@ -241,6 +248,8 @@ public struct ListenerExposure: Codable, Sendable, Equatable {
     /// The exact accepted (decided) remote sources per non-loopback interface and family, all destinations together:
     /// what `summary` was judged from, for checks that apply their own threshold.
     public var acceptedRanges: [AcceptedRanges]
+    /// Rate limits and quotas in front of the accepting rules (see `ExposureRegion.limits`); nil when none.
+    public var limits: [String]? = nil
 }
 
 /// Every source address accepted (not conditional) for one family on one non-loopback input interface.
@@ -265,12 +274,15 @@ public struct AcceptedRanges: Codable, Sendable, Equatable {
         self.allRoutable = allRoutable
     }
 
-    enum CodingKeys: String, CodingKey { case family, interface, interfaceExists, allRoutable, count, ranges, omitted }
+    enum CodingKeys: String, CodingKey { case family, interface, interfaceExists, allRoutable, count, ranges, omitted, otherInterfaces }
 
+    /// The stand-in for every interface the host does not name has no `interface` and `otherInterfaces: true`.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
+        let other = InterfaceScope.isStandIn(interface)
         try c.encode(family, forKey: .family)
-        try c.encode(interface, forKey: .interface)
+        if !other { try c.encode(interface, forKey: .interface) }
+        try c.encode(other, forKey: .otherInterfaces)
         try c.encode(interfaceExists, forKey: .interfaceExists)
         try c.encode(allRoutable, forKey: .allRoutable)
         try c.encode(Double(set.count), forKey: .count)
@@ -282,7 +294,7 @@ public struct AcceptedRanges: Codable, Sendable, Equatable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         family = try c.decode(IPFamily.self, forKey: .family)
-        interface = try c.decode(String.self, forKey: .interface)
+        interface = try c.decodeIfPresent(String.self, forKey: .interface) ?? standInInterface
         interfaceExists = try c.decodeIfPresent(Bool.self, forKey: .interfaceExists) ?? true
         allRoutable = try c.decodeIfPresent(Bool.self, forKey: .allRoutable) ?? false
         var out: [ClosedRange<UInt128>] = []
@@ -328,6 +340,8 @@ public struct ForwardedPort: Codable, Sendable, Equatable {
     public var namespaceNames: [String] = []
     /// How far it is reached, judged as for listeners (`public`, `restricted`, `conditional`).
     public var summary: ExposureSummary
+    /// Rate limits and quotas on the way (see `ExposureRegion.limits`); nil when none.
+    public var limits: [String]?
 
     public init(proto: L4Proto, family: IPFamily, port: UInt16, target: String, destinations: [String], interfaces: [String],
                 sources: [String], reasons: [String], regions: [ExposureRegion], namespace: String? = nil, listener: ListenerRef? = nil,

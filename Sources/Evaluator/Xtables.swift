@@ -227,7 +227,7 @@ extension Walker {
         switch x.name {
         case "REJECT":
             t.path.append(chainStep(t, "reject", handle: handle))
-            leaves.append(Leaf(region: t.region, kind: .reject, packet: t.pkt, path: t.path, assumptions: t.assumptions))
+            leaves.append(Leaf(region: t.region, kind: .reject, packet: t.pkt, path: t.path, assumptions: t.assumptions, limits: t.allLimits))
             return .stop
         case "LOG", "NFLOG", "TRACE", "TCPMSS", "CLASSIFY", "DSCP", "TOS", "TTL", "HL", "CHECKSUM", "AUDIT", "IDLETIMER", "SECMARK", "CONNSECMARK", "SET":
             return nil

@@ -344,7 +344,12 @@ public struct Limit: Codable, Sendable, Equatable {
 public struct Quota: Codable, Sendable, Equatable {
     public var bytes: UInt64
     public var inverted: Bool
-    public init(bytes: UInt64, inverted: Bool) { self.bytes = bytes; self.inverted = inverted }
+    /// Bytes counted so far when the ruleset was read (NFTA_QUOTA_CONSUMED): whether the quota is used up decides
+    /// the rule. Nil in snapshots from before it was recorded.
+    public var consumed: UInt64?
+    public init(bytes: UInt64, inverted: Bool, consumed: UInt64? = nil) {
+        self.bytes = bytes; self.inverted = inverted; self.consumed = consumed
+    }
 }
 
 public struct Connlimit: Codable, Sendable, Equatable {
@@ -447,4 +452,31 @@ public struct RawAttribute: Codable, Sendable, Equatable {
     public var type: UInt16
     public var value: Bytes
     public init(type: UInt16, value: Bytes) { self.type = type; self.value = value }
+}
+
+extension Limit {
+    /// The limit as `nft list ruleset` prints it, for messages that name it.
+    public var nftText: String {
+        let per = [1: "second", 60: "minute", 3600: "hour", 86400: "day", 604800: "week"][unit] ?? "\(unit) seconds"
+        let over = inverted ? "over " : ""
+        if type == 1 {
+            let burstText = burst == 0 ? "" : " burst \(Quota.dataText(UInt64(burst)))"
+            return "limit rate \(over)\(Quota.dataText(rate))/\(per)\(burstText)"
+        }
+        let burstText = burst == 5 ? "" : " burst \(burst) packets"   // nft's default burst is 5 packets
+        return "limit rate \(over)\(rate)/\(per)\(burstText)"
+    }
+}
+
+extension Quota {
+    /// The quota as `nft list ruleset` prints it (without the run-time `used` part).
+    public var nftText: String { "quota \(inverted ? "over" : "until") \(Quota.dataText(bytes))" }
+
+    /// A byte count in nft's units: bytes, kbytes or mbytes, whichever divides it exactly.
+    static func dataText(_ value: UInt64) -> String {
+        var v = value
+        var unit = 0
+        while unit < 2, v >= 1024, v % 1024 == 0 { v /= 1024; unit += 1 }
+        return "\(v) \(["bytes", "kbytes", "mbytes"][unit])"
+    }
 }

@@ -332,7 +332,7 @@ struct SnapshotFastReader {
             case "limit":
                 .limit(Limit(rate: try r.uint("rate"), unit: try r.uint("unit"), burst: try r.uint("burst"), type: try r.uint("limitType"),
                              inverted: try r.bool("inverted")))
-            case "quota": .quota(Quota(bytes: try r.uint("bytes"), inverted: try r.bool("inverted")))
+            case "quota": .quota(Quota(bytes: try r.uint("bytes"), inverted: try r.bool("inverted"), consumed: try r.uintIfPresent("consumed")))
             case "connlimit": .connlimit(Connlimit(count: try r.uint("count"), inverted: try r.bool("inverted")))
             case "numgen":
                 .numgen(Numgen(dreg: try r.uint("dreg"), modulus: try r.uint("modulus"), type: try r.uint("numgenType"),

@@ -357,6 +357,7 @@ extension SnapshotJSONWriter {
             key(&o, "unit"); number(v.unit)
         case .quota(let v):
             key(&o, "bytes"); number(v.bytes)
+            if let c = v.consumed { key(&o, "consumed"); number(c) }
             key(&o, "inverted"); bool(v.inverted)
             type(&o, "quota")
         case .connlimit(let v):

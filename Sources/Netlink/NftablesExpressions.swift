@@ -254,18 +254,18 @@ enum ExpressionDecoder {
             return .limit(Limit(rate: rate, unit: unit, burst: burst, type: type, inverted: flags & 1 != 0))
 
         case "quota":
-            var bytes: UInt64?, flags: UInt32 = 0
+            var bytes: UInt64?, flags: UInt32 = 0, consumed: UInt64?
             try walk(d) { t, v in
                 switch t {
                 case 1: bytes = try Wire.be64(v)
                 case 2: flags = try Wire.be32(v)
-                case 4: break   // consumed bytes: run-time state
+                case 4: consumed = try Wire.be64(v)   // NFTA_QUOTA_CONSUMED: run-time state, kept to decide the rule
                 default: throw Fallback()
                 }
             }
             // NFT_QUOTA_F_INV=1; NFT_QUOTA_F_DEPLETED=2 is run-time state.
             guard let bytes else { throw Fallback() }
-            return .quota(Quota(bytes: bytes, inverted: flags & 1 != 0))
+            return .quota(Quota(bytes: bytes, inverted: flags & 1 != 0, consumed: consumed))
 
         case "connlimit":
             var count: UInt32?, flags: UInt32 = 0

@@ -103,14 +103,15 @@ enum ExposureReport {
             var detail: [String] = []
             switch x.summary {
             case .public, .restricted:
-                detail.append("from \(listed(x.acceptedSources)) on \(listed(x.interfaces))")
+                detail.append("from \(listed(x.acceptedSources)) on \(TerminalText.escape(x.interfaceScope.text))")
             case .conditional:
-                detail.append("on \(listed(x.interfaces)); depends on \(listed(x.reasons))")
+                detail.append("on \(TerminalText.escape(x.interfaceScope.text)); depends on \(listed(x.reasons))")
             case .localOnly:
                 detail.append("host-local only")
             case .blocked:
                 detail.append("no new connection accepted")
             }
+            if let limits = x.limits { detail.append("rate-limited by \(listed(limits)), which is not access control") }
             if !x.viaPorts.isEmpty { detail.append("via DNAT/redirect from port \(x.viaPorts.map(String.init).joined(separator: ","))") }
             rows.append([x.listener.proto.rawValue, TerminalText.escape(x.listener.endpoint), procs.isEmpty ? ListenerTable.emptyOwner(x.listener.owner) : listed(procs, max: 2),
                          detail.joined(separator: "; ")])
@@ -140,8 +141,9 @@ enum ExposureReport {
         var lines = ["", "PUBLISHED through DNAT and the forward hook (\(forwarded.count))"]
         let headers = ["PROTO", "PORT", "TARGET", "RECEIVER", "REACH", "FROM"]
         let rows = forwarded.map { f -> [String] in
-            var from = "\(listed(f.sources)) on \(listed(f.interfaces))"
+            var from = "\(listed(f.sources)) on \(TerminalText.escape(f.interfaceScope.text))"
             if !f.reasons.isEmpty { from += "; depends on \(listed(f.reasons))" }
+            if let limits = f.limits { from += "; rate-limited by \(listed(limits))" }
             from += " (to \(listed(f.destinations, max: 3)))"
             let receiver: String
             if let ns = f.namespace {

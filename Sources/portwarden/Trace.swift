@@ -454,6 +454,11 @@ struct JSONLineWriter: ~Copyable {
         raw(",\"forwarded\":"); bool(r.forwarded)
         if let t = r.translatedTo { raw(",\"translatedTo\":"); string(t) }
         if let d = r.dnat { raw(",\"dnat\":{\"address\":"); string(d.address); raw(",\"port\":"); int(d.port); raw("}") }
+        if let limits = r.limits {
+            raw(",\"limits\":[")
+            for (i, l) in limits.enumerated() { if i > 0 { byte(0x2c) }; string(l) }
+            byte(0x5d)
+        }
         if !r.reasons.isEmpty {
             raw(",\"reasons\":[")
             for i in r.reasons.indices { if i > 0 { raw(",") }; string(r.reasons[i]) }
@@ -486,6 +491,7 @@ enum TraceText {
         }
         lines.append("delivered: \(r.delivered ? "yes" : "no")")
         if !r.reasons.isEmpty { lines.append("undecidable: \(r.reasons.joined(separator: "; "))") }
+        if let limits = r.limits { lines.append("rate-limited: \(limits.joined(separator: "; ")) (slows a flood; does not choose who connects)") }
         if r.path.isEmpty {
             lines.append("path: no base chain on the way")
         } else {

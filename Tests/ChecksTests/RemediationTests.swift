@@ -49,12 +49,26 @@ import Testing
     }
 
     @Test func rulesWithoutAFaithfulNftFormAreDescribed() {
-        let rule = Rule(handle: 7, expressions: [.limit(Limit(rate: 10, unit: 60, burst: 5, type: 0, inverted: false)),
+        let rule = Rule(handle: 7, expressions: [.connlimit(Connlimit(count: 3, inverted: true)),
                                                  .immediate(Immediate(dreg: 0, verdict: .accept))])
         let facts = RuleFacts.decode(ExampleRule.firewall([rule, ExampleRule.source(8, "10.0.0.0/8", .tcp, 22)]))
         #expect(facts[0].nft == nil)
-        #expect(facts[0].text == "a rule with limit (not shown as nft), verdict accept")
+        #expect(facts[0].text == "a rule with connlimit (not shown as nft), verdict accept")
         #expect(facts[1].nft == "ip saddr 10.0.0.0/8 tcp dport 22 counter accept")
+    }
+
+    /// Limits and quotas print as `nft list ruleset` prints them (nft's default burst of 5 packets left out).
+    @Test(arguments: [
+        (Limit(rate: 10, unit: 60, burst: 5, type: 0, inverted: false), "limit rate 10/minute"),
+        (Limit(rate: 3, unit: 1, burst: 20, type: 0, inverted: true), "limit rate over 3/second burst 20 packets"),
+        (Limit(rate: 1_048_576, unit: 1, burst: 0, type: 1, inverted: false), "limit rate 1 mbytes/second"),
+    ])
+    func limitsPrintAsNft(limit: Limit, text: String) {
+        let rule = Rule(handle: 7, expressions: [.limit(limit), .immediate(Immediate(dreg: 0, verdict: .accept))])
+        let facts = RuleFacts.decode(ExampleRule.firewall([rule]))
+        #expect(facts[0].nft == "\(text) accept")
+        #expect(Quota(bytes: 100 << 20, inverted: false, consumed: 5).nftText == "quota until 100 mbytes")
+        #expect(Quota(bytes: 1500, inverted: true).nftText == "quota over 1500 bytes")
     }
 
     @Test func portRangesAndLoopbackIndexAreDecoded() {

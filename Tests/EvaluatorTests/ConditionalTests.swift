@@ -4,13 +4,61 @@ import Testing
 
 /// Undecidable matches make the result conditional only where both branches differ.
 @Suite struct ConditionalTests {
-    @Test func limitBeforeAcceptIsConditional() throws {
+    /// A token bucket starts full: a first new connection gets through a limit, so the limit decides nothing about
+    /// who can connect; it is named instead (a rate-limited world-open port is still world-open).
+    @Test func limitBeforeAcceptLetsAFirstConnectionThroughAndIsNamed() throws {
         let t = table(.inet)
         try t.chain("input", hook: .input, policy: .drop, ["tcp dport 22 limit rate 10/second accept"])
         let r = try Evaluator(snapshot: snapshot(t)).trace(probe(.tcp, "198.51.100.7", "192.0.2.1", 22, "eth0"))
-        #expect(r.verdict == .conditional)
-        #expect(r.reasons == ["rate limit"])
-        #expect(!r.delivered)
+        #expect(r.verdict == .accept)
+        #expect(r.delivered)
+        #expect(r.reasons.isEmpty)
+        #expect(r.limits == ["limit rate 10/second"])
+        let snap = Snapshot(host: HostInfo(hostname: "t", kernel: "6.18", collectedAt: "", toolVersion: "t"), listeners: [tcpListener("0.0.0.0", 22)],
+                            interfaces: Host.interfaces, routes: Host.routes, firewall: Firewall(status: .ok, tables: [t.table]))
+        let x = try #require(Evaluator(snapshot: snap).exposure().first)
+        #expect(x.summary == ExposureSummary.public)
+        #expect(x.limits == ["limit rate 10/second"])
+    }
+
+    /// `limit rate over … drop` does not match a first connection: the accept after it decides, and the limit is named.
+    @Test func limitOverDropIsPassedAndNamed() throws {
+        let t = table(.inet)
+        try t.chain("input", hook: .input, policy: .drop, ["tcp dport 22 limit rate over 5/second drop", "tcp dport 22 accept"])
+        let r = try Evaluator(snapshot: snapshot(t)).trace(probe(.tcp, "198.51.100.7", "192.0.2.1", 22, "eth0"))
+        #expect(r.verdict == .accept)
+        #expect(r.limits == ["limit rate over 5/second"])
+        // A rule the packet never reaches the limit of names nothing.
+        let other = try Evaluator(snapshot: snapshot(t)).trace(probe(.tcp, "198.51.100.7", "192.0.2.1", 23, "eth0"))
+        #expect(other.limits == nil)
+    }
+
+    /// A limit in a rule that does not match in the end (a later match fails) is not named.
+    @Test func limitOfARuleThatDoesNotMatchIsNotNamed() throws {
+        let t = table(.inet)
+        try t.chain("input", hook: .input, policy: .drop, ["limit rate 10/second tcp dport 23 accept", "tcp dport 22 accept"])
+        let r = try Evaluator(snapshot: snapshot(t)).trace(probe(.tcp, "198.51.100.7", "192.0.2.1", 22, "eth0"))
+        #expect(r.verdict == .accept)
+        #expect(r.limits == nil)
+    }
+
+    /// A quota is decided by the bytes it had counted when the ruleset was read: `until` matches below it, `over`
+    /// above it; near the end, or with no count recorded (older snapshots), it is conditional.
+    @Test(arguments: [
+        ("quota 1000000 used 10 accept", PacketVerdict.accept),
+        ("quota 1000000 used 1000000 accept", .drop),
+        ("quota over 1000000 used 2000000 drop", .drop),
+        ("quota over 1000000 used 10 drop", .accept),
+        ("quota 1000000 used 999990 accept", .conditional),
+        ("quota 1000000 accept", .conditional),
+    ])
+    func quotaIsDecidedByItsCount(rule: String, verdict: PacketVerdict) throws {
+        let t = table(.inet)
+        let rules = rule.hasSuffix("drop") ? ["tcp dport 22 " + rule, "tcp dport 22 accept"] : ["tcp dport 22 " + rule]
+        try t.chain("input", hook: .input, policy: .drop, rules)
+        let r = try Evaluator(snapshot: snapshot(t)).trace(probe(.tcp, "198.51.100.7", "192.0.2.1", 22, "eth0"))
+        #expect(r.verdict == verdict, "\(rule)")
+        if verdict == .accept { #expect(r.limits?.first?.hasPrefix("quota ") == true, "\(rule)") }
     }
 
     @Test func limitBeforeCounterIsDecided() throws {

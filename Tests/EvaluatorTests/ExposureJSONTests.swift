@@ -31,7 +31,8 @@ import Testing
             "ip saddr { \(deny) } drop",
             "tcp dport 22 accept",
             "tcp dport 8080 ip saddr 198.51.100.0/24 accept",
-            "tcp dport 443 limit rate 10/second accept",
+            "tcp dport 443 unknown osf accept",
+            "tcp dport 8080 limit rate 10/second accept",
             "ip6 saddr 2001:db8::/32 tcp dport 443 accept",
             "udp dport 53 counter accept",
             "tcp dport 5432 reject",
@@ -54,6 +55,8 @@ import Testing
         #expect(!d.forwarded.isEmpty)
         #expect(d.listeners.contains { $0.regions.contains { $0.verdict == .conditional && !$0.reasons.isEmpty } })
         #expect(d.listeners.contains { $0.regions.contains { $0.family == .ipv6 } })
+        #expect(d.listeners.contains { $0.limits == ["limit rate 10/second"] && $0.regions.contains { $0.limits != nil } })
+        #expect(d.listeners.contains { $0.interfaces.contains(where: InterfaceScope.isStandIn) })
         let expected = try Self.encoderBytes(d)
         for chunk in [1, 100, 64 * 1024] {
             let got = Self.writerBytes(d, chunkSize: chunk)

@@ -73,7 +73,7 @@ import Testing
 
     @Test func conditionalSourcesAreNotInAcceptedRanges() throws {
         let t = table(.inet)
-        try t.chain("input", hook: .input, policy: .drop, ["ip saddr 198.51.100.0/24 accept", "tcp dport 22 limit rate 5/second accept"])
+        try t.chain("input", hook: .input, policy: .drop, ["ip saddr 198.51.100.0/24 accept", "tcp dport 22 unknown osf accept"])
         let x = exposure([tcpListener("0.0.0.0", 22)], t)[0]
         #expect(x.summary == .conditional)
         #expect(try #require(ranges(x, "eth0", .ipv4)).set.descriptions == ["198.51.100.0/24"])

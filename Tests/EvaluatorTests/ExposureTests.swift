@@ -62,10 +62,10 @@ import Testing
 
     @Test func conditionalWithReason() throws {
         let t = table(.inet)
-        try t.chain("input", hook: .input, policy: .drop, ["ip saddr 10.0.0.0/8 tcp dport 22 limit rate 5/second accept"])
+        try t.chain("input", hook: .input, policy: .drop, ["ip saddr 10.0.0.0/8 tcp dport 22 unknown osf accept"])
         let x = exposure([tcpListener("0.0.0.0", 22)], t)
         #expect(x[0].summary == .conditional)
-        #expect(x[0].reasons.contains("rate limit"))
+        #expect(x[0].reasons.contains("unknown expression osf"))
         let cond = x[0].regions.filter { $0.verdict == .conditional && $0.interface == "eth0" && $0.destination == "192.0.2.1" }
         #expect(cond.map(\.sources) == [["10.0.0.0/8"]])
     }

@@ -85,11 +85,11 @@ import Testing
 
     @Test func undecidableBeforeTheDnatIsConditional() throws {
         let n = table(.ip, "nat")
-        try n.chain("pre", hook: .prerouting, type: "nat", priority: -100, ["tcp dport 9000 limit rate 5/second dnat to 172.30.0.2:80"])
+        try n.chain("pre", hook: .prerouting, type: "nat", priority: -100, ["tcp dport 9000 unknown osf dnat to 172.30.0.2:80"])
         let r = result([tcpListener("0.0.0.0", 22)], n)
         let p = try #require(r.forwarded.first)
         #expect(p.regions.allSatisfy { $0.verdict == .conditional })
-        #expect(p.reasons == ["rate limit"])
+        #expect(p.reasons == ["unknown expression osf"])
     }
 
     @Test func iptablesDnatTargetWithXtPortMatch() throws {

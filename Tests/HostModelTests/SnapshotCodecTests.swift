@@ -269,7 +269,7 @@ import TestSupport
             .counter, .notrack,
             .log(Log(prefix: "DROP: \"in\"\n", group: UInt16.max, level: 4)), .log(Log()),
             .limit(Limit(rate: UInt64.max, unit: 60, burst: 5, type: 1, inverted: true)), .limit(Limit(rate: 0, unit: 1)),
-            .quota(Quota(bytes: 1 << 40, inverted: false)), .connlimit(Connlimit(count: 3, inverted: true)),
+            .quota(Quota(bytes: 1 << 40, inverted: false)), .quota(Quota(bytes: 100, inverted: true, consumed: UInt64.max)), .connlimit(Connlimit(count: 3, inverted: true)),
             .numgen(Numgen(dreg: 1, modulus: 2, type: 1, offset: 100)), .hash(HashExpr(dreg: 1, modulus: 8, type: 0)),
             .socket(SocketExpr(key: 0, dreg: 1, level: 2)), .socket(SocketExpr(key: 3, dreg: 1)),
             .dynset(Dynset(op: 1, set: "meter", sregKey: 1, sregData: 2, timeout: 60_000, expressions: ["limit", "counter"])),

@@ -302,7 +302,7 @@ enum SnapshotGenerator {
         case 14: return .counter
         case 15: return .log(Log(prefix: maybe(&r, text), group: maybe(&r) { int(&$0) }, level: ou32(&r)))
         case 16: return .limit(Limit(rate: int(&r), unit: int(&r), burst: u32(&r), type: u32(&r), inverted: bool(&r)))
-        case 17: return .quota(Quota(bytes: int(&r), inverted: bool(&r)))
+        case 17: return .quota(Quota(bytes: int(&r), inverted: bool(&r), consumed: maybe(&r) { int(&$0) }))
         case 18: return .connlimit(Connlimit(count: u32(&r), inverted: bool(&r)))
         case 19: return .numgen(Numgen(dreg: u32(&r), modulus: u32(&r), type: u32(&r), offset: u32(&r)))
         case 20: return .hash(HashExpr(dreg: u32(&r), modulus: u32(&r), type: u32(&r)))

@@ -149,7 +149,8 @@ import Testing
         let r = try portwarden(["exposure", "--snapshot", Self.fixture, "--format", "json"])
         #expect(r.status == 0, "\(r.stderr)")
         let doc = try #require(try JSONSerialization.jsonObject(with: r.stdoutData) as? [String: Any])
-        #expect(doc["schema"] as? String == "portwarden-exposure/1")
+        #expect(doc["schema"] as? String == "portwarden-exposure/2")
+        #expect(!r.stdout.contains("(any other)"))
         let listeners = try #require(doc["listeners"] as? [[String: Any]])
         func key(_ x: [String: Any]) -> String? {
             guard let l = x["listener"] as? [String: Any] else { return nil }

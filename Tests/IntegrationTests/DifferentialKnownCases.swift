@@ -143,5 +143,25 @@ enum DiffKnownCases {
              [("udp", .local, "198.51.100.1", "192.0.2.1", 5000, 1), ("udp", .local, "127.0.0.1", "127.0.0.1", 5000, nil),
               ("tcp", .local, "192.0.2.1", "198.51.100.1", 5001, 2), ("tcp", .local, "2001:db8:b::1", "2001:db8:a::1", 5002, 3),
               ("udp", .local, "2001:db8:a::1", "2001:db8:b::1", 5003, 4)]),
+        // A token bucket starts full, so a first connection passes `limit rate` and is not `over` it; a quota is decided
+        // by the bytes it has counted (read from the kernel), far from its end here. None of them is access control.
+        make(16, "limits and quotas let a first connection through", """
+            table inet t {
+                chain input { type filter hook input priority 0; policy drop; \(established)
+                    tcp dport 5432 limit rate 10/second accept
+                    tcp dport 22 limit rate over 1/minute drop
+                    tcp dport 22 accept
+                    udp dport 5353 quota until 100 mbytes accept
+                    tcp dport 8080 quota over 1 mbytes drop
+                    tcp dport 8080 accept
+                    tcp dport 8081 quota until 0 bytes accept
+                }
+            }
+            """,
+             [l(1, "tcp", "0.0.0.0", 5432), l(2, "tcp", "0.0.0.0", 22), l(3, "udp", "0.0.0.0", 5353), l(4, "tcp", "::", 8080),
+              l(5, "tcp", "0.0.0.0", 8081)],
+             [("tcp", .peerA, "192.0.2.2", "192.0.2.1", 5432, 1), ("tcp", .peerB, "198.51.100.2", "198.51.100.1", 22, 2),
+              ("udp", .peerA, "192.0.2.2", "192.0.2.1", 5353, 3), ("tcp", .peerA, "2001:db8:a::2", "2001:db8:a::1", 8080, 4),
+              ("tcp", .peerA, "192.0.2.2", "192.0.2.1", 8081, nil)]),
     ]
 }

@@ -84,9 +84,10 @@ public func describe(_ l: Listener) -> String {
 public func describe(_ r: ListenerReach) -> String {
     switch r.summary {
     case .public, .restricted, .conditional:
-        let ifs = r.interfaces.isEmpty ? "" : " on \(r.interfaces.map(interfaceText).joined(separator: ", "))"
+        let ifs = r.interfaces.isEmpty ? "" : " on \(r.interfaceScope.text)"
         let src = r.sources.isEmpty ? "" : " from \(r.sources.prefix(4).joined(separator: ", "))\(r.sources.count > 4 ? ", …" : "")"
-        return "\(r.summary.rawValue)\(ifs)\(src)"
+        let limited = r.limits.isEmpty ? "" : " (rate-limited by \(InterfaceScope.list(r.limits)), which slows a flood but does not choose who connects)"
+        return "\(r.summary.rawValue)\(ifs)\(src)\(limited)"
     case .localOnly: return "reachable from this host only"
     case .blocked: return "blocked"
     }
@@ -94,7 +95,7 @@ public func describe(_ r: ListenerReach) -> String {
 
 /// Interface names for messages: the evaluator names the stand-in for interfaces that do not exist yet in parentheses
 /// (`(any other)`); real interface names never contain them.
-public func interfaceText(_ name: String) -> String { isPlaceholderInterface(name) ? "any other interface" : name }
+public func interfaceText(_ name: String) -> String { isPlaceholderInterface(name) ? "every interface the host does not name" : name }
 
 /// Whether `name` is the evaluator's stand-in for "every interface not in the snapshot".
 public func isPlaceholderInterface(_ name: String) -> Bool { name.hasPrefix("(") && name.hasSuffix(")") }

@@ -197,6 +197,13 @@ struct FactsDecoder {
             f.printed.add(.plain("counter"))
         case .log(let l):
             if let text = RuleText.log(l) { f.printed.add(.plain(text)) } else { f.printed.cannotPrint("log") }
+        case .limit(let l):
+            // Printable, but still opaque: a rule behind a limit is never called broad, shadowing or stale.
+            f.opaque.append(e.name)
+            f.printed.add(.plain(l.nftText))
+        case .quota(let q):
+            f.opaque.append(e.name)
+            f.printed.add(.plain(q.nftText))
         default:
             f.opaque.append(e.name)
             f.printed.cannotPrint(e.name)

@@ -91,19 +91,39 @@ public func shellQuoted(_ s: String) -> String { "'" + s.replacingOccurrences(of
 public struct Evidence: Codable, Sendable, Equatable, Hashable {
     /// `public`, `restricted`, `localOnly`, `blocked` or `conditional`.
     public var exposure: String
+    /// Named interfaces it is reached on.
     public var interfaces: [String]
+    /// Also reached on every interface the host and its rules do not name (one created later, a tunnel that is down).
+    public var otherInterfaces: Bool
     public var sources: [String]
     /// The deciding rule path, one step per line (`inet filter input #12 [input 0]: accept`).
     public var path: [String]
     /// What the snapshot cannot decide (for conditional exposure).
     public var reasons: [String]
+    /// Rate limits and quotas in front of the accept (nft syntax); nil when none.
+    public var limits: [String]?
 
-    public init(exposure: String, interfaces: [String] = [], sources: [String] = [], path: [String] = [], reasons: [String] = []) {
+    public init(exposure: String, interfaces: [String] = [], otherInterfaces: Bool = false, sources: [String] = [], path: [String] = [],
+                reasons: [String] = [], limits: [String] = []) {
         self.exposure = exposure
-        self.interfaces = interfaces
+        self.interfaces = interfaces.filter { !InterfaceScope.isStandIn($0) }
+        self.otherInterfaces = otherInterfaces || interfaces.contains(where: InterfaceScope.isStandIn)
         self.sources = sources
         self.path = path
         self.reasons = reasons
+        self.limits = limits.isEmpty ? nil : limits
+    }
+
+    enum CodingKeys: String, CodingKey { case exposure, interfaces, otherInterfaces, sources, path, reasons, limits }
+
+    /// Reads reports from before `otherInterfaces`, whose `interfaces` held the stand-in `(any other)`.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let listed = try c.decode([String].self, forKey: .interfaces)
+        self.init(exposure: try c.decode(String.self, forKey: .exposure), interfaces: listed,
+                  otherInterfaces: try c.decodeIfPresent(Bool.self, forKey: .otherInterfaces) ?? false,
+                  sources: try c.decode([String].self, forKey: .sources), path: try c.decode([String].self, forKey: .path),
+                  reasons: try c.decode([String].self, forKey: .reasons), limits: try c.decodeIfPresent([String].self, forKey: .limits) ?? [])
     }
 }
 

@@ -17,6 +17,10 @@ public struct ListenerReach: Sendable, Equatable {
     public var reasons: [String]
     /// External ports that DNAT/redirect send to this listener.
     public var viaPorts: [UInt16]
+    /// Every interface the evaluator asked about (for "every interface except …"); empty in hand-written examples.
+    public var askedInterfaces: [String] = []
+    /// Rate limits and quotas in front of the accepting rules (nft syntax): named, never taken for access control.
+    public var limits: [String] = []
 
     public init(listener: Listener, summary: ExposureSummary, interfaces: [String] = [], sources: [String] = [],
                 reachedFamilies: [IPFamily]? = nil, path: [PathStep] = [], reasons: [String] = [], viaPorts: [UInt16] = []) {
@@ -46,7 +50,12 @@ public struct ListenerReach: Sendable, Equatable {
         self.init(listener: e.listener, summary: e.summary, interfaces: e.interfaces, sources: e.acceptedSources,
                   reachedFamilies: IPFamily.allCases.filter { fams.contains($0) }, path: best?.path ?? [], reasons: e.reasons,
                   viaPorts: e.viaPorts)
+        askedInterfaces = e.regions.map(\.interface)
+        limits = e.limits ?? []
     }
+
+    /// The interfaces it is reached on, in words ("every interface except eth1").
+    public var interfaceScope: InterfaceScope { InterfaceScope(reached: interfaces, asked: askedInterfaces + interfaces) }
 
     /// Reachable from somewhere other than the host itself (conditional counts: checks treat it as reachable).
     public var isRemote: Bool { summary == .public || summary == .restricted || summary == .conditional }
@@ -59,7 +68,9 @@ public struct ListenerReach: Sendable, Equatable {
 
     /// The evidence block of a finding about this listener.
     public var evidence: Evidence {
-        Evidence(exposure: summary.rawValue, interfaces: interfaces, sources: sources, path: path.map(\.text), reasons: reasons)
+        let scope = interfaceScope
+        return Evidence(exposure: summary.rawValue, interfaces: scope.named, otherInterfaces: scope.others, sources: sources,
+                        path: path.map(\.text), reasons: reasons, limits: limits)
     }
 }
 

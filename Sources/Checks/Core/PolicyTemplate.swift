@@ -57,7 +57,7 @@ public enum PolicyTemplate {
         for f in ports where f.listener != nil {
             guard let selector = f.namespaceNames.first else { continue }
             if y.isEmpty && !ports.isEmpty { y += "  # Published through DNAT to containers and pods: reached through the forward hook, not input.\n" }
-            y += "  # seen: \(f.text), \(f.summary.rawValue) on \(f.interfaces.map(interfaceText).joined(separator: ", ")) from \(f.sources.prefix(6).joined(separator: ", "))\(f.sources.count > 6 ? ", …" : "")\n"
+            y += "  # seen: \(f.text), \(f.summary.rawValue) on \(f.interfaceScope.text) from \(f.sources.prefix(6).joined(separator: ", "))\(f.sources.count > 6 ? ", …" : "")\n"
             y += "  - name: \(quote(selector))\n    proto: \(f.proto.rawValue)\n    port: \(f.port)\n    namespace: \(quote(selector))\n"
             var cidrs: [String] = []
             var exact = f.summary == .restricted
@@ -83,7 +83,7 @@ public enum PolicyTemplate {
     static func reachText(_ r: ListenerReach) -> String {
         switch r.summary {
         case .public, .restricted, .conditional:
-            let ifs = r.interfaces.isEmpty ? "" : " on \(r.interfaces.map(interfaceText).joined(separator: ", "))"
+            let ifs = r.interfaces.isEmpty ? "" : " on \(r.interfaceScope.text)"
             let src = r.sources.isEmpty ? "" : " from \(r.sources.prefix(6).joined(separator: ", "))\(r.sources.count > 6 ? ", …" : "")"
             return "\(r.summary.rawValue)\(ifs)\(src)"
         case .localOnly: return "local only"

@@ -47,6 +47,8 @@ extension ForwardedPort {
     var evidence: Evidence {
         var steps: [String] = []
         for r in regions { for s in r.path.map(\.text) where !steps.contains(s) { steps.append(s) } }
-        return Evidence(exposure: summary.rawValue, interfaces: interfaces, sources: sources, path: steps, reasons: reasons)
+        let scope = interfaceScope
+        return Evidence(exposure: summary.rawValue, interfaces: scope.named, otherInterfaces: scope.others, sources: sources, path: steps,
+                        reasons: reasons, limits: limits ?? [])
     }
 }

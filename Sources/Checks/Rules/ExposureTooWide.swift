@@ -1,3 +1,4 @@
+import Evaluator
 import HostModel
 import Policy
 
@@ -38,7 +39,11 @@ public struct ExposureTooWide: Check {
                     excess = ["any remote source (the policy allows local-only)"]
                 case .restricted(let ifaces, let sources):
                     let extraIfaces = ifaces.isEmpty ? [] : r.interfaces.filter { i in !ifaces.contains { globMatch($0, i) } }
-                    if !extraIfaces.isEmpty { excess.append("interfaces \(extraIfaces.map(interfaceText).joined(separator: ", "))") }
+                    if !extraIfaces.isEmpty {
+                        let named = extraIfaces.filter { !isPlaceholderInterface($0) }
+                        let words = named + (named.count < extraIfaces.count ? ["every interface the host does not name"] : [])
+                        excess.append("interfaces \(InterfaceScope.list(words))")
+                    }
                     if !sources.isEmpty {
                         let allowed = sources.map(AddressRange.init)
                         let wide = r.sources.compactMap(AddressRange.init).flatMap { $0.subtracting(allowed) }

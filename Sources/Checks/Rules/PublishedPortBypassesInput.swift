@@ -39,7 +39,7 @@ public struct PublishedPortBypassesInput: Check {
             if f.summary == .conditional { severity = severity.lowered }
             let service = sensitive.map { " (\($0.service))" } ?? ""
             let input = p.inputPath.last.map { " (\($0.text))" } ?? ""
-            return finding(f.subject, "\(f.text)\(service) is \(f.summary.rawValue) from \(f.sources.joined(separator: ", ")) on \(f.interfaces.joined(separator: ", ")), although the input path would \(p.inputVerdict.rawValue) it\(input): DNAT sends it through the forward hook instead.",
+            return finding(f.subject, "\(f.text)\(service) is \(f.summary.rawValue) from \(f.sources.joined(separator: ", ")) on \(f.interfaceScope.text)\(f.limits.map { " (rate-limited by \(InterfaceScope.list($0)))" } ?? ""), although the input path would \(p.inputVerdict.rawValue) it\(input): DNAT sends it through the forward hook instead.",
                            severity: severity, evidence: f.evidence, conditional: f.summary == .conditional)
         }
     }

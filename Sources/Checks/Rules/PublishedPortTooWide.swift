@@ -41,7 +41,10 @@ public struct PublishedPortTooWide: Check {
                 case .localOnly: excess = ["any remote source (the policy allows local-only)"]
                 case .restricted(let ifaces, let sources):
                     let extra = ifaces.isEmpty ? [] : f.interfaces.filter { i in !ifaces.contains { globMatch($0, i) } }
-                    if !extra.isEmpty { excess.append("interfaces \(extra.joined(separator: ", "))") }
+                    if !extra.isEmpty {
+                        let named = extra.filter { !isPlaceholderInterface($0) }
+                        excess.append("interfaces \(InterfaceScope.list(named + (named.count < extra.count ? ["every interface the host does not name"] : [])))")
+                    }
                     if !sources.isEmpty {
                         let allowed = sources.map(AddressRange.init)
                         let wide = f.sources.compactMap(AddressRange.init).flatMap { $0.subtracting(allowed) }
@@ -49,7 +52,7 @@ public struct PublishedPortTooWide: Check {
                     }
                 }
                 guard !excess.isEmpty else { continue }
-                out.append(finding(f.subject, "\(f.text) is \(f.summary.rawValue) from \(f.sources.joined(separator: ", ")) on \(f.interfaces.joined(separator: ", ")): wider than the policy entry \(d.label) allows (\(excess.joined(separator: "; "))).",
+                out.append(finding(f.subject, "\(f.text) is \(f.summary.rawValue) from \(f.sources.joined(separator: ", ")) on \(f.interfaceScope.text): wider than the policy entry \(d.label) allows (\(excess.joined(separator: "; "))).",
                                    evidence: f.evidence, policyLocation: d.location, conditional: f.summary == .conditional))
             }
         }

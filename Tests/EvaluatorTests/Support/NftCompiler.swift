@@ -387,10 +387,15 @@ struct RuleCompiler {
                 let over = peek == "over"
                 if over { pos += 1 }
                 let rate = try next()
-                out.append(.limit(Limit(rate: UInt64(rate.split(separator: "/").first.flatMap { UInt64($0) } ?? 1), unit: 1, inverted: over)))
+                out.append(.limit(Limit(rate: UInt64(rate.split(separator: "/").first.flatMap { UInt64($0) } ?? 1), unit: 1, burst: 5, inverted: over)))
             case "quota":
+                // quota [over] N [used M]: bytes; without `used` the consumption is unknown, as in old snapshots.
+                let over = peek == "over"
+                if over { pos += 1 }
                 let n = try next()
-                out.append(.quota(Quota(bytes: UInt64(n) ?? 0, inverted: false)))
+                var used: UInt64?
+                if peek == "used" { pos += 1; used = UInt64(try next()) }
+                out.append(.quota(Quota(bytes: UInt64(n) ?? 0, inverted: over, consumed: used)))
             case "unknown":
                 out.append(.unknown(Unknown(name: try next(), attributes: [])))
             case "meta" where tokens.count > pos + 1 && tokens[pos + 1] == "set":
