@@ -11,6 +11,11 @@ struct Explain: ParsableCommand {
     @Argument(help: ArgumentHelp("A check id such as PW1006, or a slug such as sensitive-service-exposed.", valueName: "rule"))
     var rule: String
 
+    @Option(name: .long, help: "text (for a terminal) or markdown (the document as in rules/).")
+    var format: DocumentFormat = .text
+
+    enum DocumentFormat: String, CaseInsensitiveArgument { case text, markdown }
+
     func validate() throws {
         if check(named: rule) == nil && check(named: rule.uppercased()) == nil {
             throw ValidationError("no check named '\(rule)' (see `portwarden rules`)")
@@ -19,6 +24,7 @@ struct Explain: ParsableCommand {
 
     func run() throws {
         guard let c = check(named: rule) ?? check(named: rule.uppercased()) else { throw ExitCode.validationFailure }
-        try emit(RuleDocumentation.markdown(c), to: nil)
+        let markdown = RuleDocumentation.markdown(c, generatedNote: false)
+        try emit(format == .markdown ? markdown : TerminalMarkdown.render(markdown), to: nil)
     }
 }

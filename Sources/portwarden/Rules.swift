@@ -24,17 +24,39 @@ struct Rules: ParsableCommand {
     }
 }
 
-/// `portwarden docs --output rules/`: regenerates the rule documents from the catalog (a test fails when they are stale).
+/// `portwarden docs`: regenerates the rule documents from the catalog (a test fails when they are stale). Without
+/// `--output-dir` it writes only into the rules/ of a portwarden checkout, so a user trying the command elsewhere
+/// does not get a stray directory of Markdown.
 struct Docs: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "docs",
-        abstract: "Write rules/<id>.md and rules/README.md from the check catalog (for maintainers).")
+        abstract: "Write rules/<id>.md and rules/README.md from the check catalog (for maintainers).",
+        discussion: """
+            Run at the top of a portwarden checkout, it rewrites the existing rules/ there; anywhere else it stops with
+            exit code 64 unless --output-dir names where to write. `portwarden explain ID` shows one document.
+            """)
 
-    @Option(name: .long, help: ArgumentHelp("Directory to write into.", valueName: "dir"))
-    var output: String = "rules"
+    @Option(name: .customLong("output-dir"), help: ArgumentHelp("Directory to write into (created if missing).", valueName: "dir"))
+    var outputDir: String?
+
+    /// True in the top directory of a portwarden checkout that has its rules/ directory.
+    static func inCheckout(_ fm: FileManager = .default) -> Bool {
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: "rules", isDirectory: &isDir), isDir.boolValue,
+              let package = try? String(contentsOfFile: "Package.swift", encoding: .utf8) else { return false }
+        return package.contains("name: \"portwarden\"")
+    }
+
+    func validate() throws {
+        guard outputDir != nil || Docs.inCheckout() else {
+            throw ValidationError("not at the top of a portwarden checkout (no rules/ and Package.swift here): "
+                                  + "give --output-dir DIR to write the rule documents somewhere else")
+        }
+    }
 
     func run() throws {
         try exitOnFailure {
+            let output = outputDir ?? "rules"
             let dir = URL(fileURLWithPath: output)
             do {
                 try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

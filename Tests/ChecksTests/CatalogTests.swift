@@ -63,7 +63,7 @@ func context(_ e: Example) throws -> AuditContext {
         }
         for (file, text) in expected {
             let actual = try? String(contentsOf: dir.appendingPathComponent(file), encoding: .utf8)
-            #expect(actual == text, "rules/\(file) is stale: run `portwarden docs --output rules/` (or RECORD_GOLDENS=1 swift test)")
+            #expect(actual == text, "rules/\(file) is stale: run `portwarden docs` at the top of the checkout (or RECORD_GOLDENS=1 swift test)")
         }
         let present = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { !$0.hasPrefix(".") }
         let known = Set(expected.map(\.file))

@@ -17,6 +17,38 @@ import Testing
         return dir
     }
 
+    /// `explain` is for a terminal: no Markdown markup, no generated-file comment; `--format markdown` gives the document.
+    @Test func explainRendersForATerminal() throws {
+        let r = try portwarden(["explain", "PW1006"])
+        #expect(r.status == 0, "\(r.stderr)")
+        for markup in ["<!--", "|---", "| ", "```", "`"] {
+            #expect(!r.stdout.contains(markup), "explain output still has \(markup)")
+        }
+        // Headings are underlined, not marked (a `#` comment inside an indented YAML example is fine).
+        #expect(!r.stdout.split(separator: "\n").contains { $0.hasPrefix("#") })
+        #expect(r.stdout.hasPrefix("PW1006 sensitive-service-exposed: "))
+        #expect(r.stdout.contains("\nWhy it matters\n--------------\n"))
+        #expect(r.stdout.contains("  default severity  high"))
+        let md = try portwarden(["explain", "sensitive-service-exposed", "--format", "markdown"])
+        #expect(md.status == 0)
+        #expect(md.stdout.hasPrefix("# PW1006 ") && md.stdout.contains("## Why it matters") && !md.stdout.contains("<!--"))
+    }
+
+    /// `docs` writes only into the rules/ of a checkout; elsewhere it needs --output-dir and leaves nothing behind.
+    @Test func docsWritesOnlyWhereItIsToldTo() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let refused = try run(["-C", dir.path, portwardenBinary, "docs"], check: false)
+        #expect(refused.status == 64, "\(refused.stderr)")
+        #expect(refused.stderr.contains("--output-dir"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+        let out = dir.appendingPathComponent("out")
+        let written = try run(["-C", dir.path, portwardenBinary, "docs", "--output-dir", out.path], check: false)
+        #expect(written.status == 0, "\(written.stderr)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: out.path)
+        #expect(files.contains("PW1006.md") && files.contains("README.md"))
+    }
+
     @Test func versionNamesVersionAndCommit() throws {
         let r = try portwarden(["--version"])
         #expect(r.status == 0)
