@@ -63,6 +63,7 @@ public enum Collector {
         if options.readFirewall {
             firewall = try readFirewall(options, privileges: &privileges, warnings: &warnings)
             firewall.legacyTables = HostFiles.legacyTables(procRoot: options.procRoot)
+            firewall.recentLists = HostFiles.recentLists(procRoot: options.procRoot)
         }
         if !firewall.legacyTables.isEmpty {
             let names = (firewall.legacyTables.ipv4.map { "ip:\($0)" } + firewall.legacyTables.ipv6.map { "ip6:\($0)" }

@@ -104,6 +104,27 @@ public enum HostFiles {
         return LegacyTables(ipv4: names("ip_tables_names"), ipv6: names("ip6_tables_names"), arp: names("arp_tables_names"))
     }
 
+    /// The xt `recent` lists of this namespace (`<procRoot>/net/xt_recent/NAME`, one `src=ADDR ttl: …` line per
+    /// entry). No directory: the module is not loaded, so there are no lists. Nil when a list exists but cannot be
+    /// read (then nothing is assumed about it).
+    public static func recentLists(procRoot: String) -> [RecentList]? {
+        let dir = "\(procRoot)/net/xt_recent"
+        var st = stat()
+        guard stat(dir, &st) == 0 else { return [] }
+        guard access(dir, R_OK | X_OK) == 0 else { return nil }
+        let names = listDirectory(dir)
+        var out: [RecentList] = []
+        for name in names.sorted() {
+            guard let bytes = readFile("\(dir)/\(name)") else { return nil }
+            let addresses = String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { line -> String? in
+                guard line.hasPrefix("src="), let end = line.firstIndex(of: " ") else { return nil }
+                return String(line[line.index(line.startIndex, offsetBy: 4)..<end])
+            }
+            out.append(RecentList(name: name, addresses: addresses))
+        }
+        return out
+    }
+
     public static func hostname() -> String {
         var buf = [CChar](repeating: 0, count: 256)
         guard gethostname(&buf, buf.count - 1) == 0 else { return "" }

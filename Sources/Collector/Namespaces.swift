@@ -124,6 +124,7 @@ enum NamespaceReader {
             out.firewall = (try? Collector.readFirewall(partial, privileges: &privileges, warnings: &warnings))
                 ?? Firewall(status: .unreadable, error: "cannot read the firewall")
             out.firewall.legacyTables = HostFiles.legacyTables(procRoot: "\(options.procRoot)/thread-self")
+            out.firewall.recentLists = HostFiles.recentLists(procRoot: "\(options.procRoot)/thread-self")
             out.warnings += warnings.map { "network namespace \(c.id.label): \($0)" }
         } else {
             out.firewall = Firewall(status: .unreadable, error: "not collected: this view does not read the firewall")

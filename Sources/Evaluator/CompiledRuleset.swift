@@ -43,10 +43,25 @@ struct CompiledRuleset: Sendable {
     var natAddresses: [IPFamily: [[UInt8]: [L4Proto: Set<UInt16>]]]
     var firewallStatus: Firewall.Status
     var legacyPresent: Bool
+    /// The addresses of each xt `recent` list, per family; nil when the snapshot did not read them.
+    var recent: [String: [IPFamily: AddressSet]]?
 
     init(_ fw: Firewall) {
         firewallStatus = fw.status
         legacyPresent = !fw.legacyTables.isEmpty
+        recent = fw.recentLists.map { lists in
+            var out: [String: [IPFamily: AddressSet]] = [:]
+            for l in lists {
+                var byFamily: [IPFamily: [ClosedRange<UInt128>]] = [:]
+                for a in l.addresses {
+                    guard let ip = IPAddress(a) else { continue }
+                    let v = addressValue(ip.bytes)
+                    byFamily[ip.family, default: []].append(v...v)
+                }
+                out[l.name] = Dictionary(uniqueKeysWithValues: IPFamily.allCases.map { ($0, AddressSet(family: $0, ranges: byFamily[$0] ?? [])) })
+            }
+            return out
+        }
         var ts: [TableInfo] = []
         var bs: [BaseRef] = []
         var hasNat = false

@@ -49,6 +49,8 @@ struct EvalThread {
     var pendingRegion: AddressSet?
     /// Rules run on this branch; a bound against malformed snapshots with goto loops (the kernel rejects loops).
     var steps = 0
+    /// xt `recent` lists this branch's own `--set` put its address into (one hit, now).
+    var recentSet: [String] = []
     /// A register holding a mark known only in some bits (see `Walker.partialMark`).
     var partialMark: (reg: UInt32, value: UInt32, known: UInt32)?
 
@@ -448,7 +450,7 @@ struct Walker {
     }
 
     /// Splits off a branch where the current rule does not match (it resumes at the next rule).
-    private mutating func forkNoMatch(_ t: EvalThread, region: AddressSet?, assumption: String?) {
+    mutating func forkNoMatch(_ t: EvalThread, region: AddressSet?, assumption: String?) {
         var other = t
         other.region = region
         other.pendingRegion = nil
@@ -615,7 +617,7 @@ struct Walker {
             case .exthdr(let x):
                 if let d = x.dreg { taint(&t, d, Int(max(x.length, 1)), "extension header / TCP option") } else { continue }
             case .match(let x):
-                let cond = xtMatch(t, x)
+                let cond = x.name == "recent" ? xtRecent(&t, x) : xtMatch(t, x)
                 if !condition(&t, cond) { return .next }
             case .target(let x):
                 if let out = xtTarget(&t, x, rule.handle) { return out }

@@ -33,6 +33,52 @@ extension Walker {
         }
     }
 
+    /// xt `recent` (ufw's `limit`): `--set` always matches and puts the address into the list; `--rcheck` and
+    /// `--update` match an address with enough recent hits; `--remove` one that is there. An address in none of the
+    /// snapshot's lists has no hits (one, if this path has just set it), which decides the match; for a listed one it
+    /// depends on when it was seen, so that part is conditional. xt_recent_mtinfo(_v1): u32 seconds, hit_count;
+    /// u8 check_set, invert; char name[200]; u8 side; (v1) nf_inet_addr mask at 212.
+    mutating func xtRecent(_ t: inout EvalThread, _ x: Xt) -> Cond {
+        let b = x.info.bytes
+        guard b.count >= 211, let hitCount = le32(b, 4) else { return .unknown("xt match recent (short info)") }
+        let flags = b[8], invert = b[9] != 0
+        let name = String(decoding: b[10..<210].prefix { $0 != 0 }, as: UTF8.self)
+        if flags & 0x02 != 0 {
+            if !t.recentSet.contains(name) { t.recentSet.append(name) }
+            return .bool(!invert)
+        }
+        let what = "xt recent list \(name)"
+        guard let lists = rs.recent else { return .unknown("\(what) (not in the snapshot)") }
+        let listed = lists[name]?[t.pkt.family] ?? AddressSet(family: t.pkt.family)
+        if x.revision >= 1 {
+            guard b.count >= 228 else { return .unknown("xt match recent (short info)") }
+            let mask = t.pkt.family == .ipv4 ? b[212..<216] : b[212..<228]
+            if !listed.isEmpty && !mask.allSatisfy({ $0 == 0xff }) { return .unknown("\(what) (masked addresses)") }
+        }
+        let setHere = t.recentSet.contains(name)
+        // The answer for an address the list did not hold: --remove matches only what this path set; --rcheck and
+        // --update count this path's one hit against --hitcount (0 means any hit).
+        let absent = flags & 0x08 != 0 ? setHere != invert : (setHere && hitCount <= 1) != invert
+        let listedReason = "\(what) holds the address: when it was seen decides"
+        if b[210] == 1 {
+            return listed.contains(addressValue(t.pkt.daddr)) ? .unknown(listedReason) : .bool(absent)
+        }
+        guard symbolic, let region = t.region else {
+            return listed.contains(addressValue(t.pkt.saddr)) ? .unknown(listedReason) : .bool(absent)
+        }
+        if t.pendingRegion != nil { commit(&t) }
+        let current = t.region ?? region
+        let inList = isect(current, listed)
+        if inList.isEmpty { return .bool(absent) }
+        if !absent {
+            // The sources not in the list do not match: they go on at the next rule; the listed ones are conditional.
+            let rest = minus(current, listed)
+            if !rest.isEmpty { forkNoMatch(t, region: rest, assumption: nil) }
+            t.region = inList
+        }
+        return .unknown(listedReason)
+    }
+
     private func ctStateBit(_ t: EvalThread) -> UInt32 {
         if t.pkt.notrack { return 0x40 }
         // Same attachment points as `ct state`: no entry below -200 on prerouting (remote) or output (local).

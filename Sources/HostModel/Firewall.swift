@@ -17,14 +17,26 @@ public struct Firewall: Codable, Sendable, Equatable {
     public var error: String?
     /// Legacy x_tables loaded beside nf_tables (`/proc/net/ip_tables_names` and friends): their rules are invisible here.
     public var legacyTables: LegacyTables
+    /// The address lists of xt `recent` (`/proc/net/xt_recent/NAME`, ufw's `limit`): a source in none of them gets a
+    /// first connection through `--update --hitcount N`. Nil when they were not read (older snapshots, no access).
+    public var recentLists: [RecentList]?
 
-    public init(status: Status, generation: UInt32? = nil, tables: [Table] = [], error: String? = nil, legacyTables: LegacyTables = LegacyTables()) {
+    public init(status: Status, generation: UInt32? = nil, tables: [Table] = [], error: String? = nil, legacyTables: LegacyTables = LegacyTables(),
+                recentLists: [RecentList]? = nil) {
         self.status = status
         self.generation = generation
         self.tables = tables
         self.error = error
         self.legacyTables = legacyTables
+        self.recentLists = recentLists
     }
+}
+
+/// One xt `recent` list: its name and the addresses in it when the snapshot was taken (as the kernel prints them).
+public struct RecentList: Codable, Sendable, Equatable {
+    public var name: String
+    public var addresses: [String]
+    public init(name: String, addresses: [String]) { self.name = name; self.addresses = addresses }
 }
 
 public struct LegacyTables: Codable, Sendable, Equatable {

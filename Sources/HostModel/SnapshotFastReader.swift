@@ -174,7 +174,7 @@ struct SnapshotFastReader {
 
     private mutating func firewall() throws(Declined) -> Firewall {
         var status = Slot<Firewall.Status>(), generation = Slot<UInt32>(), tables = Slot<[Table]>(), error = Slot<String>(),
-            legacyTables = Slot<LegacyTables>()
+            legacyTables = Slot<LegacyTables>(), recentLists = Slot<[RecentList]>()
         try forEachMember { r throws(Declined) in
             if r.isKey("generation") { try generation.set(r.nullable { r throws(Declined) in try r.uint() }) }
             else if r.isKey("legacyTables") { try legacyTables.set(r.object { r throws(Declined) in
@@ -182,13 +182,19 @@ struct SnapshotFastReader {
                              ipv6: try r.decode("ipv6") { r throws(Declined) in try r.strings() },
                              arp: try r.decode("arp") { r throws(Declined) in try r.strings() })
             }) }
+            else if r.isKey("recentLists") { try recentLists.set(r.array { r throws(Declined) in
+                try r.object { r throws(Declined) in
+                    let addresses = try r.decode("addresses") { r throws(Declined) in try r.strings() }
+                    return RecentList(name: try r.decode("name") { r throws(Declined) in try r.string() }, addresses: addresses)
+                }
+            }) }
             else if r.isKey("status") { try status.set(r.enumValue()) }
             else if r.isKey("tables") { try tables.set(r.array { r throws(Declined) in try r.table() }) }
             else if r.isKey("error") { try error.set(r.nullable { r throws(Declined) in try r.string() }) }
             else { throw Declined() }
         }
         return Firewall(status: try status.get(), generation: generation.value, tables: try tables.get(), error: error.value,
-                        legacyTables: try legacyTables.get())
+                        legacyTables: try legacyTables.get(), recentLists: recentLists.value)
     }
 
     private mutating func table() throws(Declined) -> Table {

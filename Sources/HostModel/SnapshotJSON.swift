@@ -168,6 +168,15 @@ extension SnapshotJSONWriter {
         key(&l, "ipv4"); strings(f.legacyTables.ipv4, indent: indent + 4)
         key(&l, "ipv6"); strings(f.legacyTables.ipv6, indent: indent + 4)
         closeObject(l)
+        if let lists = f.recentLists {
+            key(&o, "recentLists")
+            array(lists, indent: indent + 2) { w, list, i in
+                var r = w.openObject(i)
+                w.key(&r, "addresses"); w.strings(list.addresses, indent: i + 2)
+                w.key(&r, "name"); w.string(list.name)
+                w.closeObject(r)
+            }
+        }
         key(&o, "status"); string(f.status.rawValue)
         key(&o, "tables"); array(f.tables, indent: indent + 2) { $0.write($1, indent: $2) }
         closeObject(o)

@@ -163,5 +163,29 @@ enum DiffKnownCases {
              [("tcp", .peerA, "192.0.2.2", "192.0.2.1", 5432, 1), ("tcp", .peerB, "198.51.100.2", "198.51.100.1", 22, 2),
               ("udp", .peerA, "192.0.2.2", "192.0.2.1", 5353, 3), ("tcp", .peerA, "2001:db8:a::2", "2001:db8:a::1", 8080, 4),
               ("tcp", .peerA, "192.0.2.2", "192.0.2.1", 8081, nil)]),
+        recentLimit,
     ]
+
+    /// ufw's `limit` as iptables-nft writes it (xt `recent`: --set, then --update --hitcount 2 rejects). The list
+    /// already holds peer A's address (written to /proc/net/xt_recent before the snapshot), so A's connection is the
+    /// second hit and the kernel rejects it: that part depends on timing, and conditional is the right answer. Peer B
+    /// is in no list: its first connection gets through, which the snapshot's lists decide.
+    static var recentLimit: DiffCase {
+        var c = make(17, "xt recent (ufw limit) decided from the lists", "",
+                     [l(1, "tcp", "0.0.0.0", 2222)],
+                     [("tcp", .peerA, "192.0.2.2", "192.0.2.1", 2222, nil), ("tcp", .peerB, "198.51.100.2", "198.51.100.1", 2222, 1)])
+        c.iptables = """
+            *filter
+            :INPUT DROP [0:0]
+            -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+            -A INPUT -p tcp --dport 2222 -m conntrack --ctstate NEW -m recent --set --name pwtlimit
+            -A INPUT -p tcp --dport 2222 -m conntrack --ctstate NEW -m recent --update --seconds 600 --hitcount 2 --name pwtlimit -j REJECT --reject-with tcp-reset
+            -A INPUT -p tcp --dport 2222 -j ACCEPT
+            COMMIT
+
+            """
+        c.toolScript = "echo +192.0.2.2 > /proc/net/xt_recent/pwtlimit"
+        c.conditionalAllowed = [1: "peer A is in the recent list: whether it has enough hits depends on when it was seen"]
+        return c
+    }
 }

@@ -74,9 +74,9 @@ enum DiffUfw {
         let probes = T.probes(listeners, seed: 0x75_66_77, extraPorts: [])
         var conditional: [Int: String] = [:]
         for p in probes where p.origin != .local {
-            // ufw's `limit` is xt `recent`, and ufw6's before-input starts with xt `rt` (routing header type 0) in
-            // front of DROP: a snapshot cannot decide either, so `conditional` is right there.
-            if p.dport == 2222 { conditional[p.pid] = "ufw limit (xt recent)" }
+            // ufw's `limit` (port 2222) is xt `recent`: decided from the lists the snapshot reads (a source not in
+            // them gets its first connection through), so it must agree with the kernel, not be conditional.
+            // ufw6's before-input starts with xt `rt` (routing header type 0) in front of DROP.
             if p.dst.contains(":") { conditional[p.pid] = "ufw6 before-input: -m rt --rt-type 0 -j DROP (xt rt)" }
         }
         var c = DiffCase(seed: 0, layout: .none, ruleset: commands.joined(separator: "\n"), listeners: listeners, probes: probes, name: "ufw")
