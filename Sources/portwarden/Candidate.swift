@@ -32,6 +32,8 @@ struct CandidateRuleset: ParsableArguments {
         s.firewall = loaded.firewall
         // Legacy x_tables are not part of an nft file: loading it leaves them in place on the host.
         s.firewall.legacyTables = snapshot.firewall.legacyTables
+        // xt recent lists are the host's run-time state: a candidate naming the same lists would see them.
+        s.firewall.recentLists = snapshot.firewall.recentLists
         var map = RulesetSourceMap(path: loaded.path)
         map.bind(to: loaded.firewall)
         return (s, map)

@@ -29,10 +29,10 @@ import Testing
 
     @Test func unknownMatchIsConditional() throws {
         let t = table(.ip, "filter")
-        try t.chain("INPUT", hook: .input, policy: .drop, ["xt match recent accept"])
+        try t.chain("INPUT", hook: .input, policy: .drop, ["xt match string accept"])
         let r = try Evaluator(snapshot: snapshot(t)).trace(probe(.tcp, "198.51.100.7", "192.0.2.1", 22, "eth0"))
         #expect(r.verdict == .conditional)
-        #expect(r.reasons == ["xt match recent"])
+        #expect(r.reasons == ["xt match string"])
     }
 }
 

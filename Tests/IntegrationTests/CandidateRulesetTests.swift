@@ -45,13 +45,14 @@ import Testing
         return dir.file("conf/nftables.conf")
     }
 
-    /// The firewall as JSON with handles, generation and set ids removed (they depend on the load history).
+    /// The firewall as JSON with handles, generation, set ids and run-time state (recent lists, quota counts) removed
+    /// (they depend on the load history).
     static func normalized(_ fw: Firewall) throws -> String {
         let data = try JSONEncoder().encode(fw)
         func strip(_ v: Any) -> Any {
             if let d = v as? [String: Any] {
                 var out: [String: Any] = [:]
-                for (k, x) in d where !["handle", "generation", "setId"].contains(k) { out[k] = strip(x) }
+                for (k, x) in d where !["handle", "generation", "setId", "recentLists", "consumed"].contains(k) { out[k] = strip(x) }
                 return out
             }
             if let a = v as? [Any] { return a.map(strip) }
