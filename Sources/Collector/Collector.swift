@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import HostModel
 import Netlink
 
@@ -18,6 +21,9 @@ public struct CollectOptions: Sendable {
     public var ruleDump: RuleDumpStrategy
     /// Which other network namespaces (containers, pods, named ones) are read besides the collector's own.
     public var namespaces: NamespaceSelection
+    /// A pause between the socket dump and the /proc walk, so tests can make processes exit inside that window
+    /// (`PORTWARDEN_TEST_OWNER_WALK_DELAY_MS` for `collect`); nil in every real run.
+    public var ownerWalkDelayMilliseconds: UInt32? = nil
 
     public init(allowPartial: Bool = false, procRoot: String = "/proc", toolVersion: String = "0.0.0",
                 readFirewall: Bool = true, readRouting: Bool = true, ruleDump: RuleDumpStrategy = .perChain,
@@ -71,7 +77,7 @@ public enum Collector {
             warnings.append("ruleset incomplete: legacy iptables tables present (\(names)); their rules are not visible to portwarden")
         }
 
-        let raw: [RawSocket]
+        var raw: [RawSocket]
         let net: RouteNetlink.Result
         var unavailable: [String] = []
         do {
@@ -95,7 +101,10 @@ public enum Collector {
         inodes.reserveCapacity(raw.count)
         for s in raw where s.inode != 0 { inodes.insert(UInt64(s.inode)) }
         for n in others { for s in n.raw where s.inode != 0 { inodes.insert(UInt64(s.inode)) } }
-        let scan = ProcOwners.scan(procRoot: options.procRoot, inodes: inodes)
+        // Test seam: widen the window between the socket dump and the /proc walk (CollectFaultTests).
+        if let ms = options.ownerWalkDelayMilliseconds { usleep(UInt32(min(ms, 10_000)) * 1000) }
+        var scan = ProcOwners.scan(procRoot: options.procRoot, inodes: inodes)
+        recheckUnheld(&raw, scan: &scan, procRoot: options.procRoot, warnings: &warnings)
         var processes: [Int32: HostModel.ProcessInfo] = [:]
         for pids in scan.pidsByInode.values {
             for pid in pids where processes[pid] == nil {
@@ -110,7 +119,8 @@ public enum Collector {
         warnings += incompleteScanWarnings(scan, unknownOwners: listeners.lazy.filter { $0.owner == .unknown }.count)
 
         var namespaces: [NetworkNamespace] = []
-        for n in others {
+        for n in others where n.vanished { warnings += n.warnings }
+        for n in others where !n.vanished {
             let ls = assembleListeners(n.raw, scan: scan, processes: processes, interfaces: n.net.interfaces)
             let pids = n.candidate.pids.isEmpty ? Array(Set(ls.flatMap { $0.processes.map(\.pid) })).sorted().prefix(8).map { $0 } : n.candidate.pids
             namespaces.append(NetworkNamespace(id: n.candidate.id, owner: ContainerOwners.owner(pids: pids, roots: .init(procRoot: options.procRoot)),
@@ -124,6 +134,33 @@ public enum Collector {
         return Snapshot(host: host, listeners: listeners, interfaces: net.interfaces, routes: net.routing,
                         sysctls: options.readRouting ? SysctlReader.read(procRoot: options.procRoot) : Sysctls(), firewall: firewall,
                         privileges: privileges, warnings: warnings, netns: found.own, namespaces: namespaces)
+    }
+
+    /// A socket no process was found holding may have closed between the socket dump and the /proc walk (its process
+    /// exited): that socket would be reported as kernel-owned, and it no longer exists. The sockets are dumped again;
+    /// those gone are left out (with a warning saying how many), and the holders of those still there are looked for
+    /// once more, so a socket handed to another process meanwhile is not called kernel-owned either.
+    static func recheckUnheld(_ raw: inout [RawSocket], scan: inout OwnerScan, procRoot: String, warnings: inout [String]) {
+        let unheld = raw.filter { $0.inode != 0 && (scan.pidsByInode[UInt64($0.inode)] ?? []).isEmpty }
+        guard !unheld.isEmpty else { return }
+        var unavailable: [String] = []
+        guard let again = try? SockDiag.listeners(unavailable: &unavailable) else {
+            // Cannot tell closed from kernel-owned: unknown owners, not a guess.
+            scan.unverified = true
+            return
+        }
+        let live = Set(again.map(\.cookie))
+        let gone = Set(unheld.filter { !live.contains($0.cookie) }.map(\.cookie))
+        if !gone.isEmpty {
+            raw.removeAll { gone.contains($0.cookie) }
+            warnings.append("\(gone.count) listening socket(s) closed while the snapshot was taken (their processes exited); they are left out")
+        }
+        let remaining = Set(unheld.filter { !gone.contains($0.cookie) }.map { UInt64($0.inode) })
+        guard !remaining.isEmpty else { return }
+        let second = ProcOwners.scan(procRoot: procRoot, inodes: remaining)
+        for (inode, pids) in second.pidsByInode where !pids.isEmpty { scan.pidsByInode[inode] = pids }
+        scan.denied = scan.denied || second.denied
+        scan.uninspected = Array(Set(scan.uninspected + second.uninspected)).sorted()
     }
 
     /// What the user should know when some sockets' owners are unknown for a reason other than missing privilege

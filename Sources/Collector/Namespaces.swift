@@ -24,6 +24,9 @@ struct NamespaceRead: Sendable {
     var firewall = Firewall(status: .unreadable, error: "not collected")
     var warnings: [String] = []
     var entered = false
+    /// The namespace ended between discovery and reading (its last process exited, its /run/netns name was removed):
+    /// it is no longer part of the host's state and is left out, with a warning.
+    var vanished = false
 }
 
 /// Finds the host's other network namespaces and reads each from a thread of its own that joins it with `setns`
@@ -37,6 +40,13 @@ enum NamespaceReader {
         return UInt64(st.st_ino)
     }
 
+    /// Whether `path` is a namespace (on nsfs, the device of every namespace file, as `nsfsDevice` is), not the
+    /// placeholder file `ip netns add` creates before mounting one on it.
+    static func isNamespaceFile(_ path: String, nsfsDevice: UInt64) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && UInt64(st.st_dev) == nsfsDevice
+    }
+
     /// The collector's own namespace, then every other one: named ones (`/run/netns`), then those of running
     /// processes (`/proc/*/ns/net`), each once, with at most 8 of its pids.
     static func discover(procRoot: String, selection: NamespaceSelection, netnsDir: String = "/run/netns") -> (own: NamespaceID?, others: [NamespaceCandidate]) {
@@ -45,11 +55,14 @@ enum NamespaceReader {
         if case .hostOnly = selection { return (own, []) }
         var byInode: [UInt64: NamespaceCandidate] = [:]
         var order: [UInt64] = []
+        var ownStat = stat()
+        let nsfsDevice: UInt64? = stat("\(procRoot)/self/ns/net", &ownStat) == 0 ? UInt64(ownStat.st_dev) : nil
         let wanted: Set<String>?
         if case .named(let names) = selection { wanted = Set(names) } else { wanted = nil }
         for name in listDirectory(netnsDir).sorted() where wanted?.contains(name) ?? true {
             let path = "\(netnsDir)/\(name)"
-            guard let ino = inode(path) else { continue }
+            // A name being added or deleted is a plain file without the namespace mounted on it: not one (yet).
+            guard let dev = nsfsDevice, isNamespaceFile(path, nsfsDevice: dev), let ino = inode(path) else { continue }
             if ino == ownInode { own.name = own.name ?? name; continue }
             if byInode[ino] == nil { order.append(ino); byInode[ino] = NamespaceCandidate(id: NamespaceID(inode: ino, name: name), path: path, pids: []) }
         }
@@ -63,6 +76,14 @@ enum NamespaceReader {
             }
         }
         return (own, order.compactMap { byInode[$0] }.map { c in var c = c; c.pids.sort(); return c })
+    }
+
+    /// Whether a namespace that could not be opened or joined still exists: its file still is that namespace, or a
+    /// process of it still runs (then the failure is real and reported, not taken for an ended namespace).
+    static func exists(_ c: NamespaceCandidate, procRoot: String) -> Bool {
+        var st = stat()
+        if stat(c.path, &st) == 0 && UInt64(st.st_ino) == c.id.inode { return true }
+        return c.pids.contains { pid in stat("\(procRoot)/\(pid)/ns/net", &st) == 0 && UInt64(st.st_ino) == c.id.inode }
     }
 
     /// Reads every candidate, one thread each, at most `parallel` at once.
@@ -88,6 +109,12 @@ enum NamespaceReader {
     static func read(_ c: NamespaceCandidate, options: CollectOptions) -> NamespaceRead {
         var out = NamespaceRead(candidate: c)
         let fd = open(c.path, O_RDONLY | O_CLOEXEC)
+        func ended() -> NamespaceRead {
+            out.vanished = true
+            out.warnings = ["network namespace \(c.id.label) ended while the snapshot was taken; it is left out"]
+            return out
+        }
+        if fd < 0 && !NamespaceReader.exists(c, procRoot: options.procRoot) { return ended() }
         guard fd >= 0 else {
             out.warnings.append("cannot open network namespace \(c.id.label) (\(c.path)): \(String(cString: strerror(errno))); its sockets are not in this snapshot")
             out.firewall = Firewall(status: .unreadable, error: "namespace not entered")
@@ -96,6 +123,8 @@ enum NamespaceReader {
         defer { close(fd) }
         // Only the network namespace; the thread's mount and user namespaces stay the collector's.
         let err = NetnsJoin.joinOnThisThread(fd)
+        // A /run/netns name being removed is a plain file once unmounted: setns refuses it (EINVAL).
+        if err != 0 && !NamespaceReader.exists(c, procRoot: options.procRoot) { return ended() }
         guard err == 0 else {
             let why = err == EPERM ? "CAP_SYS_ADMIN needed" : String(cString: strerror(err))
             out.warnings.append("cannot enter network namespace \(c.id.label): \(why); its sockets are not in this snapshot")

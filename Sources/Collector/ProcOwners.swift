@@ -20,6 +20,8 @@ public struct OwnerScan: Sendable, Equatable {
     /// The /proc walked belongs to the initial PID namespace, so it lists every process of the host. In a child PID
     /// namespace (a container) processes outside it may hold sockets of this network namespace unseen.
     public var seesAllProcesses: Bool
+    /// Sockets without a holder could not be dumped again to rule out that they closed during the walk.
+    public var unverified = false
 
     public init(pidsByInode: [UInt64: [Int32]] = [:], denied: Bool = false, uninspected: [Int32] = [], processesScanned: Int = 0,
                 seesAllProcesses: Bool = true) {
@@ -31,7 +33,7 @@ public struct OwnerScan: Sendable, Equatable {
     }
 
     /// Every process was visible and its descriptors readable: a socket no process holds is then proven kernel-owned.
-    public var isComplete: Bool { !denied && uninspected.isEmpty && seesAllProcesses }
+    public var isComplete: Bool { !denied && uninspected.isEmpty && seesAllProcesses && !unverified }
 
     /// The owner state of a socket: known when a holder's details were read; kernel only when the scan was complete
     /// and no process held it; unknown otherwise (including a holder that exited before its details were read).

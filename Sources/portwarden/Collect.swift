@@ -40,8 +40,11 @@ struct Collect: ParsableCommand {
 
     func run() throws {
         try exitOnFailure {
-            let snapshot = try Collector.collect(CollectOptions(allowPartial: allowPartial, toolVersion: toolVersion,
-                                                                ruleDump: ruleDump.strategy, namespaces: netns.selection))
+            var options = CollectOptions(allowPartial: allowPartial, toolVersion: toolVersion, ruleDump: ruleDump.strategy,
+                                         namespaces: netns.selection)
+            options.ownerWalkDelayMilliseconds = Foundation.ProcessInfo.processInfo.environment["PORTWARDEN_TEST_OWNER_WALK_DELAY_MS"]
+                .flatMap { UInt32($0) }
+            let snapshot = try Collector.collect(options)
             try write(snapshot, to: output)
             printWarnings(snapshot.warnings)
         }
