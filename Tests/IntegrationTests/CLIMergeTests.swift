@@ -91,4 +91,29 @@ import Testing
         let ids = (doc["runs"] as? [[String: Any]] ?? []).compactMap { ($0["automationDetails"] as? [String: Any])?["id"] as? String }
         #expect(ids == ["portwarden/db1/", "portwarden/db2/", "portwarden/web1/"])
     }
+
+    /// Every `portwarden merge` command in the README and docs/fleet.md uses only options merge has, with values it accepts.
+    @Test func documentedMergeCommandsMatchTheCLI() throws {
+        let help = try portwarden(["merge", "--help"])
+        let known = Set(help.stdout.split(whereSeparator: { !($0.isLetter || $0 == "-") }).filter { $0.hasPrefix("--") }.map(String.init))
+        #expect(known.isSuperset(of: ["--format", "--output", "--fail-on", "--fail-on-conditional"]), "\(help.stdout)")
+        let values = ["--format": ["text", "json", "sarif", "codequality"], "--fail-on": ["info", "low", "medium", "high", "critical", "none"]]
+        let repo = URL(fileURLWithPath: FleetTools.repoRoot)
+        var checked = 0
+        for doc in ["README.md", "docs/fleet.md"] {
+            for line in try String(contentsOf: repo.appendingPathComponent(doc), encoding: .utf8).split(separator: "\n") {
+                let tokens = line.split(separator: " ").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "`,;()|")) }
+                guard let at = tokens.firstIndex(of: "portwarden"), at + 1 < tokens.count, tokens[at + 1] == "merge" else { continue }
+                checked += 1
+                let args = Array(tokens[(at + 2)...])
+                for (i, t) in args.enumerated() where t.hasPrefix("--") {
+                    #expect(known.contains(t), "\(doc): `\(t)` is not an option of portwarden merge: \(line)")
+                    if let allowed = values[t], i + 1 < args.count {
+                        #expect(allowed.contains(args[i + 1]), "\(doc): \(t) \(args[i + 1]): \(line)")
+                    }
+                }
+            }
+        }
+        #expect(checked >= 6, "the documents show merge commands (\(checked) found)")
+    }
 }
