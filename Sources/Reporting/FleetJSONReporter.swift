@@ -48,6 +48,7 @@ public struct FleetJSONReporter: Sendable {
         var fingerprint: String
     }
 
+    /// The fleet as `portwarden-fleet/1` (schemas/fleet-1.schema.json).
     public func render(_ fleet: FleetReport) -> String {
         let hosts = fleet.hosts.map { h in
             let report = fleet.report(h)

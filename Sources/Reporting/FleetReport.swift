@@ -7,6 +7,7 @@ import Policy
 public struct HostReport: Sendable {
     /// The path given to `merge`: results without a line of their own point at line 1 of it in SARIF and Code Quality.
     public var file: String
+    /// The audit as the report has it; `checks` is empty (reports do not list the checks that ran).
     public var result: AuditResult
     /// The version of portwarden that wrote the report.
     public var toolVersion: String
@@ -23,6 +24,7 @@ public struct HostReport: Sendable {
         return HostReport(file: file, result: result, toolVersion: version)
     }
 
+    /// The host name the audit read on the host: what identifies it in the fleet.
     public var hostname: String { result.host.hostname }
 
     /// The collection time; nil when the report's `collectedAt` is not RFC 3339.
@@ -31,6 +33,7 @@ public struct HostReport: Sendable {
 
 /// A report that lost to a newer one of the same host name.
 public struct ReplacedReport: Sendable, Equatable {
+    /// The host name both reports carry.
     public var hostname: String
     /// The files, and their `collectedAt` as written.
     public var kept: String
@@ -41,6 +44,7 @@ public struct ReplacedReport: Sendable, Equatable {
 
 /// The reports of many hosts joined into one (`portwarden merge`): one report per host name, sorted by name.
 public struct FleetReport: Sendable {
+    /// Sorted by host name, one per name (see `deduplicated`).
     public var hosts: [HostReport]
     /// The version of the portwarden that merged them.
     public var toolVersion: String
@@ -92,7 +96,9 @@ public struct FleetReport: Sendable {
         public var slug: String
         /// The highest severity among them (a policy may set another severity per host).
         public var severity: Severity
+        /// In host order, each host's findings in its report's order.
         public var findings: [(host: String, finding: Finding)]
+        /// How many hosts have the check's findings.
         public var hostCount: Int { Set(findings.map(\.host)).count }
     }
 
@@ -124,6 +130,7 @@ extension Finding {
 
 /// The formats `merge --format` accepts.
 public enum FleetFormat: String, Sendable, CaseIterable {
+    /// `json` is `portwarden-fleet/1`; `sarif` one run per host; `codequality` every host's issues in one array.
     case text, json, sarif, codequality
 
     /// The fleet in this format.

@@ -7,6 +7,7 @@ import Policy
 public struct FleetTextReporter: Sendable {
     public init() {}
 
+    /// The whole fleet as text; host-derived strings escaped.
     public func render(_ fleet: FleetReport) -> String {
         var out = "portwarden \(fleet.toolVersion) fleet report: \(fleet.hosts.count) host\(fleet.hosts.count == 1 ? "" : "s")\n\nHOSTS\n"
         for h in fleet.hosts { out += hostLines(h) }
