@@ -4,9 +4,10 @@ set -euo pipefail
 
 PW_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PW_PACKAGES=(libnftnl-dev libmnl-dev nftables iproute2 iptables pkg-config python3 python3-jsonschema util-linux procps libxml2-dev)
-# What the packaging tests also need (make install, man pages, the .deb), and nmap for the reconcile tests: only
-# scripts/test installs these.
-PW_TEST_PACKAGES=(make binutils man-db dpkg-dev nmap)
+# What the packaging tests also need (make install, man pages, the .deb), nmap for the reconcile tests, and
+# openssh-server/-client and python3-pip (for ansible-core) for the fleet test (sshd runs only in test namespaces,
+# never as a service of this machine): only scripts/test installs these.
+PW_TEST_PACKAGES=(make binutils man-db dpkg-dev nmap openssh-server openssh-client python3-pip)
 
 pw_log() { printf 'portwarden: %s\n' "$*" >&2; }
 
@@ -46,6 +47,38 @@ pw_install_packages() {
         fi
     fi
     if [ -n "$guard" ]; then rm -f "$guard"; trap - EXIT; fi
+    pw_disable_fresh_services "${missing[@]}"
+}
+
+# A package installed just now that ships a daemon (openssh-server: ssh) is enabled by Debian for the next boot;
+# disable it again, so installing test tools never leaves a new service on this machine. Packages that were already
+# installed are never passed here, so an existing sshd is left as it was.
+pw_disable_fresh_services() {
+    local p u
+    for p in "$@"; do
+        case "$p" in
+            openssh-server) for u in ssh.service ssh.socket; do
+                if command -v deb-systemd-helper >/dev/null 2>&1; then deb-systemd-helper disable "$u" >/dev/null 2>&1 || true; fi
+                if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then systemctl disable --now "$u" >/dev/null 2>&1 || true; fi
+            done ;;
+        esac
+    done
+}
+
+# ansible-core from PyPI (Debian 12's ansible is older), for the fleet test that runs examples/ansible; only when
+# `ansible-playbook` is missing. A failed install stops only CI (PORTWARDEN_REQUIRE_NETNS=1, where the test would fail
+# anyway); elsewhere the fleet test is then skipped.
+pw_install_ansible() {
+    command -v ansible-playbook >/dev/null 2>&1 && return 0
+    pw_log "installing ansible-core (pip)"
+    # Debian's python3 is externally managed (PEP 668): pip refuses it unless told otherwise.
+    if python3 -m pip install --quiet ansible-core >/tmp/portwarden-pip.log 2>&1 \
+        || python3 -m pip install --quiet --break-system-packages ansible-core >>/tmp/portwarden-pip.log 2>&1; then
+        return 0
+    fi
+    pw_log "pip install ansible-core failed; see /tmp/portwarden-pip.log"
+    tail -n 20 /tmp/portwarden-pip.log >&2
+    if [ "${PORTWARDEN_REQUIRE_NETNS:-}" = "1" ]; then exit 3; fi
 }
 
 # Puts a Swift toolchain on PATH: an existing `swift`, or one of the usual install locations.

@@ -31,14 +31,22 @@ public struct CodeQualityReporter: Reporter {
     struct Lines: Encodable { var begin: Int }
 
     public func render(_ report: Report) -> String {
+        Self.encode(issues(report))
+    }
+
+    /// The issues of one report (`merge` concatenates those of every host).
+    func issues(_ report: Report) -> [Issue] {
         let locations = SARIFLocations(report: report)
         let host = report.result.host.hostname
-        let issues = report.result.findings.filter { !$0.isSuppressed }.map { f in
+        return report.result.findings.filter { !$0.isSuppressed }.map { f in
             Issue(description: description(f, report), check_name: f.ruleId,
                   fingerprint: SARIFReporter.resultFingerprint(host: host, f),
                   severity: Self.severity(f, failOnConditional: report.failOnConditional),
                   location: location(f, locations, report))
         }
+    }
+
+    static func encode(_ issues: [Issue]) -> String {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         guard let data = try? enc.encode(issues) else { return "[]\n" }

@@ -82,12 +82,30 @@ public struct JSONReporter: Reporter {
 
     /// The findings of an earlier JSON report, for `--baseline` (compared by fingerprint, then for widening).
     public static func findings(fromReport data: Data) throws(BaselineError) -> [Finding] {
-        struct Head: Decodable { var schema: String }
         struct Doc: Decodable { var findings: [Finding] }
+        return try decode(Doc.self, fromReport: data).findings
+    }
+
+    /// A whole JSON report read back (`merge`): the host, policy, caveats and findings, and the version that wrote it.
+    /// The checks that ran are not in a report, so `checks` is empty.
+    public static func result(fromReport data: Data) throws(BaselineError) -> (result: AuditResult, toolVersion: String) {
+        struct ToolIn: Decodable { var version: String }
+        struct HostIn: Decodable { var hostname: String; var kernel: String; var collectedAt: String }
+        struct Doc: Decodable { var tool: ToolIn; var host: HostIn; var policy: PolicyInfoIn; var caveats: [String]; var findings: [Finding] }
+        struct PolicyInfoIn: Decodable { var source: String; var files: [String] }
+        let doc = try decode(Doc.self, fromReport: data)
+        let host = HostInfo(hostname: doc.host.hostname, kernel: doc.host.kernel, collectedAt: doc.host.collectedAt, toolVersion: doc.tool.version)
+        let result = AuditResult(host: host, policySource: doc.policy.source, policyFiles: doc.policy.files, findings: doc.findings,
+                                 checks: [], caveats: doc.caveats)
+        return (result, doc.tool.version)
+    }
+
+    /// Decodes a report after checking its schema; every failure is one readable `BaselineError`.
+    static func decode<T: Decodable>(_ type: T.Type, fromReport data: Data) throws(BaselineError) -> T {
         do {
             let head = try JSONDecoder().decode(Head.self, from: data)
             guard head.schema == schema else { throw BaselineError.notAReport("schema is '\(head.schema)'") }
-            return try JSONDecoder().decode(Doc.self, from: data).findings
+            return try JSONDecoder().decode(T.self, from: data)
         } catch let e as BaselineError {
             throw e
         } catch let e as DecodingError {
@@ -96,6 +114,8 @@ public struct JSONReporter: Reporter {
             throw .notAReport("\(error)")
         }
     }
+
+    private struct Head: Decodable { var schema: String }
 
     /// A decoding failure in a few words (the baseline error is one readable line, not a Swift dump).
     static func reason(_ e: DecodingError) -> String {

@@ -17,6 +17,20 @@ public struct SARIFReporter: Reporter {
     public init() {}
 
     public func render(_ report: Report) -> String {
+        Self.document(runs: [run(report)])
+    }
+
+    /// A SARIF log of `runs` (`merge` writes one run per host), serialized with sorted keys.
+    public static func document(runs: [[String: Any]]) -> String {
+        let doc: [String: Any] = ["$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0", "runs": runs]
+        guard let data = try? JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) else {
+            return "{}\n"
+        }
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    /// The run of one report: the catalog, its results and the host's `automationDetails.id`.
+    public func run(_ report: Report) -> [String: Any] {
         let catalog = report.catalog
         var index: [String: Int] = [:]
         for (i, m) in catalog.enumerated() { index[m.id] = i }
@@ -60,29 +74,21 @@ public struct SARIFReporter: Reporter {
             }
             return r
         }
-        let doc: [String: Any] = [
-            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-            "version": "2.1.0",
-            "runs": [[
-                "tool": ["driver": [
-                    "name": "portwarden",
-                    "version": report.toolVersion,
-                    "semanticVersion": report.toolVersion,
-                    "informationUri": report.repositoryURL,
-                    "rules": rules,
-                ] as [String: Any]],
-                "automationDetails": ["id": Self.automationID(category: report.automationCategory, hostname: host)],
-                "columnKind": "unicodeCodePoints",
-                "results": results,
-                "invocations": [["executionSuccessful": true, "toolExecutionNotifications": report.result.caveats.map { ["message": ["text": $0], "level": "warning"] }] as [String: Any]],
-                "properties": ["hostname": report.result.host.hostname, "collectedAt": report.result.host.collectedAt,
-                               "policy": report.relative(report.result.policySource)],
+        return [
+            "tool": ["driver": [
+                "name": "portwarden",
+                "version": report.toolVersion,
+                "semanticVersion": report.toolVersion,
+                "informationUri": report.repositoryURL,
+                "rules": rules,
             ] as [String: Any]],
+            "automationDetails": ["id": Self.automationID(category: report.automationCategory, hostname: host)],
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+            "invocations": [["executionSuccessful": true, "toolExecutionNotifications": report.result.caveats.map { ["message": ["text": $0], "level": "warning"] }] as [String: Any]],
+            "properties": ["hostname": report.result.host.hostname, "collectedAt": report.result.host.collectedAt,
+                           "policy": report.relative(report.result.policySource)],
         ]
-        guard let data = try? JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) else {
-            return "{}\n"
-        }
-        return String(decoding: data, as: UTF8.self) + "\n"
     }
 
     func properties(_ f: Finding) -> [String: Any] {

@@ -14,7 +14,7 @@ enum ExitStatus: Int32 {
         Exit codes:
           0   success (no finding at or above --fail-on)
           1   findings at or above --fail-on (reconcile: a port the scan and the prediction disagree on)
-          2   invalid input: policy, snapshot, probe file or nmap XML
+          2   invalid input: policy, snapshot, probe file, nmap XML or report
           3   the host could not be read (missing privilege, kernel error)
           64  command-line usage error
         """

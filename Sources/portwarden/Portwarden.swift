@@ -15,6 +15,6 @@ struct Portwarden: ParsableCommand {
         abstract: "Audit what on this Linux host can be reached, from where, and whether that is what you meant.",
         discussion: ExitStatus.documentation,
         version: versionLine,
-        subcommands: [Collect.self, Listeners.self, Exposure.self, Trace.self, Audit.self, Rules.self, Explain.self, PolicyCommand.self, Docs.self, Diff.self, ReconcileCommand.self, LoadRuleset.self]
+        subcommands: [Collect.self, Listeners.self, Exposure.self, Trace.self, Audit.self, Rules.self, Explain.self, PolicyCommand.self, Docs.self, Diff.self, ReconcileCommand.self, Merge.self, LoadRuleset.self]
     )
 }
