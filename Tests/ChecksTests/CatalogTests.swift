@@ -3,9 +3,10 @@ import HostModel
 import Evaluator
 import Policy
 import Testing
+import TestSupport
 @testable import Checks
 
-let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let repoRoot = repositoryRoot
 let today = PolicyDate(year: 2026, month: 11, day: 25)
 
 /// One example of one check, as a test argument.
@@ -58,7 +59,7 @@ func context(_ e: Example) throws -> AuditContext {
         let dir = repoRoot.appendingPathComponent("rules")
         var expected = RuleDocumentation.all()
         expected.append(("README.md", RuleDocumentation.index()))
-        if ProcessInfo.processInfo.environment["RECORD_GOLDENS"] == "1" {
+        if recordingGoldens {
             for (file, text) in expected { try Data(text.utf8).write(to: dir.appendingPathComponent(file)) }
         }
         for (file, text) in expected {

@@ -4,6 +4,7 @@ import Evaluator
 import Policy
 import Checks
 import Testing
+import TestSupport
 @testable import Diffing
 
 /// Golden tests over a pair of recorded snapshots (Fixtures/old.json, new.json: collected in a test namespace with
@@ -22,16 +23,8 @@ import Testing
     }
 
     /// Compares with goldens/<name>; RECORD_GOLDENS=1 rewrites it.
-    func assertGolden(_ text: String, _ name: String) throws {
-        let url = Self.goldens.appendingPathComponent(name)
-        if ProcessInfo.processInfo.environment["RECORD_GOLDENS"] == "1" || !FileManager.default.fileExists(atPath: url.path) {
-            try FileManager.default.createDirectory(at: Self.goldens, withIntermediateDirectories: true)
-            try Data(text.utf8).write(to: url)
-            #expect(ProcessInfo.processInfo.environment["RECORD_GOLDENS"] == "1", "recorded missing golden \(name); run again")
-            return
-        }
-        let expected = try String(contentsOf: url, encoding: .utf8)
-        #expect(text == expected, "\(name) differs (RECORD_GOLDENS=1 swift test … rewrites it; review the diff)")
+    func assertGolden(_ text: String, _ name: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+        try expectGolden(text, at: Self.goldens.appendingPathComponent(name), sourceLocation: sourceLocation)
     }
 
     @Test func textGolden() throws {

@@ -1,14 +1,13 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// What the fleet test needs besides root: ansible-playbook (ansible-core from PyPI, `scripts/test` installs it) and
 /// sshd (openssh-server). Under PORTWARDEN_REQUIRE_NETNS=1 a missing one fails the test instead of skipping it.
 enum FleetTools {
     static let playbook = repoRoot + "/examples/ansible/portwarden-fleet.yml"
     static let exampleInventory = repoRoot + "/examples/ansible/inventory.example.ini"
-    static var repoRoot: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-    }
+    static var repoRoot: String { repositoryRoot.path }
 
     /// The absolute path of ansible-playbook on PATH, or nil.
     static let ansiblePlaybook: String? = {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 // End-to-end tests of `portwarden audit` and `portwarden policy init` on a live host: a network namespace with a real
 // nftables ruleset and real sockets held by processes with realistic names, audited from inside the namespace exactly as
@@ -125,7 +126,7 @@ func finding(_ ruleId: String, _ subject: String, _ severity: String) -> Audited
 /// `../shared/tools/validate-sarif` beside the repository; nil (and a failure under PORTWARDEN_REQUIRE_NETNS=1, i.e. CI)
 /// when it is absent. The same rule as ReportingTests' `sarifValidator()`, which this target cannot import.
 func integrationSarifValidator() -> String? {
-    let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let repo = repositoryRoot
     let tool = repo.deletingLastPathComponent().appendingPathComponent("shared/tools/validate-sarif").path
     guard FileManager.default.isExecutableFile(atPath: tool) else {
         #expect(!NetnsGate.required, "\(tool) is missing: it is needed to validate SARIF output")
@@ -360,7 +361,7 @@ final class AuditHost {
     /// Every `portwarden audit|collect|policy init` command in the CI documentation and the example workflow uses only
     /// options the CLI has, with values it accepts. Needs no privilege.
     @Test func documentedCommandsMatchTheCLI() throws {
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let repo = repositoryRoot
         var options: [String: Set<String>] = [:]
         for sub in ["audit", "collect", "policy init"] {
             let help = try run([portwardenBinary] + sub.split(separator: " ").map(String.init) + ["--help"])

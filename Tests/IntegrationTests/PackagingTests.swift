@@ -1,12 +1,12 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `make install` and the .deb, on the debug binary the tests already have (`SKIP_BUILD=1 PORTWARDEN=…`): building
 /// a release inside the test run is too slow. Needs make, python3, strip, man, dpkg-deb and dpkg-shlibdeps; a
 /// missing tool fails the test. `make deb` itself (release build) is checked by hand, as README's Install says.
 @Suite(.serialized) struct PackagingTests {
-    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
+    static let repoRoot = repositoryRoot
 
     /// Installs into a fresh DESTDIR with PREFIX=/usr and returns the stage; the caller removes it.
     func stagedInstall() throws -> URL {

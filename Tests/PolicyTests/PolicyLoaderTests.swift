@@ -1,10 +1,11 @@
 import Foundation
 import HostModel
 import Testing
+import TestSupport
 @testable import Policy
 
 /// The repository root, found from this file's path (Tests/PolicyTests/…).
-let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let repoRoot = repositoryRoot
 
 /// Writes `files` into a fresh temporary directory and returns it.
 func tempDir(_ files: [String: String]) throws -> URL {

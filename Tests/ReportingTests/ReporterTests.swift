@@ -4,9 +4,10 @@ import Evaluator
 import Policy
 import Checks
 import Testing
+import TestSupport
 @testable import Reporting
 
-let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let repoRoot = repositoryRoot
 let goldens = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Goldens")
 
 /// The listeners of `sampleResult`: three public, one conditional.
@@ -50,16 +51,9 @@ func render(_ format: ReportFormat, color: Bool = false) throws -> String {
 }
 
 /// Compares with Goldens/report.<ext> (`${VERSION}` stands for the version); RECORD_GOLDENS=1 rewrites the file.
-func assertGolden(_ text: String, _ name: String) throws {
-    let url = goldens.appendingPathComponent(name)
-    let normalized = text.replacingOccurrences(of: "9.9.9-test", with: "${VERSION}")
-    if ProcessInfo.processInfo.environment["RECORD_GOLDENS"] == "1" || !FileManager.default.fileExists(atPath: url.path) {
-        try Data(normalized.utf8).write(to: url)
-        #expect(ProcessInfo.processInfo.environment["RECORD_GOLDENS"] == "1", "recorded missing golden \(name); run again")
-        return
-    }
-    let expected = try String(contentsOf: url, encoding: .utf8)
-    #expect(normalized == expected, "\(name) differs (RECORD_GOLDENS=1 swift test … rewrites it; review the diff)")
+func assertGolden(_ text: String, _ name: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+    try expectGolden(text.replacingOccurrences(of: "9.9.9-test", with: "${VERSION}"), at: goldens.appendingPathComponent(name),
+                     sourceLocation: sourceLocation)
 }
 
 /// Runs a command and returns its status and combined output.
