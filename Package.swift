@@ -7,9 +7,13 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+// portwarden reads Linux's netlink, /proc and nftables: it builds and runs on Linux only.
+#if !os(Linux)
+#error("portwarden supports Linux only")
+#endif
+
 let package = Package(
     name: "portwarden",
-    platforms: [.macOS(.v13)],
     products: [
         .executable(name: "portwarden", targets: ["portwarden"]),
     ],
