@@ -11,7 +11,8 @@ package struct SnapshotJSONWriter: ~Copyable {
     private(set) var out: ByteBuffer
     /// Rendered holder processes by pid (checked for equality on use): keyed by `Int32` rather than by the whole
     /// `ProcessInfo`, so a hit hashes one integer and the dictionary's generic metadata needs no new conformance lookup.
-    private var processCache: [Int32: (process: ProcessInfo, json: [UInt8])] = [:]
+    /// The indentation is part of the rendering: a namespace's listeners sit deeper than the host's.
+    private var processCache: [Int32: (process: ProcessInfo, indent: Int, json: [UInt8])] = [:]
     /// When set, the buffer is handed to it and emptied whenever it grows past `chunkSize` at an item boundary, so a
     /// large snapshot never exists in memory as a whole.
     private var drain: ((UnsafeBufferPointer<UInt8>) -> Void)?
@@ -237,12 +238,12 @@ package struct SnapshotJSONWriter: ~Copyable {
         var a = openArray(indent + 2)
         for p in l.processes {
             item(&a)
-            if let cached = processCache[p.pid], cached.process == p {
+            if let cached = processCache[p.pid], cached.indent == indent, cached.process == p {
                 out.append(contentsOf: cached.json)
             } else {
                 let start = out.count
                 write(p, indent: indent + 4)
-                processCache[p.pid] = (p, Array(UnsafeBufferPointer(rebasing: out.bytes[start...])))
+                processCache[p.pid] = (p, indent, Array(UnsafeBufferPointer(rebasing: out.bytes[start...])))
             }
         }
         closeArray(a)

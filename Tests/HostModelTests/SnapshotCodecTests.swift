@@ -385,3 +385,4 @@ import TestSupport
         }
     }
 }
+

@@ -255,10 +255,21 @@ enum SnapshotGenerator {
         let statuses: [Firewall.Status] = [.ok, .unreadable, .absent]
         let firewall = Firewall(status: statuses[Int(r.next() % 3)], generation: maybe(&r) { int(&$0) }, tables: tables,
                                 error: maybe(&r, text),
-                                legacyTables: LegacyTables(ipv4: list(&r, 2, text), ipv6: list(&r, 2, text), arp: list(&r, 1, text)))
+                                legacyTables: LegacyTables(ipv4: list(&r, 2, text), ipv6: list(&r, 2, text), arp: list(&r, 1, text)),
+                                recentLists: maybe(&r) { r in list(&r, 2) { r in RecentList(name: text(&r), addresses: list(&r, 3, text)) } })
+        // Other namespaces (containers): owners with and without each field, and the host's own parts reused.
+        let namespaces = list(&r, 2) { r in
+            NetworkNamespace(id: NamespaceID(inode: int(&r), name: maybe(&r, text)),
+                             owner: maybe(&r) { r in NamespaceOwner(runtime: text(&r), id: maybe(&r, text), name: maybe(&r, text),
+                                                                   pod: maybe(&r, text), podNamespace: maybe(&r, text)) },
+                             entered: r.next() % 2 == 0, pids: list(&r, 3) { Int32(truncatingIfNeeded: $0.next()) },
+                             listeners: Array(listeners.prefix(2)), interfaces: Array(interfaces.prefix(2)), routes: routes, sysctls: sysctls,
+                             firewall: firewall, warnings: list(&r, 2, text))
+        }
         return Snapshot(host: HostInfo(hostname: text(&r), kernel: text(&r), collectedAt: text(&r), toolVersion: text(&r)),
                         listeners: listeners, interfaces: interfaces, routes: routes, sysctls: sysctls, firewall: firewall,
-                        privileges: Privileges(netAdmin: r.next() % 2 == 0, procFds: r.next() % 2 == 0), warnings: list(&r, 3, text))
+                        privileges: Privileges(netAdmin: r.next() % 2 == 0, procFds: r.next() % 2 == 0), warnings: list(&r, 3, text),
+                        netns: maybe(&r) { r in NamespaceID(inode: int(&r), name: maybe(&r, text)) }, namespaces: namespaces)
     }
 
     static func verdict(_ r: inout SplitMix64) -> Verdict {
