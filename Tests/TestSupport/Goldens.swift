@@ -1,5 +1,7 @@
 import Foundation
+#if canImport(Testing)
 import Testing
+#endif
 
 /// The repository's top directory (this file is Tests/TestSupport/Goldens.swift).
 public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -7,6 +9,7 @@ public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComp
 /// Whether this run rewrites golden files (`RECORD_GOLDENS=1 swift test …`) instead of comparing with them.
 public var recordingGoldens: Bool { ProcessInfo.processInfo.environment["RECORD_GOLDENS"] == "1" }
 
+#if canImport(Testing)
 /// Compares `text` with the golden file at `url`. With RECORD_GOLDENS=1, or when the file is missing, writes it
 /// instead; a missing file is also a failed expectation, so a new golden is never accepted unseen.
 public func expectGolden(_ text: String, at url: URL, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
@@ -20,3 +23,4 @@ public func expectGolden(_ text: String, at url: URL, sourceLocation: Testing.So
     let expected = try String(contentsOf: url, encoding: .utf8)
     #expect(text == expected, "\(name) differs (RECORD_GOLDENS=1 swift test … rewrites it; review the diff)", sourceLocation: sourceLocation)
 }
+#endif
