@@ -9,6 +9,10 @@ import Foundation
 /// A failed write(2) while streaming output.
 struct WriteFailure: Error {
     let errno: Int32
+
+    /// The producer gave up (its input was bad): a file being written is discarded and the earlier one kept; the
+    /// producer reports why itself.
+    static let abandoned = WriteFailure(errno: 0)
 }
 
 /// Streams what `produce` hands over in chunks to `path`, or to stdout without one. A regular file is written beside
@@ -51,7 +55,7 @@ func writeOutput(to path: String?, what: String,
         if failed == nil, rename(staging, path) != 0 { failed = errno }
         if failed != nil { unlink(staging) }
     }
-    if let failed {
+    if let failed, failed != 0 {
         throw CommandFailure(status: .invalidInput,
                              message: "cannot write \(path ?? "\(what) to stdout"): \(String(cString: strerror(failed)))")
     }

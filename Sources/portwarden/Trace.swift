@@ -125,6 +125,8 @@ struct Trace: ParsableCommand {
                 }
             }
             if let written { throw written }
+            // A bad line: stdout has the results before it, but a file is not replaced by a partial one.
+            if failure != nil && destination.output != nil { throw WriteFailure.abandoned }
             try sink(writer.bytes)
         }
         if let failure { throw failure }

@@ -49,6 +49,20 @@ import Testing
         #expect(files.contains("PW1006.md") && files.contains("README.md"))
     }
 
+    /// A bad probe line with --output FILE: exit 2, and the earlier file is kept whole (no partial results, no temp).
+    @Test func badProbeLineKeepsThePreviousOutputFile() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("results.jsonl")
+        try Data("previous\n".utf8).write(to: out)
+        let good = #"{"proto":"tcp","src":"198.51.100.7","dst":"192.0.2.1","dport":22,"iif":"eth0"}"#
+        let r = try run([portwardenBinary, "trace", "--snapshot", Self.fixture, "--probes", "-", "--output", out.path],
+                        input: Data((good + "\nnot json\n").utf8), check: false)
+        #expect(r.status == 2 && r.stderr.contains("<stdin>:2:1: expected '{'"), "\(r.stderr)")
+        #expect(try String(contentsOf: out, encoding: .utf8) == "previous\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["results.jsonl"])
+    }
+
     @Test func versionNamesVersionAndCommit() throws {
         let r = try portwarden(["--version"])
         #expect(r.status == 0)
