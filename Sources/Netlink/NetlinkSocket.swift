@@ -6,7 +6,7 @@ import Foundation
 /// The receive loop is written here rather than with `mnl_cb_run` so that interrupted dumps (NLM_F_DUMP_INTR)
 /// are seen, drained to the end and reported, and so that the same message parser also runs on recorded captures.
 public final class NetlinkSocket {
-    private let socket: OpaquePointer
+    private let transport: any NetlinkTransport
     private let portID: UInt32
     private var nextSeq: UInt32
     private var buffer: [UInt8]
@@ -17,25 +17,18 @@ public final class NetlinkSocket {
     public static let sockDiag = Int32(NETLINK_SOCK_DIAG)
     public static let route = Int32(NETLINK_ROUTE)
 
-    public init(protocol proto: Int32) throws {
-        let names = [Int32(NETLINK_NETFILTER): "nfnetlink", Int32(NETLINK_SOCK_DIAG): "sock_diag", Int32(NETLINK_ROUTE): "rtnetlink"]
-        guard let s = mnl_socket_open(proto) else { throw NetlinkError.open(protocolName: names[proto] ?? "\(proto)", errno: pw_errno()) }
-        guard mnl_socket_bind(s, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
-            let e = pw_errno()
-            mnl_socket_close(s)
-            throw NetlinkError.open(protocolName: names[proto] ?? "\(proto)", errno: e)
-        }
-        // A larger kernel-side buffer keeps big dumps from overrunning (ENOBUFS) while we decode.
-        var size: Int32 = 8 << 20
-        _ = setsockopt(mnl_socket_get_fd(s), SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        socket = s
-        portID = mnl_socket_get_portid(s)
-        nextSeq = UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970))
-        buffer = Array(repeating: 0, count: pw_dump_buffer_size())
+    public convenience init(protocol proto: Int32) throws {
+        try self.init(transport: MnlTransport(protocol: proto))
         recorder = NetlinkRecorder.fromEnvironment(protocol: proto)
     }
 
-    deinit { mnl_socket_close(socket) }
+    /// Over another transport: tests replay recorded datagrams (and inject faults) through the same receive loop.
+    public init(transport: any NetlinkTransport) {
+        self.transport = transport
+        portID = transport.portID
+        nextSeq = UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970))
+        buffer = Array(repeating: 0, count: pw_dump_buffer_size())
+    }
 
     /// A fresh sequence number for the next request.
     public func makeSeq() -> UInt32 {
@@ -47,18 +40,12 @@ public final class NetlinkSocket {
     /// - Returns: whether any reply carried NLM_F_DUMP_INTR; the caller must then discard what it read.
     @discardableResult
     public func exchange(_ request: [UInt8], seq: UInt32, describe: @autoclosure () -> String, _ body: (Message) throws -> Void) throws -> Bool {
-        let sent = request.withUnsafeBytes { mnl_socket_sendto(socket, $0.baseAddress, $0.count) }
-        guard sent == request.count else { throw NetlinkError.send(errno: pw_errno()) }
+        try transport.send(request)
         var interrupted = false
         var finished = false
         var failure: (any Error)?
         while !finished {
-            let n = buffer.withUnsafeMutableBytes { mnl_socket_recvfrom(socket, $0.baseAddress, $0.count) }
-            if n < 0 {
-                let e = pw_errno()
-                if e == EINTR { continue }
-                throw NetlinkError.receive(errno: e)
-            }
+            let n = try transport.receive(into: &buffer)
             let datagram = Array(buffer[0..<n])
             recorder?.record(datagram)
             try datagram.withUnsafeBytes { raw in

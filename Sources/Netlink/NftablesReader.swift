@@ -32,15 +32,27 @@ public enum NftablesReader {
     /// (NLM_F_DUMP_INTR), or an object named in one dump is gone in the next (ENOENT).
     /// - Throws: `NetlinkError.kernel(_, EPERM)` without CAP_NET_ADMIN; `NetlinkError.inconsistent` when the
     ///   ruleset kept changing for `maxAttempts` passes.
-    public static func read(maxAttempts: Int = 5, rules strategy: RuleDumpStrategy = .perChain) throws -> RulesetRead {
-        let socket = try NetlinkSocket(protocol: NetlinkSocket.netfilter)
+    ///   A receive buffer overrun (ENOBUFS: the kernel dropped replies) also redoes the pass, on a new socket.
+    /// - Parameter connect: the socket for a pass (tests replay recorded datagrams through it).
+    public static func read(maxAttempts: Int = 5, rules strategy: RuleDumpStrategy = .perChain,
+                            connect: () throws -> NetlinkSocket = { try NetlinkSocket(protocol: NetlinkSocket.netfilter) }) throws -> RulesetRead {
+        var socket = try connect()
         let attempts = max(1, maxAttempts)
+        var overrun: NetlinkError?
         for attempt in 1...attempts {
-            if let (generation, tables) = try pass(socket, strategy: strategy) {
-                return RulesetRead(generation: generation, tables: tables, attempts: attempt)
+            do {
+                if let (generation, tables) = try pass(socket, strategy: strategy) {
+                    return RulesetRead(generation: generation, tables: tables, attempts: attempt)
+                }
+                overrun = nil
+            } catch NetlinkError.receive(let errno) where errno == 105 /* ENOBUFS */ {
+                // Replies were dropped: the socket's stream is no longer whole, so start again on a new one.
+                overrun = .receive(errno: errno)
+                socket = try connect()
             }
         }
-        throw NetlinkError.inconsistent(attempts: attempts)
+        // Overrun every time is its own error (the kernel's words), not "the ruleset kept changing".
+        throw overrun ?? NetlinkError.inconsistent(attempts: attempts)
     }
 
     /// Reads only the current generation id (one GETGEN): cheap, for callers that want to detect a change.
