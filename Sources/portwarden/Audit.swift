@@ -81,7 +81,8 @@ struct Audit: ParsableCommand {
 
     func run() throws {
         let host = HostSeen()
-        let failing = try exitOnFailure(reportingFailure: { write(failedRun: $0, host: host) }) { () throws -> Int in
+        let reportFailure: (Int32) -> Void = { write(failedRun: $0, host: host) }
+        let failing = try exitOnFailure(reportingFailure: reportFailure) { () throws -> Int in
             let (snapshot, rulesetMap) = try candidate.apply(to: source.load())
             host.name = snapshot.host.hostname
             let policy = try loadPolicy(policy, hostname: snapshot.host.hostname, allowInclude: candidate.allowInclude)
