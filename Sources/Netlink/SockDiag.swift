@@ -129,9 +129,11 @@ public enum SockDiag {
     /// Dumps every TCP listener and unconnected UDP socket of this network namespace.
     /// - Parameter unavailable: receives a description of each query the kernel cannot answer at all (no IPv6, no
     ///   `udp_diag` module: ENOENT/EAFNOSUPPORT/EOPNOTSUPP/EPROTONOSUPPORT), so the caller can warn instead of failing.
-    /// - Throws: `NetlinkError` (open, send, receive, or any other kernel refusal).
-    public static func listeners(socket: NetlinkSocket? = nil, unavailable: inout [String]) throws -> [RawSocket] {
-        let nl = try socket ?? NetlinkSocket(protocol: NetlinkSocket.sockDiag)
+    /// - Parameter connect: a new socket, after the kernel dropped replies (ENOBUFS) on the current one.
+    /// - Throws: `NetlinkError` (open, send, receive, or any other kernel refusal; ENOBUFS after three tries).
+    public static func listeners(socket: NetlinkSocket? = nil, unavailable: inout [String],
+                                 connect: () throws -> NetlinkSocket = { try NetlinkSocket(protocol: NetlinkSocket.sockDiag) }) throws -> [RawSocket] {
+        var nl = try socket ?? connect()
         var out: [RawSocket] = []
         out.reserveCapacity(256)
         for query in listenerQueries {
@@ -146,6 +148,10 @@ public enum SockDiag {
                         guard m.type == UInt16(SOCK_DIAG_BY_FAMILY) else { return }
                         if let s = try decode(payload: m.payload, proto: query.proto) { part.append(s) }
                     }
+                } catch NetlinkError.receive(let e) where e == ENOBUFS && attempt < 3 {
+                    // Replies were dropped: this query's dump is not whole; ask again on a new socket.
+                    nl = try connect()
+                    continue
                 } catch NetlinkError.kernel(let what, let e) where [ENOENT, EAFNOSUPPORT, EOPNOTSUPP, EPROTONOSUPPORT].contains(e) {
                     let name = (query.proto == UInt8(IPPROTO_TCP) ? "TCP" : "UDP") + (query.family == UInt8(AF_INET) ? "/IPv4" : "/IPv6")
                     unavailable.append("\(name): \(NetlinkError.kernel(request: what, errno: e))")

@@ -88,3 +88,23 @@ final class ReplayTransport: NetlinkTransport {
         #expect("\(NetlinkError.receive(errno: 105))".contains("ENOBUFS"))
     }
 }
+
+/// The socket dump on a recorded real sock_diag capture: an overrun is asked again on a new socket.
+@Suite struct SockDiagReplayTests {
+    @Test func anOverrunIsAskedAgainOnANewSocket() throws {
+        let datagrams = try RecordedDatagrams.load("sockdiag-listeners.nlcap")
+        var unavailable: [String] = []
+        let clean = try SockDiag.listeners(unavailable: &unavailable, connect: { NetlinkSocket(transport: ReplayTransport(datagrams)) })
+        #expect(!clean.isEmpty)
+        var connections = 0
+        let retried = try SockDiag.listeners(unavailable: &unavailable, connect: {
+            connections += 1
+            return NetlinkSocket(transport: ReplayTransport(datagrams, faults: connections == 1 ? [0: .overrun] : [:]))
+        })
+        #expect(connections == 2)
+        #expect(retried.map(\.cookie) == clean.map(\.cookie))
+        #expect(throws: NetlinkError.receive(errno: 105)) {
+            _ = try SockDiag.listeners(unavailable: &unavailable, connect: { NetlinkSocket(transport: ReplayTransport(datagrams, faults: [0: .overrun])) })
+        }
+    }
+}
