@@ -56,10 +56,29 @@ public enum BoundedFile {
 
     /// Standard input up to its end (a pipe or a redirected file), at most `limit` bytes: `--snapshot -`.
     public static func readStandardInput(limit: Int) throws(BoundedFileError) -> Data {
+        try readStream(fd: 0, limit: limit)
+    }
+
+    /// A file that may be a stream (a FIFO, `<(command)`): read to its end like standard input, at most `limit`
+    /// bytes, so a device such as `/dev/zero` ends with "too large" instead of filling memory. Directories and
+    /// sockets are refused.
+    public static func readStreamOrFile(_ path: String, limit: Int) throws(BoundedFileError) -> Data {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .system(reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw .system(reason: String(cString: strerror(errno))) }
+        let type = st.st_mode & S_IFMT
+        guard type == S_IFREG || type == S_IFIFO || type == S_IFCHR else { throw .notRegular(kind: kind(type)) }
+        if type == S_IFREG, Int(st.st_size) > limit { throw .tooLarge(bytes: Int(st.st_size), limit: limit) }
+        return try readStream(fd: fd, limit: limit)
+    }
+
+    private static func readStream(fd: Int32, limit: Int) throws(BoundedFileError) -> Data {
         var data = Data()
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(0, $0.baseAddress, $0.count) }
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw .system(reason: String(cString: strerror(errno)))

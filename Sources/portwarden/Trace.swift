@@ -81,14 +81,16 @@ struct Trace: ParsableCommand {
         try emit(out, to: destination.output)
     }
 
+    /// Probe input is read whole before tracing (a million probes is about 100 MB); beyond 256 MiB it is refused, not buffered.
+    static let maxProbeBytes = 1 << 28
+
     private func runBatch(_ ev: Evaluator, path: String) throws {
         let data: Data
-        if path == "-" {
-            data = FileHandle.standardInput.readDataToEndOfFile()
-        } else {
-            do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-                throw CommandFailure(status: .invalidInput, message: "cannot read probes \(path): \(error.localizedDescription)")
-            }
+        do {
+            data = path == "-" ? try BoundedFile.readStandardInput(limit: Trace.maxProbeBytes)
+                : try BoundedFile.readStreamOrFile(path, limit: Trace.maxProbeBytes)
+        } catch {
+            throw CommandFailure(status: .invalidInput, message: "cannot read probes \(path == "-" ? "<stdin>" : path): \(error)")
         }
         let shown = path == "-" ? "<stdin>" : path
         var failure: CommandFailure?

@@ -112,6 +112,25 @@ import Testing
         #expect(r.stderr.hasPrefix("portwarden: <stdin>:2:") && r.stderr.contains("duplicate key"), "\(r.stderr)")
     }
 
+    /// Probes from a FIFO (`--probes <(command)`) are read to their end; a device never ending is refused as too
+    /// large instead of filling memory; a directory is not a probe file.
+    @Test func probeFilesThatAreStreamsAreBounded() throws {
+        let dir = try TempDir("hostile-probes")
+        let fifo = dir.file("probes.fifo")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let writer = Process()
+        writer.executableURL = URL(fileURLWithPath: "/bin/sh")
+        writer.arguments = ["-c", #"printf '%s\n' '{"proto":"tcp","src":"198.51.100.7","dst":"192.0.2.1","dport":22,"iif":"eth0"}' > "$0""#, fifo]
+        try writer.run()
+        let viaFifo = try portwarden(["trace", "--snapshot", Self.fixture, "--probes", fifo])
+        writer.waitUntilExit()
+        #expect(viaFifo.status == 0 && viaFifo.stdout.contains(#""delivered":true"#), "\(viaFifo.stderr)")
+        let zero = try portwarden(["trace", "--snapshot", Self.fixture, "--probes", "/dev/zero"])
+        #expect(zero.status == 2 && zero.stderr.contains("more than the limit"), "\(zero.stderr)")
+        let directory = try portwarden(["trace", "--snapshot", Self.fixture, "--probes", dir.path])
+        #expect(directory.status == 2 && directory.stderr.contains("not a regular file"), "\(directory.stderr)")
+    }
+
     // MARK: already right, kept right
 
     @Test(arguments: ["70000", "-1", "0", "0x16", "22.5", "1e3"])
