@@ -10,6 +10,8 @@
 #   make install PREFIX=/usr/local [DESTDIR=stage]   stripped release binary, man pages, bash/zsh/fish completions
 #   make install SKIP_BUILD=1 PORTWARDEN=path         install an existing binary instead of building one
 #   make deb                    dist/portwarden_<version>_<arch>.deb (needs dpkg-deb and dpkg-shlibdeps)
+#   make fuzz SECONDS=60        build the libFuzzer targets (Fuzz/, -sanitize=fuzzer,address) and run each for SECONDS
+#   make fuzz-policy SECONDS=600  one target (nftables sockdiag rtnetlink policy snapshot probe report)
 #
 # Results: bench-out/results.md and bench-out/results.json (gitignored); figures are summarized in BENCHMARKS.md.
 
@@ -50,10 +52,16 @@ FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 DIST        ?= dist
 GENERATED_COMMIT := Sources/portwarden/BuildCommit.generated.swift
 
-.PHONY: help release commit-stamp install deb bench bench-containers bench-clean differential
+# Fuzzing (Fuzz/README.md): seconds per target, sanitizers, and where the separate fuzz package builds.
+SECONDS         ?= 60
+FUZZ_TARGETS    ?= nftables sockdiag rtnetlink policy snapshot probe report
+FUZZ_SANITIZERS ?= fuzzer,address
+FUZZ_SCRATCH    ?= Fuzz/.build
+
+.PHONY: help release commit-stamp install deb bench bench-containers bench-clean differential fuzz fuzz-build $(addprefix fuzz-,$(FUZZ_TARGETS))
 
 help:
-	@sed -n '2,15p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,17p' Makefile | sed 's/^# \{0,1\}//'
 
 # The commit `--version` prints: written into a gitignored source file, compiled in only with the flag below.
 commit-stamp:
@@ -97,3 +105,17 @@ bench-clean:
 
 differential:
 	PORTWARDEN_DIFF_SEEDS=$(SEEDS) $(SWIFT) test --scratch-path $(SCRATCH) --filter IntegrationTests.DifferentialTests
+
+fuzz-build:
+	$(SWIFT) build -c release --package-path Fuzz --scratch-path $(FUZZ_SCRATCH) \
+	  -Xswiftc -sanitize=$(FUZZ_SANITIZERS) -Xswiftc -parse-as-library
+
+# Every target runs even when an earlier one fails; the exit status says whether any did.
+fuzz: fuzz-build
+	@failed=; for t in $(FUZZ_TARGETS); do \
+	  scripts/fuzz/run $$t $(SECONDS) $(FUZZ_SCRATCH)/release || failed="$$failed $$t"; done; \
+	  if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed (inputs in Fuzz/crashes/)"; exit 1; fi; \
+	  echo "fuzz: every target ran $(SECONDS)s clean"
+
+$(addprefix fuzz-,$(FUZZ_TARGETS)): fuzz-%: fuzz-build
+	scripts/fuzz/run $* $(SECONDS) $(FUZZ_SCRATCH)/release

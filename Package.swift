@@ -16,6 +16,8 @@ let package = Package(
     name: "portwarden",
     products: [
         .executable(name: "portwarden", targets: ["portwarden"]),
+        // For the fuzzer package in Fuzz/ only (`make fuzz`); not an API.
+        .library(name: "FuzzEntries", targets: ["FuzzEntries"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -47,6 +49,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The parsers of untrusted input behind one entry each, for Fuzz/ and the corpus replay tests.
+        .target(name: "FuzzEntries", dependencies: ["HostModel", "Netlink", "Evaluator", "Policy", "Checks", "Reporting"], swiftSettings: swiftSettings),
         // Helpers shared by test targets (never linked into the tool).
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "HostModelTests", dependencies: ["HostModel", "TestSupport"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
@@ -58,6 +62,7 @@ let package = Package(
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Checks", "Policy", "HostModel", "TestSupport", .product(name: "Yams", package: "Yams")], exclude: ["Goldens"], swiftSettings: swiftSettings),
         .testTarget(name: "DiffingTests", dependencies: ["Diffing", "Reporting", "Checks", "Policy", "Evaluator", "HostModel", "TestSupport"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "Evaluator", "HostModel"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+        .testTarget(name: "FuzzTests", dependencies: ["FuzzEntries"], swiftSettings: swiftSettings),
         .testTarget(name: "IntegrationTests", dependencies: ["HostModel", "Evaluator", "Checks", "TestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     ]
 )

@@ -70,7 +70,7 @@ public enum SnapshotCodec {
 
     /// The reference decoder and the source of every error message. It checks the schema first so a future version
     /// is reported as such, not as a type error.
-    static func decodeWithJSONDecoder(_ data: Data) throws -> Snapshot {
+    package static func decodeWithJSONDecoder(_ data: Data) throws -> Snapshot {
         struct SchemaProbe: Decodable { var schema: String? }
         let probe: SchemaProbe
         do {

@@ -17,11 +17,11 @@ struct SnapshotFastPathDeclined: Error {}
 /// then looked up by key like a keyed container, so a conformance reads as one line. Objects holding the large arrays
 /// (snapshot, firewall, table, chain, rule, set) use `forEachMember` instead, which never skips over a value and so
 /// reads those arrays only once.
-struct SnapshotFastReader {
+package struct SnapshotFastReader {
     typealias Declined = SnapshotFastPathDeclined
 
     /// The snapshot in `data`, or nil when the fast path declines.
-    static func decode(_ data: Data) -> Snapshot? {
+    package static func decode(_ data: Data) -> Snapshot? {
         data.withUnsafeBytes { raw -> Snapshot? in
             guard let base = raw.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
             var reader = SnapshotFastReader(base: base, end: raw.count)
