@@ -108,7 +108,7 @@ differential:
 
 fuzz-build:
 	$(SWIFT) build -c release --package-path Fuzz --scratch-path $(FUZZ_SCRATCH) \
-	  -Xswiftc -sanitize=$(FUZZ_SANITIZERS) -Xswiftc -parse-as-library
+	  -Xswiftc -sanitize=$(FUZZ_SANITIZERS) -Xswiftc -use-ld=lld
 
 # Every target runs even when an earlier one fails; the exit status says whether any did.
 fuzz: fuzz-build

@@ -2,14 +2,15 @@
 import PackageDescription
 
 /// The libFuzzer binaries, one per `FuzzTarget` (`make fuzz`; Fuzz/README.md). A package of its own so that the
-/// sanitizer flags apply to this build only, never to the tool or the tests. Each binary has no `main`: libFuzzer's
-/// runtime supplies it and calls `LLVMFuzzerTestOneInput`.
+/// sanitizer flags apply to this build only, never to the tool or the tests. Each binary's main starts libFuzzer
+/// with `LLVMFuzzerRunDriver` (SwiftPM gives every executable a main of its own, so libFuzzer's cannot be used).
 let package = Package(
     name: "portwarden-fuzz",
     platforms: [.macOS(.v13)],
     dependencies: [.package(name: "portwarden", path: "..")],
     targets: [
-        .target(name: "FuzzDriver", dependencies: [.product(name: "FuzzEntries", package: "portwarden")]),
+        .target(name: "CLibFuzzer"),
+        .target(name: "FuzzDriver", dependencies: ["CLibFuzzer", .product(name: "FuzzEntries", package: "portwarden")]),
         .executableTarget(name: "fuzz-nftables", dependencies: ["FuzzDriver"]),
         .executableTarget(name: "fuzz-sockdiag", dependencies: ["FuzzDriver"]),
         .executableTarget(name: "fuzz-rtnetlink", dependencies: ["FuzzDriver"]),

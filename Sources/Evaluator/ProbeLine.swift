@@ -107,6 +107,8 @@ public enum ProbeLine {
                     case 0x6e: out.append(0x0a)
                     case 0x74: out.append(0x09)
                     case 0x72: out.append(0x0d)
+                    case 0x62: out.append(0x08)
+                    case 0x66: out.append(0x0c)
                     case 0x75:
                         guard i + 4 < b.count, let v = UInt32(String(decoding: UnsafeBufferPointer(rebasing: b[(i + 1)...(i + 4)]), as: UTF8.self), radix: 16),
                               let scalar = Unicode.Scalar(v) else { throw fail("bad \\u escape", at: i - 1) }
