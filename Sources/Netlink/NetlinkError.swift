@@ -11,6 +11,14 @@ public enum NetlinkError: Error, CustomStringConvertible, Equatable {
     /// The dump kept being interrupted by concurrent changes.
     case inconsistent(attempts: Int)
 
+    /// What the code of an NLMSG_ERROR or NLMSG_DONE reply means: nil for success (zero or positive), `.kernel` with
+    /// the errno for a negative code, `.malformed` for -2^31, which no errno negates to (found by `make fuzz`).
+    public static func reply(code: Int32, request: @autoclosure () -> String) -> NetlinkError? {
+        guard code < 0 else { return nil }
+        guard code != .min else { return .malformed("error code \(code) in the reply to \(request())") }
+        return .kernel(request: request(), errno: -code)
+    }
+
     public var description: String {
         switch self {
         case .open(let p, let e): "cannot open a \(p) netlink socket: \(errnoName(e))"

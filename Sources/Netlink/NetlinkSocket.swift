@@ -57,12 +57,12 @@ public final class NetlinkSocket {
                         // A dump that failed part-way reports the error in DONE's payload.
                         if m.payload.count >= 4 {
                             let code = m.payload.loadUnaligned(as: Int32.self)
-                            if code < 0, failure == nil { failure = NetlinkError.kernel(request: describe(), errno: -code) }
+                            if failure == nil { failure = NetlinkError.reply(code: code, request: describe()) }
                         }
                         finished = true
                     case MessageKind.error.rawValue:
                         let code = m.payload.count >= 4 ? m.payload.loadUnaligned(as: Int32.self) : -Int32(EPROTO)
-                        if code < 0, failure == nil { failure = NetlinkError.kernel(request: describe(), errno: -code) }
+                        if failure == nil { failure = NetlinkError.reply(code: code, request: describe()) }
                         finished = true
                     case MessageKind.noop.rawValue, MessageKind.overrun.rawValue:
                         break

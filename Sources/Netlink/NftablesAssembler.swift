@@ -77,7 +77,7 @@ public struct RulesetAssembler {
                 try forEachMessage(in: raw) { m in
                     if m.type == MessageKind.error.rawValue, m.payload.count >= 4 {
                         let code = m.payload.loadUnaligned(as: Int32.self)
-                        if code < 0 { throw NetlinkError.kernel(request: "a recorded request", errno: -code) }
+                        if let error = NetlinkError.reply(code: code, request: "a recorded request") { throw error }
                     }
                     try assembler.consume(m)
                 }
