@@ -6,7 +6,6 @@ import PackageDescription
 /// with `LLVMFuzzerRunDriver` (SwiftPM gives every executable a main of its own, so libFuzzer's cannot be used).
 let package = Package(
     name: "portwarden-fuzz",
-    platforms: [.macOS(.v13)],
     dependencies: [.package(name: "portwarden", path: "..")],
     targets: [
         .target(name: "CLibFuzzer"),
