@@ -2,8 +2,8 @@ import Foundation
 import HostModel
 
 /// Snapshot JSON: `SnapshotFastReader` may decline anything, but whatever it accepts the `Codable` path must accept
-/// with an equal value; `SnapshotCodec.decode` must give the `Codable` path's value or error; and an accepted snapshot
-/// must survive encoding and decoding again unchanged.
+/// with an equal value; `SnapshotCodec.decode` must accept (with the same value) and refuse what the `Codable` path
+/// does; and an accepted snapshot must survive encoding and decoding again unchanged.
 enum SnapshotEntry {
     static func run(_ input: UnsafeRawBufferPointer) throws(FuzzContractViolation) -> FuzzOutcome {
         let data = Data(input)
@@ -22,10 +22,10 @@ enum SnapshotEntry {
             guard a == b else { throw FuzzContractViolation("SnapshotCodec.decode and JSONDecoder decode different snapshots") }
             try roundTrip(a)
             return .accepted
-        case (.failure(let a), .failure(let b)):
-            guard a as? SnapshotError == b as? SnapshotError else {
-                throw FuzzContractViolation("SnapshotCodec.decode reports \(a), JSONDecoder \(b)")
-            }
+        case (.failure, .failure):
+            // Not compared: when the fast reader declines, decode *is* the JSONDecoder path, and JSONDecoder names
+            // whichever bad entry of a JSON object it meets first in hash order, which differs between two decodes of
+            // the same bytes (Fuzz/README.md, "Found so far").
             return .rejected
         case (.success, .failure(let error)):
             throw FuzzContractViolation("SnapshotCodec.decode accepted what JSONDecoder refuses: \(error)")
