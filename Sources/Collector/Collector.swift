@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import HostModel
 import Netlink
@@ -25,9 +25,11 @@ public struct CollectOptions: Sendable {
     /// (`PORTWARDEN_TEST_OWNER_WALK_DELAY_MS` for `collect`); nil in every real run.
     public var ownerWalkDelayMilliseconds: UInt32? = nil
 
-    public init(allowPartial: Bool = false, procRoot: String = "/proc", toolVersion: String = "0.0.0",
-                readFirewall: Bool = true, readRouting: Bool = true, ruleDump: RuleDumpStrategy = .perChain,
-                namespaces: NamespaceSelection = .all) {
+    public init(
+        allowPartial: Bool = false, procRoot: String = "/proc", toolVersion: String = "0.0.0",
+        readFirewall: Bool = true, readRouting: Bool = true, ruleDump: RuleDumpStrategy = .perChain,
+        namespaces: NamespaceSelection = .all
+    ) {
         self.allowPartial = allowPartial
         self.procRoot = procRoot
         self.toolVersion = toolVersion
@@ -72,7 +74,8 @@ public enum Collector {
             firewall.recentLists = HostFiles.recentLists(procRoot: options.procRoot)
         }
         if !firewall.legacyTables.isEmpty {
-            let names = (firewall.legacyTables.ipv4.map { "ip:\($0)" } + firewall.legacyTables.ipv6.map { "ip6:\($0)" }
+            let names =
+                (firewall.legacyTables.ipv4.map { "ip:\($0)" } + firewall.legacyTables.ipv6.map { "ip6:\($0)" }
                 + firewall.legacyTables.arp.map { "arp:\($0)" }).joined(separator: ", ")
             warnings.append("ruleset incomplete: legacy iptables tables present (\(names)); their rules are not visible to portwarden")
         }
@@ -123,17 +126,21 @@ public enum Collector {
         for n in others where !n.vanished {
             let ls = assembleListeners(n.raw, scan: scan, processes: processes, interfaces: n.net.interfaces)
             let pids = n.candidate.pids.isEmpty ? Array(Set(ls.flatMap { $0.processes.map(\.pid) })).sorted().prefix(8).map { $0 } : n.candidate.pids
-            namespaces.append(NetworkNamespace(id: n.candidate.id, owner: ContainerOwners.owner(pids: pids, roots: .init(procRoot: options.procRoot)),
-                                               entered: n.entered, pids: pids, listeners: ls, interfaces: n.net.interfaces,
-                                               routes: n.net.routing, sysctls: n.sysctls, firewall: n.firewall, warnings: n.warnings))
+            namespaces.append(
+                NetworkNamespace(
+                    id: n.candidate.id, owner: ContainerOwners.owner(pids: pids, roots: .init(procRoot: options.procRoot)),
+                    entered: n.entered, pids: pids, listeners: ls, interfaces: n.net.interfaces,
+                    routes: n.net.routing, sysctls: n.sysctls, firewall: n.firewall, warnings: n.warnings))
             warnings += n.warnings
         }
 
-        let host = HostInfo(hostname: HostFiles.hostname(), kernel: HostFiles.kernelRelease(),
-                            collectedAt: HostFiles.rfc3339Now(), toolVersion: options.toolVersion)
-        return Snapshot(host: host, listeners: listeners, interfaces: net.interfaces, routes: net.routing,
-                        sysctls: options.readRouting ? SysctlReader.read(procRoot: options.procRoot) : Sysctls(), firewall: firewall,
-                        privileges: privileges, warnings: warnings, netns: found.own, namespaces: namespaces)
+        let host = HostInfo(
+            hostname: HostFiles.hostname(), kernel: HostFiles.kernelRelease(),
+            collectedAt: HostFiles.rfc3339Now(), toolVersion: options.toolVersion)
+        return Snapshot(
+            host: host, listeners: listeners, interfaces: net.interfaces, routes: net.routing,
+            sysctls: options.readRouting ? SysctlReader.read(procRoot: options.procRoot) : Sysctls(), firewall: firewall,
+            privileges: privileges, warnings: warnings, netns: found.own, namespaces: namespaces)
     }
 
     /// A socket no process was found holding may have closed between the socket dump and the /proc walk (its process
@@ -170,10 +177,14 @@ public enum Collector {
         var out: [String] = []
         if !scan.uninspected.isEmpty {
             let pids = scan.uninspected.prefix(5).map(String.init).joined(separator: ", ") + (scan.uninspected.count > 5 ? ", …" : "")
-            out.append("owners unknown for \(unknownOwners) socket(s): the descriptors of \(scan.uninspected.count) process(es) holding capabilities portwarden lacks could not be read (pid \(pids)); run as root with CAP_SYS_PTRACE")
+            out.append(
+                "owners unknown for \(unknownOwners) socket(s): the descriptors of \(scan.uninspected.count) process(es) holding capabilities portwarden lacks could not be read (pid \(pids)); run as root with CAP_SYS_PTRACE"
+            )
         }
         if !scan.seesAllProcesses {
-            out.append("owners unknown for \(unknownOwners) socket(s): portwarden runs in a child PID namespace (or /proc is not this namespace's), so processes outside it cannot be seen; run it in the host's PID namespace")
+            out.append(
+                "owners unknown for \(unknownOwners) socket(s): portwarden runs in a child PID namespace (or /proc is not this namespace's), so processes outside it cannot be seen; run it in the host's PID namespace"
+            )
         }
         if out.isEmpty {
             out.append("owners unknown for \(unknownOwners) socket(s): their holders exited while the descriptors were read")
@@ -193,8 +204,10 @@ public enum Collector {
     }
 
     /// The decision table for a failed ruleset read (split out so it is testable without a kernel).
-    static func firewallFailure(_ error: any Error, _ options: CollectOptions, privileges: inout Privileges,
-                                warnings: inout [String]) throws(CollectError) -> Firewall {
+    static func firewallFailure(
+        _ error: any Error, _ options: CollectOptions, privileges: inout Privileges,
+        warnings: inout [String]
+    ) throws(CollectError) -> Firewall {
         if let e = error as? NetlinkError {
             if case .kernel(_, let errno) = e, errno == 1 || errno == 13 {
                 privileges.netAdmin = false
@@ -214,8 +227,10 @@ public enum Collector {
 
     /// Turns raw sockets into listeners: formatted addresses, device names, holders; sorted by
     /// (proto, family, address, port, cookie) so two collections of the same host compare equal.
-    public static func assembleListeners(_ raw: [RawSocket], scan: OwnerScan, processes: [Int32: HostModel.ProcessInfo],
-                                         interfaces: [Interface]) -> [Listener] {
+    public static func assembleListeners(
+        _ raw: [RawSocket], scan: OwnerScan, processes: [Int32: HostModel.ProcessInfo],
+        interfaces: [Interface]
+    ) -> [Listener] {
         var names: [UInt32: String] = [:]
         for i in interfaces { names[i.index] = i.name }
         let sorted = raw.sorted { a, b in
@@ -239,20 +254,21 @@ public enum Collector {
             let address = lastText
             let holders = (scan.pidsByInode[UInt64(s.inode)] ?? []).compactMap { processes[$0] }
             let owner = scan.ownerStatus(inode: UInt64(s.inode), holdersFound: !holders.isEmpty)
-            out.append(Listener(
-                proto: s.proto == 6 ? .tcp : .udp,
-                family: isV6 ? .ipv6 : .ipv4,
-                address: address,
-                port: s.port,
-                v6only: isV6 ? (s.v6only ?? false) : false,
-                device: s.interfaceIndex == 0 ? nil : (names[s.interfaceIndex] ?? "if\(s.interfaceIndex)"),
-                deviceIndex: s.interfaceIndex,
-                uid: s.uid,
-                inode: UInt64(s.inode),
-                cookie: s.cookie,
-                processes: holders,
-                owner: owner
-            ))
+            out.append(
+                Listener(
+                    proto: s.proto == 6 ? .tcp : .udp,
+                    family: isV6 ? .ipv6 : .ipv4,
+                    address: address,
+                    port: s.port,
+                    v6only: isV6 ? (s.v6only ?? false) : false,
+                    device: s.interfaceIndex == 0 ? nil : (names[s.interfaceIndex] ?? "if\(s.interfaceIndex)"),
+                    deviceIndex: s.interfaceIndex,
+                    uid: s.uid,
+                    inode: UInt64(s.inode),
+                    cookie: s.cookie,
+                    processes: holders,
+                    owner: owner
+                ))
         }
         return out
     }

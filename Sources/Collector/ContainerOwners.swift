@@ -84,7 +84,8 @@ public enum ContainerOwners {
     /// Docker's `/var/lib/docker/containers/<id>/config.v2.json` `Name` (`/web` → `web`).
     static func dockerName(_ id: String, roots: Roots) -> String? {
         guard let data = FileManager.default.contents(atPath: "\(roots.dockerContainers)/\(id)/config.v2.json"),
-              let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let name = obj["Name"] as? String else { return nil }
+            let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let name = obj["Name"] as? String
+        else { return nil }
         return name.hasPrefix("/") ? String(name.dropFirst()) : name
     }
 

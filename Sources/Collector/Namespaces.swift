@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 import Foundation
 import HostModel
@@ -49,7 +49,9 @@ enum NamespaceReader {
 
     /// The collector's own namespace, then every other one: named ones (`/run/netns`), then those of running
     /// processes (`/proc/*/ns/net`), each once, with at most 8 of its pids.
-    static func discover(procRoot: String, selection: NamespaceSelection, netnsDir: String = "/run/netns") -> (own: NamespaceID?, others: [NamespaceCandidate]) {
+    static func discover(procRoot: String, selection: NamespaceSelection, netnsDir: String = "/run/netns") -> (
+        own: NamespaceID?, others: [NamespaceCandidate]
+    ) {
         guard let ownInode = inode("\(procRoot)/thread-self/ns/net") ?? inode("\(procRoot)/self/ns/net") else { return (nil, []) }
         var own = NamespaceID(inode: ownInode)
         if case .hostOnly = selection { return (own, []) }
@@ -64,7 +66,9 @@ enum NamespaceReader {
             // A name being added or deleted is a plain file without the namespace mounted on it: not one (yet).
             guard let dev = nsfsDevice, isNamespaceFile(path, nsfsDevice: dev), let ino = inode(path) else { continue }
             if ino == ownInode { own.name = own.name ?? name; continue }
-            if byInode[ino] == nil { order.append(ino); byInode[ino] = NamespaceCandidate(id: NamespaceID(inode: ino, name: name), path: path, pids: []) }
+            if byInode[ino] == nil {
+                order.append(ino); byInode[ino] = NamespaceCandidate(id: NamespaceID(inode: ino, name: name), path: path, pids: [])
+            }
         }
         for entry in listDirectory(procRoot) {
             guard let pid = Int32(entry), pid > 0, let ino = inode("\(procRoot)/\(entry)/ns/net"), ino != ownInode else { continue }
@@ -75,7 +79,12 @@ enum NamespaceReader {
                 byInode[ino] = NamespaceCandidate(id: NamespaceID(inode: ino), path: "\(procRoot)/\(entry)/ns/net", pids: [pid])
             }
         }
-        return (own, order.compactMap { byInode[$0] }.map { c in var c = c; c.pids.sort(); return c })
+        return (
+            own,
+            order.compactMap { byInode[$0] }.map { c in
+                var c = c; c.pids.sort(); return c
+            }
+        )
     }
 
     /// Whether a namespace that could not be opened or joined still exists: its file still is that namespace, or a
@@ -116,7 +125,8 @@ enum NamespaceReader {
         }
         if fd < 0 && !NamespaceReader.exists(c, procRoot: options.procRoot) { return ended() }
         guard fd >= 0 else {
-            out.warnings.append("cannot open network namespace \(c.id.label) (\(c.path)): \(String(cString: strerror(errno))); its sockets are not in this snapshot")
+            out.warnings.append(
+                "cannot open network namespace \(c.id.label) (\(c.path)): \(String(cString: strerror(errno))); its sockets are not in this snapshot")
             out.firewall = Firewall(status: .unreadable, error: "namespace not entered")
             return out
         }
@@ -150,7 +160,8 @@ enum NamespaceReader {
             var warnings: [String] = []
             var partial = options
             partial.allowPartial = true
-            out.firewall = (try? Collector.readFirewall(partial, privileges: &privileges, warnings: &warnings))
+            out.firewall =
+                (try? Collector.readFirewall(partial, privileges: &privileges, warnings: &warnings))
                 ?? Firewall(status: .unreadable, error: "cannot read the firewall")
             out.firewall.legacyTables = HostFiles.legacyTables(procRoot: "\(options.procRoot)/thread-self")
             out.firewall.recentLists = HostFiles.recentLists(procRoot: "\(options.procRoot)/thread-self")
@@ -169,7 +180,9 @@ enum NamespaceReader {
         func set(_ i: Int, _ r: NamespaceRead) { lock.lock(); slots[i] = r; lock.unlock() }
         func values(_ candidates: [NamespaceCandidate]) -> [NamespaceRead] {
             lock.lock(); defer { lock.unlock() }
-            return slots.enumerated().map { i, r in r ?? NamespaceRead(candidate: candidates[i], warnings: ["network namespace \(candidates[i].id.label) was not read"]) }
+            return slots.enumerated().map { i, r in
+                r ?? NamespaceRead(candidate: candidates[i], warnings: ["network namespace \(candidates[i].id.label) was not read"])
+            }
         }
     }
 }

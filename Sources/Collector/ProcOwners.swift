@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 import HostModel
 
@@ -23,8 +23,10 @@ public struct OwnerScan: Sendable, Equatable {
     /// Sockets without a holder could not be dumped again to rule out that they closed during the walk.
     public var unverified = false
 
-    public init(pidsByInode: [UInt64: [Int32]] = [:], denied: Bool = false, uninspected: [Int32] = [], processesScanned: Int = 0,
-                seesAllProcesses: Bool = true) {
+    public init(
+        pidsByInode: [UInt64: [Int32]] = [:], denied: Bool = false, uninspected: [Int32] = [], processesScanned: Int = 0,
+        seesAllProcesses: Bool = true
+    ) {
         self.pidsByInode = pidsByInode
         self.denied = denied
         self.uninspected = uninspected
@@ -85,8 +87,10 @@ public enum ProcOwners {
     }
 
     /// Reads the fd links of one process and records the wanted socket inodes it holds.
-    private static func walk(_ pid: Int32, procFd: Int32, inodes: Set<UInt64>, link: UnsafeMutablePointer<CChar>, linkCapacity: Int,
-                             _ result: inout OwnerScan) {
+    private static func walk(
+        _ pid: Int32, procFd: Int32, inodes: Set<UInt64>, link: UnsafeMutablePointer<CChar>, linkCapacity: Int,
+        _ result: inout OwnerScan
+    ) {
         let fdDirFd = openat(procFd, "\(pid)/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fdDirFd < 0 {
             let e = errno
@@ -101,7 +105,7 @@ public enum ProcOwners {
         while let fdEnt = readdir(fdDir) {
             let n = withUnsafePointer(to: &fdEnt.pointee.d_name) { namePtr -> Int in
                 namePtr.withMemoryRebound(to: CChar.self, capacity: 256) { name -> Int in
-                    if name[0] == 46 { return -2 }   // "." and ".."
+                    if name[0] == 46 { return -2 }  // "." and ".."
                     return readlinkat(dfd, name, link, linkCapacity)
                 }
             }
@@ -210,7 +214,7 @@ public enum ProcOwners {
             }
             if n == 0 { break }
             out += chunk[0..<n]
-            if out.count > 1 << 20 { break }   // a command line is never this long; stop anyway
+            if out.count > 1 << 20 { break }  // a command line is never this long; stop anyway
         }
         return out
     }
@@ -243,7 +247,7 @@ public enum ProcOwners {
     static func unit(_ comps: [String]) -> String? {
         for c in comps.reversed() {
             guard c.hasSuffix(".service") || c.hasSuffix(".socket") || c.hasSuffix(".scope") else { continue }
-            if c.hasPrefix("session-") || c.hasPrefix("user@") { return nil }   // a login session, not a unit of interest
+            if c.hasPrefix("session-") || c.hasPrefix("user@") { return nil }  // a login session, not a unit of interest
             return c
         }
         return nil

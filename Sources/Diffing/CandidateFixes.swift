@@ -77,12 +77,14 @@ extension RulesetSourceMap {
         let body: String
         switch fix.edit {
         case .delete(let r, let text):
-            body = exactLine(r).map { "edit \(at($0)): delete this rule (\(text))." }
+            body =
+                exactLine(r).map { "edit \(at($0)): delete this rule (\(text))." }
                 ?? "edit \(file): delete the rule \(text) from \(inChain(r.chainRef))."
         case .insertFirst(let c, let rule):
             body = "edit \(file): add `\(rule)` as the first rule of \(inChain(c))."
         case .insertBefore(let r, let rule):
-            body = exactLine(r).map { "edit \(at($0)): add `\(rule)` on a line of its own before this rule." }
+            body =
+                exactLine(r).map { "edit \(at($0)): add `\(rule)` on a line of its own before this rule." }
                 ?? "edit \(file): add `\(rule)` in front of the rule that accepts it in \(inChain(r.chainRef))."
         case .move(let r, let above):
             if let a = exactLine(r), let b = exactLine(above) {
@@ -93,7 +95,8 @@ extension RulesetSourceMap {
         case .policyDrop(let chains):
             body = "edit \(file): set `policy drop;` in " + chains.map(inChain).joined(separator: " and ") + "."
         case .newInputChain(let rule):
-            body = "edit \(file): add an input chain that drops it, for example "
+            body =
+                "edit \(file): add an input chain that drops it, for example "
                 + "`table inet portwarden { chain input { type filter hook input priority filter; policy accept; \(rule); } }`."
         }
         guard !fix.lead.isEmpty else { return body.prefix(1).uppercased() + body.dropFirst() }

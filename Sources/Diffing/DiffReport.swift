@@ -30,19 +30,21 @@ public enum DiffReport {
     }
 
     static func summary(_ d: SnapshotDiff) -> Summary {
-        Summary(listenersChanged: d.listeners.count,
-                moreExposed: d.listeners.filter { $0.changes.contains { $0.direction == "+" } }.count,
-                lessExposed: d.listeners.filter { $0.changes.contains { $0.direction == "-" } }.count,
-                newFindings: d.newFindings.count, widenedFindings: d.widenedFindings.count, fixedFindings: d.fixedFindings.count)
+        Summary(
+            listenersChanged: d.listeners.count,
+            moreExposed: d.listeners.filter { $0.changes.contains { $0.direction == "+" } }.count,
+            lessExposed: d.listeners.filter { $0.changes.contains { $0.direction == "-" } }.count,
+            newFindings: d.newFindings.count, widenedFindings: d.widenedFindings.count, fixedFindings: d.fixedFindings.count)
     }
 
     /// - Parameters: `oldLabel`/`newLabel` name the two sides as the user gave them (file, `live`, `+ ruleset F`).
     public static func json(_ d: SnapshotDiff, oldLabel: String, newLabel: String, toolVersion: String) -> String {
-        let doc = Document(schema: schema, toolVersion: toolVersion,
-                           old: Side(hostname: d.oldHost.hostname, collectedAt: d.oldHost.collectedAt, label: oldLabel),
-                           new: Side(hostname: d.newHost.hostname, collectedAt: d.newHost.collectedAt, label: newLabel),
-                           summary: summary(d), caveats: d.caveats, listeners: d.listeners,
-                           findings: FindingSet(new: d.newFindings, widened: d.widenedFindings, fixed: d.fixedFindings))
+        let doc = Document(
+            schema: schema, toolVersion: toolVersion,
+            old: Side(hostname: d.oldHost.hostname, collectedAt: d.oldHost.collectedAt, label: oldLabel),
+            new: Side(hostname: d.newHost.hostname, collectedAt: d.newHost.collectedAt, label: newLabel),
+            summary: summary(d), caveats: d.caveats, listeners: d.listeners,
+            findings: FindingSet(new: d.newFindings, widened: d.widenedFindings, fixed: d.fixedFindings))
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         guard let data = try? enc.encode(doc) else { return "{}\n" }
@@ -73,12 +75,15 @@ public enum DiffReport {
         lines.append("")
         lines.append("findings: \(d.newFindings.count) new, \(d.widenedFindings.count) widened, \(d.fixedFindings.count) fixed")
         for f in d.newFindings {
-            lines.append("  + \(f.severity.rawValue.uppercased()) \(f.ruleId) \(TerminalText.escape(f.message))\(f.isSuppressed ? " (suppressed)" : "")")
+            lines.append(
+                "  + \(f.severity.rawValue.uppercased()) \(f.ruleId) \(TerminalText.escape(f.message))\(f.isSuppressed ? " (suppressed)" : "")")
             if let loc = f.rulesetLocation { lines.append("      at \(loc.file):\(loc.line):\(loc.column); fix: \(f.remediation)") }
         }
         for w in d.widenedFindings {
             let f = w.finding
-            lines.append("  ^ \(f.severity.rawValue.uppercased()) \(f.ruleId) widened: \(TerminalText.escape(f.message))\(f.isSuppressed ? " (suppressed)" : "")")
+            lines.append(
+                "  ^ \(f.severity.rawValue.uppercased()) \(f.ruleId) widened: \(TerminalText.escape(f.message))\(f.isSuppressed ? " (suppressed)" : "")"
+            )
             for x in w.widenings { lines.append("      \(x.text)") }
         }
         for f in d.fixedFindings {

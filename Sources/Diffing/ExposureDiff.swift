@@ -123,13 +123,16 @@ public enum SnapshotDiffer {
         newAudit.findings = newAudit.findings.filter { gating.contains($0.fingerprint) }
         var caveats = newAudit.caveats
         for c in oldAudit.caveats where !caveats.contains(c) { caveats.append("old: \(c)") }
-        return SnapshotDiff(oldHost: old.host, newHost: new.host, listeners: compare(oldX, newX), newFindings: added,
-                            widenedFindings: widened, fixedFindings: fixed, newAudit: newAudit,
-                            newReaches: newX.map(ListenerReach.init), caveats: caveats)
+        return SnapshotDiff(
+            oldHost: old.host, newHost: new.host, listeners: compare(oldX, newX), newFindings: added,
+            widenedFindings: widened, fixedFindings: fixed, newAudit: newAudit,
+            newReaches: newX.map(ListenerReach.init), caveats: caveats)
     }
 
-    static func audit(_ s: Snapshot, _ x: [ListenerExposure], _ ev: Evaluator, _ policy: Policy, _ today: PolicyDate,
-                      _ options: AuditOptions) -> AuditResult {
+    static func audit(
+        _ s: Snapshot, _ x: [ListenerExposure], _ ev: Evaluator, _ policy: Policy, _ today: PolicyDate,
+        _ options: AuditOptions
+    ) -> AuditResult {
         let ctx = AuditContext(snapshot: s, reaches: x.map(ListenerReach.init), policy: policy, today: today)
         return Auditor.run(ctx, options: options, caveats: ev.caveats + s.warnings)
     }
@@ -146,8 +149,10 @@ public enum SnapshotDiffer {
             guard let l = (b ?? a)?.listener else { continue }
             let changes = changesBetween(a, b)
             if changes.isEmpty { continue }
-            out.append(ListenerDiff(subject: k, proto: l.proto, endpoint: l.endpoint, old: a.map(ExposureState.init),
-                                    new: b.map(ExposureState.init), changes: changes))
+            out.append(
+                ListenerDiff(
+                    subject: k, proto: l.proto, endpoint: l.endpoint, old: a.map(ExposureState.init),
+                    new: b.map(ExposureState.init), changes: changes))
         }
         return out
     }
@@ -168,8 +173,10 @@ public enum SnapshotDiffer {
             let x = ExposureState(a), y = ExposureState(b)
             var out: [ExposureChange] = []
             if !x.isRemote && y.isRemote {
-                out.append(ExposureChange(.newlyReachable, y.sources,
-                                          "newly reachable (\(label(x.summary)) → \(label(y.summary))) from \(y.sources.joined(separator: ", ")) on \(y.scope.text)"))
+                out.append(
+                    ExposureChange(
+                        .newlyReachable, y.sources,
+                        "newly reachable (\(label(x.summary)) → \(label(y.summary))) from \(y.sources.joined(separator: ", ")) on \(y.scope.text)"))
             } else if x.isRemote && !y.isRemote {
                 out.append(ExposureChange(.noLongerReachable, x.sources, "no longer reachable (\(label(x.summary)) → \(label(y.summary)))"))
             } else if x.isRemote && y.isRemote {
@@ -177,23 +184,30 @@ public enum SnapshotDiffer {
                     let before = SourceCoverage.of(a, family: fam) ?? AddressSet(family: fam)
                     let after = SourceCoverage.of(b, family: fam) ?? AddressSet(family: fam)
                     let gained = after.subtracting(before), lost = before.subtracting(after)
-                    if !gained.isEmpty { out.append(ExposureChange(.widerSources, gained.descriptions, "now also reachable from \(readable(gained))")) }
+                    if !gained.isEmpty {
+                        out.append(ExposureChange(.widerSources, gained.descriptions, "now also reachable from \(readable(gained))"))
+                    }
                     if !lost.isEmpty { out.append(ExposureChange(.narrowerSources, lost.descriptions, "no longer reachable from \(readable(lost))")) }
                 }
                 let famAdded = y.families.filter { !x.families.contains($0) }.map(\.rawValue)
                 let famRemoved = x.families.filter { !y.families.contains($0) }.map(\.rawValue)
                 if !famAdded.isEmpty { out.append(ExposureChange(.familyAdded, famAdded, "now reachable over \(famAdded.joined(separator: ", "))")) }
-                if !famRemoved.isEmpty { out.append(ExposureChange(.familyRemoved, famRemoved, "no longer reachable over \(famRemoved.joined(separator: ", "))")) }
+                if !famRemoved.isEmpty {
+                    out.append(ExposureChange(.familyRemoved, famRemoved, "no longer reachable over \(famRemoved.joined(separator: ", "))"))
+                }
                 let other = "every interface the host does not name"
                 var ifAdded = y.interfaces.filter { !x.interfaces.contains($0) }
                 var ifRemoved = x.interfaces.filter { !y.interfaces.contains($0) }
                 if y.otherInterfaces && !x.otherInterfaces { ifAdded.append(other) }
                 if x.otherInterfaces && !y.otherInterfaces { ifRemoved.append(other) }
                 if !ifAdded.isEmpty { out.append(ExposureChange(.interfaceAdded, ifAdded, "now reachable on \(InterfaceScope.list(ifAdded))")) }
-                if !ifRemoved.isEmpty { out.append(ExposureChange(.interfaceRemoved, ifRemoved, "no longer reachable on \(InterfaceScope.list(ifRemoved))")) }
+                if !ifRemoved.isEmpty {
+                    out.append(ExposureChange(.interfaceRemoved, ifRemoved, "no longer reachable on \(InterfaceScope.list(ifRemoved))"))
+                }
             }
             if x.summary != y.summary && out.isEmpty {
-                out.append(ExposureChange(.exposureChanged, [label(x.summary), label(y.summary)], "exposure \(label(x.summary)) → \(label(y.summary))"))
+                out.append(
+                    ExposureChange(.exposureChanged, [label(x.summary), label(y.summary)], "exposure \(label(x.summary)) → \(label(y.summary))"))
             }
             let oldOwners = Set(a.listener.processes.map(\.name)), newOwners = Set(b.listener.processes.map(\.name))
             if oldOwners != newOwners || a.listener.uid != b.listener.uid {

@@ -49,8 +49,10 @@ public enum FindingWidener {
     public static func widenings(old: Finding, new: Finding) -> [Widening] {
         var out: [Widening] = []
         if new.severity > old.severity {
-            out.append(Widening(.severity, [old.severity.rawValue, new.severity.rawValue],
-                                "severity \(old.severity.rawValue) → \(new.severity.rawValue)"))
+            out.append(
+                Widening(
+                    .severity, [old.severity.rawValue, new.severity.rawValue],
+                    "severity \(old.severity.rawValue) → \(new.severity.rawValue)"))
         }
         if old.conditional && !new.conditional {
             out.append(Widening(.certain, [], "no longer conditional: the exposure is certain"))

@@ -186,8 +186,10 @@ public struct RulesetSourceMap: Sendable {
         } while i < t.count && depth > 0
     }
 
-    private mutating func parseBlock(_ t: [Token], _ i: inout Int, context: Context, family: String, table: String, chain: String,
-                                     file: String, visited: inout Set<String>) {
+    private mutating func parseBlock(
+        _ t: [Token], _ i: inout Int, context: Context, family: String, table: String, chain: String,
+        file: String, visited: inout Set<String>
+    ) {
         if context != .top, i < t.count, t[i].kind == .open { i += 1 }
         while i < t.count {
             if t[i].kind == .close { i += 1; return }
@@ -273,7 +275,6 @@ public struct RulesetSourceMap: Sendable {
     }
 }
 
-
 extension RulesetSourceMap {
     /// Points findings at the candidate file: a finding about a rule at that rule's line, a finding about a listener at
     /// the line of the rule that decides its exposure. Used for SARIF, whose physical location is the policy entry
@@ -286,7 +287,8 @@ extension RulesetSourceMap {
             if let r = f.rule, let loc = location(family: r.family, table: r.table, chain: r.chain, handle: r.handle) {
                 f.policyLocation = loc
             } else if let s = bySubject[f.subject], let h = s.handle,
-                      let loc = location(family: s.family, table: s.table, chain: s.chain, handle: h) {
+                let loc = location(family: s.family, table: s.table, chain: s.chain, handle: h)
+            {
                 f.policyLocation = loc
             }
             return f

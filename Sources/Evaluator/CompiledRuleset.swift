@@ -84,11 +84,18 @@ struct CompiledRuleset: Sendable {
             let guards = t.chains.map { c in c.rules.map { RuleGuard.extract($0, family: t.family) } }
             let touches = t.chains.map { c in c.rules.map(RuleTouches.of) }
             let bounds = guards.map { g in g.map(\.portBounds) }
-            ts.append(TableInfo(family: t.family, name: t.name, chains: t.chains, chainIndex: idx, sets: sets, guards: guards,
-                                touches: touches, portBounds: bounds))
+            ts.append(
+                TableInfo(
+                    family: t.family, name: t.name, chains: t.chains, chainIndex: idx, sets: sets, guards: guards,
+                    touches: touches, portBounds: bounds))
             // NAT constants: candidate external ports and addresses for exposure. A table that translates destinations
             // is read whole: the port often sits in the rule that jumps to the DNAT (kube-proxy's KUBE-NODEPORTS).
-            let isDnat: (Rule) -> Bool = { r in r.expressions.contains(where: { if case .nat(let n) = $0 { return n.type == 1 }; if case .redir = $0 { return true }; if case .target(let x) = $0 { return x.name == "DNAT" || x.name == "REDIRECT" }; return false }) }
+            let isDnat: (Rule) -> Bool = { r in
+                r.expressions.contains(where: {
+                    if case .nat(let n) = $0 { return n.type == 1 }; if case .redir = $0 { return true };
+                    if case .target(let x) = $0 { return x.name == "DNAT" || x.name == "REDIRECT" }; return false
+                })
+            }
             let translates = t.chains.contains { $0.rules.contains(where: isDnat) }
             if translates {
                 hasNat = true
@@ -120,8 +127,10 @@ struct CompiledRuleset: Sendable {
                     default: break
                     }
                 }
-                bs.append(BaseRef(table: ti, chain: ci, hook: b.hook, priority: b.priority, effectivePriority: eff,
-                                  isNat: isNat, devices: b.devices, policy: b.policy))
+                bs.append(
+                    BaseRef(
+                        table: ti, chain: ci, hook: b.hook, priority: b.priority, effectivePriority: eff,
+                        isNat: isNat, devices: b.devices, policy: b.policy))
             }
         }
         // Signed priority across tables; NAT chains sit at the NAT core's priority, ordered among themselves by their own.
@@ -210,7 +219,8 @@ private func collectNatConstants(_ r: Rule, table: Table, ports: inout Set<UInt1
     }
 }
 
-private func noteConstant(_ src: (PayloadBase, UInt32, UInt32), _ data: [UInt8], _ ports: inout Set<UInt16>, _ addrs: inout [IPFamily: Set<[UInt8]>]) {
+private func noteConstant(_ src: (PayloadBase, UInt32, UInt32), _ data: [UInt8], _ ports: inout Set<UInt16>, _ addrs: inout [IPFamily: Set<[UInt8]>])
+{
     if src.0 == .transport, src.1 == 2, data.count >= 2 {
         ports.insert(UInt16(data[0]) << 8 | UInt16(data[1]))
     } else if src.0 == .network, src.1 == 16, src.2 == 4, data.count >= 4 {
@@ -219,7 +229,6 @@ private func noteConstant(_ src: (PayloadBase, UInt32, UInt32), _ data: [UInt8],
         addrs[.ipv6, default: []].insert(Array(data[0..<16]))
     }
 }
-
 
 /// Necessary conditions of a rule on fields that are fixed for the packet at that point (l4proto, nfproto,
 /// destination port, input interface): taken from the rule's load+compare pairs, so a packet failing one can skip
@@ -311,7 +320,8 @@ struct RuleGuard: Sendable {
                 }
             case .payload(let p) where p.dreg != nil && p.base == .transport && p.offset == 2 && p.length == 2:
                 reg = p.dreg ?? 0; field = .dport; len = 2
-            case .payload(let p) where p.dreg != nil && p.base == .network && p.offset == 16 && p.length == 4
+            case .payload(let p)
+            where p.dreg != nil && p.base == .network && p.offset == 16 && p.length == 4
                 && (family == .ip || out.tests.contains { $0.field == .nfproto && $0.op == 0 && $0.len == 1 && $0.a == 2 << 56 }):
                 reg = p.dreg ?? 0; field = .daddr4; len = 4
             default: break
@@ -334,9 +344,12 @@ struct RuleGuard: Sendable {
                     continue
                 }
                 if case .range(let rg) = e[j], rg.sreg == reg, rg.from.bytes.count <= len, rg.from.bytes.count == rg.to.bytes.count,
-                   !rg.from.bytes.isEmpty, f != .iifname {
-                    out.tests.append(Test(field: f, op: rg.inverted ? 7 : 6, len: UInt8(rg.from.bytes.count),
-                                          a: pack(rg.from.bytes), b: pack(rg.to.bytes)))
+                    !rg.from.bytes.isEmpty, f != .iifname
+                {
+                    out.tests.append(
+                        Test(
+                            field: f, op: rg.inverted ? 7 : 6, len: UInt8(rg.from.bytes.count),
+                            a: pack(rg.from.bytes), b: pack(rg.to.bytes)))
                     j += 1
                     continue
                 }
@@ -366,7 +379,7 @@ enum RuleTouches {
         case "addrtype":
             let b = x.info.bytes
             let flags = x.revision >= 1 && b.count >= 8 ? UInt32(b[4]) | UInt32(b[5]) << 8 | UInt32(b[6]) << 16 | UInt32(b[7]) << 24 : 0
-            return flags & 0x4 != 0 ? both : destination   // XT_ADDRTYPE_LIMIT_IFACE_IN
+            return flags & 0x4 != 0 ? both : destination  // XT_ADDRTYPE_LIMIT_IFACE_IN
         default:
             return both
         }
@@ -401,7 +414,7 @@ enum RuleTouches {
                 // state, direction, status, mark are the same for every new connection of a question.
                 if c.key > 3 { t |= both }
             case .cmp, .range, .bitwise, .byteorder, .immediate, .lookup, .counter, .log, .limit, .quota, .connlimit,
-                 .numgen, .dynset, .objref, .reject, .notrack, .masq:
+                .numgen, .dynset, .objref, .reject, .notrack, .masq:
                 break
             case .nat(let n):
                 // DNAT rewrites the destination (SNAT only the source): the walk stands only for its own destination.
@@ -414,7 +427,8 @@ enum RuleTouches {
                 switch x.name {
                 case "DNAT", "REDIRECT": t |= destination
                 case "MARK", "CONNMARK", "SNAT", "MASQUERADE", "LOG", "NFLOG", "REJECT", "CT", "NOTRACK", "TCPMSS", "CLASSIFY",
-                     "DSCP", "TOS", "TTL", "HL", "CHECKSUM", "AUDIT": break
+                    "DSCP", "TOS", "TTL", "HL", "CHECKSUM", "AUDIT":
+                    break
                 default: t |= both
                 }
             default:

@@ -76,7 +76,11 @@ struct CompiledSet: Sendable {
             var lo = 0, hi = intervals.count - 1, found: Int?
             while lo <= hi {
                 let mid = (lo + hi) / 2
-                if intervals[mid].start.lexicographicallyPrecedes(key) || intervals[mid].start == key { found = mid; lo = mid + 1 } else { hi = mid - 1 }
+                if intervals[mid].start.lexicographicallyPrecedes(key) || intervals[mid].start == key {
+                    found = mid; lo = mid + 1
+                } else {
+                    hi = mid - 1
+                }
             }
             if let f = found {
                 let r = intervals[f]

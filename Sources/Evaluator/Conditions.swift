@@ -311,7 +311,9 @@ extension Walker {
     }
 
     /// For each element, the source addresses for which the key matches it (concrete parts must match exactly).
-    private func symbolicPieces(_ t: EvalThread, _ set: CompiledSet, _ name: String, _ key: [UInt8], off: Int, symStart: Int, symLen: Int) -> Outcome<SymbolicPieces> {
+    private func symbolicPieces(_ t: EvalThread, _ set: CompiledSet, _ name: String, _ key: [UInt8], off: Int, symStart: Int, symLen: Int) -> Outcome<
+        SymbolicPieces
+    > {
         let field: SymField
         switch operand(t, off + symStart, symLen) {
         case .failure(let why): return .failure(why)
@@ -400,7 +402,8 @@ extension Walker {
     mutating func leafUndecidable(_ t: EvalThread, _ reason: String) {
         var l = t
         if !l.assumptions.contains(reason) { l.assumptions.append(reason) }
-        leaves.append(Leaf(region: l.region, kind: .undecidable(reason), packet: l.pkt, path: l.path, assumptions: l.assumptions, limits: l.allLimits))
+        leaves.append(
+            Leaf(region: l.region, kind: .undecidable(reason), packet: l.pkt, path: l.path, assumptions: l.assumptions, limits: l.allLimits))
     }
 
     // MARK: fib
@@ -509,9 +512,11 @@ extension Walker {
 
     mutating func redirect(_ t: inout EvalThread, _ r: Redir, _ handle: UInt64) -> Walker.RuleOutcome? {
         guard let addr = redirectAddress(t) else {
-            t.path.append(PathStep(table: rs.tables[t.table].name, family: rs.tables[t.table].family.rawValue,
-                                   chain: rs.tables[t.table].chains[t.chain].name, hook: currentBaseHook(t)?.rawValue ?? "",
-                                   priority: 0, handle: handle, action: "redirect (no address on \(t.pkt.arrivalName): drop)"))
+            t.path.append(
+                PathStep(
+                    table: rs.tables[t.table].name, family: rs.tables[t.table].family.rawValue,
+                    chain: rs.tables[t.table].chains[t.chain].name, hook: currentBaseHook(t)?.rawValue ?? "",
+                    priority: 0, handle: handle, action: "redirect (no address on \(t.pkt.arrivalName): drop)"))
             leaves.append(Leaf(region: t.region, kind: .drop, packet: t.pkt, path: t.path, assumptions: t.assumptions, limits: t.allLimits))
             return .stop
         }

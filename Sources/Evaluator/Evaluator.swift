@@ -26,9 +26,10 @@ public struct Evaluator: Sendable {
         sockets = SocketTable(snapshot.listeners, routing: routing)
         var ls: [IPFamily: [Stage]] = [:], rsts: [IPFamily: [Stage]] = [:]
         for fam in IPFamily.allCases {
-            let proto = PacketState(family: fam, l4: 6, saddr: [], daddr: [], sport: 0, sportKnown: false, dport: 0, iifIndex: 0,
-                                    iifName: "", iifType: 0, iifKind: nil, oifIndex: 0, oifName: "", local: true, arrivalIndex: 0,
-                                    arrivalName: "\u{0}", origDaddr: [], origDport: 0, dnat: false, notrack: false, ctMark: nil)
+            let proto = PacketState(
+                family: fam, l4: 6, saddr: [], daddr: [], sport: 0, sportKnown: false, dport: 0, iifIndex: 0,
+                iifName: "", iifType: 0, iifKind: nil, oifIndex: 0, oifName: "", local: true, arrivalIndex: 0,
+                arrivalName: "\u{0}", origDaddr: [], origDport: 0, dnat: false, notrack: false, ctMark: nil)
             ls[fam] = Walker.stages(for: proto, rs: rs)
             var remote = proto
             remote.local = false
@@ -87,8 +88,9 @@ public struct Evaluator: Sendable {
     func initialThread(_ pkt: PacketState, region: AddressSet?) -> EvalThread {
         var p = pkt
         if !p.local { p.iifIndex = p.arrivalIndex; p.iifName = p.arrivalName }
-        return EvalThread(region: region, pkt: p, regs: [UInt8](repeating: 0, count: EvalThread.registerBytes),
-                          tags: [ByteTag](repeating: .concrete, count: EvalThread.registerBytes))
+        return EvalThread(
+            region: region, pkt: p, regs: [UInt8](repeating: 0, count: EvalThread.registerBytes),
+            tags: [ByteTag](repeating: .concrete, count: EvalThread.registerBytes))
     }
 
     /// The listener a packet in its final state would reach (nil for forwarded packets or no socket).
@@ -109,8 +111,9 @@ public struct Evaluator: Sendable {
         guard let src = IPAddress(probe.src) else { throw .badAddress(field: "src", value: probe.src) }
         guard let dst = IPAddress(probe.dst) else { throw .badAddress(field: "dst", value: probe.dst) }
         guard src.family == dst.family else { throw .familyMismatch(src: probe.src, dst: probe.dst) }
-        let pkt = makePacket(family: src.family, proto: probe.proto, saddr: src.bytes, daddr: dst.bytes,
-                             sport: probe.sport, dport: probe.dport, iif: probe.iif)
+        let pkt = makePacket(
+            family: src.family, proto: probe.proto, saddr: src.bytes, daddr: dst.bytes,
+            sport: probe.sport, dport: probe.dport, iif: probe.iif)
         let st = stages(for: pkt)
         let result = walk(st, pkt, proto: probe.proto)
         // The closure for re-runs is only formed when some base chains tie: forming it copies the evaluator.
@@ -133,7 +136,8 @@ public struct Evaluator: Sendable {
             guard case .chain(let a) = stages[i] else { i += 1; continue }
             var j = i + 1
             while j < stages.count, case .chain(let b) = stages[j], b.hook == a.hook, b.effectivePriority == a.effectivePriority,
-                  b.isNat == a.isNat, b.priority == a.priority {
+                b.isNat == a.isNat, b.priority == a.priority
+            {
                 j += 1
             }
             if j - i > 1 { out.append(i..<j) }
@@ -192,8 +196,9 @@ public struct Evaluator: Sendable {
                 if same(base, other) { continue }
                 var reasons = base.reasons
                 reasons.append(ambiguityReason(members))
-                return TraceResult(verdict: .conditional, path: base.path, listener: base.listener == other.listener ? base.listener : nil,
-                                   delivered: false, forwarded: false, reasons: reasons, translatedTo: base.translatedTo, dnat: base.dnat)
+                return TraceResult(
+                    verdict: .conditional, path: base.path, listener: base.listener == other.listener ? base.listener : nil,
+                    delivered: false, forwarded: false, reasons: reasons, translatedTo: base.translatedTo, dnat: base.dnat)
             }
         }
         return base
@@ -225,8 +230,9 @@ public struct Evaluator: Sendable {
             hostPackets.append(l.packet)
         }
         guard !leaves.isEmpty else {
-            return TraceResult(verdict: .conditional, path: [], listener: nil, delivered: false, forwarded: false,
-                               reasons: ["no outcome"], translatedTo: nil)
+            return TraceResult(
+                verdict: .conditional, path: [], listener: nil, delivered: false, forwarded: false,
+                reasons: ["no outcome"], translatedTo: nil)
         }
         let firstKind = leaves[0].kind
         var agree = true
@@ -249,12 +255,14 @@ public struct Evaluator: Sendable {
             let dnat = translation(hostPackets[best])
             if v == .accept, let blind = blindSpot {
                 // An accept here proves nothing when part of the filtering is invisible.
-                return TraceResult(verdict: .conditional, path: l.path, listener: refs[best], delivered: false, forwarded: viaForward[best],
-                                   reasons: [blind], translatedTo: text(dnat), dnat: dnat)
+                return TraceResult(
+                    verdict: .conditional, path: l.path, listener: refs[best], delivered: false, forwarded: viaForward[best],
+                    reasons: [blind], translatedTo: text(dnat), dnat: dnat)
             }
-            return TraceResult(verdict: v, path: l.path, listener: refs[best], delivered: v == .accept && l.kind != .forwarded && refs[best] != nil,
-                               forwarded: viaForward[best], reasons: [], translatedTo: text(dnat), dnat: dnat,
-                               limits: v == .accept && !l.limits.isEmpty ? l.limits : nil)
+            return TraceResult(
+                verdict: v, path: l.path, listener: refs[best], delivered: v == .accept && l.kind != .forwarded && refs[best] != nil,
+                forwarded: viaForward[best], reasons: [], translatedTo: text(dnat), dnat: dnat,
+                limits: v == .accept && !l.limits.isEmpty ? l.limits : nil)
         }
         var reasons: [String] = []
         var limits: [String] = []
@@ -265,7 +273,8 @@ public struct Evaluator: Sendable {
         }
         let ref = refs.allSatisfy { $0 == refs[0] } ? refs[0] : nil
         let dnat = translation(hostPackets[0])
-        return TraceResult(verdict: .conditional, path: leaves[0].path, listener: ref, delivered: false,
-                           forwarded: false, reasons: reasons, translatedTo: text(dnat), dnat: dnat, limits: limits.isEmpty ? nil : limits)
+        return TraceResult(
+            verdict: .conditional, path: leaves[0].path, listener: ref, delivered: false,
+            forwarded: false, reasons: reasons, translatedTo: text(dnat), dnat: dnat, limits: limits.isEmpty ? nil : limits)
     }
 }

@@ -1,7 +1,7 @@
 import Dispatch
 import HostModel
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Symbolic exposure: every distinct question (family, protocol, destination, port) is walked once per input
@@ -60,7 +60,9 @@ extension Evaluator {
                                 for el in set.set.elements where !el.isIntervalEnd && !el.isCatchAll {
                                     let b = el.key.bytes.prefix(16)
                                     let n = b.firstIndex(of: 0) ?? b.endIndex
-                                    if n > 0, b[..<n].allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) { names.append(String(decoding: b[..<n], as: UTF8.self)) }
+                                    if n > 0, b[..<n].allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) {
+                                        names.append(String(decoding: b[..<n], as: UTF8.self))
+                                    }
                                 }
                             }
                             if let d = l.dreg { ifnameRegs.remove(d) }
@@ -128,7 +130,9 @@ extension Evaluator {
                 for p in L4Proto.allCases {
                     let ports = (rs.natPorts[fam]?[p] ?? []).sorted()
                     for d in own { for port in ports { add(Question(family: fam, proto: p, daddr: d, dport: port)) } }
-                    for (d, dports) in others { for port in (dports[p] ?? []).sorted() { add(Question(family: fam, proto: p, daddr: d, dport: port)) } }
+                    for (d, dports) in others {
+                        for port in (dports[p] ?? []).sorted() { add(Question(family: fam, proto: p, daddr: d, dport: port)) }
+                    }
                 }
             }
         }
@@ -145,9 +149,10 @@ extension Evaluator {
             for (gi, g) in grid.enumerated() {
                 guard let cell = cells[qi][gi] else { continue }
                 for piece in cell.forwarded {
-                    let k = ForwardKey(proto: q.proto, family: q.family, daddr: q.daddr, dport: q.dport, target: piece.target,
-                                       namespace: piece.namespace, listener: piece.listener, interface: g.name, exists: g.exists,
-                                       verdict: piece.verdict, leaf: piece.leafKey)
+                    let k = ForwardKey(
+                        proto: q.proto, family: q.family, daddr: q.daddr, dport: q.dport, target: piece.target,
+                        namespace: piece.namespace, listener: piece.listener, interface: g.name, exists: g.exists,
+                        verdict: piece.verdict, leaf: piece.leafKey)
                     if fwd[k] != nil {
                         fwd[k]?.add(memo.intern(piece.region), piece.reasons, limits: piece.limits)
                     } else {
@@ -159,8 +164,9 @@ extension Evaluator {
                     // One shared copy per distinct set: listeners and ports under the same rules get equal sets.
                     let region = memo.intern(seg.region)
                     for li in seg.listeners {
-                        let key = RegionKey(family: q.family, interface: g.name, exists: g.exists, local: g.local,
-                                            daddr: q.daddr, dport: q.dport, verdict: seg.verdict, leaf: seg.leafPathKey)
+                        let key = RegionKey(
+                            family: q.family, interface: g.name, exists: g.exists, local: g.local,
+                            daddr: q.daddr, dport: q.dport, verdict: seg.verdict, leaf: seg.leafPathKey)
                         acc[li, default: [:]][key, default: Accum(sets: [], path: seg.path, reasons: seg.reasons)]
                             .add(region, seg.reasons, limits: seg.limits)
                     }
@@ -208,8 +214,9 @@ extension Evaluator {
         out.reserveCapacity(grid.count)
         for g in grid {
             if loopDst && !g.local && snapshot.sysctls.routeLocalnet["all"] != true { out.append(nil); continue }
-            let pkt = makePacket(family: q.family, proto: q.proto, saddr: addressBytes(0, q.family), daddr: q.daddr,
-                                 sport: nil, dport: q.dport, iif: g.name)
+            let pkt = makePacket(
+                family: q.family, proto: q.proto, saddr: addressBytes(0, q.family), daddr: q.daddr,
+                sport: nil, dport: q.dport, iif: g.name)
             let start = initialThread(pkt, region: AddressSet.full(q.family))
             let stages = stages(for: pkt)
             let tied = Evaluator.tiedGroups(stages)
@@ -224,14 +231,17 @@ extension Evaluator {
                 leaves = rec.leaves.map { rebase($0, onto: start.pkt) }
                 keys = rec.keys
             } else {
-                var walker = Walker(rs: rs, routing: routing, sysctls: snapshot.sysctls, stages: stages,
-                                    symbolic: true, cache: cache)
+                var walker = Walker(
+                    rs: rs, routing: routing, sysctls: snapshot.sysctls, stages: stages,
+                    symbolic: true, cache: cache)
                 walker.recordObservations = memoizable
                 leaves = walker.run(start)
                 keys = leaves.map(Evaluator.pathKey)
                 if memoizable && (walks[wk]?.count ?? 0) < 8 {
-                    walks[wk, default: []].append(WalkRecord(leaves: leaves, keys: keys, daddr: q.daddr, interface: g.name,
-                                                             touched: walker.touched, interfaceGuards: walker.interfaceGuards))
+                    walks[wk, default: []].append(
+                        WalkRecord(
+                            leaves: leaves, keys: keys, daddr: q.daddr, interface: g.name,
+                            touched: walker.touched, interfaceGuards: walker.interfaceGuards))
                 }
             }
             let forwarded = !g.local && isLocal ? forwardPieces(leaves, keys: keys, proto: q.proto) : []
@@ -247,8 +257,10 @@ extension Evaluator {
     /// between orders (accepted or not, by which listener) become conditional, with the reason. A difference that
     /// delivers in no order (drop in one, reject in another, DNAT to another host) keeps the first order's verdict:
     /// it changes no listener's exposure.
-    func orderAmbiguity(_ base: [Segment], stages: [Stage], groups: [Range<Int>], start: EvalThread, cache: SymbolicCache,
-                        proto: L4Proto) -> [Segment] {
+    func orderAmbiguity(
+        _ base: [Segment], stages: [Stage], groups: [Range<Int>], start: EvalThread, cache: SymbolicCache,
+        proto: L4Proto
+    ) -> [Segment] {
         guard let family = start.region?.family else { return base }
         /// Delivery outcomes only: a drop, a reject and no local outcome at all (DNAT to another host) are alike.
         func byKey(_ segs: [Segment]) -> [String: AddressSet] {
@@ -302,8 +314,10 @@ extension Evaluator {
                         for r in t.reasons where !reasons.contains(r) { reasons.append(r) }
                     }
                     if !reasons.contains(reason) { reasons.append(reason) }
-                    next.append(Segment(region: amb, verdict: .conditional, listeners: ls, path: s.path, reasons: reasons,
-                                        leafPathKey: "?" + s.leafPathKey + reasons.joined()))
+                    next.append(
+                        Segment(
+                            region: amb, verdict: .conditional, listeners: ls, path: s.path, reasons: reasons,
+                            leafPathKey: "?" + s.leafPathKey + reasons.joined()))
                 }
                 // Sources only the other order delivers (or lets reach a listener at all).
                 let rest = d.subtracting(AddressSet.unionAll(family, segments.map(\.region)))
@@ -313,8 +327,10 @@ extension Evaluator {
                         if r.isEmpty { continue }
                         var reasons = t.reasons
                         if !reasons.contains(reason) { reasons.append(reason) }
-                        next.append(Segment(region: r, verdict: .conditional, listeners: t.listeners, path: t.path, reasons: reasons,
-                                            leafPathKey: "?" + t.leafPathKey + reasons.joined()))
+                        next.append(
+                            Segment(
+                                region: r, verdict: .conditional, listeners: t.listeners, path: t.path, reasons: reasons,
+                                leafPathKey: "?" + t.leafPathKey + reasons.joined()))
                     }
                 }
                 segments = next

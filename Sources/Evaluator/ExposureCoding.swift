@@ -51,9 +51,10 @@ extension ListenerExposure {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: Keys.self)
-        self.init(listener: try c.get("listener"), summary: try c.get("summary"), interfaces: try c.interfaceList("interfaces"),
-                  acceptedSources: try c.get("acceptedSources"), reasons: try c.get("reasons"), regions: try c.get("regions"),
-                  viaPorts: try c.get("viaPorts"), acceptedRanges: try c.get("acceptedRanges"), limits: try c.getIfPresent("limits"))
+        self.init(
+            listener: try c.get("listener"), summary: try c.get("summary"), interfaces: try c.interfaceList("interfaces"),
+            acceptedSources: try c.get("acceptedSources"), reasons: try c.get("reasons"), regions: try c.get("regions"),
+            viaPorts: try c.get("viaPorts"), acceptedRanges: try c.get("acceptedRanges"), limits: try c.getIfPresent("limits"))
     }
 }
 
@@ -78,10 +79,11 @@ extension ExposureRegion {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: Keys.self)
-        self.init(family: try c.get("family"), interface: try c.interfaceName(), interfaceExists: try c.get("interfaceExists"),
-                  destination: try c.get("destination"), destinationPort: try c.get("destinationPort"), sources: try c.get("sources"),
-                  omittedSources: try c.get("omittedSources"), sourceCount: try c.get("sourceCount"), verdict: try c.get("verdict"),
-                  path: try c.get("path"), reasons: try c.get("reasons"), limits: try c.getIfPresent("limits"))
+        self.init(
+            family: try c.get("family"), interface: try c.interfaceName(), interfaceExists: try c.get("interfaceExists"),
+            destination: try c.get("destination"), destinationPort: try c.get("destinationPort"), sources: try c.get("sources"),
+            omittedSources: try c.get("omittedSources"), sourceCount: try c.get("sourceCount"), verdict: try c.get("verdict"),
+            path: try c.get("path"), reasons: try c.get("reasons"), limits: try c.getIfPresent("limits"))
     }
 }
 
@@ -107,10 +109,11 @@ extension ForwardedPort {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: Keys.self)
-        self.init(proto: try c.get("proto"), family: try c.get("family"), port: try c.get("port"), target: try c.get("target"),
-                  destinations: try c.get("destinations"), interfaces: try c.interfaceList("interfaces"), sources: try c.get("sources"),
-                  reasons: try c.get("reasons"), regions: try c.get("regions"), namespace: try c.getIfPresent("namespace"),
-                  listener: try c.getIfPresent("listener"), summary: try c.get("summary"))
+        self.init(
+            proto: try c.get("proto"), family: try c.get("family"), port: try c.get("port"), target: try c.get("target"),
+            destinations: try c.get("destinations"), interfaces: try c.interfaceList("interfaces"), sources: try c.get("sources"),
+            reasons: try c.get("reasons"), regions: try c.get("regions"), namespace: try c.getIfPresent("namespace"),
+            listener: try c.getIfPresent("listener"), summary: try c.get("summary"))
         namespaceNames = try c.getIfPresent("namespaceNames") ?? []
         limits = try c.getIfPresent("limits")
     }

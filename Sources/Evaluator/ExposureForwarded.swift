@@ -68,10 +68,12 @@ extension Evaluator {
                 case .drop, .reject: continue
                 }
                 if let b = blindSpot, !reasons.contains(b) { reasons.append(b) }
-                out.append(ForwardPiece(target: target, namespace: o?.namespace, listener: o?.listener,
-                                        verdict: reasons.isEmpty ? .accept : .conditional,
-                                        leafKey: Self.extendedKey(keys[i], l.path, end.path),
-                                        region: r, path: end.path, reasons: reasons, limits: end.limits))
+                out.append(
+                    ForwardPiece(
+                        target: target, namespace: o?.namespace, listener: o?.listener,
+                        verdict: reasons.isEmpty ? .accept : .conditional,
+                        leafKey: Self.extendedKey(keys[i], l.path, end.path),
+                        region: r, path: end.path, reasons: reasons, limits: end.limits))
             }
         }
         return out
@@ -107,9 +109,10 @@ extension Evaluator {
             let set = memo.union(k.family, a.sets)
             let listed = memo.describe(set)
             let dest = memo.text(k.daddr, k.family)
-            let region = ExposureRegion(family: k.family, interface: k.interface, interfaceExists: k.exists, destination: dest,
-                                        destinationPort: k.dport, sources: listed.0, omittedSources: listed.1, sourceCount: Double(set.count),
-                                        verdict: k.verdict, path: a.path, reasons: a.reasons, limits: a.limits.isEmpty ? nil : a.limits)
+            let region = ExposureRegion(
+                family: k.family, interface: k.interface, interfaceExists: k.exists, destination: dest,
+                destinationPort: k.dport, sources: listed.0, omittedSources: listed.1, sourceCount: Double(set.count),
+                verdict: k.verdict, path: a.path, reasons: a.reasons, limits: a.limits.isEmpty ? nil : a.limits)
             var g = groups[gk] ?? Group(sources: AddressSet(family: k.family))
             if groups[gk] == nil { gorder.append(gk) }
             g.regions.append(region)
@@ -124,11 +127,14 @@ extension Evaluator {
         for gk in gorder {
             guard let g = groups[gk] else { continue }
             let half: Double = gk.family == .ipv4 ? 2_147_483_648 : 85_070_591_730_234_615_865_843_651_857_942_052_864
-            let summary: ExposureSummary = g.accepted.values.contains { Double(memo.count($0)) >= half } ? .public
+            let summary: ExposureSummary =
+                g.accepted.values.contains { Double(memo.count($0)) >= half }
+                ? .public
                 : (g.regions.contains { $0.verdict == .conditional } ? .conditional : .restricted)
-            var port = ForwardedPort(proto: gk.proto, family: gk.family, port: gk.dport, target: gk.target, destinations: g.dests,
-                                     interfaces: g.ifaces.sorted(), sources: Evaluator.describe(g.sources, routeLocalnet: localnet).0,
-                                     reasons: g.reasons, regions: g.regions, namespace: gk.namespace, listener: gk.listener, summary: summary)
+            var port = ForwardedPort(
+                proto: gk.proto, family: gk.family, port: gk.dport, target: gk.target, destinations: g.dests,
+                interfaces: g.ifaces.sorted(), sources: Evaluator.describe(g.sources, routeLocalnet: localnet).0,
+                reasons: g.reasons, regions: g.regions, namespace: gk.namespace, listener: gk.listener, summary: summary)
             if let ns = gk.namespace, let i = peers.labels.firstIndex(of: ns) { port.namespaceNames = peers.names[i] }
             var limits: [String] = []
             for r in g.regions { for x in r.limits ?? [] where !limits.contains(x) { limits.append(x) } }

@@ -22,8 +22,10 @@ public struct ExposureDocument: Encodable, Sendable {
     /// Streams the document in chunks of about `chunkSize` bytes, byte for byte what `JSONEncoder` writes with
     /// `[.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]`: a large host's report is hundreds of megabytes, which
     /// the encoder's tree held several times over.
-    public func writeJSON<E: Error>(terminator: [UInt8] = [], chunkSize: Int = 64 * 1024,
-                                    to sink: (UnsafeBufferPointer<UInt8>) throws(E) -> Void) throws(E) {
+    public func writeJSON<E: Error>(
+        terminator: [UInt8] = [], chunkSize: Int = 64 * 1024,
+        to sink: (UnsafeBufferPointer<UInt8>) throws(E) -> Void
+    ) throws(E) {
         try SnapshotJSONWriter.stream(chunkSize: chunkSize, terminator: terminator, to: sink) { w in
             var o = w.openObject(0)
             w.key(&o, "caveats"); w.strings(caveats, indent: 2)

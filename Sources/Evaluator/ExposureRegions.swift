@@ -129,12 +129,18 @@ extension Evaluator {
             case .undecidable: .conditional
             }
         }
-        let overlapping = leaves.contains { !$0.assumptions.isEmpty || { if case .undecidable = $0.kind { return true }; return false }($0) }
+        let overlapping = leaves.contains {
+            !$0.assumptions.isEmpty
+                || {
+                    if case .undecidable = $0.kind { return true }; return false
+                }($0)
+        }
         if !overlapping {
             return leaves.indices.compactMap { i in
                 guard let r = leaves[i].region, !r.isEmpty, leaves[i].kind != .forwarded, let li = listeners[i] else { return nil }
-                return Segment(region: r, verdict: verdictOf(leaves[i].kind), listeners: [li], path: leaves[i].path, reasons: [], leafPathKey: key(i),
-                               limits: leaves[i].limits)
+                return Segment(
+                    region: r, verdict: verdictOf(leaves[i].kind), listeners: [li], path: leaves[i].path, reasons: [], leafPathKey: key(i),
+                    limits: leaves[i].limits)
             }
         }
         var cuts = Set<UInt128>()
@@ -160,8 +166,9 @@ extension Evaluator {
             if decided {
                 let best = active.min { leaves[$0].assumptions.count < leaves[$1].assumptions.count } ?? first
                 guard leaves[best].kind != .forwarded, let li = listeners[best] else { continue }
-                seg = Segment(region: AddressSet(family: fam, sorted: [lo...hi]), verdict: verdictOf(leaves[best].kind), listeners: [li],
-                              path: leaves[best].path, reasons: [], leafPathKey: key(best), limits: leaves[best].limits)
+                seg = Segment(
+                    region: AddressSet(family: fam, sorted: [lo...hi]), verdict: verdictOf(leaves[best].kind), listeners: [li],
+                    path: leaves[best].path, reasons: [], leafPathKey: key(best), limits: leaves[best].limits)
             } else {
                 var reasons: [String] = []
                 var limits: [String] = []
@@ -173,8 +180,9 @@ extension Evaluator {
                 var ls: [Int] = []
                 for i in active { if let li = listeners[i], !ls.contains(li) { ls.append(li) } }
                 if ls.isEmpty { continue }
-                seg = Segment(region: AddressSet(family: fam, sorted: [lo...hi]), verdict: .conditional, listeners: ls,
-                              path: leaves[first].path, reasons: reasons, leafPathKey: "?" + key(first) + reasons.joined(), limits: limits)
+                seg = Segment(
+                    region: AddressSet(family: fam, sorted: [lo...hi]), verdict: .conditional, listeners: ls,
+                    path: leaves[first].path, reasons: reasons, leafPathKey: "?" + key(first) + reasons.joined(), limits: limits)
             }
             let k = "\(seg.verdict)|\(seg.listeners)|\(seg.leafPathKey)|\(seg.limits)"
             if let g = groups[k] {
@@ -218,7 +226,8 @@ extension Evaluator {
             let region = ExposureRegion(
                 family: k.family, interface: k.interface, interfaceExists: k.exists,
                 destination: memo.text(k.daddr, k.family), destinationPort: k.dport,
-                sources: listed.0, omittedSources: listed.1, sourceCount: Double(memo.count(set)), verdict: k.verdict, path: a.path, reasons: a.reasons,
+                sources: listed.0, omittedSources: listed.1, sourceCount: Double(memo.count(set)), verdict: k.verdict, path: a.path,
+                reasons: a.reasons,
                 limits: a.limits.isEmpty ? nil : a.limits)
             out.append(region)
             let reaches = k.verdict == .accept || k.verdict == .conditional
@@ -249,14 +258,25 @@ extension Evaluator {
         for (ik, s) in ifaceSets {
             guard let info = ifaceInfo[ik] else { continue }
             let routable = memo.allRoutable(s)
-            acceptedRanges.append(AcceptedRanges(family: info.family, interface: info.name, interfaceExists: info.exists, set: s, allRoutable: routable))
+            acceptedRanges.append(
+                AcceptedRanges(family: info.family, interface: info.name, interfaceExists: info.exists, set: s, allRoutable: routable))
         }
         acceptedRanges.sort { a, b in
             if a.interface != b.interface { return a.interface < b.interface }
             return a.family == .ipv4 && b.family == .ipv6
         }
         let summary: ExposureSummary
-        if publicHit { summary = .public } else if conditionalRemote { summary = .conditional } else if !acceptedRemote.isEmpty { summary = .restricted } else if acceptedLocal { summary = .localOnly } else { summary = .blocked }
+        if publicHit {
+            summary = .public
+        } else if conditionalRemote {
+            summary = .conditional
+        } else if !acceptedRemote.isEmpty {
+            summary = .restricted
+        } else if acceptedLocal {
+            summary = .localOnly
+        } else {
+            summary = .blocked
+        }
         // Indices are sorted, not the regions themselves: moving a region moves a dozen strings and arrays.
         let order = out.indices.sorted { ia, ib in
             let a = out[ia], b = out[ib]
@@ -280,8 +300,9 @@ extension Evaluator {
         for region in out where region.verdict != .drop && region.verdict != .reject {
             for x in region.limits ?? [] where !limits.contains(x) { limits.append(x) }
         }
-        return ListenerExposure(listener: l, summary: summary, interfaces: ifaces.sorted(), acceptedSources: sources,
-                                reasons: reasons, regions: out, viaPorts: via.sorted(), acceptedRanges: acceptedRanges,
-                                limits: limits.isEmpty ? nil : limits)
+        return ListenerExposure(
+            listener: l, summary: summary, interfaces: ifaces.sorted(), acceptedSources: sources,
+            reasons: reasons, regions: out, viaPorts: via.sorted(), acceptedRanges: acceptedRanges,
+            limits: limits.isEmpty ? nil : limits)
     }
 }

@@ -78,8 +78,10 @@ struct HostRouting: Sendable {
                 }
             }
             if p6 == nil, let first = i.addresses.first(where: { $0.family == .ipv6 }), let ip = IPv6Address(first.address) { p6 = ip.bytes }
-            ifs.append(Iface(index: i.index, name: i.name, loopback: i.isLoopback || i.name == "lo", kind: i.kind,
-                             v4: v4, v6: v6, primaryV4: p4, primaryV6: p6))
+            ifs.append(
+                Iface(
+                    index: i.index, name: i.name, loopback: i.isLoopback || i.name == "lo", kind: i.kind,
+                    v4: v4, v6: v6, primaryV4: p4, primaryV6: p6))
         }
         let kinds = Dictionary(s.interfaces.map { ($0.name, $0.kind ?? "") }, uniquingKeysWith: { a, _ in a })
         for (k, i) in s.interfaces.enumerated() where k < ifs.count {
@@ -99,20 +101,29 @@ struct HostRouting: Sendable {
             let cidr = CIDR(address: ip, prefixLength: Int(r.prefixLength))
             var dev = r.deviceIndex
             if dev == 0, let name = r.device, let n = bn[name] { dev = ifs[n].index }
-            let e = RouteEntry(range: cidr.valueRange, prefixLength: Int(r.prefixLength), table: r.table,
-                               type: RTN.from(r.type), device: dev, metric: r.metric)
+            let e = RouteEntry(
+                range: cidr.valueRange, prefixLength: Int(r.prefixLength), table: r.table,
+                type: RTN.from(r.type), device: dev, metric: r.metric)
             all[r.family, default: []].append(e)
             if r.table == 255, e.type == RTN.local || e.type == RTN.broadcast { loc[r.family, default: []].append(e) }
         }
         // Interface addresses are local even when the snapshot carries no local table (hand-built snapshots).
         for i in ifs {
-            for v in i.v4 { loc[.ipv4, default: []].append(RouteEntry(range: v...v, prefixLength: 32, table: 255, type: RTN.local, device: i.index, metric: 0)) }
-            for v in i.v6 { loc[.ipv6, default: []].append(RouteEntry(range: v...v, prefixLength: 128, table: 255, type: RTN.local, device: i.index, metric: 0)) }
+            for v in i.v4 {
+                loc[.ipv4, default: []].append(RouteEntry(range: v...v, prefixLength: 32, table: 255, type: RTN.local, device: i.index, metric: 0))
+            }
+            for v in i.v6 {
+                loc[.ipv6, default: []].append(RouteEntry(range: v...v, prefixLength: 128, table: 255, type: RTN.local, device: i.index, metric: 0))
+            }
             if i.loopback {
                 // The kernel adds `local 127.0.0.0/8 dev lo` with 127.0.0.1/8 on lo.
-                if i.v4.contains(where: { $0 >> 24 == 127 }), !(loc[.ipv4] ?? []).contains(where: { $0.prefixLength == 8 && $0.range.lowerBound == UInt128(127) << 24 }) {
-                    loc[.ipv4, default: []].append(RouteEntry(range: (UInt128(127) << 24)...((UInt128(128) << 24) - 1), prefixLength: 8,
-                                                              table: 255, type: RTN.local, device: i.index, metric: 0))
+                if i.v4.contains(where: { $0 >> 24 == 127 }),
+                    !(loc[.ipv4] ?? []).contains(where: { $0.prefixLength == 8 && $0.range.lowerBound == UInt128(127) << 24 })
+                {
+                    loc[.ipv4, default: []].append(
+                        RouteEntry(
+                            range: (UInt128(127) << 24)...((UInt128(128) << 24) - 1), prefixLength: 8,
+                            table: 255, type: RTN.local, device: i.index, metric: 0))
                 }
             }
         }
@@ -120,8 +131,10 @@ struct HostRouting: Sendable {
         routes = all
         var tables: [IPFamily: [UInt32]] = [:]
         for fam in IPFamily.allCases {
-            let rules = s.routes.rules.filter { $0.family == fam && $0.action == "to_tbl" && $0.source == nil && $0.destination == nil && $0.iifname == nil && $0.fwmark == nil }
-                .sorted { $0.priority < $1.priority }
+            let rules = s.routes.rules.filter {
+                $0.family == fam && $0.action == "to_tbl" && $0.source == nil && $0.destination == nil && $0.iifname == nil && $0.fwmark == nil
+            }
+            .sorted { $0.priority < $1.priority }
             tables[fam] = rules.isEmpty ? [255, 254, 253] : rules.map(\.table)
         }
         lookupTables = tables
@@ -148,7 +161,9 @@ struct HostRouting: Sendable {
             var byTable: [UInt32: [RouteEntry]] = [:]
             for e in routes[fam] ?? [] {
                 // A later route with the same range and no lower metric never wins a lookup.
-                if byTable[e.table]?.contains(where: { $0.range == e.range && $0.prefixLength == e.prefixLength && $0.metric <= e.metric }) == true { continue }
+                if byTable[e.table]?.contains(where: { $0.range == e.range && $0.prefixLength == e.prefixLength && $0.metric <= e.metric }) == true {
+                    continue
+                }
                 byTable[e.table, default: []].append(e)
             }
             tableRoutes[fam] = byTable
@@ -177,7 +192,11 @@ struct HostRouting: Sendable {
         if let e = localExact[family]?[v] { return e }
         var best: RouteEntry?
         for e in localPrefixes[family] ?? [] where e.range.contains(v) {
-            if best == nil || e.prefixLength > best!.prefixLength || (e.prefixLength == best!.prefixLength && e.type == RTN.local && best!.type != RTN.local) { best = e }
+            if best == nil || e.prefixLength > best!.prefixLength
+                || (e.prefixLength == best!.prefixLength && e.type == RTN.local && best!.type != RTN.local)
+            {
+                best = e
+            }
         }
         return best
     }
@@ -216,7 +235,9 @@ struct HostRouting: Sendable {
         for t in lookupTables[family] ?? [] {
             var best: RouteEntry?
             for e in tableRoutes[family]?[t] ?? [] where e.range.contains(v) {
-                if best == nil || e.prefixLength > best!.prefixLength || (e.prefixLength == best!.prefixLength && e.metric < best!.metric) { best = e }
+                if best == nil || e.prefixLength > best!.prefixLength || (e.prefixLength == best!.prefixLength && e.metric < best!.metric) {
+                    best = e
+                }
             }
             if t == 255, best == nil, let l = localEntry(family, v) { best = l }
             if let b = best { return b }

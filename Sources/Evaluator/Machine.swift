@@ -154,12 +154,18 @@ struct Walker {
 
     static func buildMartians(_ fam: IPFamily, routeLocalnet: Bool) -> AddressSet {
         if fam == .ipv4 {
-            var r: [ClosedRange<UInt128>] = [0...((UInt128(1) << 24) - 1), (UInt128(0xe) << 28)...((UInt128(0xf) << 28) - 1), UInt128(UInt32.max)...UInt128(UInt32.max)]
+            var r: [ClosedRange<UInt128>] = [
+                0...((UInt128(1) << 24) - 1), (UInt128(0xe) << 28)...((UInt128(0xf) << 28) - 1), UInt128(UInt32.max)...UInt128(UInt32.max)
+            ]
             if !routeLocalnet { r.append((UInt128(127) << 24)...((UInt128(128) << 24) - 1)) }
             return AddressSet(family: .ipv4, ranges: r)
         }
-        return AddressSet(family: .ipv6, ranges: [1...1, (UInt128(0xffff) << 32)...((UInt128(0xffff) << 32) | UInt128(UInt32.max)),
-                                                  (UInt128(0xff) << 120)...UInt128.max])
+        return AddressSet(
+            family: .ipv6,
+            ranges: [
+                1...1, (UInt128(0xffff) << 32)...((UInt128(0xffff) << 32) | UInt128(UInt32.max)),
+                (UInt128(0xff) << 120)...UInt128.max
+            ])
     }
 
     mutating func run(_ initial: EvalThread) -> [Leaf] {
@@ -168,7 +174,10 @@ struct Walker {
         while var t = work.popLast() {
             budget -= 1
             if budget < 0 {
-                leaves.append(Leaf(region: t.region, kind: .undecidable("too many undecidable branches"), packet: t.pkt, path: t.path, assumptions: t.assumptions, limits: t.allLimits))
+                leaves.append(
+                    Leaf(
+                        region: t.region, kind: .undecidable("too many undecidable branches"), packet: t.pkt, path: t.path,
+                        assumptions: t.assumptions, limits: t.allLimits))
                 continue
             }
             step(&t)
@@ -180,8 +189,9 @@ struct Walker {
 
     func chainStep(_ t: EvalThread, _ action: String, handle: UInt64?) -> PathStep {
         let b = currentBase(t)
-        return PathStep(table: rs.tables[t.table].name, family: rs.tables[t.table].family.rawValue, chain: rs.tables[t.table].chains[t.chain].name,
-                        hook: b?.hook.rawValue ?? "", priority: b?.priority ?? 0, handle: handle, action: action)
+        return PathStep(
+            table: rs.tables[t.table].name, family: rs.tables[t.table].family.rawValue, chain: rs.tables[t.table].chains[t.chain].name,
+            hook: b?.hook.rawValue ?? "", priority: b?.priority ?? 0, handle: handle, action: action)
     }
 
     func currentBase(_ t: EvalThread) -> CompiledRuleset.BaseRef? {
@@ -305,9 +315,10 @@ struct Walker {
     /// End of a base chain (or `return` in it): its policy decides. Returns false when the branch ended.
     mutating func endBase(_ t: inout EvalThread) -> Bool {
         guard let b = currentBase(t) else { return false }
-        let step = PathStep(table: rs.tables[b.table].name, family: rs.tables[b.table].family.rawValue,
-                            chain: rs.tables[b.table].chains[b.chain].name, hook: b.hook.rawValue,
-                            priority: b.priority, handle: nil, action: "policy \(b.policy.rawValue)")
+        let step = PathStep(
+            table: rs.tables[b.table].name, family: rs.tables[b.table].family.rawValue,
+            chain: rs.tables[b.table].chains[b.chain].name, hook: b.hook.rawValue,
+            priority: b.priority, handle: nil, action: "policy \(b.policy.rawValue)")
         t.path.append(step)
         if b.policy == .drop { leaf(t, .drop); return false }
         t.inChain = false
@@ -372,7 +383,8 @@ struct Walker {
         }
         if !t.pkt.local {
             // Martian sources: loopback addresses never arrive from outside.
-            let loopSrc = Walker.martianSources(fam, routeLocalnet: sysctls.routeLocalnet["all"] == true || sysctls.routeLocalnet[t.pkt.arrivalName] == true)
+            let loopSrc = Walker.martianSources(
+                fam, routeLocalnet: sysctls.routeLocalnet["all"] == true || sysctls.routeLocalnet[t.pkt.arrivalName] == true)
             if let region = t.region {
                 let bad = isect(region, loopSrc)
                 if !bad.isEmpty {

@@ -36,7 +36,7 @@ extension Walker {
         "IPv6 traffic class/flow label", "IPv6 payload length", "IPv6 hop limit", "TCP sequence number", "TCP data offset",
         "TCP window/checksum", "TCP options", "UDP length/checksum", "UDP payload", "transport header", "inner header payload",
         "dynamic set data", "conntrack field", "interface group", "cpu", "routing by packet mark", "byte order conversion of source address",
-        "unmodelled meta key",
+        "unmodelled meta key"
     ]
 
     func readU32Host(_ regs: [UInt8], _ off: Int) -> UInt32 {
@@ -93,7 +93,9 @@ extension Walker {
         case 16: store(&t, d, [p.l4])
         case 19:
             let daddr = addressValue(p.daddr)
-            let pt: UInt8 = HostRouting.isMulticast(p.family, daddr) ? 2 : (p.family == .ipv4 && routing.addressType(.ipv4, daddr, device: nil) == RTN.broadcast ? 1 : 0)
+            let pt: UInt8 =
+                HostRouting.isMulticast(p.family, daddr)
+                ? 2 : (p.family == .ipv4 && routing.addressType(.ipv4, daddr, device: nil) == RTN.broadcast ? 1 : 0)
             store(&t, d, [pt])
         case 0: taint(&t, d, 4, "packet length")
         case 2: store(&t, d, hostU32(0))
@@ -177,7 +179,11 @@ extension Walker {
         case 11:
             if reply { store(&t, d, be16(p.dport)) } else if p.sportKnown { store(&t, d, be16(p.sport)) } else { taint(&t, d, 2, "source port") }
         case 12:
-            if reply { if p.sportKnown { store(&t, d, be16(p.sport)) } else { taint(&t, d, 2, "source port") } } else { store(&t, d, be16(p.origDport)) }
+            if reply {
+                if p.sportKnown { store(&t, d, be16(p.sport)) } else { taint(&t, d, 2, "source port") }
+            } else {
+                store(&t, d, be16(p.origDport))
+            }
         default:
             taint(&t, d, 16, "conntrack field")
         }
@@ -235,7 +241,8 @@ extension Walker {
             }
             for i in 0..<len {
                 t.regs[d + i] = UInt8(truncatingIfNeeded: words[i / 4] >> (8 * UInt32(i % 4)))
-                t.tags[d + i] = anyTag ? ByteTag(kind: 2, index: reasonIndex(&t, "byte order conversion of source address"), mask: 0, xor: 0) : .concrete
+                t.tags[d + i] =
+                    anyTag ? ByteTag(kind: 2, index: reasonIndex(&t, "byte order conversion of source address"), mask: 0, xor: 0) : .concrete
             }
         default:
             taint(&t, b.dreg, len, "unmodelled meta key")
@@ -253,7 +260,8 @@ extension Walker {
             for k in 0..<n {
                 t.regs[d + i + k] = src[i + n - 1 - k]
                 let tag = stag[i + n - 1 - k]
-                t.tags[d + i + k] = tag.kind == 1 ? ByteTag(kind: 2, index: reasonIndex(&t, "byte order conversion of source address"), mask: 0, xor: 0) : tag
+                t.tags[d + i + k] =
+                    tag.kind == 1 ? ByteTag(kind: 2, index: reasonIndex(&t, "byte order conversion of source address"), mask: 0, xor: 0) : tag
             }
             i += n
         }

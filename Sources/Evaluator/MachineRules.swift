@@ -76,7 +76,9 @@ extension Walker {
                             t.pkt.markBits = p.value; t.pkt.markKnown = p.known
                         } else if t.tags[off..<(off + 4)].allSatisfy({ $0.kind == 0 }) {
                             t.pkt.mark = readU32Host(t.regs, off)
-                        } else { t.pkt.mark = nil }
+                        } else {
+                            t.pkt.mark = nil
+                        }
                     }
                     continue
                 }
@@ -144,7 +146,11 @@ extension Walker {
                 // matches then, `until` before. A first packet is far shorter than 64 KiB.
                 guard let used = q.consumed else { unknown(&t, "quota (its usage was not recorded)"); continue }
                 let over: Bool
-                if used >= q.bytes { over = true } else if q.bytes - used > 65535 { over = false } else {
+                if used >= q.bytes {
+                    over = true
+                } else if q.bytes - used > 65535 {
+                    over = false
+                } else {
                     unknown(&t, "quota almost used up"); continue
                 }
                 if q.inverted {
@@ -195,7 +201,8 @@ extension Walker {
     /// remembered bit by bit for a following `meta mark set`. Consumes the bitwise; false when the pattern is absent.
     func partialMark(_ t: inout EvalThread, _ d: UInt32, _ exprs: [Expression]) -> Bool {
         guard t.expr < exprs.count, case .bitwise(let b) = exprs[t.expr], b.op == 0, b.sreg == d, b.length == 4,
-              let off = regOffset(b.dreg), off + 4 <= EvalThread.registerBytes else { return false }
+            let off = regOffset(b.dreg), off + 4 <= EvalThread.registerBytes
+        else { return false }
         func host32(_ x: Bytes?, _ dflt: UInt32) -> UInt32 {
             guard let x = x?.bytes, x.count >= 4 else { return dflt }
             return readU32Host(x, 0)
@@ -225,7 +232,11 @@ extension Walker {
         if p.base == .transport, o <= 3, o + n > 2 {
             var port = [UInt8(t.pkt.dport >> 8), UInt8(t.pkt.dport & 0xff)]
             for i in 0..<n where o + i == 2 || o + i == 3 { port[o + i - 2] = bytes[i] }
-            if known { t.pkt.dport = UInt16(port[0]) << 8 | UInt16(port[1]) } else { t.pkt.notModelled = "destination port rewritten from packet data" }
+            if known {
+                t.pkt.dport = UInt16(port[0]) << 8 | UInt16(port[1])
+            } else {
+                t.pkt.notModelled = "destination port rewritten from packet data"
+            }
         }
         let (start, len) = fam == .ipv4 ? (16, 4) : (24, 16)
         if p.base == .network, o < start + len, o + n > start {

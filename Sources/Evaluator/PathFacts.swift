@@ -65,7 +65,8 @@ extension Evaluator {
         for s in sources {
             guard let r = AddressSet.parseRange(s, family) else { continue }
             let span = r.upperBound - r.lowerBound
-            for v in [r.lowerBound, r.lowerBound + span / 2 + 1, r.lowerBound + span / 4, r.upperBound] where v <= r.upperBound && !martian.contains(v) {
+            for v in [r.lowerBound, r.lowerBound + span / 2 + 1, r.lowerBound + span / 4, r.upperBound]
+            where v <= r.upperBound && !martian.contains(v) {
                 return addressBytes(v, family)
             }
         }
@@ -78,7 +79,8 @@ extension Evaluator {
         var out: [PublishedPath] = []
         for f in forwarded {
             guard let region = f.regions.first(where: { $0.verdict != .drop && $0.verdict != .reject }),
-                  let src = representative(region.sources, f.family), let dst = IPAddress(region.destination) else { continue }
+                let src = representative(region.sources, f.family), let dst = IPAddress(region.destination)
+            else { continue }
             let pkt = makePacket(family: f.family, proto: f.proto, saddr: src, daddr: dst.bytes, sport: nil, dport: f.port, iif: region.interface)
             let noNat = stages(for: pkt).filter { if case .chain(let b) = $0 { return !b.isNat } else { return true } }
             let r = walkPacket(pkt, stages: noNat, proto: f.proto)
@@ -92,22 +94,32 @@ extension Evaluator {
     public func openForwarding() -> [OpenForwarding] {
         var out: [OpenForwarding] = []
         for fam in IPFamily.allCases where (fam == .ipv4 ? snapshot.sysctls.ipForward : snapshot.sysctls.ipv6Forwarding) == true {
-            let candidates = fam == .ipv4 ? ["203.0.113.77", "198.51.100.77", "192.0.2.77", "100.64.0.77"]
+            let candidates =
+                fam == .ipv4
+                ? ["203.0.113.77", "198.51.100.77", "192.0.2.77", "100.64.0.77"]
                 : ["2001:db8:ffff::77", "2001:db8:fffe::77", "3fff::77"]
             // Link-local routes are never forwarded.
-            let routes = (routing.routes[fam] ?? []).filter { $0.type == RTN.unicast && $0.table == 254 && !(fam == .ipv6 && $0.range.lowerBound >> 118 == 0x3fa) }
-            guard let src = candidates.compactMap({ IPAddress($0) }).first(where: { a in
-                !routes.contains { $0.range.contains(addressValue(a.bytes)) && $0.prefixLength > 0 } && !routing.isLocal(fam, addressValue(a.bytes))
-            }) else { continue }
+            let routes = (routing.routes[fam] ?? []).filter {
+                $0.type == RTN.unicast && $0.table == 254 && !(fam == .ipv6 && $0.range.lowerBound >> 118 == 0x3fa)
+            }
+            guard
+                let src = candidates.compactMap({ IPAddress($0) }).first(where: { a in
+                    !routes.contains { $0.range.contains(addressValue(a.bytes)) && $0.prefixLength > 0 }
+                        && !routing.isLocal(fam, addressValue(a.bytes))
+                })
+            else { continue }
             for r in routes {
                 guard let dst = forwardTarget(r, fam), let oif = routing.iface(index: r.device) else { continue }
                 // From the host's own addressed links, not from its container bridges (containers reaching out is by
                 // design) nor from bridge ports (their packets reach IP on the bridge).
-                for iif in routing.interfaces where !iif.loopback && iif.index != r.device && iif.kind != "bridge"
-                    && (fam == .ipv4 ? !iif.v4.isEmpty : iif.v6.contains { $0 >> 118 != 0x3fa }) {
+                for iif in routing.interfaces
+                where !iif.loopback && iif.index != r.device && iif.kind != "bridge"
+                    && (fam == .ipv4 ? !iif.v4.isEmpty : iif.v6.contains { $0 >> 118 != 0x3fa })
+                {
                     if out.contains(where: { $0.family == fam && $0.from == iif.name && $0.to == oif.name }) { continue }
                     let results = [(L4Proto.tcp, UInt16(22)), (.udp, 53), (.tcp, 8443)].map { proto, port in
-                        let pkt = makePacket(family: fam, proto: proto, saddr: src.bytes, daddr: addressBytes(dst, fam), sport: nil, dport: port, iif: iif.name)
+                        let pkt = makePacket(
+                            family: fam, proto: proto, saddr: src.bytes, daddr: addressBytes(dst, fam), sport: nil, dport: port, iif: iif.name)
                         return walkPacket(pkt, stages: stages(for: pkt), proto: proto)
                     }
                     guard results.allSatisfy({ $0.verdict == .accept && $0.forwarded }) else { continue }

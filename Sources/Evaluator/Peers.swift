@@ -18,8 +18,9 @@ struct Peers: Sendable {
     init(_ s: Snapshot) {
         for n in s.namespaces {
             guard n.entered else { unread.append(n.label); continue }
-            let snap = Snapshot(host: s.host, listeners: n.listeners, interfaces: n.interfaces, routes: n.routes, sysctls: n.sysctls,
-                                firewall: n.firewall, privileges: s.privileges)
+            let snap = Snapshot(
+                host: s.host, listeners: n.listeners, interfaces: n.interfaces, routes: n.routes, sysctls: n.sysctls,
+                firewall: n.firewall, privileges: s.privileges)
             let i = evaluators.count
             evaluators.append(Evaluator(snapshot: snap))
             labels.append(n.label)
@@ -62,10 +63,12 @@ extension Evaluator {
         let label = peers.labels[i]
         let index = e.routing.localDevice(fam, d) ?? 0
         let name = e.routing.iface(index: index)?.name ?? "if\(index)"
-        let pkt = e.makePacket(family: fam, proto: proto, saddr: l.packet.saddr, daddr: l.packet.daddr,
-                               sport: l.packet.sportKnown ? l.packet.sport : nil, dport: l.packet.dport, iif: name)
-        let entry0 = PathStep(table: "", family: fam.rawValue, chain: "", hook: "routing", priority: 0, handle: nil,
-                              action: "into \(label) on \(name)")
+        let pkt = e.makePacket(
+            family: fam, proto: proto, saddr: l.packet.saddr, daddr: l.packet.daddr,
+            sport: l.packet.sportKnown ? l.packet.sport : nil, dport: l.packet.dport, iif: name)
+        let entry0 = PathStep(
+            table: "", family: fam.rawValue, chain: "", hook: "routing", priority: 0, handle: nil,
+            action: "into \(label) on \(name)")
         if e.rs.bases.isEmpty && e.blindSpot == nil {
             // No chain in that namespace (most containers): the socket lookup alone decides, for every source.
             var leaf = l
@@ -76,8 +79,9 @@ extension Evaluator {
             return [PeerOutcome(leaf: leaf, listener: ref, namespace: label)]
         }
         let symbolic = l.region != nil
-        var walker = Walker(rs: e.rs, routing: e.routing, sysctls: e.snapshot.sysctls, stages: e.stages(for: pkt), symbolic: symbolic,
-                            cache: symbolic ? SymbolicCache() : nil)
+        var walker = Walker(
+            rs: e.rs, routing: e.routing, sysctls: e.snapshot.sysctls, stages: e.stages(for: pkt), symbolic: symbolic,
+            cache: symbolic ? SymbolicCache() : nil)
         let entry = entry0
         let arrival = addressText(d, fam)
         return walker.run(e.initialThread(pkt, region: l.region)).map { pl in
@@ -86,8 +90,11 @@ extension Evaluator {
             leaf.assumptions = l.assumptions + pl.assumptions.filter { !l.assumptions.contains($0) }
             leaf.limits = l.limits + pl.limits.filter { !l.limits.contains($0) }
             if let blind = e.blindSpot, pl.kind == .accept { leaf.kind = .undecidable("\(label): \(blind)") }
-            let ref = pl.kind == .forwarded ? nil : e.listenerFor(pl.packet, proto: proto)
-                .map { ListenerRef(e.snapshot.listeners[$0], namespace: label, arrival: arrival) }
+            let ref =
+                pl.kind == .forwarded
+                ? nil
+                : e.listenerFor(pl.packet, proto: proto)
+                    .map { ListenerRef(e.snapshot.listeners[$0], namespace: label, arrival: arrival) }
             return PeerOutcome(leaf: leaf, listener: ref, namespace: label)
         }
     }

@@ -110,8 +110,10 @@ public enum ProbeLine {
                     case 0x62: out.append(0x08)
                     case 0x66: out.append(0x0c)
                     case 0x75:
-                        guard i + 4 < b.count, let v = UInt32(String(decoding: UnsafeBufferPointer(rebasing: b[(i + 1)...(i + 4)]), as: UTF8.self), radix: 16),
-                              let scalar = Unicode.Scalar(v) else { throw fail("bad \\u escape", at: i - 1) }
+                        guard i + 4 < b.count,
+                            let v = UInt32(String(decoding: UnsafeBufferPointer(rebasing: b[(i + 1)...(i + 4)]), as: UTF8.self), radix: 16),
+                            let scalar = Unicode.Scalar(v)
+                        else { throw fail("bad \\u escape", at: i - 1) }
                         out.append(contentsOf: Array(String(Character(scalar)).utf8))
                         i += 4
                     default: out.append(b[i])
@@ -150,7 +152,9 @@ public enum ProbeLine {
         try expect(0x7b, "'{'")
         var fields = Fields()
         ws()
-        if i < b.count, b[i] == 0x7d { i += 1 } else {
+        if i < b.count, b[i] == 0x7d {
+            i += 1
+        } else {
             while true {
                 ws()
                 let keyAt = i
@@ -206,8 +210,9 @@ public enum ProbeLine {
         guard !iif.isEmpty else { throw ProbeLineError(message: "field 'iif' must not be empty", column: iifColumn) }
         let (src, srcColumn) = try str(.src)
         let (dst, dstColumn) = try str(.dst)
-        let probe = Probe(proto: proto, src: src, dst: dst, sport: try port(.sport, optional: true),
-                          dport: try port(.dport, optional: false) ?? 0, iif: iif)
+        let probe = Probe(
+            proto: proto, src: src, dst: dst, sport: try port(.sport, optional: true),
+            dport: try port(.dport, optional: false) ?? 0, iif: iif)
         return ParsedProbe(probe: probe, srcColumn: srcColumn, dstColumn: dstColumn, iifColumn: iifColumn)
     }
 }

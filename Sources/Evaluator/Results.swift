@@ -139,8 +139,10 @@ public struct TraceResult: Codable, Sendable, Equatable {
     /// Rate limits and quotas the packet passed (nft syntax): a first connection gets through them. Nil when none.
     public var limits: [String]?
 
-    public init(verdict: PacketVerdict, path: [PathStep], listener: ListenerRef?, delivered: Bool, forwarded: Bool,
-                reasons: [String], translatedTo: String?, dnat: Translation? = nil, limits: [String]? = nil) {
+    public init(
+        verdict: PacketVerdict, path: [PathStep], listener: ListenerRef?, delivered: Bool, forwarded: Bool,
+        reasons: [String], translatedTo: String?, dnat: Translation? = nil, limits: [String]? = nil
+    ) {
         self.limits = limits
         self.verdict = verdict
         self.path = path
@@ -215,8 +217,10 @@ public struct ExposureRegion: Codable, Sendable, Equatable {
 
     public static let maxListed = 64
 
-    public init(family: IPFamily, interface: String, interfaceExists: Bool, destination: String, destinationPort: UInt16, sources: [String],
-                omittedSources: Int, sourceCount: Double, verdict: PacketVerdict, path: [PathStep], reasons: [String], limits: [String]? = nil) {
+    public init(
+        family: IPFamily, interface: String, interfaceExists: Bool, destination: String, destinationPort: UInt16, sources: [String],
+        omittedSources: Int, sourceCount: Double, verdict: PacketVerdict, path: [PathStep], reasons: [String], limits: [String]? = nil
+    ) {
         self.limits = limits
         self.family = family
         self.interface = interface
@@ -343,9 +347,11 @@ public struct ForwardedPort: Codable, Sendable, Equatable {
     /// Rate limits and quotas on the way (see `ExposureRegion.limits`); nil when none.
     public var limits: [String]?
 
-    public init(proto: L4Proto, family: IPFamily, port: UInt16, target: String, destinations: [String], interfaces: [String],
-                sources: [String], reasons: [String], regions: [ExposureRegion], namespace: String? = nil, listener: ListenerRef? = nil,
-                summary: ExposureSummary = .restricted) {
+    public init(
+        proto: L4Proto, family: IPFamily, port: UInt16, target: String, destinations: [String], interfaces: [String],
+        sources: [String], reasons: [String], regions: [ExposureRegion], namespace: String? = nil, listener: ListenerRef? = nil,
+        summary: ExposureSummary = .restricted
+    ) {
         self.proto = proto
         self.family = family
         self.port = port

@@ -92,14 +92,19 @@ extension Walker {
         case "comment":
             return .bool(true)
         case "tcp":
-            guard let s0 = le16(b, 0), let s1 = le16(b, 2), let d0 = le16(b, 4), let d1 = le16(b, 6), b.count >= 12 else { return .unknown("xt match tcp (short info)") }
+            guard let s0 = le16(b, 0), let s1 = le16(b, 2), let d0 = le16(b, 4), let d1 = le16(b, 6), b.count >= 12 else {
+                return .unknown("xt match tcp (short info)")
+            }
             guard t.pkt.l4 == 6 else { return .bool(false) }
             let inv = b[11]
             if b[8] != 0 { return .unknown("TCP options") }
             let flagsOK = ((0x02 & b[9]) == b[10]) != (inv & 0x04 != 0)
-            return both(both(portIn(t, source: true, s0, s1, invert: inv & 1 != 0), portIn(t, source: false, d0, d1, invert: inv & 2 != 0)), .bool(flagsOK))
+            return both(
+                both(portIn(t, source: true, s0, s1, invert: inv & 1 != 0), portIn(t, source: false, d0, d1, invert: inv & 2 != 0)), .bool(flagsOK))
         case "udp":
-            guard let s0 = le16(b, 0), let s1 = le16(b, 2), let d0 = le16(b, 4), let d1 = le16(b, 6), b.count >= 9 else { return .unknown("xt match udp (short info)") }
+            guard let s0 = le16(b, 0), let s1 = le16(b, 2), let d0 = le16(b, 4), let d1 = le16(b, 6), b.count >= 9 else {
+                return .unknown("xt match udp (short info)")
+            }
             guard t.pkt.l4 == 17 else { return .bool(false) }
             let inv = b[8]
             return both(portIn(t, source: true, s0, s1, invert: inv & 1 != 0), portIn(t, source: false, d0, d1, invert: inv & 2 != 0))
@@ -187,7 +192,7 @@ extension Walker {
             guard mask & ~t.pkt.markKnown == 0 else { return .unknown("packet mark") }
             return .bool(((t.pkt.markBits & mask) == mark) != (b[8] != 0))
         case "icmp", "icmp6":
-            return .bool(false)   // only ever matches ICMP packets
+            return .bool(false)  // only ever matches ICMP packets
         case "pkttype":
             guard let type = le32(b, 0), let inv = le32(b, 4) else { return .unknown("xt match pkttype (short info)") }
             return .bool((type == 0) != (inv != 0))
@@ -264,7 +269,7 @@ extension Walker {
         if flag(0x200) { cond = both(cond, portCond(t.pkt.origDport, origdstPort, highs[1], 0x200)) }
         if flag(0x400) { cond = both(cond, portCond(t.pkt.dport, replsrcPort, highs[2], 0x400)) }
         if flag(0x800) { cond = both(cond, portCond(sport, repldstPort, highs[3], 0x800)) }
-        if flag(0x1000) { cond = both(cond, .bool(!inv(0x1000))) }   // a NEW packet travels in the original direction
+        if flag(0x1000) { cond = both(cond, .bool(!inv(0x1000))) }  // a NEW packet travels in the original direction
         return cond
     }
 
@@ -275,7 +280,8 @@ extension Walker {
             t.path.append(chainStep(t, "reject", handle: handle))
             leaves.append(Leaf(region: t.region, kind: .reject, packet: t.pkt, path: t.path, assumptions: t.assumptions, limits: t.allLimits))
             return .stop
-        case "LOG", "NFLOG", "TRACE", "TCPMSS", "CLASSIFY", "DSCP", "TOS", "TTL", "HL", "CHECKSUM", "AUDIT", "IDLETIMER", "SECMARK", "CONNSECMARK", "SET":
+        case "LOG", "NFLOG", "TRACE", "TCPMSS", "CLASSIFY", "DSCP", "TOS", "TTL", "HL", "CHECKSUM", "AUDIT", "IDLETIMER", "SECMARK", "CONNSECMARK",
+            "SET":
             return nil
         case "MARK":
             if x.revision == 2, let mark = le32(b, 0), let mask = le32(b, 4) {

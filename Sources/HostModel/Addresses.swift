@@ -89,15 +89,15 @@ public struct IPv6Address: Sendable, Hashable, Comparable, CustomStringConvertib
             if sawGap { tail[tailCount] = v; tailCount += 1 } else { head[headCount] = v; headCount += 1 }
             return true
         }
-        var i = 0, start = 0   // index of the current piece and its first byte
+        var i = 0, start = 0  // index of the current piece and its first byte
         while i < pieces {
             var end = start
             while end < count && b[end] != UInt8(ascii: ":") { end += 1 }
             if end == start {
                 var cur = start
-                if i == 0, pieces > 1, emptyPiece(1) { i += 1; cur = 1 }   // leading "::"
+                if i == 0, pieces > 1, emptyPiece(1) { i += 1; cur = 1 }  // leading "::"
                 if sawGap {
-                    if i == pieces - 1 { break }   // trailing "::"
+                    if i == pieces - 1 { break }  // trailing "::"
                     return nil
                 }
                 sawGap = true
@@ -110,7 +110,8 @@ public struct IPv6Address: Sendable, Hashable, Comparable, CustomStringConvertib
             for k in start..<end where b[k] == UInt8(ascii: ".") { hasDot = true; break }
             if hasDot {
                 guard i == pieces - 1, let v4 = IPv4Address.parse(b, start, end),
-                      append(UInt16(v4 >> 16)), append(UInt16(v4 & 0xffff)) else { return nil }
+                    append(UInt16(v4 >> 16)), append(UInt16(v4 & 0xffff))
+                else { return nil }
             } else {
                 guard end - start <= 4, let v = hexGroup(b, start, end), append(v) else { return nil }
             }

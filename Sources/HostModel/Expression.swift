@@ -293,8 +293,10 @@ public struct Nat: Codable, Sendable, Equatable {
     public var regProtoMin: UInt32?
     public var regProtoMax: UInt32?
     public var flags: UInt32?
-    public init(type: UInt32, family: UInt32, regAddrMin: UInt32? = nil, regAddrMax: UInt32? = nil,
-                regProtoMin: UInt32? = nil, regProtoMax: UInt32? = nil, flags: UInt32? = nil) {
+    public init(
+        type: UInt32, family: UInt32, regAddrMin: UInt32? = nil, regAddrMax: UInt32? = nil,
+        regProtoMin: UInt32? = nil, regProtoMax: UInt32? = nil, flags: UInt32? = nil
+    ) {
         self.type = type; self.family = family; self.regAddrMin = regAddrMin; self.regAddrMax = regAddrMax
         self.regProtoMin = regProtoMin; self.regProtoMax = regProtoMax; self.flags = flags
     }
@@ -365,7 +367,9 @@ public struct Numgen: Codable, Sendable, Equatable {
     public var modulus: UInt32
     public var type: UInt32
     public var offset: UInt32
-    public init(dreg: UInt32, modulus: UInt32, type: UInt32, offset: UInt32) { self.dreg = dreg; self.modulus = modulus; self.type = type; self.offset = offset }
+    public init(dreg: UInt32, modulus: UInt32, type: UInt32, offset: UInt32) {
+        self.dreg = dreg; self.modulus = modulus; self.type = type; self.offset = offset
+    }
 }
 
 public struct HashExpr: Codable, Sendable, Equatable {
@@ -463,7 +467,7 @@ extension Limit {
             let burstText = burst == 0 ? "" : " burst \(Quota.dataText(UInt64(burst)))"
             return "limit rate \(over)\(Quota.dataText(rate))/\(per)\(burstText)"
         }
-        let burstText = burst == 5 ? "" : " burst \(burst) packets"   // nft's default burst is 5 packets
+        let burstText = burst == 5 ? "" : " burst \(burst) packets"  // nft's default burst is 5 packets
         return "limit rate \(over)\(rate)/\(per)\(burstText)"
     }
 }

@@ -21,8 +21,10 @@ public struct Firewall: Codable, Sendable, Equatable {
     /// first connection through `--update --hitcount N`. Nil when they were not read (older snapshots, no access).
     public var recentLists: [RecentList]?
 
-    public init(status: Status, generation: UInt32? = nil, tables: [Table] = [], error: String? = nil, legacyTables: LegacyTables = LegacyTables(),
-                recentLists: [RecentList]? = nil) {
+    public init(
+        status: Status, generation: UInt32? = nil, tables: [Table] = [], error: String? = nil, legacyTables: LegacyTables = LegacyTables(),
+        recentLists: [RecentList]? = nil
+    ) {
         self.status = status
         self.generation = generation
         self.tables = tables

@@ -126,12 +126,13 @@ extension Listener {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let processes = try c.decode([ProcessInfo].self, forKey: .processes)
         let owner = try c.decodeIfPresent(OwnerStatus.self, forKey: .owner) ?? (processes.isEmpty ? .unknown : .known)
-        self.init(proto: try c.decode(L4Proto.self, forKey: .proto), family: try c.decode(IPFamily.self, forKey: .family),
-                  address: try c.decode(String.self, forKey: .address), port: try c.decode(UInt16.self, forKey: .port),
-                  v6only: try c.decode(Bool.self, forKey: .v6only), device: try c.decodeIfPresent(String.self, forKey: .device),
-                  deviceIndex: try c.decode(UInt32.self, forKey: .deviceIndex), uid: try c.decode(UInt32.self, forKey: .uid),
-                  inode: try c.decode(UInt64.self, forKey: .inode), cookie: try c.decode(UInt64.self, forKey: .cookie),
-                  processes: processes, owner: owner)
+        self.init(
+            proto: try c.decode(L4Proto.self, forKey: .proto), family: try c.decode(IPFamily.self, forKey: .family),
+            address: try c.decode(String.self, forKey: .address), port: try c.decode(UInt16.self, forKey: .port),
+            v6only: try c.decode(Bool.self, forKey: .v6only), device: try c.decodeIfPresent(String.self, forKey: .device),
+            deviceIndex: try c.decode(UInt32.self, forKey: .deviceIndex), uid: try c.decode(UInt32.self, forKey: .uid),
+            inode: try c.decode(UInt64.self, forKey: .inode), cookie: try c.decode(UInt64.self, forKey: .cookie),
+            processes: processes, owner: owner)
     }
 }
 

@@ -31,8 +31,10 @@ package struct SnapshotJSONWriter: ~Copyable {
 
     /// Runs `body` on a streaming writer, then writes `terminator`: `sink` receives the output in chunks of about
     /// `chunkSize` bytes until it throws; the first error ends the writing and is rethrown.
-    package static func stream<E: Error>(chunkSize: Int, terminator: [UInt8], to sink: (UnsafeBufferPointer<UInt8>) throws(E) -> Void,
-                                         _ body: (inout SnapshotJSONWriter) -> Void) throws(E) {
+    package static func stream<E: Error>(
+        chunkSize: Int, terminator: [UInt8], to sink: (UnsafeBufferPointer<UInt8>) throws(E) -> Void,
+        _ body: (inout SnapshotJSONWriter) -> Void
+    ) throws(E) {
         var failure: E?
         withoutActuallyEscaping(sink) { sink in
             var writer = SnapshotJSONWriter(chunkSize: chunkSize) { buffer in
@@ -311,9 +313,12 @@ package struct ByteBuffer: ~Copyable {
     /// `v` in decimal, as `"\(v)"` prints it, written straight into the buffer (no String per number).
     package mutating func appendDecimal(_ v: UInt64) {
         if v < 10 { append(48 + UInt8(v)); return }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var digits:
+            (
+                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8
+            ) =
+                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         var n = v
         var count = 0
         withUnsafeMutableBytes(of: &digits) { buf in

@@ -58,9 +58,12 @@ public struct NetworkNamespace: Codable, Sendable, Equatable {
     public var firewall: Firewall
     public var warnings: [String]
 
-    public init(id: NamespaceID, owner: NamespaceOwner? = nil, entered: Bool = true, pids: [Int32] = [], listeners: [Listener] = [], interfaces: [Interface] = [],
-                routes: Routing = Routing(), sysctls: Sysctls = Sysctls(), firewall: Firewall = Firewall(status: .absent),
-                warnings: [String] = []) {
+    public init(
+        id: NamespaceID, owner: NamespaceOwner? = nil, entered: Bool = true, pids: [Int32] = [], listeners: [Listener] = [],
+        interfaces: [Interface] = [],
+        routes: Routing = Routing(), sysctls: Sysctls = Sysctls(), firewall: Firewall = Firewall(status: .absent),
+        warnings: [String] = []
+    ) {
         self.id = id
         self.owner = owner
         self.entered = entered

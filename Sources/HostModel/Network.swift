@@ -10,8 +10,10 @@ public struct Interface: Codable, Sendable, Equatable, Hashable {
     /// The device this one is enslaved to (IFLA_MASTER: a bridge, bond or VRF), when it is a port of one.
     public var master: String?
 
-    public init(index: UInt32, name: String, flags: [String] = [], kind: String? = nil, addresses: [InterfaceAddress] = [],
-                master: String? = nil) {
+    public init(
+        index: UInt32, name: String, flags: [String] = [], kind: String? = nil, addresses: [InterfaceAddress] = [],
+        master: String? = nil
+    ) {
         self.index = index
         self.name = name
         self.flags = flags

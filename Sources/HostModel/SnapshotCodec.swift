@@ -37,8 +37,10 @@ public enum SnapshotCodec {
     /// Writes the pretty snapshot (the bytes `encode` returns, then `terminator`) to `sink` in chunks of about
     /// `chunkSize` bytes, so a large snapshot never exists in memory as a whole. `sink` is called until it throws;
     /// the first error ends the writing and is rethrown.
-    public static func write<E: Error>(_ snapshot: Snapshot, terminator: [UInt8] = [], chunkSize: Int = 64 * 1024,
-                                       to sink: (UnsafeBufferPointer<UInt8>) throws(E) -> Void) throws(E) {
+    public static func write<E: Error>(
+        _ snapshot: Snapshot, terminator: [UInt8] = [], chunkSize: Int = 64 * 1024,
+        to sink: (UnsafeBufferPointer<UInt8>) throws(E) -> Void
+    ) throws(E) {
         try SnapshotJSONWriter.stream(chunkSize: chunkSize, terminator: terminator, to: sink) { $0.write(snapshot) }
     }
 

@@ -67,50 +67,69 @@ package struct SnapshotFastReader {
             routes = Slot<Routing>(), sysctls = Slot<Sysctls>(), firewall = Slot<Firewall>(), privileges = Slot<Privileges>(),
             warnings = Slot<[String]>(), namespaces = Slot<[NetworkNamespace]>(), netns = Slot<NamespaceID>()
         try forEachMember { r throws(Declined) in
-            if r.isKey("firewall") { try firewall.set(r.firewall()) }
-            else if r.isKey("host") { try host.set(r.object { r throws(Declined) in
-                HostInfo(hostname: try r.string("hostname"), kernel: try r.string("kernel"),
-                         collectedAt: try r.string("collectedAt"), toolVersion: try r.string("toolVersion"))
-            }) }
-            else if r.isKey("interfaces") { try interfaces.set(r.array { r throws(Declined) in try r.interface() }) }
-            else if r.isKey("listeners") { try listeners.set(r.array { r throws(Declined) in try r.listener() }) }
-            else if r.isKey("namespaces") { try namespaces.set(r.array { r throws(Declined) in try r.namespace() }) }
-            else if r.isKey("netns") { try netns.set(r.namespaceID()) }
-            else if r.isKey("privileges") { try privileges.set(r.object { r throws(Declined) in
-                Privileges(netAdmin: try r.bool("netAdmin"), procFds: try r.bool("procFds"))
-            }) }
-            else if r.isKey("routes") { try routes.set(r.routing()) }
-            else if r.isKey("schema") { try schema.set(r.string()) }
-            else if r.isKey("sysctls") { try sysctls.set(r.sysctls()) }
-            else if r.isKey("warnings") { try warnings.set(r.strings()) }
-            else { throw Declined() }
+            if r.isKey("firewall") {
+                try firewall.set(r.firewall())
+            } else if r.isKey("host") {
+                try host.set(
+                    r.object { r throws(Declined) in
+                        HostInfo(
+                            hostname: try r.string("hostname"), kernel: try r.string("kernel"),
+                            collectedAt: try r.string("collectedAt"), toolVersion: try r.string("toolVersion"))
+                    })
+            } else if r.isKey("interfaces") {
+                try interfaces.set(r.array { r throws(Declined) in try r.interface() })
+            } else if r.isKey("listeners") {
+                try listeners.set(r.array { r throws(Declined) in try r.listener() })
+            } else if r.isKey("namespaces") {
+                try namespaces.set(r.array { r throws(Declined) in try r.namespace() })
+            } else if r.isKey("netns") {
+                try netns.set(r.namespaceID())
+            } else if r.isKey("privileges") {
+                try privileges.set(
+                    r.object { r throws(Declined) in
+                        Privileges(netAdmin: try r.bool("netAdmin"), procFds: try r.bool("procFds"))
+                    })
+            } else if r.isKey("routes") {
+                try routes.set(r.routing())
+            } else if r.isKey("schema") {
+                try schema.set(r.string())
+            } else if r.isKey("sysctls") {
+                try sysctls.set(r.sysctls())
+            } else if r.isKey("warnings") {
+                try warnings.set(r.strings())
+            } else {
+                throw Declined()
+            }
         }
         // Another schema is reported by the plain path, which checks it before anything else.
         let found = try schema.get()
         guard Snapshot.readableSchemas.contains(found) else { throw Declined() }
-        var snapshot = Snapshot(host: try host.get(), listeners: try listeners.get(), interfaces: try interfaces.get(), routes: try routes.get(),
-                        sysctls: try sysctls.get(), firewall: try firewall.get(), privileges: try privileges.get(),
-                        warnings: try warnings.get(), netns: netns.value, namespaces: namespaces.value ?? [])
+        var snapshot = Snapshot(
+            host: try host.get(), listeners: try listeners.get(), interfaces: try interfaces.get(), routes: try routes.get(),
+            sysctls: try sysctls.get(), firewall: try firewall.get(), privileges: try privileges.get(),
+            warnings: try warnings.get(), netns: netns.value, namespaces: namespaces.value ?? [])
         snapshot.schema = found
         return snapshot
     }
 
     mutating func listener() throws(Declined) -> Listener {
         try object { r throws(Declined) in
-            Listener(proto: try r.enumValue("proto"), family: try r.enumValue("family"), address: try r.string("address"),
-                     port: try r.uint("port"), v6only: try r.bool("v6only"), device: try r.stringIfPresent("device"),
-                     deviceIndex: try r.uint("deviceIndex"), uid: try r.uint("uid"), inode: try r.uint("inode"),
-                     cookie: try r.uint("cookie"),
-                     processes: try r.decode("processes") { r throws(Declined) in try r.array { r throws(Declined) in try r.process() } },
-                     owner: try r.enumValue("owner"))
+            Listener(
+                proto: try r.enumValue("proto"), family: try r.enumValue("family"), address: try r.string("address"),
+                port: try r.uint("port"), v6only: try r.bool("v6only"), device: try r.stringIfPresent("device"),
+                deviceIndex: try r.uint("deviceIndex"), uid: try r.uint("uid"), inode: try r.uint("inode"),
+                cookie: try r.uint("cookie"),
+                processes: try r.decode("processes") { r throws(Declined) in try r.array { r throws(Declined) in try r.process() } },
+                owner: try r.enumValue("owner"))
         }
     }
 
     mutating func process() throws(Declined) -> ProcessInfo {
         try object { r throws(Declined) in
-            ProcessInfo(pid: try r.int32("pid"), name: try r.string("name"), exe: try r.stringIfPresent("exe"),
-                        cmdline: try r.decode("cmdline") { r throws(Declined) in try r.strings() },
-                        unit: try r.stringIfPresent("unit"), container: try r.stringIfPresent("container"))
+            ProcessInfo(
+                pid: try r.int32("pid"), name: try r.string("name"), exe: try r.stringIfPresent("exe"),
+                cmdline: try r.decode("cmdline") { r throws(Declined) in try r.strings() },
+                unit: try r.stringIfPresent("unit"), container: try r.stringIfPresent("container"))
         }
     }
 
@@ -346,7 +365,8 @@ package struct SnapshotFastReader {
             return true
         }
         if at(i) == UInt8(ascii: "f"), at(i + 1) == UInt8(ascii: "a"), at(i + 2) == UInt8(ascii: "l"), at(i + 3) == UInt8(ascii: "s"),
-           at(i + 4) == UInt8(ascii: "e") {
+            at(i + 4) == UInt8(ascii: "e")
+        {
             i += 5
             return false
         }
@@ -383,7 +403,7 @@ package struct SnapshotFastReader {
         while true {
             let d = at(i) &- 48
             if d >= 10 { break }
-            guard value != 0 else { throw Declined() }   // a leading zero is not JSON
+            guard value != 0 else { throw Declined() }  // a leading zero is not JSON
             let (times10, o1) = value.multipliedReportingOverflow(by: 10)
             let (sum, o2) = times10.addingReportingOverflow(UInt64(d))
             guard !o1, !o2 else { throw Declined() }

@@ -41,7 +41,7 @@ public struct AttributeTable {
             let rawType = buffer.loadUnaligned(fromByteOffset: offset + 2, as: UInt16.self)
             guard len >= 4, offset + len <= buffer.count else { break }
             let value = UnsafeRawBufferPointer(rebasing: buffer[(offset + 4)..<(offset + len)])
-            let type = rawType & 0x3fff   // NLA_TYPE_MASK
+            let type = rawType & 0x3fff  // NLA_TYPE_MASK
             let attr = Attribute(type: type, isNested: rawType & 0x8000 != 0, value: value)
             if Int(type) >= byType.count { byType += Array(repeating: -1, count: Int(type) + 1 - byType.count) }
             byType[Int(type)] = all.count

@@ -38,9 +38,11 @@ public enum NetlinkError: Error, CustomStringConvertible, Equatable {
 }
 
 func errnoName(_ e: Int32) -> String {
-    let names: [Int32: String] = [1: "EPERM (operation not permitted)", 2: "ENOENT (no such object)", 4: "EINTR (interrupted)",
-                                  13: "EACCES (permission denied)", 16: "EBUSY", 22: "EINVAL (invalid argument)",
-                                  28: "ENOSPC (buffer too small)", 71: "EPROTO", 93: "EPROTONOSUPPORT", 95: "EOPNOTSUPP",
-                                  105: "ENOBUFS (receive buffer overrun)"]
+    let names: [Int32: String] = [
+        1: "EPERM (operation not permitted)", 2: "ENOENT (no such object)", 4: "EINTR (interrupted)",
+        13: "EACCES (permission denied)", 16: "EBUSY", 22: "EINVAL (invalid argument)",
+        28: "ENOSPC (buffer too small)", 71: "EPROTO", 93: "EPROTONOSUPPORT", 95: "EOPNOTSUPP",
+        105: "ENOBUFS (receive buffer overrun)"
+    ]
     return names[e] ?? "errno \(e)"
 }

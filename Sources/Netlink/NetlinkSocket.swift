@@ -93,7 +93,8 @@ public final class NetlinkRecorder {
 
     static func fromEnvironment(protocol proto: Int32) -> NetlinkRecorder? {
         guard let dir = Foundation.ProcessInfo.processInfo.environment["PORTWARDEN_RECORD_NETLINK"], !dir.isEmpty else { return nil }
-        let name = [Int32(NETLINK_NETFILTER): "nfnetlink", Int32(NETLINK_SOCK_DIAG): "sock_diag", Int32(NETLINK_ROUTE): "rtnetlink"][proto] ?? "\(proto)"
+        let name =
+            [Int32(NETLINK_NETFILTER): "nfnetlink", Int32(NETLINK_SOCK_DIAG): "sock_diag", Int32(NETLINK_ROUTE): "rtnetlink"][proto] ?? "\(proto)"
         return NetlinkRecorder(path: "\(dir)/\(name).nlcap")
     }
 

@@ -64,7 +64,7 @@ public struct RulesetAssembler {
         case NFT.newSet: try consumeSet(family: family, attrs)
         case NFT.newSetElem: try consumeElements(family: family, attrs)
         case NFT.newRule: try consumeRule(family: family, attrs)
-        default: break   // objects, flowtables: not part of the model yet
+        default: break  // objects, flowtables: not part of the model yet
         }
     }
 
@@ -114,7 +114,7 @@ public struct RulesetAssembler {
             throw NetlinkError.malformed("table \(name) has unknown family \(family)")
         }
         let key = ObjectKey(family: family, table: name, name: "")
-        if tableIndex[key] != nil { sawOrphan = true; return }   // the same table twice: two passes mixed
+        if tableIndex[key] != nil { sawOrphan = true; return }  // the same table twice: two passes mixed
         tableIndex[key] = tables.count
         tables.append(Table(family: fam, name: name, handle: handle, flags: flags))
     }
@@ -176,10 +176,19 @@ public struct RulesetAssembler {
     /// Hook numbers are per family: NF_INET_* for inet/ip/ip6/bridge, NF_NETDEV_* for netdev, NF_ARP_* for arp.
     static func hook(family: UInt8, number: UInt32) -> Hook? {
         switch family {
-        case 5:   // netdev
-            switch number { case 0: return .ingress; case 1: return .egress; default: return nil }
-        case 3:   // arp: NF_ARP_IN, NF_ARP_OUT, NF_ARP_FORWARD
-            switch number { case 0: return .input; case 1: return .output; case 2: return .forward; default: return nil }
+        case 5:  // netdev
+            switch number {
+            case 0: return .ingress;
+            case 1: return .egress;
+            default: return nil
+            }
+        case 3:  // arp: NF_ARP_IN, NF_ARP_OUT, NF_ARP_FORWARD
+            switch number {
+            case 0: return .input;
+            case 1: return .output;
+            case 2: return .forward;
+            default: return nil
+            }
         default:
             switch number {
             case 0: return .prerouting
@@ -287,12 +296,13 @@ public struct RulesetAssembler {
                     case .value(let b): data = b
                     case .verdict(let vd): verdict = vd
                     }
-                default: break   // timeouts, expiration, per-element expressions and user data
+                default: break  // timeouts, expiration, per-element expressions and user data
                 }
             }
             // A catch-all element (flag 2) has no key.
-            let element = SetElement(key: Bytes(key ?? []), keyEnd: keyEnd.map(Bytes.init), flags: flags,
-                                     verdict: verdict, data: data.map(Bytes.init), objref: objref)
+            let element = SetElement(
+                key: Bytes(key ?? []), keyEnd: keyEnd.map(Bytes.init), flags: flags,
+                verdict: verdict, data: data.map(Bytes.init), objref: objref)
             tables[ti].sets[si].elements.append(element)
         }
     }

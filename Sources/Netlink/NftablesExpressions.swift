@@ -32,7 +32,7 @@ enum ExpressionDecoder {
                 case 3: offset = try Wire.be32(v)
                 case 4: len = try Wire.be32(v)
                 case 5: sreg = try Wire.be32(v)
-                case 6, 7, 8: break   // checksum fix-up of a mangle statement: no effect on matching
+                case 6, 7, 8: break  // checksum fix-up of a mangle statement: no effect on matching
                 default: throw Fallback()
                 }
             }
@@ -77,13 +77,15 @@ enum ExpressionDecoder {
                 case 5: xor = try Wire.dataBytes(v)
                 case 6: op = try Wire.be32(v)
                 case 7: data = try Wire.dataBytes(v)
-                default: throw Fallback()   // e.g. NFTA_BITWISE_SREG2 of newer boolean ops
+                default: throw Fallback()  // e.g. NFTA_BITWISE_SREG2 of newer boolean ops
                 }
             }
             // Ops this version models: 0 mask/xor, 1 lshift, 2 rshift.
             guard let sreg, let dreg, let len, op <= 2 else { throw Fallback() }
-            return .bitwise(Bitwise(sreg: sreg, dreg: dreg, length: len, op: op,
-                                    mask: mask.map(Bytes.init), xor: xor.map(Bytes.init), data: data.map(Bytes.init)))
+            return .bitwise(
+                Bitwise(
+                    sreg: sreg, dreg: dreg, length: len, op: op,
+                    mask: mask.map(Bytes.init), xor: xor.map(Bytes.init), data: data.map(Bytes.init)))
 
         case "byteorder":
             var sreg: UInt32?, dreg: UInt32?, op: UInt32?, len: UInt32?, size: UInt32?
@@ -185,8 +187,10 @@ enum ExpressionDecoder {
                 }
             }
             guard let type, let family else { throw Fallback() }
-            return .nat(Nat(type: type, family: family, regAddrMin: regs[0], regAddrMax: regs[1],
-                            regProtoMin: regs[2], regProtoMax: regs[3], flags: flags))
+            return .nat(
+                Nat(
+                    type: type, family: family, regAddrMin: regs[0], regAddrMax: regs[1],
+                    regProtoMin: regs[2], regProtoMax: regs[3], flags: flags))
 
         case "redir", "masq":
             // NFTA_REDIR_REG_PROTO_MIN=1 _MAX=2 _FLAGS=3; NFTA_MASQ_FLAGS=1 _REG_PROTO_MIN=2 _MAX=3.
@@ -231,7 +235,7 @@ enum ExpressionDecoder {
                 switch t {
                 case 1: group = try Wire.be16(v)
                 case 2: prefix = Wire.string(v)
-                case 3, 4, 6: break   // snaplen, queue threshold, flags: what is logged, not whether the packet passes
+                case 3, 4, 6: break  // snaplen, queue threshold, flags: what is logged, not whether the packet passes
                 case 5: level = try Wire.be32(v)
                 default: throw Fallback()
                 }
@@ -259,7 +263,7 @@ enum ExpressionDecoder {
                 switch t {
                 case 1: bytes = try Wire.be64(v)
                 case 2: flags = try Wire.be32(v)
-                case 4: consumed = try Wire.be64(v)   // NFTA_QUOTA_CONSUMED: run-time state, kept to decide the rule
+                case 4: consumed = try Wire.be64(v)  // NFTA_QUOTA_CONSUMED: run-time state, kept to decide the rule
                 default: throw Fallback()
                 }
             }
@@ -300,7 +304,7 @@ enum ExpressionDecoder {
                 case 2: dreg = try Wire.be32(v)
                 case 4: modulus = try Wire.be32(v)
                 case 7: type = try Wire.be32(v)
-                case 1, 3, 5, 6: break   // source register, length, seed, offset: which value, not whether it matches
+                case 1, 3, 5, 6: break  // source register, length, seed, offset: which value, not whether it matches
                 default: throw Fallback()
                 }
             }
@@ -326,7 +330,7 @@ enum ExpressionDecoder {
             try walk(d) { t, v in
                 switch t {
                 case 1: set = Wire.string(v)
-                case 2, 9: break   // set id (requests only), flags
+                case 2, 9: break  // set id (requests only), flags
                 case 3: op = try Wire.be32(v)
                 case 4: sregKey = try Wire.be32(v)
                 case 5: sregData = try Wire.be32(v)
@@ -347,7 +351,7 @@ enum ExpressionDecoder {
                 case 2: objName = Wire.string(v)
                 case 3: sreg = try Wire.be32(v)
                 case 4: set = Wire.string(v)
-                case 5: break   // set id: requests only
+                case 5: break  // set id: requests only
                 default: throw Fallback()
                 }
             }
@@ -361,7 +365,7 @@ enum ExpressionDecoder {
                 case 1: num = try Wire.be16(v)
                 case 2: total = try Wire.be16(v)
                 case 3: flags = try Wire.be16(v)
-                default: throw Fallback()   // NFTA_QUEUE_SREG_QNUM: the queue comes from a register
+                default: throw Fallback()  // NFTA_QUEUE_SREG_QNUM: the queue comes from a register
                 }
             }
             return .queue(Queue(number: num, total: total, flags: flags))
@@ -376,7 +380,7 @@ enum ExpressionDecoder {
                 case 4: len = try Wire.be32(v)
                 case 5: flags = try Wire.be32(v)
                 case 6: op = try Wire.be32(v)
-                default: throw Fallback()   // NFTA_EXTHDR_SREG: a write (tcp option mangle), not modelled
+                default: throw Fallback()  // NFTA_EXTHDR_SREG: a write (tcp option mangle), not modelled
                 }
             }
             guard let type, let offset, let len else { throw Fallback() }

@@ -3,7 +3,7 @@
 /// The numbers are spelled out here rather than imported from the C headers so the decoder (which also runs on
 /// recorded captures) is plain Swift, and so every value the reader depends on is visible in one place.
 enum NFT {
-    static let subsystem: UInt16 = 10   // NFNL_SUBSYS_NFTABLES
+    static let subsystem: UInt16 = 10  // NFNL_SUBSYS_NFTABLES
 
     // enum nf_tables_msg_types
     static let newTable: UInt16 = 0, getTable: UInt16 = 1
@@ -26,14 +26,14 @@ enum NFT {
 
 /// Attribute numbers, one namespace per nf_tables object.
 enum NFTA {
-    static let listElem: UInt16 = 1                     // NFTA_LIST_ELEM
+    static let listElem: UInt16 = 1  // NFTA_LIST_ELEM
     enum Table { static let name: UInt16 = 1, flags: UInt16 = 2, handle: UInt16 = 4 }
     enum Chain {
         static let table: UInt16 = 1, handle: UInt16 = 2, name: UInt16 = 3, hook: UInt16 = 4, policy: UInt16 = 5
         static let type: UInt16 = 7, flags: UInt16 = 10
     }
     enum Hook { static let hooknum: UInt16 = 1, priority: UInt16 = 2, dev: UInt16 = 3, devs: UInt16 = 4 }
-    static let deviceName: UInt16 = 1                   // NFTA_DEVICE_NAME
+    static let deviceName: UInt16 = 1  // NFTA_DEVICE_NAME
     enum Rule {
         static let table: UInt16 = 1, chain: UInt16 = 2, handle: UInt16 = 3, expressions: UInt16 = 4, userdata: UInt16 = 7
     }
@@ -44,14 +44,14 @@ enum NFTA {
         static let objType: UInt16 = 15, handle: UInt16 = 16
     }
     enum SetDesc { static let concat: UInt16 = 2 }
-    static let setFieldLen: UInt16 = 1                  // NFTA_SET_FIELD_LEN
+    static let setFieldLen: UInt16 = 1  // NFTA_SET_FIELD_LEN
     enum SetElemList { static let table: UInt16 = 1, set: UInt16 = 2, elements: UInt16 = 3 }
     enum SetElem {
         static let key: UInt16 = 1, data: UInt16 = 2, flags: UInt16 = 3, objref: UInt16 = 9, keyEnd: UInt16 = 10
     }
     enum Data { static let value: UInt16 = 1, verdict: UInt16 = 2 }
     enum Verdict { static let code: UInt16 = 1, chain: UInt16 = 2 }
-    static let genID: UInt16 = 1                        // NFTA_GEN_ID
+    static let genID: UInt16 = 1  // NFTA_GEN_ID
 }
 
 /// The nf_tables requests this tool sends. Only GET requests can be built: there is no way to express a change.
@@ -193,7 +193,7 @@ enum Wire {
             switch t {
             case NFTA.Verdict.code: code = Int32(bitPattern: try be32(inner))
             case NFTA.Verdict.chain: chain = string(inner)
-            default: break   // NFTA_VERDICT_CHAIN_ID only appears in requests
+            default: break  // NFTA_VERDICT_CHAIN_ID only appears in requests
             }
         }
         guard let code else { throw NetlinkError.malformed("verdict without a code") }

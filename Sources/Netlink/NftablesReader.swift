@@ -34,8 +34,10 @@ public enum NftablesReader {
     ///   ruleset kept changing for `maxAttempts` passes.
     ///   A receive buffer overrun (ENOBUFS: the kernel dropped replies) also redoes the pass, on a new socket.
     /// - Parameter connect: the socket for a pass (tests replay recorded datagrams through it).
-    public static func read(maxAttempts: Int = 5, rules strategy: RuleDumpStrategy = .perChain,
-                            connect: () throws -> NetlinkSocket = { try NetlinkSocket(protocol: NetlinkSocket.netfilter) }) throws -> RulesetRead {
+    public static func read(
+        maxAttempts: Int = 5, rules strategy: RuleDumpStrategy = .perChain,
+        connect: () throws -> NetlinkSocket = { try NetlinkSocket(protocol: NetlinkSocket.netfilter) }
+    ) throws -> RulesetRead {
         var socket = try connect()
         let attempts = max(1, maxAttempts)
         var overrun: NetlinkError?
@@ -82,7 +84,9 @@ public enum NftablesReader {
                 interrupted = try send(.allRules, on: socket, into: &assembler) || interrupted
             case .perChain:
                 for chain in assembler.chainRefs {
-                    interrupted = try send(.chainRules(family: chain.family, table: chain.table, chain: chain.name), on: socket, into: &assembler) || interrupted
+                    interrupted =
+                        try send(.chainRules(family: chain.family, table: chain.table, chain: chain.name), on: socket, into: &assembler)
+                        || interrupted
                 }
             }
             interrupted = try send(.generation, on: socket, into: &assembler) || interrupted

@@ -51,11 +51,26 @@ public enum RouteNetlink {
         let inet = UInt8(AF_INET), inet6 = UInt8(AF_INET6)
         return [
             (seq, RequestBuilder(type: getLink, flags: flags, seq: seq, header: Array(repeating: 0, count: 16)).bytes, "the link dump (RTM_GETLINK)"),
-            (seq &+ 1, RequestBuilder(type: getAddr, flags: flags, seq: seq &+ 1, header: Array(repeating: 0, count: 8)).bytes, "the address dump (RTM_GETADDR)"),
-            (seq &+ 2, RequestBuilder(type: getRoute, flags: flags, seq: seq &+ 2, header: [inet] + Array(repeating: 0, count: 11)).bytes, "the IPv4 route dump (RTM_GETROUTE)"),
-            (seq &+ 3, RequestBuilder(type: getRoute, flags: flags, seq: seq &+ 3, header: [inet6] + Array(repeating: 0, count: 11)).bytes, "the IPv6 route dump (RTM_GETROUTE)"),
-            (seq &+ 4, RequestBuilder(type: getRule, flags: flags, seq: seq &+ 4, header: [inet] + Array(repeating: 0, count: 11)).bytes, "the IPv4 rule dump (RTM_GETRULE)"),
-            (seq &+ 5, RequestBuilder(type: getRule, flags: flags, seq: seq &+ 5, header: [inet6] + Array(repeating: 0, count: 11)).bytes, "the IPv6 rule dump (RTM_GETRULE)"),
+            (
+                seq &+ 1, RequestBuilder(type: getAddr, flags: flags, seq: seq &+ 1, header: Array(repeating: 0, count: 8)).bytes,
+                "the address dump (RTM_GETADDR)"
+            ),
+            (
+                seq &+ 2, RequestBuilder(type: getRoute, flags: flags, seq: seq &+ 2, header: [inet] + Array(repeating: 0, count: 11)).bytes,
+                "the IPv4 route dump (RTM_GETROUTE)"
+            ),
+            (
+                seq &+ 3, RequestBuilder(type: getRoute, flags: flags, seq: seq &+ 3, header: [inet6] + Array(repeating: 0, count: 11)).bytes,
+                "the IPv6 route dump (RTM_GETROUTE)"
+            ),
+            (
+                seq &+ 4, RequestBuilder(type: getRule, flags: flags, seq: seq &+ 4, header: [inet] + Array(repeating: 0, count: 11)).bytes,
+                "the IPv4 rule dump (RTM_GETRULE)"
+            ),
+            (
+                seq &+ 5, RequestBuilder(type: getRule, flags: flags, seq: seq &+ 5, header: [inet6] + Array(repeating: 0, count: 11)).bytes,
+                "the IPv6 rule dump (RTM_GETRULE)"
+            )
         ]
     }
 
@@ -136,7 +151,7 @@ public enum RouteNetlink {
     static let flagNames: [(UInt32, String)] = [
         (0x1, "up"), (0x2, "broadcast"), (0x8, "loopback"), (0x10, "pointopoint"), (0x40, "running"), (0x80, "noarp"),
         (0x100, "promisc"), (0x200, "allmulti"), (0x400, "master"), (0x800, "slave"), (0x1000, "multicast"),
-        (0x10000, "lower_up"), (0x20000, "dormant"),
+        (0x10000, "lower_up"), (0x20000, "dormant")
     ]
 
     /// IFF_* bits as names, in bit order.
@@ -216,7 +231,8 @@ public enum RouteNetlink {
         let attrs = AttributeTable(UnsafeRawBufferPointer(rebasing: p[12...]))
         let table = attrs[RTA_TABLE]?.u32 ?? UInt32(p[4])
         guard keptTables.contains(table) else { return nil }
-        let dst = attrs[RTA_DST].flatMap { format($0.bytes, family: family) }
+        let dst =
+            attrs[RTA_DST].flatMap { format($0.bytes, family: family) }
             ?? (fam == .ipv4 ? "0.0.0.0" : "::")
         var gateway = attrs[RTA_GATEWAY].flatMap { format($0.bytes, family: family) }
         var oif = attrs[RTA_OIF]?.u32 ?? 0
@@ -231,8 +247,9 @@ public enum RouteNetlink {
         }
         let prefsrc = attrs[RTA_PREFSRC].flatMap { format($0.bytes, family: family) }
         let metric = attrs[RTA_PRIORITY]?.u32 ?? 0
-        return Route(family: fam, table: table, type: routeTypeName(type), destination: dst, prefixLength: dstLen,
-                     gateway: gateway, deviceIndex: oif, preferredSource: prefsrc, metric: metric)
+        return Route(
+            family: fam, table: table, type: routeTypeName(type), destination: dst, prefixLength: dstLen,
+            gateway: gateway, deviceIndex: oif, preferredSource: prefsrc, metric: metric)
     }
 
     static func ruleActionName(_ a: UInt8) -> String {
@@ -271,7 +288,7 @@ public enum RouteNetlink {
             oifname: attrs[FRA_OIFNAME]?.string,
             fwmark: attrs[FRA_FWMARK]?.u32,
             fwmask: attrs[FRA_FWMASK]?.u32,
-            inverted: flags & 0x2 != 0   // FIB_RULE_INVERT
+            inverted: flags & 0x2 != 0  // FIB_RULE_INVERT
         )
     }
 }

@@ -21,8 +21,10 @@ public struct RawSocket: Sendable, Equatable, Hashable {
     /// INET_DIAG_SKV6ONLY; nil when the kernel did not send it (AF_INET).
     public var v6only: Bool?
 
-    public init(family: UInt8, proto: UInt8, state: UInt8, port: UInt16, address: [UInt8], interfaceIndex: UInt32 = 0,
-                cookie: UInt64 = 0, uid: UInt32 = 0, inode: UInt32 = 0, v6only: Bool? = nil) {
+    public init(
+        family: UInt8, proto: UInt8, state: UInt8, port: UInt16, address: [UInt8], interfaceIndex: UInt32 = 0,
+        cookie: UInt64 = 0, uid: UInt32 = 0, inode: UInt32 = 0, v6only: Bool? = nil
+    ) {
         self.family = family; self.proto = proto; self.state = state; self.port = port; self.address = address
         self.interfaceIndex = interfaceIndex; self.cookie = cookie; self.uid = uid; self.inode = inode; self.v6only = v6only
     }
@@ -38,8 +40,8 @@ public enum SockDiag {
         public init(family: UInt8, proto: UInt8, states: UInt32) { self.family = family; self.proto = proto; self.states = states }
     }
 
-    static let tcpListen: UInt32 = 1 << 10   // TCP_LISTEN
-    static let tcpClose: UInt32 = 1 << 7     // TCP_CLOSE: bound, unconnected UDP
+    static let tcpListen: UInt32 = 1 << 10  // TCP_LISTEN
+    static let tcpClose: UInt32 = 1 << 7  // TCP_CLOSE: bound, unconnected UDP
 
     /// The four dumps that make up "every listener", in the order they are sent (and recorded in captures):
     /// TCP/IPv4, TCP/IPv6, UDP/IPv4, UDP/IPv6. AF_UNSPEC is refused by the kernel, so each family is asked separately.
@@ -47,7 +49,7 @@ public enum SockDiag {
         Query(family: UInt8(AF_INET), proto: UInt8(IPPROTO_TCP), states: tcpListen),
         Query(family: UInt8(AF_INET6), proto: UInt8(IPPROTO_TCP), states: tcpListen),
         Query(family: UInt8(AF_INET), proto: UInt8(IPPROTO_UDP), states: tcpClose),
-        Query(family: UInt8(AF_INET6), proto: UInt8(IPPROTO_UDP), states: tcpClose),
+        Query(family: UInt8(AF_INET6), proto: UInt8(IPPROTO_UDP), states: tcpClose)
     ]
 
     static let sizeofInetDiagMsg = 72
@@ -95,8 +97,9 @@ public enum SockDiag {
             if type == UInt16(INET_DIAG_SKV6ONLY), len >= 5 { v6only = payload[offset + 4] != 0 }
             offset += (len + 3) & ~3
         }
-        return RawSocket(family: family, proto: proto, state: state, port: port, address: address, interfaceIndex: ifindex,
-                         cookie: UInt64(cookieHigh) << 32 | UInt64(cookieLow), uid: uid, inode: inode, v6only: v6only)
+        return RawSocket(
+            family: family, proto: proto, state: state, port: port, address: address, interfaceIndex: ifindex,
+            cookie: UInt64(cookieHigh) << 32 | UInt64(cookieLow), uid: uid, inode: inode, v6only: v6only)
     }
 
     /// Decodes the reply datagrams of one dump (as received or recorded): every SOCK_DIAG_BY_FAMILY message.
@@ -131,8 +134,10 @@ public enum SockDiag {
     ///   `udp_diag` module: ENOENT/EAFNOSUPPORT/EOPNOTSUPP/EPROTONOSUPPORT), so the caller can warn instead of failing.
     /// - Parameter connect: a new socket, after the kernel dropped replies (ENOBUFS) on the current one.
     /// - Throws: `NetlinkError` (open, send, receive, or any other kernel refusal; ENOBUFS after three tries).
-    public static func listeners(socket: NetlinkSocket? = nil, unavailable: inout [String],
-                                 connect: () throws -> NetlinkSocket = { try NetlinkSocket(protocol: NetlinkSocket.sockDiag) }) throws -> [RawSocket] {
+    public static func listeners(
+        socket: NetlinkSocket? = nil, unavailable: inout [String],
+        connect: () throws -> NetlinkSocket = { try NetlinkSocket(protocol: NetlinkSocket.sockDiag) }
+    ) throws -> [RawSocket] {
         var nl = try socket ?? connect()
         var out: [RawSocket] = []
         out.reserveCapacity(256)

@@ -85,7 +85,8 @@ extension IncludeScope {
         if rest.hasPrefix("In file included from ") { rest = rest.dropFirst("In file included from ".count) }
         let parts = rest.split(separator: ":", maxSplits: 3, omittingEmptySubsequences: false)
         guard parts.count >= 3, !parts[0].isEmpty, Int(parts[1]) != nil,
-              parts[2].split(separator: "-").allSatisfy({ Int($0) != nil }), !parts[2].isEmpty else { return nil }
+            parts[2].split(separator: "-").allSatisfy({ Int($0) != nil }), !parts[2].isEmpty
+        else { return nil }
         return parts[0]
     }
 }

@@ -21,8 +21,9 @@ public enum PolicyLoader {
         let text = try readText(path)
         var state = LoadState(hostname: hostname, scope: IncludeScope(mainFile: path, allowed: allowInclude))
         let part = try parseFile(text, file: path, state: &state, depth: 0, isMain: true)
-        var policy = Policy(source: path, listeners: part.listeners, forbidden: part.forbidden, checks: part.checks,
-                            suppressions: part.suppressions, files: state.files, sections: state.sections)
+        var policy = Policy(
+            source: path, listeners: part.listeners, forbidden: part.forbidden, checks: part.checks,
+            suppressions: part.suppressions, files: state.files, sections: state.sections)
         policy.warnings = state.warnings
         try validate(policy)
         return policy
@@ -34,8 +35,9 @@ public enum PolicyLoader {
         var state = LoadState(hostname: hostname, scope: IncludeScope(mainFile: file))
         state.files = []
         let part = try parseFile(text, file: file, state: &state, depth: 0, isMain: true)
-        var policy = Policy(source: file, listeners: part.listeners, forbidden: part.forbidden, checks: part.checks,
-                            suppressions: part.suppressions, files: state.files, sections: state.sections)
+        var policy = Policy(
+            source: file, listeners: part.listeners, forbidden: part.forbidden, checks: part.checks,
+            suppressions: part.suppressions, files: state.files, sections: state.sections)
         policy.warnings = state.warnings
         try validate(policy)
         return policy
@@ -110,22 +112,27 @@ public enum PolicyLoader {
             throw .syntax(at: SourceLocation(file: file, line: 1, column: 1), problem: "\(error)")
         }
         let r = NodeReader(file: file)
-        let top = try r.mapping(root, allowed: ["version", "hosts", "include", "listeners", "forbidden", "checks", "suppressions"],
-                                what: "the policy")
+        let top = try r.mapping(
+            root, allowed: ["version", "hosts", "include", "listeners", "forbidden", "checks", "suppressions"],
+            what: "the policy")
         if isMain { for (k, e) in top { state.sections[k] = e.keyLocation } }
         guard let v = top["version"] else {
             throw .invalid(at: r.loc(root), expected: "a `version: 1` key")
         }
         let version = try r.int(v.value, what: "version")
         guard version == Policy.supportedVersion else {
-            throw .invalid(at: r.loc(v.value), expected: "version \(Policy.supportedVersion) (this portwarden reads policy version \(Policy.supportedVersion) only)")
+            throw .invalid(
+                at: r.loc(v.value),
+                expected: "version \(Policy.supportedVersion) (this portwarden reads policy version \(Policy.supportedVersion) only)")
         }
         if let hosts = top["hosts"] {
             let globs = try r.stringList(hosts.value, what: "hosts (hostname globs)")
             if let name = state.hostname, !globs.contains(where: { globMatch($0, name) }) {
                 if isMain {
                     // Named on the command line, so applied; the mismatch is said, not an error (a valid file).
-                    state.warnings.append("\(r.loc(hosts.value)): the policy's hosts: (\(globs.joined(separator: ", "))) does not match this host '\(name)'; applied anyway because it was named with --policy")
+                    state.warnings.append(
+                        "\(r.loc(hosts.value)): the policy's hosts: (\(globs.joined(separator: ", "))) does not match this host '\(name)'; applied anyway because it was named with --policy"
+                    )
                 } else {
                     return Part()
                 }
@@ -138,7 +145,9 @@ public enum PolicyLoader {
                 if let hosts, let name = state.hostname, !hosts.contains(where: { globMatch($0, name) }) { continue }
                 let path = resolve(rel, from: file)
                 guard state.scope.contains(path) else {
-                    throw .invalid(at: r.loc(item), expected: "an include inside the policy's directory tree (\(rel) is outside it; \(IncludeScope.widening) widens it)")
+                    throw .invalid(
+                        at: r.loc(item),
+                        expected: "an include inside the policy's directory tree (\(rel) is outside it; \(IncludeScope.widening) widens it)")
                 }
                 guard depth + 1 <= maxIncludeDepth else {
                     throw .invalid(at: r.loc(item), expected: "at most \(maxIncludeDepth) levels of include")
@@ -188,7 +197,8 @@ public enum PolicyLoader {
     }
 
     static func isCheckKey(_ key: String) -> Bool {
-        !key.isEmpty && key.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
+        !key.isEmpty
+            && key.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
     }
 
     static func resolve(_ rel: String, from file: String) -> String {
@@ -263,7 +273,8 @@ public enum PolicyLoader {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         let nums = parts.compactMap { UInt16($0) }
         guard nums.count == parts.count, (1...2).contains(nums.count), let first = nums.first, let last = nums.last,
-              first >= 1, first <= last else {
+            first >= 1, first <= last
+        else {
             throw .invalid(at: r.loc(n), expected: "a port (1-65535) or a range such as 6000-6063, found '\(text)'")
         }
         return PortRange(first: first, last: last)
@@ -281,7 +292,9 @@ public enum PolicyLoader {
         if let q = m["required"] { l.required = try r.bool(q.value, what: "required (true or false)") }
         if let ns = m["namespace"] { l.namespace = try r.string(ns.value, what: "namespace (a netns, container or pod name)") }
         if l.bind == .loopback, l.exposure != .localOnly, m["exposure"] != nil {
-            throw .invalid(at: r.loc(m["exposure"]?.value ?? n), expected: "exposure: local-only for a listener bound to loopback (a loopback bind cannot be reached from elsewhere)")
+            throw .invalid(
+                at: r.loc(m["exposure"]?.value ?? n),
+                expected: "exposure: local-only for a listener bound to loopback (a loopback bind cannot be reached from elsewhere)")
         }
         if l.bind == .loopback, m["exposure"] == nil { l.exposure = .localOnly }
         return l
@@ -324,7 +337,9 @@ public enum PolicyLoader {
             guard let seq = s.value.sequence else { throw .invalid(at: r.loc(s.value), expected: "sources: a list of CIDR prefixes") }
             for item in seq {
                 let text = try r.string(item, what: "a CIDR prefix such as 10.0.0.0/8")
-                guard let c = CIDR(text) else { throw .invalid(at: r.loc(item), expected: "a CIDR prefix such as 10.0.0.0/8 or 2001:db8::/32, found '\(text)'") }
+                guard let c = CIDR(text) else {
+                    throw .invalid(at: r.loc(item), expected: "a CIDR prefix such as 10.0.0.0/8 or 2001:db8::/32, found '\(text)'")
+                }
                 sources.append(c)
             }
         }
@@ -342,7 +357,11 @@ public enum PolicyLoader {
         if let v = m["unit"] { o.unit = try r.string(v.value, what: "unit (a systemd unit)") }
         if let v = m["user"] {
             let s = try r.string(v.value, what: "user (a numeric uid or root)")
-            if s == "root" { o.uid = 0 } else if let u = UInt32(s) { o.uid = u } else {
+            if s == "root" {
+                o.uid = 0
+            } else if let u = UInt32(s) {
+                o.uid = u
+            } else {
                 throw .invalid(at: r.loc(v.value), expected: "user: a numeric uid or root (snapshots record uids, not names), found '\(s)'")
             }
         }
@@ -366,7 +385,8 @@ public enum PolicyLoader {
         if let s = m["severity"] {
             let text = try r.string(s.value, what: "severity")
             guard let sev = Severity(rawValue: text) else {
-                throw .invalid(at: r.loc(s.value), expected: "severity: one of \(Severity.allCases.map(\.rawValue).joined(separator: ", ")), found '\(text)'")
+                throw .invalid(
+                    at: r.loc(s.value), expected: "severity: one of \(Severity.allCases.map(\.rawValue).joined(separator: ", ")), found '\(text)'")
             }
             o.severity = sev
         }
@@ -446,7 +466,8 @@ struct NodeReader {
         for (k, v) in m {
             guard let key = k.scalar?.string else { throw .invalid(at: loc(k), expected: "a plain key in \(what)") }
             if let allowed, !allowed.contains(key) {
-                throw .invalid(at: loc(k), expected: "one of the keys \(allowed.sorted().joined(separator: ", ")) in \(what), found unknown key '\(key)'")
+                throw .invalid(
+                    at: loc(k), expected: "one of the keys \(allowed.sorted().joined(separator: ", ")) in \(what), found unknown key '\(key)'")
             }
             if let prior = out[key] {
                 throw .invalid(at: loc(k), expected: "each key once in \(what): '\(key)' is already set at line \(prior.keyLine)")

@@ -89,8 +89,10 @@ public struct ExpectedListener: Sendable, Hashable {
     /// `shop/api-7f9c`); globs allowed. The entry then describes a port published to it, not a listener of the host.
     public var namespace: String?
 
-    public init(name: String? = nil, proto: L4Proto, ports: PortRange, bind: BindRule = .any, exposure: AllowedExposure = .public,
-                owner: OwnerRule? = nil, required: Bool = false, location: SourceLocation, namespace: String? = nil) {
+    public init(
+        name: String? = nil, proto: L4Proto, ports: PortRange, bind: BindRule = .any, exposure: AllowedExposure = .public,
+        owner: OwnerRule? = nil, required: Bool = false, location: SourceLocation, namespace: String? = nil
+    ) {
         self.name = name
         self.proto = proto
         self.ports = ports
@@ -152,8 +154,9 @@ public struct PolicyDate: Sendable, Hashable, Comparable, CustomStringConvertibl
     public init?(_ text: String) {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
-              let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
-              (1...12).contains(m), (1...31).contains(d) else { return nil }
+            let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
+            (1...12).contains(m), (1...31).contains(d)
+        else { return nil }
         year = y; month = m; day = d
     }
 
@@ -184,8 +187,10 @@ public struct Suppression: Sendable, Hashable {
     /// Where `rule:`'s value is written, for "no such check" errors.
     public var ruleLocation: SourceLocation
 
-    public init(rule: String, port: UInt16? = nil, proto: L4Proto? = nil, fingerprint: String? = nil, reason: String,
-                expires: PolicyDate? = nil, location: SourceLocation, ruleLocation: SourceLocation? = nil) {
+    public init(
+        rule: String, port: UInt16? = nil, proto: L4Proto? = nil, fingerprint: String? = nil, reason: String,
+        expires: PolicyDate? = nil, location: SourceLocation, ruleLocation: SourceLocation? = nil
+    ) {
         self.rule = rule
         self.ruleLocation = ruleLocation ?? location
         self.port = port
@@ -218,9 +223,11 @@ public struct Policy: Sendable, Hashable {
     /// What the user should know about the policy itself (a `hosts:` selector that does not match this host).
     public var warnings: [String] = []
 
-    public init(source: String, listeners: [ExpectedListener] = [], forbidden: [ForbiddenPorts] = [],
-                checks: [String: CheckOverride] = [:], suppressions: [Suppression] = [], files: [String] = [],
-                sections: [String: SourceLocation] = [:]) {
+    public init(
+        source: String, listeners: [ExpectedListener] = [], forbidden: [ForbiddenPorts] = [],
+        checks: [String: CheckOverride] = [:], suppressions: [Suppression] = [], files: [String] = [],
+        sections: [String: SourceLocation] = [:]
+    ) {
         self.source = source
         self.listeners = listeners
         self.forbidden = forbidden

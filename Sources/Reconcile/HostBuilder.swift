@@ -59,17 +59,20 @@ struct HostBuilder {
         missing.sort()
         if let group = countless.first {
             guard countless.count == 1 else {
-                throw Problem(message: "\(countless.count) extraports groups without port lists: which unlisted port is in which state "
-                              + "cannot be told (nmap 7.90 and later write the lists)", line: group.line, column: group.column)
+                throw Problem(
+                    message: "\(countless.count) extraports groups without port lists: which unlisted port is in which state "
+                        + "cannot be told (nmap 7.90 and later write the lists)", line: group.line, column: group.column)
             }
             guard group.count == missing.count else {
-                throw Problem(message: "extraports count \(group.count) does not match the \(missing.count) scanned ports not listed",
-                              line: group.line, column: group.column)
+                throw Problem(
+                    message: "extraports count \(group.count) does not match the \(missing.count) scanned ports not listed",
+                    line: group.line, column: group.column)
             }
             for key in missing { states[key] = NmapPort(proto: key.proto, port: key.port, state: group.state) }
         } else if let first = missing.first {
-            throw Problem(message: "port \(first.port)/\(first.proto.rawValue) was scanned but the report gives it no state "
-                          + "(\(missing.count) such port(s))")
+            throw Problem(
+                message: "port \(first.port)/\(first.proto.rawValue) was scanned but the report gives it no state "
+                    + "(\(missing.count) such port(s))")
         }
         guard !addresses.isEmpty else { throw Problem(message: "a host without an IPv4 or IPv6 address") }
         return NmapHost(addresses: addresses, status: status, ports: states.keys.sorted().compactMap { states[$0] })

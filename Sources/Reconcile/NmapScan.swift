@@ -112,7 +112,8 @@ enum PortList {
         for part in text.split(separator: ",", omittingEmptySubsequences: false) {
             let bounds = part.split(separator: "-", omittingEmptySubsequences: false)
             guard bounds.count == 1 || bounds.count == 2,
-                  let low = UInt16(bounds[0]), let high = UInt16(bounds[bounds.count - 1]), low <= high else { return nil }
+                let low = UInt16(bounds[0]), let high = UInt16(bounds[bounds.count - 1]), low <= high
+            else { return nil }
             out.append(contentsOf: low...high)
         }
         return out

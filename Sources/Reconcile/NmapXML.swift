@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
 import HostModel
 
@@ -21,15 +21,17 @@ public enum NmapXML {
         }
         if let open = reader.open.last {
             // libxml2 recovers from some errors without telling XMLParser, so the nesting is checked here too.
-            throw NmapParseError(file: file, line: parser.lineNumber, column: parser.columnNumber,
-                                 message: "not well-formed XML: the document ends inside <\(TerminalText.escape(open))>")
+            throw NmapParseError(
+                file: file, line: parser.lineNumber, column: parser.columnNumber,
+                message: "not well-formed XML: the document ends inside <\(TerminalText.escape(open))>")
         }
         guard reader.sawRoot else {
             throw NmapParseError(file: file, line: parser.lineNumber, column: parser.columnNumber, message: "not an nmap XML report (no <nmaprun>)")
         }
         guard !reader.services.isEmpty else {
-            throw NmapParseError(file: file, line: parser.lineNumber, column: parser.columnNumber,
-                                 message: "the report has no <scaninfo>: it does not say which ports were scanned")
+            throw NmapParseError(
+                file: file, line: parser.lineNumber, column: parser.columnNumber,
+                message: "the report has no <scaninfo>: it does not say which ports were scanned")
         }
         return NmapScan(techniques: reader.techniques, hosts: reader.hosts, args: reader.args)
     }
@@ -63,8 +65,10 @@ private final class NmapReader: NSObject, XMLParserDelegate {
         parser.abortParsing()
     }
 
-    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
-                attributes a: [String: String] = [:]) {
+    func parser(
+        _ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+        attributes a: [String: String] = [:]
+    ) {
         guard failure == nil else { return }
         open.append(name)
         if !sawRoot {
@@ -108,8 +112,9 @@ private final class NmapReader: NSObject, XMLParserDelegate {
             do {
                 hosts.append(try built.finish(services: services))
             } catch {
-                failure = NmapParseError(file: file, line: error.line ?? parser.lineNumber, column: error.column ?? parser.columnNumber,
-                                         message: error.message)
+                failure = NmapParseError(
+                    file: file, line: error.line ?? parser.lineNumber, column: error.column ?? parser.columnNumber,
+                    message: error.message)
                 parser.abortParsing()
             }
         default: break

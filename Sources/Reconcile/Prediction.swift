@@ -20,8 +20,10 @@ public enum Prediction: Sendable, Equatable {
 /// kernel answers a TCP RST or an ICMP port unreachable); a drop is filtered; a reject is closed or filtered by its kind.
 public enum Predictor {
     /// The observation `r` implies for a scan with `technique`; a reject is looked up in `firewall` for its kind.
-    public static func predict(_ r: TraceResult, proto: L4Proto, family: IPFamily, technique: ScanTechnique,
-                               firewall: Firewall) -> Prediction {
+    public static func predict(
+        _ r: TraceResult, proto: L4Proto, family: IPFamily, technique: ScanTechnique,
+        firewall: Firewall
+    ) -> Prediction {
         switch r.verdict {
         case .conditional:
             return .either(r.reasons.isEmpty ? "the snapshot cannot decide the verdict" : r.reasons.joined(separator: "; "))
@@ -44,10 +46,12 @@ public enum Predictor {
     /// The `reject` expression of the rule a path step names, when the host's ruleset has it.
     static func rejectKind(_ step: PathStep, in firewall: Firewall) -> Reject? {
         guard let handle = step.handle,
-              let table = firewall.tables.first(where: { $0.name == step.table && $0.family.rawValue == step.family }),
-              let chain = table.chains.first(where: { $0.name == step.chain }),
-              let rule = chain.rules.first(where: { $0.handle == handle }) else { return nil }
-        for case .reject(let r) in rule.expressions where r.type == rejectTCPReset || ((r.type == rejectICMP || r.type == rejectICMPX) && r.code != nil) { return r }
+            let table = firewall.tables.first(where: { $0.name == step.table && $0.family.rawValue == step.family }),
+            let chain = table.chains.first(where: { $0.name == step.chain }),
+            let rule = chain.rules.first(where: { $0.handle == handle })
+        else { return nil }
+        for case .reject(let r) in rule.expressions
+        where r.type == rejectTCPReset || ((r.type == rejectICMP || r.type == rejectICMPX) && r.code != nil) { return r }
         return nil
     }
 
@@ -63,7 +67,7 @@ public enum Predictor {
         switch reject.type {
         case rejectICMP: portUnreachable = reject.code == (family == .ipv4 ? 3 : 4)
         case rejectICMPX: portUnreachable = reject.code == 1
-        default: portUnreachable = false   // not reached: rejectKind passes only the three kinds
+        default: portUnreachable = false  // not reached: rejectKind passes only the three kinds
         }
         guard portUnreachable else { return .filtered }
         return proto == .udp || technique == .connect ? .closed : .filtered

@@ -22,7 +22,7 @@ public struct ReconcileReport: Sendable {
         (.openInScan, "open in the scan, predicted blocked (a model gap or a middlebox)"),
         (.openPredicted, "predicted open, not open in the scan"),
         (.closedOrFiltered, "closed in one, filtered in the other"),
-        (.either, "either (conditional: listed, not compared)"),
+        (.either, "either (conditional: listed, not compared)")
     ]
 
     /// The last line of the text report: counts of compared, agreeing, mismatched and undecided ports.
@@ -35,8 +35,10 @@ public struct ReconcileReport: Sendable {
 
     /// Mismatches per protocol in groups (open in the scan; predicted open; closed against filtered; either).
     public func text() -> String {
-        var lines = ["portwarden reconcile: \(scanFile), scanner \(from) on "
-                     + result.interfaces.map { "\($0.iif) (to \($0.address))" }.joined(separator: ", ")]
+        var lines = [
+            "portwarden reconcile: \(scanFile), scanner \(from) on "
+                + result.interfaces.map { "\($0.iif) (to \($0.address))" }.joined(separator: ", ")
+        ]
         for host in result.hostsNotUp {
             let what = TerminalText.escape("\(host.addresses.joined(separator: ", ")) (nmap: host \(host.status)")
             lines.append("not compared: \(what), no port scanned)")
@@ -60,7 +62,7 @@ public struct ReconcileReport: Sendable {
 
     static func line(_ c: PortComparison) -> String {
         let host = c.address.contains(":") ? "[\(c.address)]" : c.address
-        let reason = c.scanReason.map { " (\(TerminalText.escape($0)))" } ?? ""   // the report's text, whoever wrote it
+        let reason = c.scanReason.map { " (\(TerminalText.escape($0)))" } ?? ""  // the report's text, whoever wrote it
         var why: String
         switch c.predicted {
         case .either(let because): why = because
@@ -73,11 +75,12 @@ public struct ReconcileReport: Sendable {
     /// The same as one JSON object (`portwarden-reconcile/1`) and a newline.
     public func json() throws -> Data {
         let entries = { (cs: [PortComparison]) in cs.map(Entry.init) }
-        let doc = Document(scan: scanFile, from: from,
-                           interfaces: result.interfaces.map { Arrival(address: $0.address, iif: $0.iif) },
-                           summary: Summary(result), mismatches: entries(result.mismatches), either: entries(result.undecided),
-                           notScanned: result.hostsNotUp.map { NotScanned(addresses: $0.addresses, status: $0.status) },
-                           caveats: caveats)
+        let doc = Document(
+            scan: scanFile, from: from,
+            interfaces: result.interfaces.map { Arrival(address: $0.address, iif: $0.iif) },
+            summary: Summary(result), mismatches: entries(result.mismatches), either: entries(result.undecided),
+            notScanned: result.hostsNotUp.map { NotScanned(addresses: $0.addresses, status: $0.status) },
+            caveats: caveats)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return try encoder.encode(doc) + Data("\n".utf8)

@@ -64,7 +64,8 @@ public enum Reconciler {
     ///   - iif: the interface the scan arrives on; nil to take, per scanned address, the one non-loopback interface
     ///     that holds it.
     public static func run(scan: NmapScan, snapshot: Snapshot, evaluator: Evaluator, from: String, iif: String?)
-        throws(ReconcileError) -> Reconciliation {
+        throws(ReconcileError) -> Reconciliation
+    {
         guard let source = IPAddress(from) else { throw .usage("--from '\(TerminalText.escape(from))' is not an IPv4 or IPv6 address") }
         if let iif, !evaluator.hasInterface(named: iif) {
             // As `trace` does: the kernel never sees a packet on a device the host does not have.
@@ -82,11 +83,14 @@ public enum Reconciler {
                     let probe = Probe(proto: port.proto, src: from, dst: address, dport: port.port, iif: arrival)
                     let result: TraceResult
                     do { result = try evaluator.trace(probe) } catch { throw .input(error.description) }
-                    let predicted = Predictor.predict(result, proto: port.proto, family: source.family, technique: technique,
-                                                      firewall: snapshot.firewall)
-                    out.comparisons.append(PortComparison(proto: port.proto, address: address, port: port.port, iif: arrival,
-                                                          scan: port.state, scanReason: port.reason, predicted: predicted,
-                                                          kind: kind(scan: port.state, predicted: predicted), trace: result))
+                    let predicted = Predictor.predict(
+                        result, proto: port.proto, family: source.family, technique: technique,
+                        firewall: snapshot.firewall)
+                    out.comparisons.append(
+                        PortComparison(
+                            proto: port.proto, address: address, port: port.port, iif: arrival,
+                            scan: port.state, scanReason: port.reason, predicted: predicted,
+                            kind: kind(scan: port.state, predicted: predicted), trace: result))
                 }
             }
         }
@@ -106,7 +110,8 @@ public enum Reconciler {
 
     /// The interface a scan of `address` arrives on: `--iif`, or the one non-loopback interface holding the address.
     static func interface(for address: String, source: IPAddress, from: String, iif: String?, snapshot: Snapshot)
-        throws(ReconcileError) -> String {
+        throws(ReconcileError) -> String
+    {
         guard let target = IPAddress(address) else { throw .input("the scan's address '\(TerminalText.escape(address))' is not an IP address") }
         guard target.family == source.family else {
             throw .usage("--from \(from) is \(source.family.rawValue), the scanned address \(address) is \(target.family.rawValue)")

@@ -39,10 +39,11 @@ public struct CodeQualityReporter: Reporter {
         let locations = SARIFLocations(report: report)
         let host = report.result.host.hostname
         return report.result.findings.filter { !$0.isSuppressed }.map { f in
-            Issue(description: description(f, report), check_name: f.ruleId,
-                  fingerprint: SARIFReporter.resultFingerprint(host: host, f),
-                  severity: Self.severity(f, failOnConditional: report.failOnConditional),
-                  location: location(f, locations, report))
+            Issue(
+                description: description(f, report), check_name: f.ruleId,
+                fingerprint: SARIFReporter.resultFingerprint(host: host, f),
+                severity: Self.severity(f, failOnConditional: report.failOnConditional),
+                location: location(f, locations, report))
         }
     }
 

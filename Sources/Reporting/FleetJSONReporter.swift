@@ -52,18 +52,21 @@ public struct FleetJSONReporter: Sendable {
     public func render(_ fleet: FleetReport) -> String {
         let hosts = fleet.hosts.map { h in
             let report = fleet.report(h)
-            return Host(host: h.hostname, kernel: h.result.host.kernel, collectedAt: h.result.host.collectedAt,
-                        report: report.relative(h.file), toolVersion: h.toolVersion, policy: h.result.policySource,
-                        counts: counts(h.result), caveats: h.result.caveats, findings: h.result.findings)
+            return Host(
+                host: h.hostname, kernel: h.result.host.kernel, collectedAt: h.result.host.collectedAt,
+                report: report.relative(h.file), toolVersion: h.toolVersion, policy: h.result.policySource,
+                counts: counts(h.result), caveats: h.result.caveats, findings: h.result.findings)
         }
         let checks = fleet.byCheck.map { g in
             var names: [String] = []
             for item in g.findings where !names.contains(item.host) { names.append(item.host) }
-            return Check(ruleId: g.ruleId, slug: g.slug, severity: g.severity.rawValue, hosts: names,
-                         findings: g.findings.map {
-                             Item(host: $0.host, subject: $0.finding.subject, severity: $0.finding.severity.rawValue,
-                                  conditional: $0.finding.conditional, fingerprint: $0.finding.fingerprint)
-                         })
+            return Check(
+                ruleId: g.ruleId, slug: g.slug, severity: g.severity.rawValue, hosts: names,
+                findings: g.findings.map {
+                    Item(
+                        host: $0.host, subject: $0.finding.subject, severity: $0.finding.severity.rawValue,
+                        conditional: $0.finding.conditional, fingerprint: $0.finding.fingerprint)
+                })
         }
         let doc = Document(schema: Self.schema, tool: Tool(name: "portwarden", version: fleet.toolVersion), hosts: hosts, byCheck: checks)
         let enc = JSONEncoder()

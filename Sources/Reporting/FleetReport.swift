@@ -71,8 +71,10 @@ public struct FleetReport: Sendable {
             let olderIsNewer = (old.collectedAt ?? .distantPast) > (r.collectedAt ?? .distantPast)
             let (keep, drop) = olderIsNewer ? (old, r) : (r, old)
             byName[r.hostname] = keep
-            replaced.append(ReplacedReport(hostname: r.hostname, kept: keep.file, keptAt: keep.result.host.collectedAt,
-                                           dropped: drop.file, droppedAt: drop.result.host.collectedAt))
+            replaced.append(
+                ReplacedReport(
+                    hostname: r.hostname, kept: keep.file, keptAt: keep.result.host.collectedAt,
+                    dropped: drop.file, droppedAt: drop.result.host.collectedAt))
         }
         return (order.compactMap { byName[$0] }, replaced)
     }
@@ -81,8 +83,9 @@ public struct FleetReport: Sendable {
     /// report file as the fallback location (line 1) when the policy is the built-in one.
     public func report(_ host: HostReport) -> Report {
         let policy = host.result.policySource == DefaultPolicy.name ? nil : host.result.policySource
-        return Report(result: host.result, toolVersion: host.toolVersion, baseDirectory: baseDirectory,
-                      failOnConditional: failOnConditional, inputs: ReportInputs(policyFile: policy, snapshotFile: host.file))
+        return Report(
+            result: host.result, toolVersion: host.toolVersion, baseDirectory: baseDirectory,
+            failOnConditional: failOnConditional, inputs: ReportInputs(policyFile: policy, snapshotFile: host.file))
     }
 
     /// The findings that fail the merge: any host's, by `AuditResult.failing`.

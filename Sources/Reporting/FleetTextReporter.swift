@@ -32,7 +32,8 @@ public struct FleetTextReporter: Sendable {
         for f in r.findings where f.isPublicListener && !endpoints.contains(f.shortSubject) { endpoints.append(f.shortSubject) }
         // A report lists listeners only through findings: one without a finding is not known here, so "none" is not said.
         let exposed = endpoints.isEmpty ? "no public listener among its findings" : "public: " + endpoints.joined(separator: ", ")
-        var s = "  \(safe(h.hostname)) (collected \(r.host.collectedAt)): \(parts.joined(separator: ", ")); \(suppressed) suppressed; \(safe(exposed))\n"
+        var s =
+            "  \(safe(h.hostname)) (collected \(r.host.collectedAt)): \(parts.joined(separator: ", ")); \(suppressed) suppressed; \(safe(exposed))\n"
         for c in r.caveats { s += "    caveat: \(safe(c))\n" }
         return s
     }

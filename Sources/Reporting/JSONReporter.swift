@@ -95,8 +95,9 @@ public struct JSONReporter: Reporter {
         struct PolicyInfoIn: Decodable { var source: String; var files: [String] }
         let doc = try decode(Doc.self, fromReport: data)
         let host = HostInfo(hostname: doc.host.hostname, kernel: doc.host.kernel, collectedAt: doc.host.collectedAt, toolVersion: doc.tool.version)
-        let result = AuditResult(host: host, policySource: doc.policy.source, policyFiles: doc.policy.files, findings: doc.findings,
-                                 checks: [], caveats: doc.caveats)
+        let result = AuditResult(
+            host: host, policySource: doc.policy.source, policyFiles: doc.policy.files, findings: doc.findings,
+            checks: [], caveats: doc.caveats)
         return (result, doc.tool.version)
     }
 

@@ -17,19 +17,24 @@ public struct PrometheusReporter: Reporter {
         let host = r.host.hostname
         var out = Exposition(host: host)
         let counts = r.counts
-        out.family("portwarden_findings", "Unsuppressed findings of the last audit, by severity.",
-                   Severity.allCases.reversed().map { ([("severity", $0.rawValue)], counts[$0] ?? 0) })
+        out.family(
+            "portwarden_findings", "Unsuppressed findings of the last audit, by severity.",
+            Severity.allCases.reversed().map { ([("severity", $0.rawValue)], counts[$0] ?? 0) })
         var byCheck: [String: [Severity: Int]] = [:]
         for f in r.findings where !f.isSuppressed { byCheck[f.ruleId, default: [:]][f.severity, default: 0] += 1 }
         let checkSamples = byCheck.keys.sorted().flatMap { id in
             Severity.allCases.reversed().compactMap { s in byCheck[id]?[s].map { ([("check", id), ("severity", s.rawValue)], $0) } }
         }
-        out.family("portwarden_findings_by_check", "Unsuppressed findings of the last audit, by check and severity (checks without findings are left out).", checkSamples)
-        out.family("portwarden_findings_suppressed", "Findings of the last audit waived by a policy suppression.",
-                   [([], r.findings.filter(\.isSuppressed).count)])
+        out.family(
+            "portwarden_findings_by_check", "Unsuppressed findings of the last audit, by check and severity (checks without findings are left out).",
+            checkSamples)
+        out.family(
+            "portwarden_findings_suppressed", "Findings of the last audit waived by a policy suppression.",
+            [([], r.findings.filter(\.isSuppressed).count)])
         if let exposure = report.exposure {
-            out.family("portwarden_listeners", "Listeners by exposure class (public, conditional, restricted, localOnly, blocked).",
-                       Self.exposureClasses.map { ([("exposure", $0.rawValue)], exposure[$0] ?? 0) })
+            out.family(
+                "portwarden_listeners", "Listeners by exposure class (public, conditional, restricted, localOnly, blocked).",
+                Self.exposureClasses.map { ([("exposure", $0.rawValue)], exposure[$0] ?? 0) })
         }
         out.lastRun(at: report.runAt ?? Self.date(r.host.collectedAt), success: true)
         return out.text
@@ -90,10 +95,12 @@ struct Exposition {
     /// `portwarden_last_run_timestamp_seconds` (omitted when the time is unknown) and `portwarden_last_run_success`.
     mutating func lastRun(at date: Date?, success: Bool) {
         if let date {
-            family("portwarden_last_run_timestamp_seconds", "When the last audit ran, in seconds since the Unix epoch.",
-                   [([], Int(date.timeIntervalSince1970.rounded(.down)))])
+            family(
+                "portwarden_last_run_timestamp_seconds", "When the last audit ran, in seconds since the Unix epoch.",
+                [([], Int(date.timeIntervalSince1970.rounded(.down)))])
         }
-        family("portwarden_last_run_success", "1 when the last audit read the host and the policy, 0 when it failed (exit 2 or 3).",
-               [([], success ? 1 : 0)])
+        family(
+            "portwarden_last_run_success", "1 when the last audit read the host and the policy, 0 when it failed (exit 2 or 3).",
+            [([], success ? 1 : 0)])
     }
 }

@@ -74,10 +74,12 @@ public struct Report: Sendable {
     public static let defaultRepositoryURL = "https://github.com/portwarden/portwarden"
 
     /// - Parameter inputs: default: the policy source is taken as the policy file unless it is the built-in one.
-    public init(result: AuditResult, toolVersion: String, repositoryURL: String = Report.defaultRepositoryURL, baseDirectory: String? = nil,
-                color: Bool = false, failOnConditional: Bool = false, inputs: ReportInputs? = nil,
-                baseline: [String: BaselineMark]? = nil, automationCategory: String = "portwarden",
-                exposure: [ExposureSummary: Int]? = nil, runAt: Date? = nil) {
+    public init(
+        result: AuditResult, toolVersion: String, repositoryURL: String = Report.defaultRepositoryURL, baseDirectory: String? = nil,
+        color: Bool = false, failOnConditional: Bool = false, inputs: ReportInputs? = nil,
+        baseline: [String: BaselineMark]? = nil, automationCategory: String = "portwarden",
+        exposure: [ExposureSummary: Int]? = nil, runAt: Date? = nil
+    ) {
         self.result = result
         self.toolVersion = toolVersion
         self.repositoryURL = repositoryURL

@@ -40,14 +40,16 @@ public struct SARIFReporter: Reporter {
                 "name": m.slug,
                 "shortDescription": ["text": m.title],
                 "fullDescription": ["text": m.summary],
-                "help": ["text": "\(m.rationale)\n\nRemediation: \(m.remediation)\n\nFull documentation: `portwarden explain \(m.id)`",
-                         "markdown": "\(m.rationale)\n\n**Remediation:** \(m.remediation)\n\nFull documentation: `portwarden explain \(m.id)`"],
+                "help": [
+                    "text": "\(m.rationale)\n\nRemediation: \(m.remediation)\n\nFull documentation: `portwarden explain \(m.id)`",
+                    "markdown": "\(m.rationale)\n\n**Remediation:** \(m.remediation)\n\nFull documentation: `portwarden explain \(m.id)`"
+                ],
                 "defaultConfiguration": ["level": m.defaultSeverity.sarifLevel],
                 "properties": [
                     "tags": ["security", m.category.rawValue],
                     "security-severity": m.defaultSeverity.securitySeverity,
-                    "precision": "high",
-                ] as [String: Any],
+                    "precision": "high"
+                ] as [String: Any]
             ]
         }
         let locations = SARIFLocations(report: report)
@@ -63,7 +65,7 @@ public struct SARIFReporter: Reporter {
                 "message": ["text": "\(f.message)\(widened) Remediation: \(f.remediation)"],
                 "locations": [locations.location(f)],
                 "partialFingerprints": [Self.fingerprintKey: Self.resultFingerprint(host: host, f)],
-                "properties": props,
+                "properties": props
             ]
             if let mark { r["baselineState"] = mark.state.rawValue }
             if let i = index[f.ruleId] { r["ruleIndex"] = i }
@@ -75,25 +77,36 @@ public struct SARIFReporter: Reporter {
             return r
         }
         return [
-            "tool": ["driver": [
-                "name": "portwarden",
-                "version": report.toolVersion,
-                "semanticVersion": report.toolVersion,
-                "informationUri": report.repositoryURL,
-                "rules": rules,
-            ] as [String: Any]],
+            "tool": [
+                "driver": [
+                    "name": "portwarden",
+                    "version": report.toolVersion,
+                    "semanticVersion": report.toolVersion,
+                    "informationUri": report.repositoryURL,
+                    "rules": rules
+                ] as [String: Any]
+            ],
             "automationDetails": ["id": Self.automationID(category: report.automationCategory, hostname: host)],
             "columnKind": "unicodeCodePoints",
             "results": results,
-            "invocations": [["executionSuccessful": true, "toolExecutionNotifications": report.result.caveats.map { ["message": ["text": $0], "level": "warning"] }] as [String: Any]],
-            "properties": ["hostname": report.result.host.hostname, "collectedAt": report.result.host.collectedAt,
-                           "policy": report.relative(report.result.policySource)],
+            "invocations": [
+                [
+                    "executionSuccessful": true,
+                    "toolExecutionNotifications": report.result.caveats.map { ["message": ["text": $0], "level": "warning"] }
+                ] as [String: Any]
+            ],
+            "properties": [
+                "hostname": report.result.host.hostname, "collectedAt": report.result.host.collectedAt,
+                "policy": report.relative(report.result.policySource)
+            ]
         ]
     }
 
     func properties(_ f: Finding) -> [String: Any] {
-        var p: [String: Any] = ["severity": f.severity.rawValue, "subject": f.subject, "conditional": f.conditional,
-                                "security-severity": f.severity.securitySeverity]
+        var p: [String: Any] = [
+            "severity": f.severity.rawValue, "subject": f.subject, "conditional": f.conditional,
+            "security-severity": f.severity.securitySeverity
+        ]
         if let e = f.evidence {
             p["exposure"] = e.exposure
             p["interfaces"] = e.interfaces

@@ -26,7 +26,8 @@ public struct TextReporter: Reporter {
     public func render(_ report: Report) -> String {
         let r = report.result
         let c = report.color
-        var out = "portwarden \(report.toolVersion) audit of \(Self.safe(r.host.hostname)) (collected \(r.host.collectedAt)), policy \(report.relative(r.policySource))\n"
+        var out =
+            "portwarden \(report.toolVersion) audit of \(Self.safe(r.host.hostname)) (collected \(r.host.collectedAt)), policy \(report.relative(r.policySource))\n"
         for caveat in r.caveats { out += Self.paint("caveat: \(Self.safe(caveat))", "33", c) + "\n" }
         let active = r.findings.filter { !$0.isSuppressed }
         for sev in Severity.allCases.reversed() {
@@ -42,7 +43,8 @@ public struct TextReporter: Reporter {
                 let s = f.suppression
                 let until = s?.expires.map { ", until \($0)" } ?? ""
                 out += "  \(f.ruleId) \(f.slug)  \(subjectText(f))  [\(f.severity.rawValue)]\n"
-                out += "    waived at \(s.map { report.relative($0.location.file) + ":\($0.location.line)" } ?? "?")\(until): \(Self.safe(s?.reason ?? ""))\n"
+                out +=
+                    "    waived at \(s.map { report.relative($0.location.file) + ":\($0.location.line)" } ?? "?")\(until): \(Self.safe(s?.reason ?? ""))\n"
             }
         }
         if r.findings.isEmpty { out += "\nNo findings.\n" }
@@ -57,7 +59,9 @@ public struct TextReporter: Reporter {
     func rawSubject(_ f: Finding) -> String {
         if let l = f.listener { return "\(l.proto.rawValue) \(l.endpoint)" }
         // A candidate rule (`--ruleset`) by its line: its handle exists only in the namespace it was loaded into.
-        if let rule = f.rule { return "\(rule.family) \(rule.table) \(rule.chain) " + (f.rulesetLocation.map { "at \($0.file):\($0.line)" } ?? "#\(rule.handle)") }
+        if let rule = f.rule {
+            return "\(rule.family) \(rule.table) \(rule.chain) " + (f.rulesetLocation.map { "at \($0.file):\($0.line)" } ?? "#\(rule.handle)")
+        }
         return f.subject
     }
 

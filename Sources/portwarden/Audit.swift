@@ -25,7 +25,8 @@ enum FailThreshold: String, CaseInsensitiveArgument {
 struct Audit: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
-        abstract: "Audit this host (or a saved snapshot) against a policy and report findings as text, JSON, SARIF, GitLab Code Quality or Prometheus metrics.",
+        abstract:
+            "Audit this host (or a saved snapshot) against a policy and report findings as text, JSON, SARIF, GitLab Code Quality or Prometheus metrics.",
         discussion: """
             Without --policy the built-in default policy is used (policies/default.yaml): it flags sensitive services \
             reachable beyond loopback, missing or wide-open firewalls, and the other host checks. `portwarden rules` lists \
@@ -97,10 +98,11 @@ struct Audit: ParsableCommand {
                 if format.pointsAtFiles { result.findings = rulesetMap.pointing(result.findings, reaches: reaches) }
             }
             let marks = known.map { FindingWidener.marks(baseline: $0, current: result.findings) }
-            let report = Report(result: result, toolVersion: toolVersion, baseDirectory: FileManager.default.currentDirectoryPath,
-                                color: output == nil && format == .text && terminalWantsColour(), failOnConditional: failOnConditional,
-                                inputs: ReportInputs(policyFile: self.policy, rulesetFile: candidate.ruleset, snapshotFile: source.snapshot),
-                                baseline: marks, exposure: PrometheusReporter.exposureCounts(reaches), runAt: Date())
+            let report = Report(
+                result: result, toolVersion: toolVersion, baseDirectory: FileManager.default.currentDirectoryPath,
+                color: output == nil && format == .text && terminalWantsColour(), failOnConditional: failOnConditional,
+                inputs: ReportInputs(policyFile: self.policy, rulesetFile: candidate.ruleset, snapshotFile: source.snapshot),
+                baseline: marks, exposure: PrometheusReporter.exposureCounts(reaches), runAt: Date())
             try emit(format.reporter.render(report), to: output)
             guard let threshold = failOn.severity else { return 0 }
             let unchanged = Set(marks?.filter { $0.value.state == .unchanged }.map(\.key) ?? [])
@@ -129,7 +131,10 @@ let sarifNeedsAFile = """
 /// The policy from `--policy`, or the built-in default; a bad policy is exit 2 with `file:line:column`.
 func loadPolicy(_ path: String?, hostname: String, allowInclude: [String] = []) throws -> Policy {
     do {
-        let policy = if let path { try PolicyLoader.load(path: path, hostname: hostname, allowInclude: allowInclude) } else { try PolicyLoader.builtInDefault() }
+        let policy =
+            if let path { try PolicyLoader.load(path: path, hostname: hostname, allowInclude: allowInclude) } else {
+                try PolicyLoader.builtInDefault()
+            }
         try CheckNames.validate(policy)
         return policy
     } catch {

@@ -13,14 +13,18 @@ import Diffing
 /// same reader `collect` uses, and substituted into the snapshot's `firewall`. The namespace exists only as long as
 /// that child: nothing outside it changes, and nothing is left behind, even if portwarden is killed.
 struct CandidateRuleset: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp(
-        "Evaluate this nft file (not applied; includes resolve relative to it) instead of the host's ruleset. Loaded in a private, throwaway network namespace.",
-        valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Evaluate this nft file (not applied; includes resolve relative to it) instead of the host's ruleset. Loaded in a private, throwaway network namespace.",
+            valueName: "file"))
     var ruleset: String?
 
-    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp(
-        "Let includes of the policy and of the --ruleset file reach into this directory too (by default they must stay inside the including file's directory tree); repeatable.",
-        valueName: "dir"))
+    @Option(
+        name: .long, parsing: .singleValue,
+        help: ArgumentHelp(
+            "Let includes of the policy and of the --ruleset file reach into this directory too (by default they must stay inside the including file's directory tree); repeatable.",
+            valueName: "dir"))
     var allowInclude: [String] = []
 
     /// The snapshot with its firewall replaced by the candidate ruleset (unchanged without `--ruleset`), and where each
@@ -63,7 +67,8 @@ enum RulesetSandbox {
         case 0: break
         case ExitStatus.invalidInput.rawValue:
             let err = scope.filterNftErrors(result.err, dir: (absolute as NSString).deletingLastPathComponent)
-            throw CommandFailure(status: .invalidInput, message: "the ruleset \(path) does not load:\n\(err.trimmingCharacters(in: .whitespacesAndNewlines))")
+            throw CommandFailure(
+                status: .invalidInput, message: "the ruleset \(path) does not load:\n\(err.trimmingCharacters(in: .whitespacesAndNewlines))")
         default:
             var why = result.err.trimmingCharacters(in: .whitespacesAndNewlines)
             if why.hasPrefix("portwarden: ") { why = String(why.dropFirst("portwarden: ".count)) }
@@ -83,7 +88,9 @@ enum RulesetSandbox {
 
     /// Runs a program to completion, capturing stdout and stderr. posix_spawn + poll + waitpid rather than
     /// Foundation's `Process`, whose child reaping did not survive `unshare` in the loader.
-    static func runChild(_ exe: String, _ args: [String], cwd: String? = nil, input: Data? = nil) throws(SpawnError) -> (status: Int32, out: Data, err: String) {
+    static func runChild(_ exe: String, _ args: [String], cwd: String? = nil, input: Data? = nil) throws(SpawnError) -> (
+        status: Int32, out: Data, err: String
+    ) {
         var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0], inPipe: [Int32] = [0, 0]
         guard pipe(&outPipe) == 0, pipe(&errPipe) == 0, pipe(&inPipe) == 0 else { throw SpawnError(reason: String(cString: strerror(errno))) }
         var actions = posix_spawn_file_actions_t()
@@ -152,8 +159,9 @@ enum RulesetSandbox {
 /// root), creates dummy interfaces named and numbered like the host's, runs `nft -f`, and prints what the kernel
 /// holds as JSON. Exit 2 with nft's message when the file does not load; exit 3 when no namespace can be made.
 struct LoadRuleset: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "__load-ruleset", abstract: "internal: load a ruleset in a private namespace",
-                                                    shouldDisplay: false)
+    static let configuration = CommandConfiguration(
+        commandName: "__load-ruleset", abstract: "internal: load a ruleset in a private namespace",
+        shouldDisplay: false)
 
     @Option(name: .long) var file: String
     @Option(name: .long, parsing: .singleValue) var interface: [String] = []
@@ -186,7 +194,9 @@ struct LoadRuleset: ParsableCommand {
                 throw CommandFailure(status: .hostUnreadable, message: "cannot run nft: \(error)")
             }
             if nft.status == 127 {
-                throw CommandFailure(status: .hostUnreadable, message: "--ruleset needs nft (nftables) on PATH: \(nft.err.trimmingCharacters(in: .whitespacesAndNewlines))")
+                throw CommandFailure(
+                    status: .hostUnreadable,
+                    message: "--ruleset needs nft (nftables) on PATH: \(nft.err.trimmingCharacters(in: .whitespacesAndNewlines))")
             }
             if nft.status != 0 && nft.err.contains("Operation not permitted") {
                 // The namespace exists but grants no CAP_NET_ADMIN (e.g. AppArmor's restriction of unprivileged user
@@ -245,7 +255,8 @@ struct LoadRuleset: ParsableCommand {
         }
         func write(_ path: String, _ text: String) throws {
             do { try text.write(toFile: path, atomically: false, encoding: .utf8) } catch {
-                throw CommandFailure(status: .hostUnreadable, message: "cannot set up the private user namespace (\(path)): \(error.localizedDescription)")
+                throw CommandFailure(
+                    status: .hostUnreadable, message: "cannot set up the private user namespace (\(path)): \(error.localizedDescription)")
             }
         }
         try write("/proc/self/setgroups", "deny")
@@ -261,9 +272,14 @@ struct LoadRuleset: ParsableCommand {
         var causes: [String] = []
         if sysctl("/proc/sys/kernel/unprivileged_userns_clone") == "0" { causes.append("kernel.unprivileged_userns_clone = 0") }
         if sysctl("/proc/sys/user/max_user_namespaces") == "0" { causes.append("user.max_user_namespaces = 0") }
-        if sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1" { causes.append("kernel.apparmor_restrict_unprivileged_userns = 1") }
+        if sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1" {
+            causes.append("kernel.apparmor_restrict_unprivileged_userns = 1")
+        }
         let refused = partial ? "the new namespace grants no CAP_NET_ADMIN" : "the kernel refused"
-        let why = causes.isEmpty ? "\(refused) (\(String(cString: strerror(code))); user namespaces may be disabled or restricted by a security module, or the limit of user namespaces is reached)" : causes.joined(separator: ", ")
+        let why =
+            causes.isEmpty
+            ? "\(refused) (\(String(cString: strerror(code))); user namespaces may be disabled or restricted by a security module, or the limit of user namespaces is reached)"
+            : causes.joined(separator: ", ")
         return "--ruleset needs a private network namespace: unprivileged user namespaces are not available here (\(why)). "
             + "Run as root (CAP_SYS_ADMIN), or enable unprivileged user namespaces."
     }

@@ -26,10 +26,18 @@ struct Collect: ParsableCommand {
     @Flag(name: .long, help: "Continue with a partial view when the firewall cannot be read (it is reported as unreadable).")
     var allowPartial = false
 
-    @Option(name: .long, help: ArgumentHelp("Which other network namespaces to read: all (default: every container, pod and named namespace), host (this namespace alone), or names under /run/netns, comma-separated.", valueName: "all|host|NAME,…"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Which other network namespaces to read: all (default: every container, pod and named namespace), host (this namespace alone), or names under /run/netns, comma-separated.",
+            valueName: "all|host|NAME,…"))
     var netns: NetnsChoice = .init(selection: .all)
 
-    @Option(name: .long, help: "How to dump the rules: per-chain (default; linear in the number of rules) or whole (one dump, as nft does). Both give the same snapshot; for benchmarks.")
+    @Option(
+        name: .long,
+        help:
+            "How to dump the rules: per-chain (default; linear in the number of rules) or whole (one dump, as nft does). Both give the same snapshot; for benchmarks."
+    )
     var ruleDump: RuleDumpChoice = .perChain
 
     /// The command-line spelling of `RuleDumpStrategy`.
@@ -40,8 +48,9 @@ struct Collect: ParsableCommand {
 
     func run() throws {
         try exitOnFailure {
-            var options = CollectOptions(allowPartial: allowPartial, toolVersion: toolVersion, ruleDump: ruleDump.strategy,
-                                         namespaces: netns.selection)
+            var options = CollectOptions(
+                allowPartial: allowPartial, toolVersion: toolVersion, ruleDump: ruleDump.strategy,
+                namespaces: netns.selection)
             options.ownerWalkDelayMilliseconds = Foundation.ProcessInfo.processInfo.environment["PORTWARDEN_TEST_OWNER_WALK_DELAY_MS"]
                 .flatMap { UInt32($0) }
             let snapshot = try Collector.collect(options)

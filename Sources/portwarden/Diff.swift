@@ -71,7 +71,9 @@ struct Diff: ParsableCommand {
     func validate() throws {
         switch (old, new) {
         case (nil, nil):
-            guard candidate.ruleset != nil else { throw ValidationError("give OLD and NEW, or --ruleset FILE (with --snapshot FILE or the live host)") }
+            guard candidate.ruleset != nil else {
+                throw ValidationError("give OLD and NEW, or --ruleset FILE (with --snapshot FILE or the live host)")
+            }
         case (_?, nil):
             throw ValidationError("give both OLD and NEW (a snapshot file or `live` each)")
         default:
@@ -81,7 +83,9 @@ struct Diff: ParsableCommand {
             throw ValidationError("--ignore \(name): no such check (see `portwarden rules`)")
         }
         if format == .sarif, policy == nil, candidate.ruleset == nil, snapshotFile == nil { throw ValidationError(sarifNeedsAFile) }
-        if format == .prometheus { throw ValidationError("--format prometheus is for `portwarden audit`; diff writes text, json, sarif or codequality") }
+        if format == .prometheus {
+            throw ValidationError("--format prometheus is for `portwarden audit`; diff writes text, json, sarif or codequality")
+        }
     }
 
     /// The snapshot file of the new side, if it is a file (SARIF results may point at it).
@@ -111,8 +115,9 @@ struct Diff: ParsableCommand {
             let (newSnap, map) = try candidate.apply(to: newBase)
             let newLabel = (new ?? oldLabel) + (candidate.ruleset.map { " with ruleset \($0)" } ?? "")
             let policy = try loadPolicy(policy, hostname: newSnap.host.hostname, allowInclude: candidate.allowInclude)
-            var d = SnapshotDiffer.diff(old: oldSnap, new: newSnap, policy: policy, today: PolicyDate.todayUTC(),
-                                        options: AuditOptions(ignore: ignore))
+            var d = SnapshotDiffer.diff(
+                old: oldSnap, new: newSnap, policy: policy, today: PolicyDate.todayUTC(),
+                options: AuditOptions(ignore: ignore))
             if let map {
                 // New findings come from the candidate: they name their line in the file and fix the file.
                 let cwd = FileManager.default.currentDirectoryPath
@@ -129,10 +134,12 @@ struct Diff: ParsableCommand {
                 var result = d.newAudit
                 if let map { result.findings = map.pointing(result.findings, reaches: d.newReaches) }
                 let inputs = ReportInputs(policyFile: self.policy, rulesetFile: candidate.ruleset, snapshotFile: snapshotFile)
-                text = format.reporter.render(Report(result: result, toolVersion: toolVersion,
-                                                     baseDirectory: FileManager.default.currentDirectoryPath,
-                                                     failOnConditional: failOnConditional, inputs: inputs,
-                                                     baseline: d.baselineMarks, automationCategory: "portwarden-diff"))
+                text = format.reporter.render(
+                    Report(
+                        result: result, toolVersion: toolVersion,
+                        baseDirectory: FileManager.default.currentDirectoryPath,
+                        failOnConditional: failOnConditional, inputs: inputs,
+                        baseline: d.baselineMarks, automationCategory: "portwarden-diff"))
             }
             try emit(text, to: output)
             guard let threshold = failOn.severity else { return 0 }

@@ -51,7 +51,11 @@ struct HostSource: ParsableArguments {
     @Flag(name: .long, help: "Continue with a partial view when the firewall cannot be read (it is reported as unreadable).")
     var allowPartial = false
 
-    @Option(name: .long, help: ArgumentHelp("Which other network namespaces to read: all (default: every container, pod and named namespace), host (this namespace alone), or names under /run/netns, comma-separated.", valueName: "all|host|NAME,…"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Which other network namespaces to read: all (default: every container, pod and named namespace), host (this namespace alone), or names under /run/netns, comma-separated.",
+            valueName: "all|host|NAME,…"))
     var netns: NetnsChoice = .init(selection: .all)
 
     /// The snapshot to work on: loaded from `--snapshot`, or collected live.
@@ -61,8 +65,10 @@ struct HostSource: ParsableArguments {
         if let path = snapshot {
             return netns.narrow(try SnapshotCodec.load(path: path))
         }
-        return try Collector.collect(CollectOptions(allowPartial: allowPartial, toolVersion: toolVersion,
-                                                    readFirewall: firewall, readRouting: firewall, namespaces: netns.selection))
+        return try Collector.collect(
+            CollectOptions(
+                allowPartial: allowPartial, toolVersion: toolVersion,
+                readFirewall: firewall, readRouting: firewall, namespaces: netns.selection))
     }
 }
 

@@ -35,8 +35,9 @@ struct Exposure: ParsableCommand {
             clock.mark("evaluate")
             switch format {
             case .json:
-                let document = ExposureDocument(host: snapshot.host, caveats: evaluator.caveats, listeners: result.listeners,
-                                                forwarded: result.forwarded)
+                let document = ExposureDocument(
+                    host: snapshot.host, caveats: evaluator.caveats, listeners: result.listeners,
+                    forwarded: result.forwarded)
                 try writeOutput(to: destination.output, what: "the report") { (sink) throws(WriteFailure) in
                     try document.writeJSON(terminator: [0x0a], to: sink)
                 }
@@ -113,8 +114,11 @@ enum ExposureReport {
             }
             if let limits = x.limits { detail.append("rate-limited by \(listed(limits)), which is not access control") }
             if !x.viaPorts.isEmpty { detail.append("via DNAT/redirect from port \(x.viaPorts.map(String.init).joined(separator: ","))") }
-            rows.append([x.listener.proto.rawValue, TerminalText.escape(x.listener.endpoint), procs.isEmpty ? ListenerTable.emptyOwner(x.listener.owner) : listed(procs, max: 2),
-                         detail.joined(separator: "; ")])
+            rows.append([
+                x.listener.proto.rawValue, TerminalText.escape(x.listener.endpoint),
+                procs.isEmpty ? ListenerTable.emptyOwner(x.listener.owner) : listed(procs, max: 2),
+                detail.joined(separator: "; ")
+            ])
         }
         let headers = ["PROTO", "LISTENER", "PROCESS", "WHO CAN CONNECT"]
         var widths = headers.map(\.count)

@@ -26,7 +26,8 @@ extension Audit {
     /// live run, else `unknown`. A second failure to write is not reported again: the first error is already printed.
     func write(failedRun status: Int32, host: HostSeen) {
         guard format == .prometheus,
-              status == ExitStatus.invalidInput.rawValue || status == ExitStatus.hostUnreadable.rawValue else { return }
+            status == ExitStatus.invalidInput.rawValue || status == ExitStatus.hostUnreadable.rawValue
+        else { return }
         let name = host.name ?? (source.snapshot == nil ? HostFiles.hostname() : "unknown")
         try? emit(PrometheusReporter.failedRun(host: name, at: Date()), to: output)
     }

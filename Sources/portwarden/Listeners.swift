@@ -62,8 +62,10 @@ enum ListenerTable {
             let key = l.processes.map(\.pid)
             if let hit = owners[key] { return hit }
             // Process names and units are escaped: any user can rename a process to control characters.
-            let value = (l.processes.isEmpty ? "-" : l.processes.map { "\(TerminalText.escape($0.name))[\($0.pid)]" }.joined(separator: ","),
-                         ListenerTable.unit(l))
+            let value = (
+                l.processes.isEmpty ? "-" : l.processes.map { "\(TerminalText.escape($0.name))[\($0.pid)]" }.joined(separator: ","),
+                ListenerTable.unit(l)
+            )
             owners[key] = value
             return value
         }
@@ -110,7 +112,9 @@ enum ListenerTable {
         rows.reserveCapacity(sorted.count + 1)
         for l in sorted {
             let ou = cache.ownerAndUnit(l)
-            rows.append([l.proto.rawValue, l.device == nil ? l.endpoint : TerminalText.escape(l.endpoint), cache.scope(l), String(l.uid), ou.owner, ou.unit])
+            rows.append([
+                l.proto.rawValue, l.device == nil ? l.endpoint : TerminalText.escape(l.endpoint), cache.scope(l), String(l.uid), ou.owner, ou.unit
+            ])
         }
         // Widths in bytes of UTF-8 would misalign non-ASCII process names; count characters once per cell.
         var widths = Array(repeating: 0, count: header.count)

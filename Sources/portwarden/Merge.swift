@@ -40,7 +40,9 @@ struct Merge: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Write the report to this file instead of stdout.", valueName: "file"))
     var output: String?
 
-    @Option(name: .long, help: "Exit 1 when an unsuppressed finding on any host is at or above this severity: info, low, medium, high, critical, or none.")
+    @Option(
+        name: .long, help: "Exit 1 when an unsuppressed finding on any host is at or above this severity: info, low, medium, high, critical, or none."
+    )
     var failOn: FailThreshold = .medium
 
     @Flag(name: .long, help: "Let conditional findings fail the run too.")
@@ -54,10 +56,14 @@ struct Merge: ParsableCommand {
         let failing = try exitOnFailure { () throws -> Int in
             let (kept, replaced) = FleetReport.deduplicated(try reports.map(Self.read))
             for r in replaced {
-                FileHandle.standardError.write(Data("portwarden: two reports of host \(TerminalText.escape(r.hostname)): kept \(r.kept) (collected \(r.keptAt)), ignored \(r.dropped) (collected \(r.droppedAt))\n".utf8))
+                FileHandle.standardError.write(
+                    Data(
+                        "portwarden: two reports of host \(TerminalText.escape(r.hostname)): kept \(r.kept) (collected \(r.keptAt)), ignored \(r.dropped) (collected \(r.droppedAt))\n"
+                            .utf8))
             }
-            let fleet = FleetReport(hosts: kept, toolVersion: toolVersion, baseDirectory: FileManager.default.currentDirectoryPath,
-                                    failOnConditional: failOnConditional)
+            let fleet = FleetReport(
+                hosts: kept, toolVersion: toolVersion, baseDirectory: FileManager.default.currentDirectoryPath,
+                failOnConditional: failOnConditional)
             try emit(format.render(fleet), to: output)
             return failOn.severity.map { fleet.failing(threshold: $0).count } ?? 0
         }

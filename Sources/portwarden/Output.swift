@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 import ArgumentParser
 import Foundation
@@ -19,8 +19,10 @@ struct WriteFailure: Error {
 /// its final name (`FILE.tmp-<pid>`) and renamed into place when complete, so a failed run never leaves an earlier
 /// file truncated; special files (`/dev/stdout`, FIFOs) are written directly. A failure names the system error and
 /// exits with `invalidInput`; `what` names the output when there is no path.
-func writeOutput(to path: String?, what: String,
-                 _ produce: ((UnsafeBufferPointer<UInt8>) throws(WriteFailure) -> Void) throws(WriteFailure) -> Void) throws {
+func writeOutput(
+    to path: String?, what: String,
+    _ produce: ((UnsafeBufferPointer<UInt8>) throws(WriteFailure) -> Void) throws(WriteFailure) -> Void
+) throws {
     let fd: Int32
     var staging: String?
     if let path {
@@ -43,7 +45,7 @@ func writeOutput(to path: String?, what: String,
                     if errno == EINTR { continue }
                     throw WriteFailure(errno: errno)
                 }
-                if n == 0 { throw WriteFailure(errno: EIO) }   // no progress: stop rather than spin
+                if n == 0 { throw WriteFailure(errno: EIO) }  // no progress: stop rather than spin
                 rest = UnsafeBufferPointer(rebasing: rest[n...])
             }
         }
@@ -56,8 +58,9 @@ func writeOutput(to path: String?, what: String,
         if failed != nil { unlink(staging) }
     }
     if let failed, failed != 0 {
-        throw CommandFailure(status: .invalidInput,
-                             message: "cannot write \(path ?? "\(what) to stdout"): \(String(cString: strerror(failed)))")
+        throw CommandFailure(
+            status: .invalidInput,
+            message: "cannot write \(path ?? "\(what) to stdout"): \(String(cString: strerror(failed)))")
     }
 }
 
@@ -84,9 +87,9 @@ func emit(_ data: Data, to path: String?) throws {
 /// write(2), named apart from the commands' own `write` methods.
 private func writeBytes(_ fd: Int32, _ bytes: UnsafeRawPointer?, _ count: Int) -> Int {
     #if canImport(Glibc)
-    Glibc.write(fd, bytes, count)
+        Glibc.write(fd, bytes, count)
     #else
-    Musl.write(fd, bytes, count)
+        Musl.write(fd, bytes, count)
     #endif
 }
 

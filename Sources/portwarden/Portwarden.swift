@@ -4,7 +4,9 @@ import ArgumentParser
 let toolVersion = "0.1.0"
 
 /// What `--version` prints: the version and the commit, so a bug report names the exact build.
-let versionLine = buildCommit == "unknown commit" ? "portwarden \(toolVersion) (\(buildCommit))"
+let versionLine =
+    buildCommit == "unknown commit"
+    ? "portwarden \(toolVersion) (\(buildCommit))"
     : "portwarden \(toolVersion) (commit \(buildCommit))"
 
 @main
@@ -15,6 +17,9 @@ struct Portwarden: ParsableCommand {
         abstract: "Audit what on this Linux host can be reached, from where, and whether that is what you meant.",
         discussion: ExitStatus.documentation,
         version: versionLine,
-        subcommands: [Collect.self, Listeners.self, Exposure.self, Trace.self, Audit.self, Rules.self, Explain.self, PolicyCommand.self, Docs.self, Diff.self, ReconcileCommand.self, Merge.self, LoadRuleset.self]
+        subcommands: [
+            Collect.self, Listeners.self, Exposure.self, Trace.self, Audit.self, Rules.self, Explain.self, PolicyCommand.self, Docs.self, Diff.self,
+            ReconcileCommand.self, Merge.self, LoadRuleset.self
+        ]
     )
 }

@@ -36,12 +36,18 @@ struct ReconcileCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The nmap XML report (nmap -oX FILE), or - for stdin.", valueName: "file"))
     var nmap: String
 
-    @Option(name: .long, help: ArgumentHelp("The scanner's source address as this host sees it (nmap does not record it).",
-                                            valueName: "address"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The scanner's source address as this host sees it (nmap does not record it).",
+            valueName: "address"))
     var from: String
 
-    @Option(name: .long, help: ArgumentHelp("The interface the scan arrived on; default: the one non-loopback interface holding the scanned address.",
-                                            valueName: "if"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The interface the scan arrived on; default: the one non-loopback interface holding the scanned address.",
+            valueName: "if"))
     var iif: String?
 
     @Option(name: .long, help: "Output format: text or json.") var format: ViewFormat = .text

@@ -10,15 +10,19 @@ struct Rules: ParsableCommand {
         discussion: "Use the id or the slug in a policy's `checks:` and `suppressions:`, and with `audit --ignore`.\n\n\(ExitStatus.documentation)")
 
     func run() throws {
-        let rows = [["ID", "SLUG", "SEVERITY", "CATEGORY", "TITLE"]] + builtInChecks.map { c -> [String] in
-            let m = c.metadata
-            return [m.id, m.slug, m.defaultSeverity.rawValue, m.category.rawValue, m.title]
-        }
+        let rows =
+            [["ID", "SLUG", "SEVERITY", "CATEGORY", "TITLE"]]
+            + builtInChecks.map { c -> [String] in
+                let m = c.metadata
+                return [m.id, m.slug, m.defaultSeverity.rawValue, m.category.rawValue, m.title]
+            }
         var widths = [Int](repeating: 0, count: 5)
         for r in rows { for (i, cell) in r.enumerated() { widths[i] = max(widths[i], cell.count) } }
         var out = ""
         for r in rows {
-            out += r.enumerated().map { i, cell in i == r.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count + 2) }.joined() + "\n"
+            out +=
+                r.enumerated().map { i, cell in i == r.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count + 2) }.joined()
+                + "\n"
         }
         try emit(out, to: nil)
     }
@@ -43,14 +47,16 @@ struct Docs: ParsableCommand {
     static func inCheckout(_ fm: FileManager = .default) -> Bool {
         var isDir: ObjCBool = false
         guard fm.fileExists(atPath: "rules", isDirectory: &isDir), isDir.boolValue,
-              let package = try? String(contentsOfFile: "Package.swift", encoding: .utf8) else { return false }
+            let package = try? String(contentsOfFile: "Package.swift", encoding: .utf8)
+        else { return false }
         return package.contains("name: \"portwarden\"")
     }
 
     func validate() throws {
         guard outputDir != nil || Docs.inCheckout() else {
-            throw ValidationError("not at the top of a portwarden checkout (no rules/ and Package.swift here): "
-                                  + "give --output-dir DIR to write the rule documents somewhere else")
+            throw ValidationError(
+                "not at the top of a portwarden checkout (no rules/ and Package.swift here): "
+                    + "give --output-dir DIR to write the rule documents somewhere else")
         }
     }
 

@@ -33,7 +33,9 @@ enum RulesetIncludes {
         }
         for inc in statements(in: data) {
             let at = "\(shown):\(inc.line):\(inc.column)"
-            guard depth < maxDepth else { throw CommandFailure(status: .invalidInput, message: "\(at): includes nested deeper than \(maxDepth) levels") }
+            guard depth < maxDepth else {
+                throw CommandFailure(status: .invalidInput, message: "\(at): includes nested deeper than \(maxDepth) levels")
+            }
             for path in try targets(inc.name, dir: dir, scope: scope, at: at) {
                 try scan(path, shown: path, dir: dir, scope: scope, depth: depth + 1, seen: &seen)
             }
@@ -43,7 +45,10 @@ enum RulesetIncludes {
     /// The files `include "name"` makes nft read, each checked to be inside `scope`.
     static func targets(_ name: String, dir: String, scope: IncludeScope, at: String) throws -> [String] {
         func outside(_ why: String) -> CommandFailure {
-            CommandFailure(status: .invalidInput, message: "\(at): include \"\(name)\" \(why); includes must stay inside the ruleset's directory tree (\(IncludeScope.widening) widens it)")
+            CommandFailure(
+                status: .invalidInput,
+                message:
+                    "\(at): include \"\(name)\" \(why); includes must stay inside the ruleset's directory tree (\(IncludeScope.widening) widens it)")
         }
         let pattern: String
         if name.hasPrefix("/") { pattern = name } else { pattern = dir + "/" + name }
@@ -106,7 +111,8 @@ enum RulesetIncludes {
             default: break
             }
             if atStatement, i + keyword.count <= b.count, Array(b[i..<(i + keyword.count)]) == keyword,
-               i + keyword.count == b.count || !isWord(b[i + keyword.count]) {
+                i + keyword.count == b.count || !isWord(b[i + keyword.count])
+            {
                 let column = i - lineStart + 1
                 var j = i + keyword.count
                 while j < b.count, b[j] == 0x20 || b[j] == 0x09 { j += 1 }
@@ -125,7 +131,8 @@ enum RulesetIncludes {
     }
 
     static func isWord(_ c: UInt8) -> Bool {
-        (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x5f || c == 0x2d || c == 0x2e || c == 0x2f || c == 0x24
+        (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x5f || c == 0x2d || c == 0x2e || c == 0x2f
+            || c == 0x24
     }
 }
 

@@ -57,7 +57,8 @@ enum TerminalMarkdown {
         t = t.replacingOccurrences(of: "`", with: "")
         // [text](target) → text (target)
         while let open = t.range(of: "]("), let start = t[..<open.lowerBound].lastIndex(of: "["),
-              let close = t[open.upperBound...].firstIndex(of: ")") {
+            let close = t[open.upperBound...].firstIndex(of: ")")
+        {
             let text = t[t.index(after: start)..<open.lowerBound]
             let target = t[open.upperBound..<close]
             t.replaceSubrange(start...close, with: "\(text) (\(target))")

@@ -87,7 +87,9 @@ struct Trace: ParsableCommand {
     private func runBatch(_ ev: Evaluator, path: String) throws {
         let data: Data
         do {
-            data = path == "-" ? try BoundedFile.readStandardInput(limit: Trace.maxProbeBytes)
+            data =
+                path == "-"
+                ? try BoundedFile.readStandardInput(limit: Trace.maxProbeBytes)
                 : try BoundedFile.readStreamOrFile(path, limit: Trace.maxProbeBytes)
         } catch {
             throw CommandFailure(status: .invalidInput, message: "cannot read probes \(path == "-" ? "<stdin>" : path): \(error)")
@@ -288,7 +290,8 @@ enum TraceText {
             let host = l.address.contains(":") ? "[\(l.address)]" : l.address
             let bind = l.bind.map { " bound to \($0.contains(":") ? "[\($0)]" : $0)" } ?? ""
             let ns = l.namespace.map { " in \($0)" } ?? ""
-            lines.append("listener: \(l.proto.rawValue) \(host)\(l.device.map { "%\($0)" } ?? ""):\(l.port)\(procs.isEmpty ? "" : " (\(procs))")\(bind)\(ns)")
+            lines.append(
+                "listener: \(l.proto.rawValue) \(host)\(l.device.map { "%\($0)" } ?? ""):\(l.port)\(procs.isEmpty ? "" : " (\(procs))")\(bind)\(ns)")
         } else {
             lines.append("listener: none")
         }

@@ -41,7 +41,8 @@ import Testing
     }
 
     @Test func suppressionsStayVisibleAndExpire() throws {
-        let r = try run("""
+        let r = try run(
+            """
             version: 1
             suppressions:
               - {rule: PW1006, port: 6379, reason: "cache for the lab, isolated VLAN"}
@@ -92,22 +93,26 @@ import Testing
 /// The whole path with the real evaluator: snapshot → exposure → checks.
 @Suite struct EvaluatorAuditTests {
     static let interfaces = [
-        Interface(index: 1, name: "lo", flags: ["up", "loopback"], addresses: [InterfaceAddress(family: .ipv4, address: "127.0.0.1", prefixLength: 8, scope: "host")]),
-        Interface(index: 2, name: "eth0", flags: ["up"], addresses: [InterfaceAddress(family: .ipv4, address: "192.0.2.1", prefixLength: 24)]),
+        Interface(
+            index: 1, name: "lo", flags: ["up", "loopback"],
+            addresses: [InterfaceAddress(family: .ipv4, address: "127.0.0.1", prefixLength: 8, scope: "host")]),
+        Interface(index: 2, name: "eth0", flags: ["up"], addresses: [InterfaceAddress(family: .ipv4, address: "192.0.2.1", prefixLength: 24)])
     ]
     static let routes = Routing(routes: [
         Route(family: .ipv4, table: 254, type: "unicast", destination: "192.0.2.0", prefixLength: 24, device: "eth0", deviceIndex: 2),
         Route(family: .ipv4, table: 255, type: "local", destination: "192.0.2.1", prefixLength: 32, device: "eth0", deviceIndex: 2),
-        Route(family: .ipv4, table: 255, type: "local", destination: "127.0.0.0", prefixLength: 8, device: "lo", deviceIndex: 1),
+        Route(family: .ipv4, table: 255, type: "local", destination: "127.0.0.0", prefixLength: 8, device: "lo", deviceIndex: 1)
     ])
 
     func snapshot(_ listeners: [Listener], firewall: Firewall) -> Snapshot {
-        Snapshot(host: HostInfo(hostname: "h", kernel: "6.12", collectedAt: "2026-11-25T00:00:00Z", toolVersion: "t"),
-                 listeners: listeners, interfaces: Self.interfaces, routes: Self.routes,
-                 sysctls: Sysctls(ipLocalPortRange: PortRange(first: 32768, last: 60999), ipUnprivilegedPortStart: 1024), firewall: firewall)
+        Snapshot(
+            host: HostInfo(hostname: "h", kernel: "6.12", collectedAt: "2026-11-25T00:00:00Z", toolVersion: "t"),
+            listeners: listeners, interfaces: Self.interfaces, routes: Self.routes,
+            sysctls: Sysctls(ipLocalPortRange: PortRange(first: 32768, last: 60999), ipUnprivilegedPortStart: 1024), firewall: firewall)
     }
 
-    let redis = Listener(proto: .tcp, family: .ipv4, address: "0.0.0.0", port: 6379, uid: 999, processes: [ProcessInfo(pid: 812, name: "redis-server")])
+    let redis = Listener(
+        proto: .tcp, family: .ipv4, address: "0.0.0.0", port: 6379, uid: 999, processes: [ProcessInfo(pid: 812, name: "redis-server")])
     let sshd = Listener(proto: .tcp, family: .ipv4, address: "0.0.0.0", port: 22, processes: [ProcessInfo(pid: 1, name: "sshd")])
     let local = Listener(proto: .tcp, family: .ipv4, address: "127.0.0.1", port: 5432, uid: 70, processes: [ProcessInfo(pid: 2, name: "postgres")])
 
@@ -122,9 +127,11 @@ import Testing
         let redisFinding = try #require(r.findings.first)
         #expect(redisFinding.severity == .critical)
         // No input chain at all: the command creates one (valid nft, checked in a namespace by FixCommandTests).
-        #expect(redisFinding.remediation.contains(
-            #"`nft 'add table inet portwarden; add chain inet portwarden input { type filter hook input priority filter; policy accept; }; add rule inet portwarden input iifname != "lo" meta nfproto ipv4 tcp dport 6379 drop'`"#),
-                "\(redisFinding.remediation)")
+        #expect(
+            redisFinding.remediation.contains(
+                #"`nft 'add table inet portwarden; add chain inet portwarden input { type filter hook input priority filter; policy accept; }; add rule inet portwarden input iifname != "lo" meta nfproto ipv4 tcp dport 6379 drop'`"#
+            ),
+            "\(redisFinding.remediation)")
     }
 
     @Test func acceptRuleGivesDeleteCommand() throws {
@@ -149,8 +156,10 @@ import Testing
 
 @Suite struct RuleFactsTests {
     @Test func sourcePrefixesAsNftGeneratesThem() {
-        let fw = ExampleRule.firewall([ExampleRule.source(1, "10.0.0.0/8", .tcp, 22), ExampleRule.source(2, "10.20.16.0/20", nil, nil),
-                                       ExampleRule.source(3, "192.0.2.7/32", .udp, 53)])
+        let fw = ExampleRule.firewall([
+            ExampleRule.source(1, "10.0.0.0/8", .tcp, 22), ExampleRule.source(2, "10.20.16.0/20", nil, nil),
+            ExampleRule.source(3, "192.0.2.7/32", .udp, 53)
+        ])
         let facts = RuleFacts.decode(fw)
         #expect(facts.map(\.sources) == [["10.0.0.0/8"], ["10.20.16.0/20"], ["192.0.2.7"]])
         #expect(facts.map(\.nfproto) == [.ipv4, .ipv4, .ipv4])
@@ -159,7 +168,9 @@ import Testing
     }
 
     @Test func unknownExpressionsAreKeptAsOpaque() {
-        let rule = Rule(handle: 7, expressions: [.limit(Limit(rate: 10, unit: 60, burst: 5, type: 0, inverted: false)), .immediate(Immediate(dreg: 0, verdict: .accept))])
+        let rule = Rule(
+            handle: 7,
+            expressions: [.limit(Limit(rate: 10, unit: 60, burst: 5, type: 0, inverted: false)), .immediate(Immediate(dreg: 0, verdict: .accept))])
         let facts = RuleFacts.decode(ExampleRule.firewall([rule]))
         #expect(facts.first?.opaque == ["limit"])
         #expect(facts.first?.matchesAnyTraffic == false)

@@ -43,22 +43,24 @@ import Testing
         var snapshot = host.snapshot
         snapshot.firewall = fw
         func suppressed(_ port: UInt16, proto: String = "tcp") throws -> Bool {
-            let policy = try PolicyLoader.parse("version: 1\nsuppressions:\n  - {rule: redundant-rule, port: \(port), proto: \(proto), reason: r}\n", file: "p.yaml")
+            let policy = try PolicyLoader.parse(
+                "version: 1\nsuppressions:\n  - {rule: redundant-rule, port: \(port), proto: \(proto), reason: r}\n", file: "p.yaml")
             let r = Auditor.run(AuditContext(snapshot: snapshot, reaches: [], policy: policy, today: try #require(PolicyDate("2026-12-01"))))
             let f = try #require(r.findings.first { $0.ruleId == "PW1018" })
             #expect(f.rule?.handle == 7)
             return f.isSuppressed
         }
         #expect(try suppressed(22))
-        #expect(try !suppressed(2))     // a substring of "22" in the message is not the port
+        #expect(try !suppressed(2))  // a substring of "22" in the message is not the port
         #expect(try !suppressed(222))
         #expect(try !suppressed(22, proto: "udp"))
     }
 
     @Test func policyWarningsAreCaveatsOfEveryAudit() throws {
         let policy = try PolicyLoader.parse("version: 1\nhosts: [\"db-*\"]\n", file: "p.yaml", hostname: "web-01")
-        let r = Auditor.run(AuditContext(snapshot: ExampleHost([]).snapshot, reaches: [], policy: policy, today: try #require(PolicyDate("2026-12-01"))),
-                            caveats: ["from the evaluator"])
+        let r = Auditor.run(
+            AuditContext(snapshot: ExampleHost([]).snapshot, reaches: [], policy: policy, today: try #require(PolicyDate("2026-12-01"))),
+            caveats: ["from the evaluator"])
         #expect(r.caveats == policy.warnings + ["from the evaluator"])
         #expect(r.caveats.first?.contains("does not match this host 'web-01'") == true)
     }

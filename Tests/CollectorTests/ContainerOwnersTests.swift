@@ -14,8 +14,11 @@ import Testing
         try FileManager.default.createDirectory(at: docker, withIntermediateDirectories: true)
         try Data(#"{"ID":"\#(id)","Name":"/web","State":{"Running":true}}"#.utf8).write(to: docker.appendingPathComponent("config.v2.json"))
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("pods/shop_api-7f9c_\(uid)"), withIntermediateDirectories: true)
-        return (ContainerOwners.Roots(procRoot: dir.path, dockerContainers: dir.appendingPathComponent("docker").path,
-                                      podLogs: dir.appendingPathComponent("pods").path), dir)
+        return (
+            ContainerOwners.Roots(
+                procRoot: dir.path, dockerContainers: dir.appendingPathComponent("docker").path,
+                podLogs: dir.appendingPathComponent("pods").path), dir
+        )
     }
 
     @Test func dockerSystemdDriverWithName() throws {
@@ -36,7 +39,8 @@ import Testing
     @Test func kubernetesPodFromKubeletLogs() throws {
         let (r, dir) = try roots()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let slice = "0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod\(uid.replacingOccurrences(of: "-", with: "_")).slice/cri-containerd-\(id).scope\n"
+        let slice =
+            "0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod\(uid.replacingOccurrences(of: "-", with: "_")).slice/cri-containerd-\(id).scope\n"
         let o = try #require(ContainerOwners.owner(cgroup: slice, roots: r))
         #expect(o.runtime == "kubernetes" && o.pod == "api-7f9c" && o.podNamespace == "shop" && o.id == id)
         #expect(o.label == "kubernetes shop/api-7f9c")

@@ -12,7 +12,10 @@ import Testing
         #expect(SysctlReader.parsePortRange("") == nil)
         #expect(SysctlReader.parsePortList("\n") == [])
         #expect(SysctlReader.parsePortList("8000-8010,9000\n") == [PortRange(first: 8000, last: 8010), PortRange(first: 9000, last: 9000)])
-        #expect(SysctlReader.parsePortList("1,2-3,65535") == [PortRange(first: 1, last: 1), PortRange(first: 2, last: 3), PortRange(first: 65535, last: 65535)])
+        #expect(
+            SysctlReader.parsePortList("1,2-3,65535") == [
+                PortRange(first: 1, last: 1), PortRange(first: 2, last: 3), PortRange(first: 65535, last: 65535)
+            ])
         #expect(SysctlReader.parsePortList("8000-") == nil)
         #expect(SysctlReader.parsePortList("x") == nil)
         #expect(SysctlReader.parseBool("0\n") == false)

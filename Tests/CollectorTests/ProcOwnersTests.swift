@@ -15,8 +15,10 @@ final class FakeProc {
 
     deinit { try? FileManager.default.removeItem(atPath: root) }
 
-    func process(_ pid: Int32, comm: String?, fds: [Int: String] = [:], cmdline: [String]? = nil, cgroup: String? = nil, exe: String? = nil,
-                 withFdDir: Bool = true) throws {
+    func process(
+        _ pid: Int32, comm: String?, fds: [Int: String] = [:], cmdline: [String]? = nil, cgroup: String? = nil, exe: String? = nil,
+        withFdDir: Bool = true
+    ) throws {
         let dir = "\(root)/\(pid)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         if withFdDir { try FileManager.default.createDirectory(atPath: "\(dir)/fd", withIntermediateDirectories: true) }
@@ -38,12 +40,14 @@ final class FakeProc {
     func populated() throws -> FakeProc {
         let proc = try FakeProc()
         // nginx master and a forked worker share socket 12345; the master also has an unrelated socket and files.
-        try proc.process(100, comm: "nginx", fds: [0: "/dev/null", 3: "socket:[12345]", 4: "socket:[999]", 6: "socket:[12345]", 7: "pipe:[12345]"],
-                         cmdline: ["nginx: master process", "-g", "daemon off;"], cgroup: "0::/system.slice/nginx.service\n", exe: "/usr/sbin/nginx")
-        try proc.process(200, comm: "nginx", fds: [3: "socket:[12345]"], cmdline: ["nginx: worker process"],
-                         cgroup: "0::/system.slice/docker-0123456789abcdef0123456789abcdef.scope\n")
+        try proc.process(
+            100, comm: "nginx", fds: [0: "/dev/null", 3: "socket:[12345]", 4: "socket:[999]", 6: "socket:[12345]", 7: "pipe:[12345]"],
+            cmdline: ["nginx: master process", "-g", "daemon off;"], cgroup: "0::/system.slice/nginx.service\n", exe: "/usr/sbin/nginx")
+        try proc.process(
+            200, comm: "nginx", fds: [3: "socket:[12345]"], cmdline: ["nginx: worker process"],
+            cgroup: "0::/system.slice/docker-0123456789abcdef0123456789abcdef.scope\n")
         try proc.process(300, comm: "sshd", fds: [5: "socket:[22222]", 6: "anon_inode:[eventfd]", 7: "socket:[]", 8: "socket:[22222x]"])
-        try proc.process(400, comm: "kworker/0:1", withFdDir: false)   // kernel thread: no readable fd dir
+        try proc.process(400, comm: "kworker/0:1", withFdDir: false)  // kernel thread: no readable fd dir
         try proc.process(500, comm: "idle", fds: [1: "socket:[777]"])
         try FileManager.default.createDirectory(atPath: "\(proc.root)/abc123/fd", withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: "\(proc.root)/abc123/fd/1", withDestinationPath: "socket:[22222]")
@@ -102,8 +106,11 @@ final class FakeProc {
     @Test func processDetails() throws {
         let proc = try populated()
         let master = try #require(ProcOwners.process(pid: 100, procRoot: proc.root))
-        #expect(master == HostModel.ProcessInfo(pid: 100, name: "nginx", exe: "/usr/sbin/nginx",
-                                                cmdline: ["nginx: master process", "-g", "daemon off;"], unit: "nginx.service"))
+        #expect(
+            master
+                == HostModel.ProcessInfo(
+                    pid: 100, name: "nginx", exe: "/usr/sbin/nginx",
+                    cmdline: ["nginx: master process", "-g", "daemon off;"], unit: "nginx.service"))
         let worker = try #require(ProcOwners.process(pid: 200, procRoot: proc.root))
         #expect(worker.container == "docker:0123456789ab")
         #expect(worker.exe == nil)
@@ -118,28 +125,33 @@ final class FakeProc {
         #expect(ProcOwners.splitNUL(Array("no-nul".utf8)) == ["no-nul"])
     }
 
-    @Test(arguments: [
-        ("0::/system.slice/sshd.service\n", "sshd.service", nil),
-        ("0::/system.slice/systemd-resolved.service\n", "systemd-resolved.service", nil),
-        ("0::/system.slice/cups.socket\n", "cups.socket", nil),
-        ("0::/user.slice/user-1000.slice/session-3.scope\n", nil, nil),
-        ("0::/user.slice/user-1000.slice/user@1000.service/app.slice/syncthing.service\n", "syncthing.service", nil),
-        ("0::/user.slice/user-1000.slice/user@1000.service\n", nil, nil),
-        ("0::/init.scope\n", "init.scope", nil),
-        ("0::/\n", nil, nil),
-        ("12:pids:/system.slice/cron.service\n1:name=systemd:/system.slice/cron.service\n0::/\n", nil, nil),
-        ("12:pids:/system.slice/cron.service\n1:name=systemd:/system.slice/cron.service\n", "cron.service", nil),
-        ("0::/system.slice/docker-3f2a9b7c1d0e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a.scope\n",
-         "docker-3f2a9b7c1d0e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a.scope", "docker:3f2a9b7c1d0e"),
-        ("11:devices:/docker/3f2a9b7c1d0e4f5a6b7c8d9e0f1a2b3c\n", nil, "docker:3f2a9b7c1d0e"),
-        ("0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1234.slice/cri-containerd-abcd.scope\n",
-         "cri-containerd-abcd.scope", "kubernetes"),
-        ("0::/machine.slice/libpod-0a1b2c3d4e5f6a7b8c9d.scope/container\n", "libpod-0a1b2c3d4e5f6a7b8c9d.scope", "podman:0a1b2c3d4e5f"),
-        ("0::/machine.slice/libpod-conmon-0a1b2c3d4e5f.scope\n", "libpod-conmon-0a1b2c3d4e5f.scope", nil),
-        ("0::/lxc.payload.web01/system.slice/nginx.service\n", "nginx.service", "lxc:web01"),
-        ("4:cpu:/lxc/db01\n", nil, "lxc:db01"),
-        ("garbage\n", nil, nil),
-    ] as [(String, String?, String?)])
+    @Test(
+        arguments: [
+            ("0::/system.slice/sshd.service\n", "sshd.service", nil),
+            ("0::/system.slice/systemd-resolved.service\n", "systemd-resolved.service", nil),
+            ("0::/system.slice/cups.socket\n", "cups.socket", nil),
+            ("0::/user.slice/user-1000.slice/session-3.scope\n", nil, nil),
+            ("0::/user.slice/user-1000.slice/user@1000.service/app.slice/syncthing.service\n", "syncthing.service", nil),
+            ("0::/user.slice/user-1000.slice/user@1000.service\n", nil, nil),
+            ("0::/init.scope\n", "init.scope", nil),
+            ("0::/\n", nil, nil),
+            ("12:pids:/system.slice/cron.service\n1:name=systemd:/system.slice/cron.service\n0::/\n", nil, nil),
+            ("12:pids:/system.slice/cron.service\n1:name=systemd:/system.slice/cron.service\n", "cron.service", nil),
+            (
+                "0::/system.slice/docker-3f2a9b7c1d0e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a.scope\n",
+                "docker-3f2a9b7c1d0e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a.scope", "docker:3f2a9b7c1d0e"
+            ),
+            ("11:devices:/docker/3f2a9b7c1d0e4f5a6b7c8d9e0f1a2b3c\n", nil, "docker:3f2a9b7c1d0e"),
+            (
+                "0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1234.slice/cri-containerd-abcd.scope\n",
+                "cri-containerd-abcd.scope", "kubernetes"
+            ),
+            ("0::/machine.slice/libpod-0a1b2c3d4e5f6a7b8c9d.scope/container\n", "libpod-0a1b2c3d4e5f6a7b8c9d.scope", "podman:0a1b2c3d4e5f"),
+            ("0::/machine.slice/libpod-conmon-0a1b2c3d4e5f.scope\n", "libpod-conmon-0a1b2c3d4e5f.scope", nil),
+            ("0::/lxc.payload.web01/system.slice/nginx.service\n", "nginx.service", "lxc:web01"),
+            ("4:cpu:/lxc/db01\n", nil, "lxc:db01"),
+            ("garbage\n", nil, nil)
+        ] as [(String, String?, String?)])
     func cgroupUnitsAndContainers(text: String, unit: String?, container: String?) {
         let parsed = ProcOwners.parseCgroup(text)
         #expect(parsed.unit == unit)
@@ -154,20 +166,22 @@ final class FakeProc {
 
     var raw: [RawSocket] {
         [
-            RawSocket(family: 10, proto: 6, state: 10, port: 443, address: [UInt8](repeating: 0, count: 16), cookie: 9, uid: 0, inode: 12345, v6only: false),
+            RawSocket(
+                family: 10, proto: 6, state: 10, port: 443, address: [UInt8](repeating: 0, count: 16), cookie: 9, uid: 0, inode: 12345, v6only: false),
             RawSocket(family: 2, proto: 17, state: 7, port: 53, address: [192, 0, 2, 1], interfaceIndex: 2, cookie: 3, uid: 101, inode: 22222),
             RawSocket(family: 2, proto: 6, state: 10, port: 22, address: [0, 0, 0, 0], cookie: 2, uid: 0, inode: 33333),
             RawSocket(family: 2, proto: 6, state: 10, port: 22, address: [0, 0, 0, 0], cookie: 1, uid: 0, inode: 44444),
-            RawSocket(family: 2, proto: 6, state: 10, port: 8080, address: [127, 0, 0, 1], interfaceIndex: 9, cookie: 5, uid: 0, inode: 55555),
+            RawSocket(family: 2, proto: 6, state: 10, port: 8080, address: [127, 0, 0, 1], interfaceIndex: 9, cookie: 5, uid: 0, inode: 55555)
         ]
     }
 
     @Test func ownersDevicesAndOrder() {
         let scan = OwnerScan(pidsByInode: [12345: [100, 200], 22222: [300], 44444: [100]])
         let listeners = Collector.assembleListeners(raw, scan: scan, processes: [100: nginx, 200: worker], interfaces: interfaces)
-        #expect(listeners.map { "\($0.proto) \($0.endpoint) #\($0.cookie)" } == [
-            "tcp 0.0.0.0:22 #1", "tcp 0.0.0.0:22 #2", "tcp 127.0.0.1%if9:8080 #5", "tcp [::]:443 #9", "udp 192.0.2.1%eth0:53 #3",
-        ])
+        #expect(
+            listeners.map { "\($0.proto) \($0.endpoint) #\($0.cookie)" } == [
+                "tcp 0.0.0.0:22 #1", "tcp 0.0.0.0:22 #2", "tcp 127.0.0.1%if9:8080 #5", "tcp [::]:443 #9", "udp 192.0.2.1%eth0:53 #3"
+            ])
         let v6 = listeners[3]
         #expect(v6.family == .ipv6 && !v6.v6only && v6.processes == [nginx, worker] && v6.owner == .known)
         let dns = listeners[4]
@@ -208,8 +222,9 @@ final class FakeProc {
         var privileges = Privileges(), warnings: [String] = []
         for errno: Int32 in [1, 13] {
             do {
-                _ = try Collector.firewallFailure(NetlinkError.kernel(request: "GETGEN", errno: errno), CollectOptions(),
-                                                  privileges: &privileges, warnings: &warnings)
+                _ = try Collector.firewallFailure(
+                    NetlinkError.kernel(request: "GETGEN", errno: errno), CollectOptions(),
+                    privileges: &privileges, warnings: &warnings)
                 Issue.record("expected a failure")
             } catch {
                 guard case .firewallUnreadable(let message) = error else { Issue.record("wrong error \(error)"); continue }
@@ -222,8 +237,9 @@ final class FakeProc {
 
     @Test func allowPartialRecordsUnreadable() throws {
         var privileges = Privileges(), warnings: [String] = []
-        let fw = try Collector.firewallFailure(NetlinkError.kernel(request: "GETGEN", errno: 1), CollectOptions(allowPartial: true),
-                                               privileges: &privileges, warnings: &warnings)
+        let fw = try Collector.firewallFailure(
+            NetlinkError.kernel(request: "GETGEN", errno: 1), CollectOptions(allowPartial: true),
+            privileges: &privileges, warnings: &warnings)
         #expect(fw.status == .unreadable && fw.error == "cannot read the firewall: CAP_NET_ADMIN needed" && fw.tables.isEmpty)
         #expect(!privileges.netAdmin)
         #expect(warnings.count == 1 && warnings[0].contains("CAP_NET_ADMIN"))
@@ -233,8 +249,9 @@ final class FakeProc {
         var privileges = Privileges(), warnings: [String] = []
         for partial in [false, true] {
             #expect(throws: CollectError.self) {
-                _ = try Collector.firewallFailure(NetlinkError.inconsistent(attempts: 5), CollectOptions(allowPartial: partial),
-                                                  privileges: &privileges, warnings: &warnings)
+                _ = try Collector.firewallFailure(
+                    NetlinkError.inconsistent(attempts: 5), CollectOptions(allowPartial: partial),
+                    privileges: &privileges, warnings: &warnings)
             }
         }
         #expect(privileges.netAdmin, "not a privilege problem")

@@ -10,8 +10,10 @@ import Testing
 /// already had unchanged (the report is built as the CLI builds it, from `newAudit` and `baselineMarks`).
 @Suite struct DiffCodeQualityTests {
     func issues(_ d: SnapshotDiff) throws -> [[String: Any]] {
-        let text = CodeQualityReporter().render(Report(result: d.newAudit, toolVersion: "9.9.9-test", baseline: d.baselineMarks,
-                                                       automationCategory: "portwarden-diff"))
+        let text = CodeQualityReporter().render(
+            Report(
+                result: d.newAudit, toolVersion: "9.9.9-test", baseline: d.baselineMarks,
+                automationCategory: "portwarden-diff"))
         return try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]])
     }
 
@@ -20,20 +22,25 @@ import Testing
         let d = try DiffGoldenTests.diff("old.json", "new.json")
         let host = new.host.hostname
         let prints = Set(try issues(d).compactMap { $0["fingerprint"] as? String })
-        let expected = Set((d.newFindings + d.widenedFindings.map(\.finding)).filter { !$0.isSuppressed }
-            .map { SARIFReporter.resultFingerprint(host: host, $0) })
+        let expected = Set(
+            (d.newFindings + d.widenedFindings.map(\.finding)).filter { !$0.isSuppressed }
+                .map { SARIFReporter.resultFingerprint(host: host, $0) })
         #expect(!expected.isEmpty)
         #expect(prints == expected)
         // The new host has findings the old one had too; they are not in the report.
-        let all = Auditor.run(AuditContext(snapshot: new, policy: try PolicyLoader.builtInDefault(),
-                                           today: PolicyDate(year: 2026, month: 11, day: 25))).findings.filter { !$0.isSuppressed }
+        let all = Auditor.run(
+            AuditContext(
+                snapshot: new, policy: try PolicyLoader.builtInDefault(),
+                today: PolicyDate(year: 2026, month: 11, day: 25))
+        ).findings.filter { !$0.isSuppressed }
         #expect(all.count > prints.count, "\(all.count) findings on the new side, \(prints.count) reported")
         #expect(try issues(try DiffGoldenTests.diff("new.json", "new.json")).isEmpty, "no change: an empty array")
     }
 
     @Test func widenedFindingIsReportedWithWhatGrew() throws {
-        let d = try WideningTests.diff(try WideningTests.host(WideningTests.postgres, WideningTests.subnetOnly),
-                                       try WideningTests.host(WideningTests.postgres, WideningTests.world))
+        let d = try WideningTests.diff(
+            try WideningTests.host(WideningTests.postgres, WideningTests.subnetOnly),
+            try WideningTests.host(WideningTests.postgres, WideningTests.world))
         let w = try #require(d.widenedFindings.first { $0.finding.ruleId == "PW1006" })
         let list = try issues(d)
         let issue = try #require(list.first { $0["check_name"] as? String == "PW1006" })

@@ -18,8 +18,9 @@ import TestSupport
     }
 
     static func diff(_ a: String, _ b: String) throws -> SnapshotDiff {
-        SnapshotDiffer.diff(old: try snapshot(a), new: try snapshot(b), policy: try PolicyLoader.builtInDefault(),
-                            today: PolicyDate(year: 2026, month: 11, day: 25))
+        SnapshotDiffer.diff(
+            old: try snapshot(a), new: try snapshot(b), policy: try PolicyLoader.builtInDefault(),
+            today: PolicyDate(year: 2026, month: 11, day: 25))
     }
 
     /// Compares with goldens/<name>; RECORD_GOLDENS=1 rewrites it.
@@ -36,12 +37,14 @@ import TestSupport
     }
 
     @Test func jsonGolden() throws {
-        try assertGolden(DiffReport.json(try Self.diff("old.json", "new.json"), oldLabel: "old.json", newLabel: "new.json", toolVersion: "9.9.9-test"),
-                         "diff.json")
+        try assertGolden(
+            DiffReport.json(try Self.diff("old.json", "new.json"), oldLabel: "old.json", newLabel: "new.json", toolVersion: "9.9.9-test"),
+            "diff.json")
     }
 
     @Test func everyKindOfChangeIsCovered() throws {
-        let kinds = Set((try Self.diff("old.json", "new.json").listeners + Self.diff("new.json", "old.json").listeners).flatMap { $0.changes.map(\.kind) })
+        let kinds = Set(
+            (try Self.diff("old.json", "new.json").listeners + Self.diff("new.json", "old.json").listeners).flatMap { $0.changes.map(\.kind) })
         // `exposureChanged` only appears when nothing more specific applies; it has its own test below.
         for k in ChangeKind.allCases where k != .exposureChanged { #expect(kinds.contains(k), "no fixture change of kind \(k)") }
     }
@@ -84,7 +87,9 @@ import TestSupport
     @Test func summaryOnlyChangeIsReportedAsExposureChanged() throws {
         // 127.0.0.1:5432 is local-only with `iif "lo" accept` and blocked without it: neither side is remote.
         var old = try Self.snapshot("old.json")
-        old.listeners = old.listeners.filter { $0.port == 5432 }.map { var l = $0; l.address = "127.0.0.1"; return l }
+        old.listeners = old.listeners.filter { $0.port == 5432 }.map {
+            var l = $0; l.address = "127.0.0.1"; return l
+        }
         var new = old
         new.firewall.tables[0].chains[0].rules.remove(at: 1)
         let changes = SnapshotDiffer.compare(Evaluator(snapshot: old).exposure(), Evaluator(snapshot: new).exposure())

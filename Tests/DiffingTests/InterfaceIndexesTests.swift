@@ -6,7 +6,11 @@ import Diffing
     static func le(_ v: UInt32) -> Bytes { Bytes([UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24)]) }
 
     @Test func iifAndOifComparesAndIndexSetsAreTranslated() {
-        let iif = Rule(handle: 2, expressions: [.meta(Meta(key: 4, dreg: 1)), .cmp(Cmp(sreg: 1, op: .eq, data: Self.le(7))), .immediate(Immediate(dreg: 0, verdict: .accept))])
+        let iif = Rule(
+            handle: 2,
+            expressions: [
+                .meta(Meta(key: 4, dreg: 1)), .cmp(Cmp(sreg: 1, op: .eq, data: Self.le(7))), .immediate(Immediate(dreg: 0, verdict: .accept))
+            ])
         let other = Rule(handle: 3, expressions: [.meta(Meta(key: 3, dreg: 1)), .cmp(Cmp(sreg: 1, op: .eq, data: Self.le(7)))])
         let set = NFTSet(name: "ifs", keyType: 20, keyLength: 4, elements: [SetElement(key: Self.le(7)), SetElement(key: Self.le(9))])
         let fw = Firewall(status: .ok, tables: [Table(family: .inet, name: "f", chains: [Chain(name: "input", rules: [iif, other])], sets: [set])])

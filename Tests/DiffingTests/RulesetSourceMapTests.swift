@@ -31,11 +31,17 @@ import Testing
 
     static func firewall(_ counts: [String: Int]) -> Firewall {
         var handle: UInt64 = 1
-        func rules(_ n: Int) -> [Rule] { (0..<n).map { _ in handle += 1; return Rule(handle: handle, expressions: []) } }
-        return Firewall(status: .ok, tables: [
-            Table(family: .inet, name: "filter", chains: [Chain(name: "input", rules: rules(counts["input"] ?? 0)), Chain(name: "fwd")]),
-            Table(family: .ip, name: "nat", chains: [Chain(name: "pre", rules: rules(counts["pre"] ?? 0))]),
-        ])
+        func rules(_ n: Int) -> [Rule] {
+            (0..<n).map { _ in
+                handle += 1; return Rule(handle: handle, expressions: [])
+            }
+        }
+        return Firewall(
+            status: .ok,
+            tables: [
+                Table(family: .inet, name: "filter", chains: [Chain(name: "input", rules: rules(counts["input"] ?? 0)), Chain(name: "fwd")]),
+                Table(family: .ip, name: "nat", chains: [Chain(name: "pre", rules: rules(counts["pre"] ?? 0))])
+            ])
     }
 
     @Test func rulesMapToTheirLinesInChainOrder() {
@@ -63,13 +69,18 @@ import Testing
 
     @Test func insertMakesAChainUnordered() {
         var map = RulesetSourceMap(text: "table ip t {\n chain c {\n  accept\n }\n}\ninsert rule ip t c drop\n", file: "f.nft")
-        let fw = Firewall(status: .ok, tables: [Table(family: .ip, name: "t", chains: [Chain(name: "c", rules: [Rule(handle: 3, expressions: []), Rule(handle: 2, expressions: [])])])])
+        let fw = Firewall(
+            status: .ok,
+            tables: [
+                Table(family: .ip, name: "t", chains: [Chain(name: "c", rules: [Rule(handle: 3, expressions: []), Rule(handle: 2, expressions: [])])])
+            ])
         map.bind(to: fw)
         #expect(map.location(family: "ip", table: "t", chain: "c", handle: 3)?.line == 2)
     }
 
     @Test func flushRulesetForgetsEarlierRules() {
-        let map = RulesetSourceMap(text: "table ip t {\n chain c {\n  accept\n }\n}\nflush ruleset\ntable ip t {\n chain c {\n  drop\n }\n}\n", file: "f.nft")
+        let map = RulesetSourceMap(
+            text: "table ip t {\n chain c {\n  accept\n }\n}\nflush ruleset\ntable ip t {\n chain c {\n  drop\n }\n}\n", file: "f.nft")
         #expect(map.rules[RulesetSourceMap.ChainKey(family: "ip", table: "t", chain: "c")]?.map(\.line) == [9])
     }
 
@@ -77,7 +88,8 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pw-srcmap-\(getpid())")
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("inc"), withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        try "include \"inc/rules.nft\"\ntable ip t {\n chain c {\n  drop\n }\n}\n".write(to: dir.appendingPathComponent("main.nft"), atomically: true, encoding: .utf8)
+        try "include \"inc/rules.nft\"\ntable ip t {\n chain c {\n  drop\n }\n}\n".write(
+            to: dir.appendingPathComponent("main.nft"), atomically: true, encoding: .utf8)
         try "table ip t {\n chain c {\n  accept\n }\n}\n".write(to: dir.appendingPathComponent("inc/rules.nft"), atomically: true, encoding: .utf8)
         let map = RulesetSourceMap(path: dir.appendingPathComponent("main.nft").path)
         let locs = map.rules[RulesetSourceMap.ChainKey(family: "ip", table: "t", chain: "c")] ?? []

@@ -12,8 +12,9 @@ import Testing
 /// real evaluator and the real checks (built-in policy) decide; narrowing must never fail.
 @Suite struct WideningTests {
     static func listener(_ address: String, _ port: UInt16, _ name: String, v6only: Bool = false) -> Listener {
-        Listener(proto: .tcp, family: address.contains(":") ? .ipv6 : .ipv4, address: address, port: port, v6only: v6only, uid: 70,
-                 processes: [ProcessInfo(pid: 900, name: name)])
+        Listener(
+            proto: .tcp, family: address.contains(":") ? .ipv6 : .ipv4, address: address, port: port, v6only: v6only, uid: 70,
+            processes: [ProcessInfo(pid: 900, name: name)])
     }
 
     /// The fixture host (eth0 192.0.2.10 + 2001:db8::10, eth1 198.51.100.1) with one listener and `rules` after
@@ -80,15 +81,17 @@ import Testing
     }
 
     @Test func wideningByInterface() throws {
-        let d = try Self.diff(try Self.host(Self.postgres, [Self.onInterface(3, "eth1", 5432)]),
-                              try Self.host(Self.postgres, [Self.onInterface(3, "eth1", 5432), Self.onInterface(4, "eth0", 5432)]))
+        let d = try Self.diff(
+            try Self.host(Self.postgres, [Self.onInterface(3, "eth1", 5432)]),
+            try Self.host(Self.postgres, [Self.onInterface(3, "eth1", 5432), Self.onInterface(4, "eth0", 5432)]))
         let w = try #require(d.widenedFindings.first { $0.finding.ruleId == "PW1006" })
         #expect(w.widenings.map(\.kind) == [.interfaces])
         #expect(w.widenings.first?.items == ["eth0"])
         #expect(Self.gate(d) >= 1)
         // And back: one interface fewer is narrowing.
-        let back = try Self.diff(try Self.host(Self.postgres, [Self.onInterface(3, "eth1", 5432), Self.onInterface(4, "eth0", 5432)]),
-                                 try Self.host(Self.postgres, [Self.onInterface(3, "eth1", 5432)]))
+        let back = try Self.diff(
+            try Self.host(Self.postgres, [Self.onInterface(3, "eth1", 5432), Self.onInterface(4, "eth0", 5432)]),
+            try Self.host(Self.postgres, [Self.onInterface(3, "eth1", 5432)]))
         #expect(back.widenedFindings.isEmpty && Self.gate(back, .info) == 0)
     }
 
@@ -104,8 +107,9 @@ import Testing
     @Test func wideningBySeverity() throws {
         // Redis is a critical entry: from a private range it is high, from any address critical.
         let redis = Self.listener("0.0.0.0", 6379, "redis-server")
-        let d = try Self.diff(try Self.host(redis, [ExampleRule.source(3, "10.0.0.0/8", .tcp, 6379)]),
-                              try Self.host(redis, [ExampleRule.port(3, .tcp, 6379)]))
+        let d = try Self.diff(
+            try Self.host(redis, [ExampleRule.source(3, "10.0.0.0/8", .tcp, 6379)]),
+            try Self.host(redis, [ExampleRule.port(3, .tcp, 6379)]))
         let w = try #require(d.widenedFindings.first { $0.finding.ruleId == "PW1006" })
         #expect(w.previousSeverity == .high && w.finding.severity == .critical)
         #expect(w.widenings.map(\.kind).contains(.severity))
@@ -128,10 +132,13 @@ import Testing
 
 /// `FindingWidener` on findings alone: the rule `audit --baseline` uses against an earlier report.
 @Suite struct FindingWidenerTests {
-    static func finding(_ severity: Severity = .high, exposure: String = "restricted", sources: [String] = ["198.51.100.0/24"],
-                        interfaces: [String] = ["eth0"], conditional: Bool = false) -> Finding {
-        Finding(ruleId: "PW1006", slug: "sensitive-service-exposed", severity: severity, message: "m", subject: "listener/tcp/0.0.0.0:5432",
-                evidence: Evidence(exposure: exposure, interfaces: interfaces, sources: sources), remediation: "r", conditional: conditional)
+    static func finding(
+        _ severity: Severity = .high, exposure: String = "restricted", sources: [String] = ["198.51.100.0/24"],
+        interfaces: [String] = ["eth0"], conditional: Bool = false
+    ) -> Finding {
+        Finding(
+            ruleId: "PW1006", slug: "sensitive-service-exposed", severity: severity, message: "m", subject: "listener/tcp/0.0.0.0:5432",
+            evidence: Evidence(exposure: exposure, interfaces: interfaces, sources: sources), remediation: "r", conditional: conditional)
     }
 
     @Test func eachKind() {
@@ -164,8 +171,9 @@ import Testing
 
     @Test func baselineMarks() {
         let unchanged = Self.finding()
-        let updated = Finding(ruleId: "PW1001", slug: "undeclared-listener", severity: .high, message: "m", subject: "listener/tcp/0.0.0.0:22",
-                              evidence: Evidence(exposure: "public", interfaces: ["eth0"], sources: ["0.0.0.0/0"]), remediation: "r")
+        let updated = Finding(
+            ruleId: "PW1001", slug: "undeclared-listener", severity: .high, message: "m", subject: "listener/tcp/0.0.0.0:22",
+            evidence: Evidence(exposure: "public", interfaces: ["eth0"], sources: ["0.0.0.0/0"]), remediation: "r")
         var before = updated
         before.evidence = Evidence(exposure: "restricted", interfaces: ["eth0"], sources: ["198.51.100.0/24"])
         let new = Finding(ruleId: "PW1013", slug: "x", severity: .low, message: "m", subject: "host/firewall", remediation: "r")

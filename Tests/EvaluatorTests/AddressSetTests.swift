@@ -91,7 +91,7 @@ import Testing
             ("a ∪ b", a.union(b), { $0 || $1 }),
             ("a − b", a.subtracting(b), { $0 && !$1 }),
             ("b − a", b.subtracting(a), { $1 && !$0 }),
-            ("¬a", a.complement(), { x, _ in !x }),
+            ("¬a", a.complement(), { x, _ in !x })
         ]
         for (what, r, _) in results { Self.checkNormalized(r, "seed \(seed) \(what)") }
         let points = Self.boundaries([a, b] + results.map { $0.1 })
@@ -115,8 +115,10 @@ import Testing
         let big = Self.random(20_000, &g, window: 2_000_000)
         let store = big.runs[0].store
         let prefix = AddressSet(family: Self.family, ranges: [500_000...600_000])
-        for (what, r) in [("minus", big.subtracting(prefix)), ("outside", big.intersection(prefix.complement())),
-                          ("inside", big.intersection(prefix)), ("plus", big.union(AddressSet.point(Self.family, 700_000)))] {
+        for (what, r) in [
+            ("minus", big.subtracting(prefix)), ("outside", big.intersection(prefix.complement())),
+            ("inside", big.intersection(prefix)), ("plus", big.union(AddressSet.point(Self.family, 700_000)))
+        ] {
             let shared = r.runs.filter { $0.store === store }.reduce(0) { $0 + $1.count }
             // All but the few ranges cut at the prefix's ends are slices of the big set's storage.
             #expect(shared >= r.ranges.count - 4, "\(what): \(shared) of \(r.ranges.count) ranges shared")

@@ -18,15 +18,21 @@ import Testing
     @Test func compilerMatchesTheKernelDump() throws {
         let t = table(.inet)
         try t.set("cc", [.ipv4, .port], interval: true, elements: ["10.0.0.0/8 . 22", "203.0.113.7 . 22-25", "198.51.100.9 . 5432"])
-        #expect(t.sets[0].elements.map { "\($0.key.description)-\($0.keyEnd?.description ?? "")" } ==
-                ["0a00000000160000-0affffff00160000", "cb00710700160000-cb00710700190000", "c633640915380000-c633640915380000"])
+        #expect(
+            t.sets[0].elements.map { "\($0.key.description)-\($0.keyEnd?.description ?? "")" } == [
+                "0a00000000160000-0affffff00160000", "cb00710700160000-cb00710700190000", "c633640915380000-c633640915380000"
+            ])
         #expect(t.sets[0].flags & 0x84 == 0x84)
     }
 
     @Test func saddrDotPortProjectsOntoTheSource() throws {
         let t = table(.inet)
-        try t.set("cc", [.ipv4, .port], interval: true, elements: ["10.0.0.0/8 . 22", "203.0.113.7 . 22-25", "198.51.100.9 . 5432",
-                                                                    "198.51.100.0/24 . 1000-2000"])
+        try t.set(
+            "cc", [.ipv4, .port], interval: true,
+            elements: [
+                "10.0.0.0/8 . 22", "203.0.113.7 . 22-25", "198.51.100.9 . 5432",
+                "198.51.100.0/24 . 1000-2000"
+            ])
         try t.chain("input", hook: .input, policy: .drop, ["ip saddr . tcp dport @cc accept"])
         let (e, x) = run(t, [tcpListener("0.0.0.0", 22), tcpListener("0.0.0.0", 5432), tcpListener("0.0.0.0", 1500), tcpListener("0.0.0.0", 80)])
         let ssh = try #require(x.first { $0.listener.port == 22 })
@@ -72,10 +78,14 @@ import Testing
 
     @Test func concatIntervalVerdictMap() throws {
         let t = table(.inet)
-        try t.chain("input", hook: .input, policy: .accept, ["ip saddr . tcp dport vmap { 192.0.2.0/24 . 22 : accept, 203.0.113.0/24 . 22-80 : drop, 0.0.0.0/1 . 22 : drop }"])
+        try t.chain(
+            "input", hook: .input, policy: .accept,
+            ["ip saddr . tcp dport vmap { 192.0.2.0/24 . 22 : accept, 203.0.113.0/24 . 22-80 : drop, 0.0.0.0/1 . 22 : drop }"])
         let (e, x) = run(t, [tcpListener("0.0.0.0", 22)])
         #expect(x[0].reasons.isEmpty)
-        let dropped = x[0].regions.filter { $0.verdict == .drop && $0.interface == "eth0" && $0.destination == "192.0.2.1" && $0.path.last?.hook == "input" }
+        let dropped = x[0].regions.filter {
+            $0.verdict == .drop && $0.interface == "eth0" && $0.destination == "192.0.2.1" && $0.path.last?.hook == "input"
+        }
         #expect(dropped.flatMap(\.sources).sorted() == ["1.0.0.0-126.255.255.255", "203.0.113.0/24"])
         #expect(try e.verdict(.tcp, "203.0.113.5", "192.0.2.1", 22, "eth0") == .drop)
         #expect(try e.verdict(.tcp, "192.0.2.5", "192.0.2.1", 22, "eth0") == .accept)

@@ -10,7 +10,10 @@ import Testing
         try t.chain("input", hook: .input, policy: .drop, ["ip saddr . tcp dport @cc accept"])
         // the compiled rule loads the port into reg 9 (slot 5), the key is 8 bytes
         let rule = t.chains[0].rules[0]
-        #expect(rule.expressions.contains { if case .payload(let p) = $0 { return p.dreg == 9 && p.offset == 2 }; return false })
+        #expect(
+            rule.expressions.contains {
+                if case .payload(let p) = $0 { return p.dreg == 9 && p.offset == 2 }; return false
+            })
         #expect(t.sets[0].keyLength == 8)
         #expect(t.sets[0].elements[0].key.description == "c6336407" + "00160000")
         let e = Evaluator(snapshot: snapshot(t))

@@ -14,8 +14,9 @@ import Testing
         #expect(r.delivered)
         #expect(r.reasons.isEmpty)
         #expect(r.limits == ["limit rate 10/second"])
-        let snap = Snapshot(host: HostInfo(hostname: "t", kernel: "6.18", collectedAt: "", toolVersion: "t"), listeners: [tcpListener("0.0.0.0", 22)],
-                            interfaces: Host.interfaces, routes: Host.routes, firewall: Firewall(status: .ok, tables: [t.table]))
+        let snap = Snapshot(
+            host: HostInfo(hostname: "t", kernel: "6.18", collectedAt: "", toolVersion: "t"), listeners: [tcpListener("0.0.0.0", 22)],
+            interfaces: Host.interfaces, routes: Host.routes, firewall: Firewall(status: .ok, tables: [t.table]))
         let x = try #require(Evaluator(snapshot: snap).exposure().first)
         #expect(x.summary == ExposureSummary.public)
         #expect(x.limits == ["limit rate 10/second"])
@@ -50,7 +51,7 @@ import Testing
         ("quota over 1000000 used 2000000 drop", .drop),
         ("quota over 1000000 used 10 drop", .accept),
         ("quota 1000000 used 999990 accept", .conditional),
-        ("quota 1000000 accept", .conditional),
+        ("quota 1000000 accept", .conditional)
     ])
     func quotaIsDecidedByItsCount(rule: String, verdict: PacketVerdict) throws {
         let t = table(.inet)
@@ -139,13 +140,15 @@ import Testing
         try t.set("seen", [.ipv4], elements: [])
         try t.chain("input", hook: .input, policy: .accept, ["tcp dport 22 counter drop", "ip saddr @seen drop"])
         // tcp dport 22 add @seen { ip saddr limit rate over 10/minute } drop
-        t.chains[0].rules[0] = Rule(handle: 70, expressions: [
-            .meta(Meta(key: 16, dreg: 1)), .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([6]))),
-            .payload(Payload(base: .transport, offset: 2, length: 2, dreg: 1)), .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([0, 22]))),
-            .payload(Payload(base: .network, offset: 12, length: 4, dreg: 1)),
-            .dynset(Dynset(op: 0, set: "seen", sregKey: 1, expressions: ["limit"])),
-            .immediate(Immediate(dreg: 0, verdict: .drop)),
-        ])
+        t.chains[0].rules[0] = Rule(
+            handle: 70,
+            expressions: [
+                .meta(Meta(key: 16, dreg: 1)), .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([6]))),
+                .payload(Payload(base: .transport, offset: 2, length: 2, dreg: 1)), .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([0, 22]))),
+                .payload(Payload(base: .network, offset: 12, length: 4, dreg: 1)),
+                .dynset(Dynset(op: 0, set: "seen", sregKey: 1, expressions: ["limit"])),
+                .immediate(Immediate(dreg: 0, verdict: .drop))
+            ])
         let e = Evaluator(snapshot: snapshot(t))
         let r = try e.trace(probe(.tcp, "198.51.100.7", "192.0.2.1", 22, "eth0"))
         #expect(r.verdict == .conditional)

@@ -31,7 +31,8 @@ import Testing
         let t2 = table(.inet)
         try t2.chain("raw", hook: .prerouting, priority: -300, ["udp dport 53 notrack"])
         try t2.chain("input", hook: .input, policy: .drop, ["ct state { new, untracked } udp dport 53 accept"])
-        let r = try Evaluator(snapshot: snapshot(listeners: [udpListener("0.0.0.0", 53)], t2)).trace(probe(.udp, "198.51.100.7", "192.0.2.1", 53, "eth0"))
+        let r = try Evaluator(snapshot: snapshot(listeners: [udpListener("0.0.0.0", 53)], t2)).trace(
+            probe(.udp, "198.51.100.7", "192.0.2.1", 53, "eth0"))
         #expect(r.verdict == .accept)
         #expect(r.delivered)
     }
@@ -42,10 +43,13 @@ import Testing
         let f = table(.inet, "f")
         try f.chain("input", hook: .input, policy: .accept, [])
         // ct status dnat: ct status → bitwise & 0x20 → cmp neq 0
-        f.chains[0].rules.append(Rule(handle: 50, expressions: [
-            .ct(Ct(key: 2, dreg: 1)), .bitwise(Bitwise(sreg: 1, dreg: 1, length: 4, mask: Bytes([0x20, 0, 0, 0]), xor: Bytes([0, 0, 0, 0]))),
-            .cmp(Cmp(sreg: 1, op: .neq, data: Bytes([0, 0, 0, 0]))), .immediate(Immediate(dreg: 0, verdict: .drop)),
-        ]))
+        f.chains[0].rules.append(
+            Rule(
+                handle: 50,
+                expressions: [
+                    .ct(Ct(key: 2, dreg: 1)), .bitwise(Bitwise(sreg: 1, dreg: 1, length: 4, mask: Bytes([0x20, 0, 0, 0]), xor: Bytes([0, 0, 0, 0]))),
+                    .cmp(Cmp(sreg: 1, op: .neq, data: Bytes([0, 0, 0, 0]))), .immediate(Immediate(dreg: 0, verdict: .drop))
+                ]))
         let e = Evaluator(snapshot: snapshot(n, f))
         #expect(try e.verdict(.tcp, "198.51.100.7", "192.0.2.1", 9000, "eth0") == .drop)
         #expect(try e.verdict(.tcp, "198.51.100.7", "192.0.2.1", 22, "eth0") == .accept)

@@ -6,9 +6,10 @@ import Testing
 /// The summary thresholds (documented on `ExposureSummary`) and the exact accepted ranges they are judged from.
 @Suite struct ExposureSummaryTests {
     func exposure(_ listeners: [Listener], _ tables: TableBuilder...) -> [ListenerExposure] {
-        let snap = Snapshot(host: HostInfo(hostname: "t", kernel: "6.18", collectedAt: "", toolVersion: "t"), listeners: listeners,
-                            interfaces: Host.interfaces, routes: Host.routes,
-                            firewall: Firewall(status: tables.isEmpty ? .absent : .ok, tables: tables.map(\.table)))
+        let snap = Snapshot(
+            host: HostInfo(hostname: "t", kernel: "6.18", collectedAt: "", toolVersion: "t"), listeners: listeners,
+            interfaces: Host.interfaces, routes: Host.routes,
+            firewall: Firewall(status: tables.isEmpty ? .absent : .ok, tables: tables.map(\.table)))
         return Evaluator(snapshot: snap).exposure()
     }
 
@@ -18,9 +19,11 @@ import Testing
 
     @Test func restrictedRangesAreExactPerInterface() throws {
         let t = table(.inet)
-        try t.chain("input", hook: .input, policy: .drop, [
-            "iifname eth0 ip saddr 10.0.0.0/8 accept", "iifname eth1 ip saddr 203.0.113.16-203.0.113.31 accept",
-        ])
+        try t.chain(
+            "input", hook: .input, policy: .drop,
+            [
+                "iifname eth0 ip saddr 10.0.0.0/8 accept", "iifname eth1 ip saddr 203.0.113.16-203.0.113.31 accept"
+            ])
         let x = exposure([tcpListener("0.0.0.0", 22)], t)[0]
         #expect(x.summary == .restricted)
         #expect(x.acceptedRanges.map(\.interface) == ["eth0", "eth1"])
@@ -39,7 +42,7 @@ import Testing
         #expect(!eth0.allRoutable)
         #expect(!eth0.set.contains(addressValue([10, 1, 2, 3])))
         #expect(eth0.set.contains(addressValue([11, 0, 0, 0])))
-        #expect(!eth0.set.contains(addressValue([127, 0, 0, 1])))    // martian: the kernel drops it before input
+        #expect(!eth0.set.contains(addressValue([127, 0, 0, 1])))  // martian: the kernel drops it before input
     }
 
     @Test func noFirewallIsEveryRoutableSource() throws {

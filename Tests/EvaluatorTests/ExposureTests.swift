@@ -5,9 +5,10 @@ import Testing
 /// Exposure summaries computed over source-address intervals, per interface.
 @Suite struct ExposureTests {
     func exposure(_ listeners: [Listener], _ tables: TableBuilder...) -> [ListenerExposure] {
-        let snap = Snapshot(host: HostInfo(hostname: "t", kernel: "6.18", collectedAt: "", toolVersion: "t"), listeners: listeners,
-                            interfaces: Host.interfaces, routes: Host.routes,
-                            firewall: Firewall(status: .ok, tables: tables.map(\.table)))
+        let snap = Snapshot(
+            host: HostInfo(hostname: "t", kernel: "6.18", collectedAt: "", toolVersion: "t"), listeners: listeners,
+            interfaces: Host.interfaces, routes: Host.routes,
+            firewall: Firewall(status: .ok, tables: tables.map(\.table)))
         return Evaluator(snapshot: snap).exposure()
     }
 
@@ -20,7 +21,9 @@ import Testing
 
     @Test func restrictedListsTheExactRanges() throws {
         let t = table(.inet)
-        try t.chain("input", hook: .input, policy: .drop, ["iif lo accept", "ip saddr 10.0.0.0/8 tcp dport 22 accept", "ip saddr 203.0.113.16-203.0.113.31 tcp dport 22 accept"])
+        try t.chain(
+            "input", hook: .input, policy: .drop,
+            ["iif lo accept", "ip saddr 10.0.0.0/8 tcp dport 22 accept", "ip saddr 203.0.113.16-203.0.113.31 tcp dport 22 accept"])
         let x = exposure([tcpListener("0.0.0.0", 22)], t)
         #expect(x[0].summary == .restricted)
         #expect(x[0].acceptedSources == ["10.0.0.0/8", "203.0.113.16/28"])
@@ -76,7 +79,9 @@ import Testing
         try t.chain("input", hook: .input, policy: .accept, ["ip saddr @bad drop"])
         let x = exposure([tcpListener("0.0.0.0", 22)], t)
         #expect(x[0].summary == .public)
-        let dropped = x[0].regions.filter { $0.verdict == .drop && $0.interface == "eth0" && $0.destination == "192.0.2.1" && $0.path.last?.hook != "routing" }
+        let dropped = x[0].regions.filter {
+            $0.verdict == .drop && $0.interface == "eth0" && $0.destination == "192.0.2.1" && $0.path.last?.hook != "routing"
+        }
         #expect(dropped.flatMap(\.sources) == ["198.51.100.0/24", "203.0.113.0/24"])
     }
 
@@ -86,10 +91,14 @@ import Testing
         let f = table(.inet, "f")
         try f.chain("input", hook: .input, policy: .drop, [])
         // ct status dnat by hand
-        f.chains[0].rules = [Rule(handle: 9, expressions: [
-            .ct(Ct(key: 2, dreg: 1)), .bitwise(Bitwise(sreg: 1, dreg: 1, length: 4, mask: Bytes([0x20, 0, 0, 0]), xor: Bytes([0, 0, 0, 0]))),
-            .cmp(Cmp(sreg: 1, op: .neq, data: Bytes([0, 0, 0, 0]))), .immediate(Immediate(dreg: 0, verdict: .accept)),
-        ])]
+        f.chains[0].rules = [
+            Rule(
+                handle: 9,
+                expressions: [
+                    .ct(Ct(key: 2, dreg: 1)), .bitwise(Bitwise(sreg: 1, dreg: 1, length: 4, mask: Bytes([0x20, 0, 0, 0]), xor: Bytes([0, 0, 0, 0]))),
+                    .cmp(Cmp(sreg: 1, op: .neq, data: Bytes([0, 0, 0, 0]))), .immediate(Immediate(dreg: 0, verdict: .accept))
+                ])
+        ]
         let x = exposure([tcpListener("0.0.0.0", 22)], n, f)
         #expect(x[0].viaPorts == [2222])
         #expect(x[0].summary == .public)

@@ -38,10 +38,13 @@ import Testing
         let t = table(.inet)
         try t.chain("pre", hook: .prerouting, priority: -150, [])
         // fib saddr . mark . iif oif missing drop
-        t.chains[0].rules.append(Rule(handle: 60, expressions: [
-            .fib(Fib(dreg: 1, result: 1, flags: 1 | 4 | 8 | 32)), .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([0]))),
-            .immediate(Immediate(dreg: 0, verdict: .drop)),
-        ]))
+        t.chains[0].rules.append(
+            Rule(
+                handle: 60,
+                expressions: [
+                    .fib(Fib(dreg: 1, result: 1, flags: 1 | 4 | 8 | 32)), .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([0]))),
+                    .immediate(Immediate(dreg: 0, verdict: .drop))
+                ]))
         var snap = snapshot(t)
         snap.routes.rules = rules
         return try Evaluator(snapshot: snap).trace(probe(.tcp, "198.51.100.7", "198.51.100.1", 22, "eth1"))
@@ -52,8 +55,10 @@ import Testing
     }
 
     @Test func conditionalWithFwmarkRule() throws {
-        let r = try trace([RoutingRule(family: .ipv4, priority: 100, table: 100, action: "to_tbl", fwmark: 1, fwmask: 0xffff_ffff),
-                           RoutingRule(family: .ipv4, priority: 32766, table: 254, action: "to_tbl")])
+        let r = try trace([
+            RoutingRule(family: .ipv4, priority: 100, table: 100, action: "to_tbl", fwmark: 1, fwmask: 0xffff_ffff),
+            RoutingRule(family: .ipv4, priority: 32766, table: 254, action: "to_tbl")
+        ])
         #expect(r.verdict == .conditional)
         #expect(r.reasons == ["routing by packet mark"])
     }

@@ -9,16 +9,22 @@ import Testing
     /// The test host plus a Docker-style bridge `docker0` (172.30.0.1/16, 2001:db8:ac::1/64) with a route to it.
     static func containerHost(_ sysctls: Sysctls = Host.forwarding, _ tables: TableBuilder...) -> Evaluator {
         var interfaces = Host.interfaces
-        interfaces.append(Interface(index: 4, name: "docker0", flags: ["up"], kind: "bridge", addresses: [
-            InterfaceAddress(family: .ipv4, address: "172.30.0.1", prefixLength: 16),
-            InterfaceAddress(family: .ipv6, address: "2001:db8:ac::1", prefixLength: 64),
-        ]))
+        interfaces.append(
+            Interface(
+                index: 4, name: "docker0", flags: ["up"], kind: "bridge",
+                addresses: [
+                    InterfaceAddress(family: .ipv4, address: "172.30.0.1", prefixLength: 16),
+                    InterfaceAddress(family: .ipv6, address: "2001:db8:ac::1", prefixLength: 64)
+                ]))
         var routes = Host.routes
-        routes.routes.append(Route(family: .ipv4, table: 254, type: "unicast", destination: "172.30.0.0", prefixLength: 16, device: "docker0", deviceIndex: 4))
-        routes.routes.append(Route(family: .ipv6, table: 254, type: "unicast", destination: "2001:db8:ac::", prefixLength: 64, device: "docker0", deviceIndex: 4))
-        let snap = Snapshot(host: HostInfo(hostname: "t", kernel: "6.18", collectedAt: "", toolVersion: "t"),
-                            listeners: [tcpListener("0.0.0.0", 8080, name: "docker-proxy")], interfaces: interfaces, routes: routes,
-                            sysctls: sysctls, firewall: Firewall(status: .ok, tables: tables.map(\.table)))
+        routes.routes.append(
+            Route(family: .ipv4, table: 254, type: "unicast", destination: "172.30.0.0", prefixLength: 16, device: "docker0", deviceIndex: 4))
+        routes.routes.append(
+            Route(family: .ipv6, table: 254, type: "unicast", destination: "2001:db8:ac::", prefixLength: 64, device: "docker0", deviceIndex: 4))
+        let snap = Snapshot(
+            host: HostInfo(hostname: "t", kernel: "6.18", collectedAt: "", toolVersion: "t"),
+            listeners: [tcpListener("0.0.0.0", 8080, name: "docker-proxy")], interfaces: interfaces, routes: routes,
+            sysctls: sysctls, firewall: Firewall(status: .ok, tables: tables.map(\.table)))
         return Evaluator(snapshot: snap)
     }
 
@@ -34,7 +40,9 @@ import Testing
     static func dockerFilter(user: [String] = []) throws -> TableBuilder {
         let f = TableBuilder(family: .ip, name: "filter", ifindex: ["lo": 1, "eth0": 2, "eth1": 3, "docker0": 4])
         try f.chain("INPUT", hook: .input, policy: .drop, ["iifname lo accept"])
-        try f.chain("FORWARD", hook: .forward, policy: .drop, ["jump DOCKER-USER", "oifname docker0 jump DOCKER", "iifname docker0 oifname != docker0 accept"])
+        try f.chain(
+            "FORWARD", hook: .forward, policy: .drop, ["jump DOCKER-USER", "oifname docker0 jump DOCKER", "iifname docker0 oifname != docker0 accept"]
+        )
         try f.chain("DOCKER-USER", user + ["return"])
         try f.chain("DOCKER", ["ip daddr 172.30.0.2 iifname != docker0 oifname docker0 meta l4proto tcp tcp dport 80 accept"])
         return f
@@ -92,10 +100,12 @@ import Testing
 
     @Test func nativeInetForwardPolicyDropAndOifMatch() throws {
         let n = TableBuilder(family: .inet, name: "pub", ifindex: ["lo": 1, "eth0": 2, "eth1": 3, "docker0": 4])
-        try n.chain("pre", hook: .prerouting, type: "nat", priority: -100, [
-            "ip daddr 192.0.2.1 tcp dport 5432 dnat ip to 172.30.0.3:5432",
-            "ip6 daddr 2001:db8::1 tcp dport 5432 dnat ip6 to [2001:db8:ac::3]:5432",
-        ])
+        try n.chain(
+            "pre", hook: .prerouting, type: "nat", priority: -100,
+            [
+                "ip daddr 192.0.2.1 tcp dport 5432 dnat ip to 172.30.0.3:5432",
+                "ip6 daddr 2001:db8::1 tcp dport 5432 dnat ip6 to [2001:db8:ac::3]:5432"
+            ])
         try n.chain("fwd", hook: .forward, policy: .drop, ["oifname docker0 meta nfproto ipv6 meta l4proto tcp accept"])
         let e = ForwardHookTests.containerHost(Host.forwarding, n)
         // IPv4 is dropped by the forward policy; IPv6 is accepted towards docker0
@@ -135,7 +145,7 @@ import Testing
 /// forward hook by that bit (KUBE-FORWARD: `-m mark --mark 0x4000/0x4000`). The mark from outside is unknown, but the
 /// bit the path set is not: the verdict is decided.
 @Suite struct PathSetMarkTests {
-    static let markBit: [UInt8] = [0x00, 0x40, 0x00, 0x00]   // 0x4000 in host byte order (x86_64)
+    static let markBit: [UInt8] = [0x00, 0x40, 0x00, 0x00]  // 0x4000 in host byte order (x86_64)
 
     static func kubeHost(setMark: Bool, nativeMatch: Bool) throws -> Evaluator {
         let n = table(.ip, "nat")
@@ -146,9 +156,12 @@ import Testing
         }
         let f = table(.ip, "filter")
         try f.chain("FORWARD", hook: .forward, policy: .drop, [])
-        let test: [Expression] = nativeMatch
-            ? [.meta(Meta(key: 3, dreg: 1)), .bitwise(Bitwise(sreg: 1, dreg: 1, length: 4, mask: Bytes(markBit), xor: Bytes([0, 0, 0, 0]))),
-               .cmp(Cmp(sreg: 1, op: .eq, data: Bytes(markBit)))]
+        let test: [Expression] =
+            nativeMatch
+            ? [
+                .meta(Meta(key: 3, dreg: 1)), .bitwise(Bitwise(sreg: 1, dreg: 1, length: 4, mask: Bytes(markBit), xor: Bytes([0, 0, 0, 0]))),
+                .cmp(Cmp(sreg: 1, op: .eq, data: Bytes(markBit)))
+            ]
             : [.match(Xt(name: "mark", revision: 1, info: Bytes(markBit + markBit + [0, 0, 0, 0])))]
         f.chains[0].rules.append(Rule(handle: 40, expressions: test + [.immediate(Immediate(dreg: 0, verdict: .accept))]))
         return ForwardHookTests.containerHost(Host.forwarding, n, f)
@@ -168,9 +181,11 @@ import Testing
         // `meta mark set meta mark or 0x4000` as nft compiles it: load, & 0xffffbfff ^ 0x4000, set
         let e = try PathSetMarkTests.kubeHost(setMark: false, nativeMatch: true)
         var snap = e.snapshot
-        let set: [Expression] = [.meta(Meta(key: 3, dreg: 1)),
-                                 .bitwise(Bitwise(sreg: 1, dreg: 1, length: 4, mask: Bytes([0xff, 0xbf, 0xff, 0xff]), xor: Bytes(PathSetMarkTests.markBit))),
-                                 .meta(Meta(key: 3, sreg: 1))]
+        let set: [Expression] = [
+            .meta(Meta(key: 3, dreg: 1)),
+            .bitwise(Bitwise(sreg: 1, dreg: 1, length: 4, mask: Bytes([0xff, 0xbf, 0xff, 0xff]), xor: Bytes(PathSetMarkTests.markBit))),
+            .meta(Meta(key: 3, sreg: 1))
+        ]
         snap.firewall.tables[0].chains[0].rules[0].expressions.insert(contentsOf: set, at: 0)
         let r = try Evaluator(snapshot: snap).trace(probe(.tcp, "203.0.113.9", "192.0.2.1", 30080, "eth0"))
         #expect(r.verdict == .accept, "\(r.reasons)")

@@ -6,9 +6,10 @@ import Testing
 /// socket, so exposure lists it per external port with its target, interfaces and translated sources.
 @Suite struct ForwardedPortTests {
     func result(_ listeners: [Listener], _ tables: TableBuilder...) -> ExposureResult {
-        let snap = Snapshot(host: HostInfo(hostname: "t", kernel: "6.18", collectedAt: "", toolVersion: "t"), listeners: listeners,
-                            interfaces: Host.interfaces, routes: Host.routes, sysctls: Host.forwarding,
-                            firewall: Firewall(status: .ok, tables: tables.map(\.table)))
+        let snap = Snapshot(
+            host: HostInfo(hostname: "t", kernel: "6.18", collectedAt: "", toolVersion: "t"), listeners: listeners,
+            interfaces: Host.interfaces, routes: Host.routes, sysctls: Host.forwarding,
+            firewall: Firewall(status: .ok, tables: tables.map(\.table)))
         return Evaluator(snapshot: snap).fullExposure()
     }
 
@@ -52,9 +53,11 @@ import Testing
 
     @Test func sourceAndInterfaceRestrictedDnat() throws {
         let n = table(.ip, "nat")
-        try n.chain("pre", hook: .prerouting, type: "nat", priority: -100, [
-            "iifname eth0 ip saddr 203.0.113.0/24 tcp dport 9000 dnat to 172.30.0.2:80",
-        ])
+        try n.chain(
+            "pre", hook: .prerouting, type: "nat", priority: -100,
+            [
+                "iifname eth0 ip saddr 203.0.113.0/24 tcp dport 9000 dnat to 172.30.0.2:80"
+            ])
         let r = result([tcpListener("0.0.0.0", 22)], n)
         let p = try #require(r.forwarded.first)
         #expect(r.forwarded.count == 1)
@@ -97,9 +100,9 @@ import Testing
         let n = table(.ip, "nat")
         try n.chain("PREROUTING", hook: .prerouting, type: "nat", priority: -100, ["meta l4proto tcp xt match tcp dport 8081"])
         var info = [UInt8](repeating: 0, count: 20)
-        info[0] = 1; info[4] = 3                       // rangesize 1, flags MAP_IPS|PROTO_SPECIFIED
+        info[0] = 1; info[4] = 3  // rangesize 1, flags MAP_IPS|PROTO_SPECIFIED
         info[8...11] = [172, 30, 0, 4]; info[12...15] = [172, 30, 0, 4]
-        info[16] = 0x1f; info[17] = 0x40; info[18] = 0x1f; info[19] = 0x40   // 8000 big endian
+        info[16] = 0x1f; info[17] = 0x40; info[18] = 0x1f; info[19] = 0x40  // 8000 big endian
         n.chains[0].rules[0].expressions.append(.target(Xt(name: "DNAT", revision: 0, info: Bytes(info))))
         let r = result([tcpListener("0.0.0.0", 22)], n)
         #expect(r.forwarded.map { "\($0.port) \($0.target)" } == ["8081 172.30.0.4:8000"])
@@ -111,10 +114,14 @@ import Testing
     @Test func natQuestionsArePairedAsTheRulesPairThem() throws {
         let n = table(.ip, "nat")
         try n.chain("PREROUTING", hook: .prerouting, type: "nat", priority: -100, ["jump SERVICES"])
-        try n.chain("SERVICES", ["ip daddr 203.0.113.10 meta l4proto tcp tcp dport 80 jump SVC1",
-                                 "ip daddr 203.0.113.11 meta l4proto udp udp dport 53 jump SVC2",
-                                 "ip daddr 203.0.113.12 jump SVC3",
-                                 "xt match addrtype dst LOCAL jump NODEPORTS"])
+        try n.chain(
+            "SERVICES",
+            [
+                "ip daddr 203.0.113.10 meta l4proto tcp tcp dport 80 jump SVC1",
+                "ip daddr 203.0.113.11 meta l4proto udp udp dport 53 jump SVC2",
+                "ip daddr 203.0.113.12 jump SVC3",
+                "xt match addrtype dst LOCAL jump NODEPORTS"
+            ])
         try n.chain("NODEPORTS", ["meta l4proto tcp tcp dport 30080 jump SVC1"])
         try n.chain("SVC1", ["dnat to 192.0.2.1:8080"])
         try n.chain("SVC2", ["dnat to 192.0.2.1:5353"])

@@ -7,7 +7,9 @@ import Testing
     @Test func wildcardIsPrefix() throws {
         let t = table(.inet)
         try t.chain("input", hook: .input, policy: .drop, ["iifname eth* accept"])
-        let cmp = t.chains[0].rules[0].expressions.compactMap { if case .cmp(let c) = $0 { return c }; return nil }.first
+        let cmp = t.chains[0].rules[0].expressions.compactMap {
+            if case .cmp(let c) = $0 { return c }; return nil
+        }.first
         #expect(cmp?.data.bytes == Array("eth".utf8))
         let e = Evaluator(snapshot: snapshot(t))
         #expect(try e.verdict(.tcp, "198.51.100.7", "192.0.2.1", 22, "eth0") == .accept)
@@ -26,10 +28,13 @@ import Testing
         let t = table(.ip, "filter")
         try t.chain("INPUT", hook: .input, policy: .drop, [])
         // iptables-nft `-i lo`: cmp over "lo\0" (3 bytes)
-        t.chains[0].rules.append(Rule(handle: 99, expressions: [
-            .meta(Meta(key: 6, dreg: 1)), .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([0x6c, 0x6f, 0]))),
-            .immediate(Immediate(dreg: 0, verdict: .accept)),
-        ]))
+        t.chains[0].rules.append(
+            Rule(
+                handle: 99,
+                expressions: [
+                    .meta(Meta(key: 6, dreg: 1)), .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([0x6c, 0x6f, 0]))),
+                    .immediate(Immediate(dreg: 0, verdict: .accept))
+                ]))
         let e = Evaluator(snapshot: snapshot(t))
         #expect(try e.verdict(.tcp, "127.0.0.1", "127.0.0.1", 22, "lo") == .accept)
         #expect(try e.verdict(.tcp, "198.51.100.7", "192.0.2.1", 22, "eth0") == .drop)
@@ -63,7 +68,10 @@ import Testing
         #expect(try e.verdict(.tcp, "198.51.100.7", "198.51.100.1", 22, "eth1") == .accept)
         #expect(try e.verdict(.tcp, "198.51.100.8", "192.0.2.1", 22, "eth0") == .accept)
         // the netdev table uses `meta protocol`, not nfproto
-        #expect(n.chains[0].rules[0].expressions.contains { if case .meta(let m) = $0 { return m.key == 1 }; return false })
+        #expect(
+            n.chains[0].rules[0].expressions.contains {
+                if case .meta(let m) = $0 { return m.key == 1 }; return false
+            })
     }
 }
 
@@ -74,7 +82,7 @@ import Testing
         try t.chain("input", hook: .input, policy: .drop, ["iifname { wlan0, eth* } accept"])
         let s = try #require(t.sets.first)
         #expect(s.isInterval)
-        #expect(s.elements.contains { $0.isIntervalEnd && $0.key.bytes.prefix(4) == [0x65, 0x74, 0x69, 0] })   // "eti\0…" END
+        #expect(s.elements.contains { $0.isIntervalEnd && $0.key.bytes.prefix(4) == [0x65, 0x74, 0x69, 0] })  // "eti\0…" END
         let e = Evaluator(snapshot: snapshot(t))
         #expect(try e.verdict(.tcp, "198.51.100.7", "192.0.2.1", 22, "eth0") == .accept)
         #expect(try e.verdict(.tcp, "198.51.100.7", "192.0.2.1", 22, "wlan0") == .accept)

@@ -8,8 +8,9 @@ import Testing
     func exposure(_ rule: String) throws -> ListenerExposure {
         let t = table(.inet)
         try t.chain("input", hook: .input, policy: .drop, [rule])
-        let snap = Snapshot(host: HostInfo(hostname: "t", kernel: "6.18", collectedAt: "", toolVersion: "t"), listeners: [tcpListener("0.0.0.0", 22)],
-                            interfaces: Host.interfaces, routes: Host.routes, firewall: Firewall(status: .ok, tables: [t.table]))
+        let snap = Snapshot(
+            host: HostInfo(hostname: "t", kernel: "6.18", collectedAt: "", toolVersion: "t"), listeners: [tcpListener("0.0.0.0", 22)],
+            interfaces: Host.interfaces, routes: Host.routes, firewall: Firewall(status: .ok, tables: [t.table]))
         return try #require(Evaluator(snapshot: snap).exposure().first)
     }
 
@@ -19,7 +20,7 @@ import Testing
         (#"tcp dport 22 iifname { "eth0", "eth1" } accept"#, "eth0 and eth1"),
         (#"tcp dport 22 iifname "eth0" accept"#, "eth0"),
         (#"tcp dport 22 iifname "wg0" accept"#, "wg0"),
-        (#"tcp dport 22 iifname != "wg0" accept"#, "every interface except wg0"),
+        (#"tcp dport 22 iifname != "wg0" accept"#, "every interface except wg0")
     ])
     func wording(rule: String, text: String) throws {
         let x = try exposure(rule)

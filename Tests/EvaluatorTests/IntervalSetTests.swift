@@ -22,13 +22,13 @@ import Testing
     @Test func membershipAtTheEdges() throws {
         let e = try ev("ip saddr @nets accept")
         #expect(try e.verdict(.tcp, "10.255.255.255", "192.0.2.1", 22, "eth0") == .accept)
-        #expect(try e.verdict(.tcp, "11.0.0.0", "192.0.2.1", 22, "eth0") == .drop)        // exclusive END
+        #expect(try e.verdict(.tcp, "11.0.0.0", "192.0.2.1", 22, "eth0") == .drop)  // exclusive END
         #expect(try e.verdict(.tcp, "9.255.255.255", "192.0.2.1", 22, "eth0") == .drop)
         #expect(try e.verdict(.tcp, "192.168.1.1", "192.0.2.1", 22, "eth0") == .accept)
         #expect(try e.verdict(.tcp, "192.168.1.2", "192.0.2.1", 22, "eth0") == .drop)
         #expect(try e.verdict(.tcp, "203.0.113.20", "192.0.2.1", 22, "eth0") == .accept)
         #expect(try e.verdict(.tcp, "203.0.113.21", "192.0.2.1", 22, "eth0") == .drop)
-        #expect(try e.verdict(.tcp, "0.0.0.0", "192.0.2.1", 22, "eth0") == .drop)         // leading 0 END opens nothing
+        #expect(try e.verdict(.tcp, "0.0.0.0", "192.0.2.1", 22, "eth0") == .drop)  // leading 0 END opens nothing
     }
 
     @Test func invertedLookup() throws {

@@ -86,6 +86,8 @@ import Testing
     @Test func badProbeAddresses() throws {
         let e = Evaluator(snapshot: snapshot())
         #expect(throws: ProbeError.badAddress(field: "src", value: "nope")) { try e.trace(probe(.tcp, "nope", "192.0.2.1", 22, "eth0")) }
-        #expect(throws: ProbeError.familyMismatch(src: "2001:db8::7", dst: "192.0.2.1")) { try e.trace(probe(.tcp, "2001:db8::7", "192.0.2.1", 22, "eth0")) }
+        #expect(throws: ProbeError.familyMismatch(src: "2001:db8::7", dst: "192.0.2.1")) {
+            try e.trace(probe(.tcp, "2001:db8::7", "192.0.2.1", 22, "eth0"))
+        }
     }
 }

@@ -5,8 +5,9 @@ import Testing
 /// Disagreements with the kernel found by the differential harness (network namespaces), one suite per cause.
 
 private func udpBound(_ address: String, _ port: UInt16, device: String? = nil, deviceIndex: UInt32 = 0, name: String) -> Listener {
-    Listener(proto: .udp, family: address.contains(":") ? .ipv6 : .ipv4, address: address, port: port, device: device,
-             deviceIndex: deviceIndex, processes: [ProcessInfo(pid: 300, name: name)])
+    Listener(
+        proto: .udp, family: address.contains(":") ? .ipv6 : .ipv4, address: address, port: port, device: device,
+        deviceIndex: deviceIndex, processes: [ProcessInfo(pid: 300, name: name)])
 }
 
 /// __udp4_lib_lookup / __udp6_lib_lookup search the (daddr, port) slot before the (any, port) slot, like TCP's
@@ -120,11 +121,14 @@ private func udpBound(_ address: String, _ port: UInt16, device: String? = nil, 
     static func filter(_ family: TableFamily, alias: Bool) throws -> TableBuilder {
         let t = table(family, "filter")
         try t.chain("INPUT", hook: .input, policy: .accept, [])
-        t.chains[0].rules.append(Rule(handle: 10, expressions: [
-            .meta(Meta(key: 16, dreg: 1)), .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([6]))),
-            .match(Xt(name: "conntrack", revision: 3, info: info(alias: alias))), .counter,
-            .target(Xt(name: "REJECT", revision: 0, info: Bytes([6, 0, 0, 0, 0, 0, 0, 0]))),
-        ]))
+        t.chains[0].rules.append(
+            Rule(
+                handle: 10,
+                expressions: [
+                    .meta(Meta(key: 16, dreg: 1)), .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([6]))),
+                    .match(Xt(name: "conntrack", revision: 3, info: info(alias: alias))), .counter,
+                    .target(Xt(name: "REJECT", revision: 0, info: Bytes([6, 0, 0, 0, 0, 0, 0, 0])))
+                ]))
         return t
     }
 
@@ -147,15 +151,21 @@ private func udpBound(_ address: String, _ port: UInt16, device: String? = nil, 
     static func dropIf(_ family: TableFamily, _ b: [UInt8]) throws -> TableBuilder {
         let t = table(family, "filter")
         try t.chain("INPUT", hook: .input, policy: .accept, [])
-        t.chains[0].rules.append(Rule(handle: 10, expressions: [.match(Xt(name: "conntrack", revision: 3, info: Bytes(b))),
-                                                               .immediate(Immediate(dreg: 0, verdict: .drop))]))
+        t.chains[0].rules.append(
+            Rule(
+                handle: 10,
+                expressions: [
+                    .match(Xt(name: "conntrack", revision: 3, info: Bytes(b))),
+                    .immediate(Immediate(dreg: 0, verdict: .drop))
+                ]))
         return t
     }
 
     @Test func expiryOptionStaysConditional() throws {
         var b = XtConntrackStateAliasTests.info(alias: false).bytes
-        b[146] |= 0x80   // XT_CONNTRACK_EXPIRES
-        let r = try Evaluator(snapshot: snapshot(try XtConntrackStateAliasTests.dropIf(.ip6, b))).trace(probe(.tcp, "2001:db8::7", "2001:db8::1", 22, "eth0"))
+        b[146] |= 0x80  // XT_CONNTRACK_EXPIRES
+        let r = try Evaluator(snapshot: snapshot(try XtConntrackStateAliasTests.dropIf(.ip6, b))).trace(
+            probe(.tcp, "2001:db8::7", "2001:db8::1", 22, "eth0"))
         #expect(r.verdict == .conditional)
     }
 
@@ -172,7 +182,7 @@ private func udpBound(_ address: String, _ port: UInt16, device: String? = nil, 
 
     @Test func originalDestinationPrefixIPv6() throws {
         var b = XtConntrackStateAliasTests.info(alias: false).bytes
-        b[146] |= 0x08   // --ctorigdst 2001:db8::/64
+        b[146] |= 0x08  // --ctorigdst 2001:db8::/64
         b.replaceSubrange(32..<36, with: [0x20, 0x01, 0x0d, 0xb8])
         b.replaceSubrange(48..<56, with: [UInt8](repeating: 0xff, count: 8))
         let e = Evaluator(snapshot: snapshot(listeners: [tcpListener("::", 22)], try XtConntrackStateAliasTests.dropIf(.ip6, b)))
@@ -269,7 +279,8 @@ private func udpBound(_ address: String, _ port: UInt16, device: String? = nil, 
         // exposure agrees: delivered in one order only, so conditional
         let ssh = try #require(e.exposure().first)
         #expect(ssh.summary == .conditional)
-        #expect(ssh.regions.contains { $0.interface == "eth0" && $0.verdict == .conditional && $0.reasons.contains { $0.hasPrefix("ambiguous order") } })
+        #expect(
+            ssh.regions.contains { $0.interface == "eth0" && $0.verdict == .conditional && $0.reasons.contains { $0.hasPrefix("ambiguous order") } })
         // different priorities: ordered, decided
         let c = table(.inet, "c")
         try c.chain("raw2", hook: .prerouting, priority: -299, ["ct state invalid drop"])

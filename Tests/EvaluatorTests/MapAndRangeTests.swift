@@ -21,7 +21,10 @@ import Testing
     @Test func rangeNeq() throws {
         let t = table(.inet)
         try t.chain("input", hook: .input, policy: .accept, ["tcp dport != 1000-2000 drop"])
-        #expect(t.chains[0].rules[0].expressions.contains { if case .range(let r) = $0 { return r.inverted }; return false })
+        #expect(
+            t.chains[0].rules[0].expressions.contains {
+                if case .range(let r) = $0 { return r.inverted }; return false
+            })
         let e = Evaluator(snapshot: snapshot(t))
         #expect(try e.verdict(.tcp, "198.51.100.7", "192.0.2.1", 1500, "eth0") == .accept)
         #expect(try e.verdict(.tcp, "198.51.100.7", "192.0.2.1", 999, "eth0") == .drop)
@@ -32,7 +35,10 @@ import Testing
         let t = table(.inet)
         try t.chain("pre", hook: .prerouting, priority: -150, ["meta mark set 1500"])
         try t.chain("input", hook: .input, policy: .drop, ["meta mark 1000-2000 accept"])
-        #expect(t.chains[1].rules[0].expressions.contains { if case .byteorder = $0 { return true }; return false })
+        #expect(
+            t.chains[1].rules[0].expressions.contains {
+                if case .byteorder = $0 { return true }; return false
+            })
         #expect(try Evaluator(snapshot: snapshot(t)).verdict(.tcp, "198.51.100.7", "192.0.2.1", 22, "eth0") == .accept)
         let u = table(.inet)
         try u.chain("pre", hook: .prerouting, priority: -150, ["meta mark set 2001"])
@@ -51,7 +57,9 @@ import Testing
 
     @Test func prefixesAndMasks() throws {
         let t = table(.inet)
-        try t.chain("input", hook: .input, policy: .drop, ["ip saddr 172.16.0.0/12 accept", "ip saddr 10.0.0.0/8 accept", "ip saddr != 192.168.0.0/16 ip saddr 203.0.113.0/24 accept"])
+        try t.chain(
+            "input", hook: .input, policy: .drop,
+            ["ip saddr 172.16.0.0/12 accept", "ip saddr 10.0.0.0/8 accept", "ip saddr != 192.168.0.0/16 ip saddr 203.0.113.0/24 accept"])
         let e = Evaluator(snapshot: snapshot(t))
         #expect(try e.verdict(.tcp, "172.31.255.255", "192.0.2.1", 22, "eth0") == .accept)
         #expect(try e.verdict(.tcp, "172.32.0.0", "192.0.2.1", 22, "eth0") == .drop)

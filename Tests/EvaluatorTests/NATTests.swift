@@ -13,8 +13,9 @@ import Testing
     }
 
     @Test func dnatChangesThePortInputSees() throws {
-        let e = try host("tcp dport 9000 dnat to 192.0.2.1:80", input: ["tcp dport 9000 drop", "tcp dport 80 accept"],
-                         listeners: [tcpListener("0.0.0.0", 80, name: "web")])
+        let e = try host(
+            "tcp dport 9000 dnat to 192.0.2.1:80", input: ["tcp dport 9000 drop", "tcp dport 80 accept"],
+            listeners: [tcpListener("0.0.0.0", 80, name: "web")])
         let r = try e.trace(probe(.tcp, "198.51.100.7", "192.0.2.1", 9000, "eth0"))
         #expect(r.verdict == .accept)
         #expect(r.delivered)
@@ -24,8 +25,9 @@ import Testing
     }
 
     @Test func redirectUsesTheInterfaceAddress() throws {
-        let e = try host("tcp dport 9001 redirect to :22", input: ["tcp dport 22 ct original proto-dst 9001 drop", "tcp dport 22 accept"],
-                         listeners: [tcpListener("198.51.100.1", 22, name: "only-eth1")])
+        let e = try host(
+            "tcp dport 9001 redirect to :22", input: ["tcp dport 22 ct original proto-dst 9001 drop", "tcp dport 22 accept"],
+            listeners: [tcpListener("198.51.100.1", 22, name: "only-eth1")])
         // redirect on eth1 goes to eth1's address: the socket bound there receives it, but the input rule drops it
         let r = try e.trace(probe(.tcp, "198.51.100.7", "198.51.100.1", 9001, "eth1"))
         #expect(r.verdict == .drop)
@@ -89,11 +91,14 @@ import Testing
         let t = table(.inet)
         try t.chain("pre", hook: .prerouting, priority: -150, [])
         // tcp dport 9000 tcp dport set 22
-        t.chains[0].rules.append(Rule(handle: 40, expressions: [
-            .meta(Meta(key: 16, dreg: 1)), .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([6]))),
-            .payload(Payload(base: .transport, offset: 2, length: 2, dreg: 1)), .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([0x23, 0x28]))),
-            .immediate(Immediate(dreg: 1, data: Bytes([0, 22]))), .payload(Payload(base: .transport, offset: 2, length: 2, sreg: 1)),
-        ]))
+        t.chains[0].rules.append(
+            Rule(
+                handle: 40,
+                expressions: [
+                    .meta(Meta(key: 16, dreg: 1)), .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([6]))),
+                    .payload(Payload(base: .transport, offset: 2, length: 2, dreg: 1)), .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([0x23, 0x28]))),
+                    .immediate(Immediate(dreg: 1, data: Bytes([0, 22]))), .payload(Payload(base: .transport, offset: 2, length: 2, sreg: 1))
+                ]))
         let e = Evaluator(snapshot: snapshot(t))
         #expect(try e.trace(probe(.tcp, "198.51.100.7", "192.0.2.1", 9000, "eth0")).listener?.port == 22)
     }
@@ -105,16 +110,22 @@ import Testing
         let t = table(.ip, "nat")
         try t.chain("pre", hook: .prerouting, type: "nat", priority: -100, [])
         // dnat to tcp dport map { 8080 : 192.0.2.1, 8081 : 172.30.0.9 }
-        t.sets.append(NFTSet(name: "__map9", flags: 0xb, keyType: 13, keyLength: 2, dataType: 7, dataLength: 4, elements: [
-            SetElement(key: Bytes([0x1f, 0x90]), data: Bytes([192, 0, 2, 1])),
-            SetElement(key: Bytes([0x1f, 0x91]), data: Bytes([172, 30, 0, 9])),
-        ]))
-        t.chains[0].rules.append(Rule(handle: 30, expressions: [
-            .meta(Meta(key: 16, dreg: 1)), .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([6]))),
-            .payload(Payload(base: .transport, offset: 2, length: 2, dreg: 1)),
-            .lookup(Lookup(sreg: 1, dreg: 1, set: "__map9")),
-            .nat(Nat(type: 1, family: 2, regAddrMin: 1, flags: 1)),
-        ]))
+        t.sets.append(
+            NFTSet(
+                name: "__map9", flags: 0xb, keyType: 13, keyLength: 2, dataType: 7, dataLength: 4,
+                elements: [
+                    SetElement(key: Bytes([0x1f, 0x90]), data: Bytes([192, 0, 2, 1])),
+                    SetElement(key: Bytes([0x1f, 0x91]), data: Bytes([172, 30, 0, 9]))
+                ]))
+        t.chains[0].rules.append(
+            Rule(
+                handle: 30,
+                expressions: [
+                    .meta(Meta(key: 16, dreg: 1)), .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([6]))),
+                    .payload(Payload(base: .transport, offset: 2, length: 2, dreg: 1)),
+                    .lookup(Lookup(sreg: 1, dreg: 1, set: "__map9")),
+                    .nat(Nat(type: 1, family: 2, regAddrMin: 1, flags: 1))
+                ]))
         let e = Evaluator(snapshot: snapshot(listeners: [tcpListener("192.0.2.1", 8080)], t))
         let local = try e.trace(probe(.tcp, "198.51.100.7", "198.51.100.1", 8080, "eth1"))
         #expect(local.translatedTo == "192.0.2.1:8080")
@@ -131,11 +142,14 @@ import Testing
         info += [192, 0, 2, 1] + [UInt8](repeating: 0, count: 12)
         info += [192, 0, 2, 1] + [UInt8](repeating: 0, count: 12)
         info += [0, 22, 0, 22, 0, 0]
-        t.chains[0].rules.append(Rule(handle: 31, expressions: [
-            .payload(Payload(base: .network, offset: 9, length: 1, dreg: 1)), .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([6]))),
-            .payload(Payload(base: .transport, offset: 2, length: 2, dreg: 1)), .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([0x08, 0xae]))),
-            .target(Xt(name: "DNAT", revision: 2, info: Bytes(info))),
-        ]))
+        t.chains[0].rules.append(
+            Rule(
+                handle: 31,
+                expressions: [
+                    .payload(Payload(base: .network, offset: 9, length: 1, dreg: 1)), .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([6]))),
+                    .payload(Payload(base: .transport, offset: 2, length: 2, dreg: 1)), .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([0x08, 0xae]))),
+                    .target(Xt(name: "DNAT", revision: 2, info: Bytes(info)))
+                ]))
         let r = try Evaluator(snapshot: snapshot(t)).trace(probe(.tcp, "198.51.100.7", "198.51.100.1", 2222, "eth1"))
         #expect(r.translatedTo == "192.0.2.1:22")
         #expect(r.delivered)

@@ -32,7 +32,7 @@ import Testing
         let e = Evaluator(snapshot: snapshot(listeners: [tcpListener("127.0.0.1", 6379)]))
         #expect(try e.trace(probe(.tcp, "127.0.0.1", "127.0.0.1", 6379, "lo")).delivered)
         let r = try e.trace(probe(.tcp, "198.51.100.7", "127.0.0.1", 6379, "eth0"))
-        #expect(r.verdict == .drop)   // martian destination
+        #expect(r.verdict == .drop)  // martian destination
         #expect(!r.delivered)
     }
 
@@ -52,7 +52,8 @@ import Testing
 @Suite struct BroadcastDeliveryTests {
     @Test func tcpToBroadcastIsNotDelivered() throws {
         var snap = snapshot(listeners: [tcpListener("0.0.0.0", 80), udpListener("0.0.0.0", 67)])
-        snap.routes.routes.append(Route(family: .ipv4, table: 255, type: "broadcast", destination: "192.0.2.255", prefixLength: 32, device: "eth0", deviceIndex: 2))
+        snap.routes.routes.append(
+            Route(family: .ipv4, table: 255, type: "broadcast", destination: "192.0.2.255", prefixLength: 32, device: "eth0", deviceIndex: 2))
         let e = Evaluator(snapshot: snap)
         #expect(try e.trace(probe(.tcp, "192.0.2.7", "192.0.2.255", 80, "eth0")).listener == nil)
         #expect(try e.trace(probe(.udp, "192.0.2.7", "192.0.2.255", 67, "eth0")).delivered)

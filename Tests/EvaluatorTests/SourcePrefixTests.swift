@@ -7,9 +7,10 @@ import Testing
 /// iptables-nft 1.8.9 shorten byte-aligned prefixes; ranges and `lt`/`gt` compare whole addresses.
 @Suite struct SourcePrefixTests {
     func exposure(_ listeners: [Listener], _ tables: TableBuilder...) -> [ListenerExposure] {
-        let snap = Snapshot(host: HostInfo(hostname: "t", kernel: "6.18", collectedAt: "", toolVersion: "t"), listeners: listeners,
-                            interfaces: Host.interfaces, routes: Host.routes,
-                            firewall: Firewall(status: .ok, tables: tables.map(\.table)))
+        let snap = Snapshot(
+            host: HostInfo(hostname: "t", kernel: "6.18", collectedAt: "", toolVersion: "t"), listeners: listeners,
+            interfaces: Host.interfaces, routes: Host.routes,
+            firewall: Firewall(status: .ok, tables: tables.map(\.table)))
         return Evaluator(snapshot: snap).exposure()
     }
 
@@ -20,9 +21,10 @@ import Testing
             let fam: IPFamily = src.contains(":") ? .ipv6 : .ipv4
             let value = fam == .ipv4 ? addressValue(try #require(IPv4Address(src)).bytes) : addressValue(try #require(IPv6Address(src)).bytes)
             let hits = x.regions.filter { r in
-                r.family == fam && r.interface == iif && r.destination == dst && r.sources.contains { text in
-                    Self.contains(text, value, fam)
-                }
+                r.family == fam && r.interface == iif && r.destination == dst
+                    && r.sources.contains { text in
+                        Self.contains(text, value, fam)
+                    }
             }
             #expect(hits.count == 1, "\(src): \(hits.count) regions")
             #expect(hits.first?.verdict == v, "\(src): exposure \(String(describing: hits.first?.verdict)) vs trace \(v)")
@@ -49,7 +51,10 @@ import Testing
         try t.chain("INPUT", hook: .input, policy: .drop, ["meta l4proto tcp -s 10.30.0.0/24 tcp dport 22 accept"])
         // the bytecode is the masked full-length form
         let exprs = t.chains[0].rules[0].expressions
-        #expect(exprs.contains { if case .bitwise(let b) = $0 { return b.mask?.bytes == [0xff, 0xff, 0xff, 0] }; return false })
+        #expect(
+            exprs.contains {
+                if case .bitwise(let b) = $0 { return b.mask?.bytes == [0xff, 0xff, 0xff, 0] }; return false
+            })
         let snap = snapshot(listeners: [tcpListener("0.0.0.0", 22)], t)
         let e = Evaluator(snapshot: snap)
         let x = e.exposure()
@@ -61,9 +66,11 @@ import Testing
 
     @Test func iptablesLegacyNonAlignedAndHostPrefixes() throws {
         let t = table(.ip, "filter")
-        try t.chain("INPUT", hook: .input, policy: .drop, [
-            "-s 172.16.0.0/12 accept", "-s 203.0.113.7 accept", "-s 198.51.100.128/25 accept",
-        ])
+        try t.chain(
+            "INPUT", hook: .input, policy: .drop,
+            [
+                "-s 172.16.0.0/12 accept", "-s 203.0.113.7 accept", "-s 198.51.100.128/25 accept"
+            ])
         let x = exposure([tcpListener("0.0.0.0", 22)], t)
         #expect(x[0].summary == .restricted)
         #expect(x[0].reasons.isEmpty)
@@ -86,24 +93,30 @@ import Testing
         let t = table(.ip6, "filter")
         try t.chain("INPUT", hook: .input, policy: .drop, ["-s 2001:db8:1::/48 accept", "-s 2001:db8:ff00::/40 accept"])
         let exprs = t.chains[0].rules[0].expressions
-        #expect(exprs.contains { if case .payload(let p) = $0 { return p.length == 16 }; return false })
+        #expect(
+            exprs.contains {
+                if case .payload(let p) = $0 { return p.length == 16 }; return false
+            })
         let snap = snapshot(listeners: [tcpListener("::", 22, v6only: true)], t)
         let e = Evaluator(snapshot: snap)
         let x = e.exposure()
         #expect(x[0].summary == .restricted)
         #expect(x[0].reasons.isEmpty)
         #expect(x[0].acceptedSources == ["2001:db8:1::/48", "2001:db8:ff00::/40"])
-        try agreesWithTrace(e, x[0], ["2001:db8:1::", "2001:db8:1:ffff::1", "2001:db8:2::", "2001:db8:ffff::1", "2001:db8:feff::1"],
-                            dst: "2001:db8::1", iif: "eth0")
+        try agreesWithTrace(
+            e, x[0], ["2001:db8:1::", "2001:db8:1:ffff::1", "2001:db8:2::", "2001:db8:ffff::1", "2001:db8:feff::1"],
+            dst: "2001:db8::1", iif: "eth0")
     }
 
     @Test func shortenedLoadsOfEveryLength() throws {
         // nft 1.0.6 and iptables-nft 1.8.9: /8 is a 1-byte load, /16 2 bytes, /24 3 bytes, an IPv6 /48 6 bytes
         let t = table(.inet)
-        try t.chain("input", hook: .input, policy: .drop, [
-            "ip saddr 10.0.0.0/8 accept", "ip saddr 192.168.0.0/16 accept", "ip saddr 198.51.100.0/24 accept",
-            "ip6 saddr 2001:db8:1::/48 accept",
-        ])
+        try t.chain(
+            "input", hook: .input, policy: .drop,
+            [
+                "ip saddr 10.0.0.0/8 accept", "ip saddr 192.168.0.0/16 accept", "ip saddr 198.51.100.0/24 accept",
+                "ip6 saddr 2001:db8:1::/48 accept"
+            ])
         let x = exposure([tcpListener("::", 22)], t)
         #expect(x[0].summary == .restricted)
         #expect(x[0].reasons.isEmpty)
@@ -116,12 +129,24 @@ import Testing
         try t.chain("INPUT", hook: .input, policy: .accept, [])
         func load() -> HostModel.Expression { .payload(Payload(base: .network, offset: 12, length: 4, dreg: 1)) }
         t.chains[0].rules = [
-            Rule(handle: 1, expressions: [load(), .cmp(Cmp(sreg: 1, op: .lt, data: Bytes([198, 51, 100, 0]))), .immediate(Immediate(dreg: 0, verdict: .drop))]),
-            Rule(handle: 2, expressions: [load(), .cmp(Cmp(sreg: 1, op: .gt, data: Bytes([203, 0, 113, 9]))), .immediate(Immediate(dreg: 0, verdict: .drop))]),
-            Rule(handle: 3, expressions: [load(), .range(RangeExpr(sreg: 1, inverted: true, from: Bytes([198, 51, 100, 0]), to: Bytes([203, 0, 113, 9]))),
-                                          .immediate(Immediate(dreg: 0, verdict: .drop))]),
-            Rule(handle: 4, expressions: [load(), .range(RangeExpr(sreg: 1, inverted: false, from: Bytes([200, 0, 0, 0]), to: Bytes([200, 255, 255, 255]))),
-                                          .immediate(Immediate(dreg: 0, verdict: .drop))]),
+            Rule(
+                handle: 1,
+                expressions: [load(), .cmp(Cmp(sreg: 1, op: .lt, data: Bytes([198, 51, 100, 0]))), .immediate(Immediate(dreg: 0, verdict: .drop))]),
+            Rule(
+                handle: 2,
+                expressions: [load(), .cmp(Cmp(sreg: 1, op: .gt, data: Bytes([203, 0, 113, 9]))), .immediate(Immediate(dreg: 0, verdict: .drop))]),
+            Rule(
+                handle: 3,
+                expressions: [
+                    load(), .range(RangeExpr(sreg: 1, inverted: true, from: Bytes([198, 51, 100, 0]), to: Bytes([203, 0, 113, 9]))),
+                    .immediate(Immediate(dreg: 0, verdict: .drop))
+                ]),
+            Rule(
+                handle: 4,
+                expressions: [
+                    load(), .range(RangeExpr(sreg: 1, inverted: false, from: Bytes([200, 0, 0, 0]), to: Bytes([200, 255, 255, 255]))),
+                    .immediate(Immediate(dreg: 0, verdict: .drop))
+                ])
         ]
         let snap = snapshot(listeners: [tcpListener("0.0.0.0", 22)], t)
         let e = Evaluator(snapshot: snap)
@@ -135,10 +160,14 @@ import Testing
         // `ip saddr & 0.255.0.0 == 0.51.0.0` written as a 1-byte load at +13: the second byte, whatever the first
         let t = table(.ip, "filter")
         try t.chain("INPUT", hook: .input, policy: .drop, [])
-        t.chains[0].rules = [Rule(handle: 1, expressions: [
-            .payload(Payload(base: .network, offset: 13, length: 1, dreg: 1)), .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([51]))),
-            .immediate(Immediate(dreg: 0, verdict: .accept)),
-        ])]
+        t.chains[0].rules = [
+            Rule(
+                handle: 1,
+                expressions: [
+                    .payload(Payload(base: .network, offset: 13, length: 1, dreg: 1)), .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([51]))),
+                    .immediate(Immediate(dreg: 0, verdict: .accept))
+                ])
+        ]
         let snap = snapshot(listeners: [tcpListener("0.0.0.0", 22)], t)
         let e = Evaluator(snapshot: snap)
         let x = e.exposure()

@@ -13,7 +13,7 @@ import Testing
         let r = try ev.trace(probe(.tcp, "198.51.100.7", "192.0.2.1", 22, "eth0"))
         #expect(r.verdict == .drop)
         #expect(!r.path.contains { $0.table == "b" })
-        #expect(r.listener?.port == 22)   // the socket it was meant for
+        #expect(r.listener?.port == 22)  // the socket it was meant for
         #expect(!r.delivered)
     }
 

@@ -16,7 +16,7 @@ import Testing
         tcpListener("0.0.0.0", 5432, device: "eth1", deviceIndex: 3),
         tcpListener("127.0.0.1", 6379),
         udpListener("0.0.0.0", 53),
-        udpListener("::", 123),
+        udpListener("::", 123)
     ]
 
     static let inputs: [[String]] = [
@@ -26,7 +26,7 @@ import Testing
         ["ip daddr 192.0.2.1 tcp dport 22 accept", "ip6 daddr 2001:db8::1 accept", "udp dport 53 drop", "accept"],
         ["fib daddr type local tcp dport 80 accept", "fib saddr . iif oif missing drop", "tcp dport 22 accept"],
         ["tcp dport 8443 counter accept", "ct state new tcp dport 9090 accept", "iif eth1 drop", "accept"],
-        ["iifname { eth1, lo } accept", "ip6 saddr 2001:db8::/32 accept", "tcp dport 22 reject"],
+        ["iifname { eth1, lo } accept", "ip6 saddr 2001:db8::/32 accept", "tcp dport 22 reject"]
     ]
 
     static let policies: [ChainPolicy] = [.drop, .accept]
@@ -41,7 +41,10 @@ import Testing
             let fresh = e.fullExposure(reuseWalks: false)
             #expect(reused.listeners.count == fresh.listeners.count)
             let first = zip(reused.listeners, fresh.listeners).first { $0.0 != $0.1 }
-            #expect(first == nil, "ruleset \(index), policy \(policy): listener \(first.map { "\($0.0.listener.proto) \($0.0.listener.address) \($0.0.listener.port)" } ?? "")")
+            #expect(
+                first == nil,
+                "ruleset \(index), policy \(policy): listener \(first.map { "\($0.0.listener.proto) \($0.0.listener.address) \($0.0.listener.port)" } ?? "")"
+            )
             #expect(reused.forwarded == fresh.forwarded)
             #expect(!reused.listeners.isEmpty)
         }
@@ -67,7 +70,8 @@ import Testing
 
     @Test func natAndIngressAreNotReusedAcrossQuestions() throws {
         let nat = table(.ip, "nat")
-        try nat.chain("pre", hook: .prerouting, type: "nat", priority: -100, ["tcp dport 2222 dnat to 192.0.2.1:22", "tcp dport 8081 redirect to :8080"])
+        try nat.chain(
+            "pre", hook: .prerouting, type: "nat", priority: -100, ["tcp dport 2222 dnat to 192.0.2.1:22", "tcp dport 8081 redirect to :8080"])
         let nd = table(.netdev, "nd")
         try nd.chain("ingress", hook: .ingress, priority: 0, devices: ["eth0"], ["ip saddr 203.0.113.0/24 drop"])
         let f = table(.inet, "f")

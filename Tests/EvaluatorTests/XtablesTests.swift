@@ -6,11 +6,13 @@ import Testing
 @Suite struct XtablesTests {
     @Test func multiportConntrackComment() throws {
         let t = table(.ip, "filter")
-        try t.chain("INPUT", hook: .input, policy: .drop, [
-            "xt match conntrack state RELATED,ESTABLISHED accept",
-            "meta l4proto tcp xt match multiport dports 80,443 xt match comment web accept",
-            "meta l4proto tcp xt match conntrack state NEW xt match tcp dport 22 accept",
-        ])
+        try t.chain(
+            "INPUT", hook: .input, policy: .drop,
+            [
+                "xt match conntrack state RELATED,ESTABLISHED accept",
+                "meta l4proto tcp xt match multiport dports 80,443 xt match comment web accept",
+                "meta l4proto tcp xt match conntrack state NEW xt match tcp dport 22 accept"
+            ])
         let e = Evaluator(snapshot: snapshot(t))
         #expect(try e.verdict(.tcp, "198.51.100.7", "192.0.2.1", 443, "eth0") == .accept)
         #expect(try e.verdict(.tcp, "198.51.100.7", "192.0.2.1", 80, "eth0") == .accept)

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import HostModel
 import Testing
@@ -82,7 +82,7 @@ import TestSupport
         "2001:db8::1", "2001:DB8::A", "fe80::1%eth0", "::ffff", "ffff::", "12345::", "::12345", "+1::", "::-0", "-0::1", "::+ffff",
         "::+", "::-", "::-1", "+::", "::0x1", "g::", "1:: ", " ::1", "::1\n", "\r\n", "1:\r\n:2", "::\u{301}", ":\u{301}:",
         "::1.2.3.\u{301}4", "١::", "0.0.0.0", "255.255.255.255", "256.0.0.0", "01.02.03.004", "1.2.3", "1.2.3.4.", ".1.2.3.4",
-        "1..2.3", "1.2.3.4.5", "1.2.3.0004", "1.2.3.4 ", "1.2.3.+4", "１.2.3.4", "0:0:0:0:0:0:0:0", "0000:0000::", "00000::",
+        "1..2.3", "1.2.3.4.5", "1.2.3.0004", "1.2.3.4 ", "1.2.3.+4", "１.2.3.4", "0:0:0:0:0:0:0:0", "0000:0000::", "00000::"
     ]
 
     /// Random strings over the characters that matter, and mutations of valid addresses.
@@ -127,21 +127,21 @@ import TestSupport
 
     static func pton6(_ s: String) -> [UInt8]? {
         #if canImport(Glibc)
-        var a = in6_addr()
-        guard inet_pton(AF_INET6, s, &a) == 1 else { return nil }
-        return withUnsafeBytes(of: &a) { Array($0) }
+            var a = in6_addr()
+            guard inet_pton(AF_INET6, s, &a) == 1 else { return nil }
+            return withUnsafeBytes(of: &a) { Array($0) }
         #else
-        return nil
+            return nil
         #endif
     }
 
     static func pton4(_ s: String) -> UInt32? {
         #if canImport(Glibc)
-        var a = in_addr()
-        guard inet_pton(AF_INET, s, &a) == 1 else { return nil }
-        return UInt32(bigEndian: a.s_addr)
+            var a = in_addr()
+            guard inet_pton(AF_INET, s, &a) == 1 else { return nil }
+            return UInt32(bigEndian: a.s_addr)
         #else
-        return nil
+            return nil
         #endif
     }
 
@@ -185,19 +185,19 @@ import TestSupport
     /// What inet_pton accepts, the parsers accept with the same value (they are more lenient, never stricter).
     @Test func agreesWithInetPtonOnWhatItAccepts() {
         #if canImport(Glibc)
-        var checked = 0
-        for s in Self.generated() + Self.edgeCases {
-            if let p = Self.pton6(s) {
-                #expect(IPv6Address(s)?.bytes == p, "\(s.debugDescription)")
-                checked += 1
+            var checked = 0
+            for s in Self.generated() + Self.edgeCases {
+                if let p = Self.pton6(s) {
+                    #expect(IPv6Address(s)?.bytes == p, "\(s.debugDescription)")
+                    checked += 1
+                }
+                if let p = Self.pton4(s) {
+                    #expect(IPv4Address(s)?.value == p, "\(s.debugDescription)")
+                    #expect(IPAddress(s) == .v4(IPv4Address(p)), "\(s.debugDescription)")
+                    checked += 1
+                }
             }
-            if let p = Self.pton4(s) {
-                #expect(IPv4Address(s)?.value == p, "\(s.debugDescription)")
-                #expect(IPAddress(s) == .v4(IPv4Address(p)), "\(s.debugDescription)")
-                checked += 1
-            }
-        }
-        #expect(checked > 10_000)
+            #expect(checked > 10_000)
         #endif
     }
 }

@@ -7,56 +7,83 @@ import TestSupport
 /// refused with the field to fix.
 @Suite struct SnapshotCodecTests {
     static func rich() -> Snapshot {
-        let nginx = ProcessInfo(pid: 100, name: "nginx", exe: "/usr/sbin/nginx", cmdline: ["nginx: master process", "-g", "daemon off;"],
-                                unit: "nginx.service", container: nil)
+        let nginx = ProcessInfo(
+            pid: 100, name: "nginx", exe: "/usr/sbin/nginx", cmdline: ["nginx: master process", "-g", "daemon off;"],
+            unit: "nginx.service", container: nil)
         let worker = ProcessInfo(pid: 101, name: "nginx", cmdline: ["nginx: worker process"], unit: "nginx.service", container: "docker:0123456789ab")
         let listeners = [
             Listener(proto: .tcp, family: .ipv4, address: "0.0.0.0", port: 80, uid: 0, inode: 1001, cookie: 1, processes: [nginx, worker]),
             Listener(proto: .tcp, family: .ipv6, address: "::", port: 443, v6only: false, uid: 0, inode: 1002, cookie: 2, processes: [nginx]),
-            Listener(proto: .udp, family: .ipv4, address: "192.0.2.1", port: 53, device: "eth0", deviceIndex: 2, uid: 101, inode: 1003,
-                     cookie: 3, owner: .kernel),
-            Listener(proto: .udp, family: .ipv6, address: "fe80::1", port: 546, v6only: true, device: "eth0", deviceIndex: 2, uid: 0,
-                     inode: 1004, cookie: 4, owner: .unknown),
+            Listener(
+                proto: .udp, family: .ipv4, address: "192.0.2.1", port: 53, device: "eth0", deviceIndex: 2, uid: 101, inode: 1003,
+                cookie: 3, owner: .kernel),
+            Listener(
+                proto: .udp, family: .ipv6, address: "fe80::1", port: 546, v6only: true, device: "eth0", deviceIndex: 2, uid: 0,
+                inode: 1004, cookie: 4, owner: .unknown)
         ]
         let interfaces = [
-            Interface(index: 1, name: "lo", flags: ["up", "loopback", "running"],
-                      addresses: [InterfaceAddress(family: .ipv4, address: "127.0.0.1", prefixLength: 8, scope: "host")]),
-            Interface(index: 2, name: "eth0", flags: ["up", "broadcast", "running", "multicast"], kind: "veth",
-                      addresses: [InterfaceAddress(family: .ipv4, address: "192.0.2.1", prefixLength: 24),
-                                  InterfaceAddress(family: .ipv6, address: "2001:db8::1", prefixLength: 64)]),
+            Interface(
+                index: 1, name: "lo", flags: ["up", "loopback", "running"],
+                addresses: [InterfaceAddress(family: .ipv4, address: "127.0.0.1", prefixLength: 8, scope: "host")]),
+            Interface(
+                index: 2, name: "eth0", flags: ["up", "broadcast", "running", "multicast"], kind: "veth",
+                addresses: [
+                    InterfaceAddress(family: .ipv4, address: "192.0.2.1", prefixLength: 24),
+                    InterfaceAddress(family: .ipv6, address: "2001:db8::1", prefixLength: 64)
+                ])
         ]
         let routing = Routing(
-            routes: [Route(family: .ipv4, table: 254, type: "unicast", destination: "0.0.0.0", prefixLength: 0, gateway: "192.0.2.254",
-                           device: "eth0", deviceIndex: 2, metric: 100),
-                     Route(family: .ipv4, table: 255, type: "local", destination: "192.0.2.1", prefixLength: 32, device: "eth0",
-                           deviceIndex: 2, preferredSource: "192.0.2.1")],
-            rules: [RoutingRule(family: .ipv4, priority: 100, table: 100, action: "to_tbl", source: "198.51.100.0", sourcePrefixLength: 24,
-                                iifname: "eth0", fwmark: 1, fwmask: 0xff, inverted: true)]
+            routes: [
+                Route(
+                    family: .ipv4, table: 254, type: "unicast", destination: "0.0.0.0", prefixLength: 0, gateway: "192.0.2.254",
+                    device: "eth0", deviceIndex: 2, metric: 100),
+                Route(
+                    family: .ipv4, table: 255, type: "local", destination: "192.0.2.1", prefixLength: 32, device: "eth0",
+                    deviceIndex: 2, preferredSource: "192.0.2.1")
+            ],
+            rules: [
+                RoutingRule(
+                    family: .ipv4, priority: 100, table: 100, action: "to_tbl", source: "198.51.100.0", sourcePrefixLength: 24,
+                    iifname: "eth0", fwmark: 1, fwmask: 0xff, inverted: true)
+            ]
         )
-        let sysctls = Sysctls(ipLocalPortRange: PortRange(first: 32768, last: 60999), ipLocalReservedPorts: [PortRange(first: 40000, last: 40010)],
-                              ipUnprivilegedPortStart: 1024, bindv6only: false, ipForward: true, ipv6Forwarding: false,
-                              routeLocalnet: ["all": false, "eth0": true], ipNonlocalBind: false, ipv6NonlocalBind: nil,
-                              tcpL3mdevAccept: false, udpL3mdevAccept: nil)
-        let input = Chain(name: "input", handle: 1, flags: 1, base: BaseChain(type: "filter", hook: .input, priority: 0, policy: .drop), rules: [
-            Rule(handle: 4, expressions: [
-                .meta(Meta(key: 16, dreg: 1)),
-                .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([6]))),
-                .payload(Payload(base: .transport, offset: 2, length: 2, dreg: 1)),
-                .lookup(Lookup(sreg: 1, set: "web", inverted: false)),
-                .counter,
-                .immediate(Immediate(dreg: 0, verdict: .accept)),
-            ], comment: "web"),
-            Rule(handle: 5, expressions: [.immediate(Immediate(dreg: 0, verdict: .jump("sshd"))),
-                                          .unknown(Unknown(name: "future", attributes: [RawAttribute(type: 1, value: Bytes([1, 2]))]))]),
-        ])
-        let table = Table(family: .inet, name: "filter", handle: 7, chains: [input, Chain(name: "sshd", handle: 2)], sets: [
-            NFTSet(name: "web", handle: 3, flags: 0x4, keyType: 13, keyLength: 2,
-                   elements: [SetElement(key: Bytes([0, 80])), SetElement(key: Bytes([0, 81]), flags: 1)]),
-        ])
+        let sysctls = Sysctls(
+            ipLocalPortRange: PortRange(first: 32768, last: 60999), ipLocalReservedPorts: [PortRange(first: 40000, last: 40010)],
+            ipUnprivilegedPortStart: 1024, bindv6only: false, ipForward: true, ipv6Forwarding: false,
+            routeLocalnet: ["all": false, "eth0": true], ipNonlocalBind: false, ipv6NonlocalBind: nil,
+            tcpL3mdevAccept: false, udpL3mdevAccept: nil)
+        let input = Chain(
+            name: "input", handle: 1, flags: 1, base: BaseChain(type: "filter", hook: .input, priority: 0, policy: .drop),
+            rules: [
+                Rule(
+                    handle: 4,
+                    expressions: [
+                        .meta(Meta(key: 16, dreg: 1)),
+                        .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([6]))),
+                        .payload(Payload(base: .transport, offset: 2, length: 2, dreg: 1)),
+                        .lookup(Lookup(sreg: 1, set: "web", inverted: false)),
+                        .counter,
+                        .immediate(Immediate(dreg: 0, verdict: .accept))
+                    ], comment: "web"),
+                Rule(
+                    handle: 5,
+                    expressions: [
+                        .immediate(Immediate(dreg: 0, verdict: .jump("sshd"))),
+                        .unknown(Unknown(name: "future", attributes: [RawAttribute(type: 1, value: Bytes([1, 2]))]))
+                    ])
+            ])
+        let table = Table(
+            family: .inet, name: "filter", handle: 7, chains: [input, Chain(name: "sshd", handle: 2)],
+            sets: [
+                NFTSet(
+                    name: "web", handle: 3, flags: 0x4, keyType: 13, keyLength: 2,
+                    elements: [SetElement(key: Bytes([0, 80])), SetElement(key: Bytes([0, 81]), flags: 1)])
+            ])
         let firewall = Firewall(status: .ok, generation: 42, tables: [table], legacyTables: LegacyTables(ipv4: ["filter"]))
-        return Snapshot(host: HostInfo(hostname: "web1", kernel: "6.18.0", collectedAt: "2026-11-25T15:40:00Z", toolVersion: "0.1.0"),
-                        listeners: listeners, interfaces: interfaces, routes: routing, sysctls: sysctls, firewall: firewall,
-                        privileges: Privileges(netAdmin: true, procFds: false), warnings: ["owners unknown: …"])
+        return Snapshot(
+            host: HostInfo(hostname: "web1", kernel: "6.18.0", collectedAt: "2026-11-25T15:40:00Z", toolVersion: "0.1.0"),
+            listeners: listeners, interfaces: interfaces, routes: routing, sysctls: sysctls, firewall: firewall,
+            privileges: Privileges(netAdmin: true, procFds: false), warnings: ["owners unknown: …"])
     }
 
     @Test func roundTripIsExact() throws {
@@ -92,7 +119,9 @@ import TestSupport
 
     @Test func futureSchemaIsRefusedAsSuch() throws {
         // A future version may change any field; it must be reported as a version mismatch, not a type error.
-        let data = try mutate { $0["schema"] = "portwarden-snapshot/99"; $0["listeners"] = "changed shape" }
+        let data = try mutate {
+            $0["schema"] = "portwarden-snapshot/99"; $0["listeners"] = "changed shape"
+        }
         #expect(throws: SnapshotError.wrongSchema(found: "portwarden-snapshot/99")) { try SnapshotCodec.decode(data) }
     }
 
@@ -169,10 +198,11 @@ import TestSupport
         let p1 = ProcessInfo(pid: 1, name: "sys\"temd", exe: "/usr/lib/systemd/systemd", cmdline: ["/sbin/init", weird, ""], unit: "init.scope")
         let p2 = ProcessInfo(pid: Int32.max, name: "x", cmdline: [], container: "docker:0123456789ab")
         return [
-            Listener(proto: .udp, family: .ipv6, address: "fe80::1", port: 65535, v6only: true, device: "eth0\tx", deviceIndex: UInt32.max,
-                     uid: UInt32.max, inode: UInt64.max, cookie: UInt64.max, processes: [p1, p2, p1], owner: .known),
+            Listener(
+                proto: .udp, family: .ipv6, address: "fe80::1", port: 65535, v6only: true, device: "eth0\tx", deviceIndex: UInt32.max,
+                uid: UInt32.max, inode: UInt64.max, cookie: UInt64.max, processes: [p1, p2, p1], owner: .known),
             Listener(proto: .tcp, family: .ipv4, address: "0.0.0.0", port: 0, owner: .unknown),
-            Listener(proto: .tcp, family: .ipv4, address: "127.0.0.1", port: 22, processes: [p2], owner: .kernel),
+            Listener(proto: .tcp, family: .ipv4, address: "127.0.0.1", port: 22, processes: [p2], owner: .kernel)
         ]
     }()
 
@@ -226,13 +256,16 @@ import TestSupport
             SetElement(key: Bytes([0, 24]), verdict: .accept),
             SetElement(key: Bytes([0, 25]), verdict: .other(-7)),
             SetElement(key: Bytes([0, 26]), data: Bytes([192, 0, 2, 1]), objref: "q\t1"),
-            SetElement(key: Bytes([]), flags: 2),
+            SetElement(key: Bytes([]), flags: 2)
         ]
         snapshot.firewall.tables = [
-            Table(family: .inet, name: "a", chains: [Chain(name: "c")], sets: [
-                NFTSet(name: "empty"), NFTSet(name: "all", flags: 0xc, elements: elements)]),
+            Table(
+                family: .inet, name: "a", chains: [Chain(name: "c")],
+                sets: [
+                    NFTSet(name: "empty"), NFTSet(name: "all", flags: 0xc, elements: elements)
+                ]),
             Table(family: .ip, name: "b"),
-            Table(family: .ip6, name: "c", sets: [NFTSet(name: "one", elements: [elements[1]])]),
+            Table(family: .ip6, name: "c", sets: [NFTSet(name: "one", elements: [elements[1]])])
         ]
         #expect(try SnapshotCodec.encode(snapshot) == (try Self.generic(snapshot)))
         snapshot.listeners = Self.awkward
@@ -269,17 +302,19 @@ import TestSupport
             .counter, .notrack,
             .log(Log(prefix: "DROP: \"in\"\n", group: UInt16.max, level: 4)), .log(Log()),
             .limit(Limit(rate: UInt64.max, unit: 60, burst: 5, type: 1, inverted: true)), .limit(Limit(rate: 0, unit: 1)),
-            .quota(Quota(bytes: 1 << 40, inverted: false)), .quota(Quota(bytes: 100, inverted: true, consumed: UInt64.max)), .connlimit(Connlimit(count: 3, inverted: true)),
+            .quota(Quota(bytes: 1 << 40, inverted: false)), .quota(Quota(bytes: 100, inverted: true, consumed: UInt64.max)),
+            .connlimit(Connlimit(count: 3, inverted: true)),
             .numgen(Numgen(dreg: 1, modulus: 2, type: 1, offset: 100)), .hash(HashExpr(dreg: 1, modulus: 8, type: 0)),
             .socket(SocketExpr(key: 0, dreg: 1, level: 2)), .socket(SocketExpr(key: 3, dreg: 1)),
             .dynset(Dynset(op: 1, set: "meter", sregKey: 1, sregData: 2, timeout: 60_000, expressions: ["limit", "counter"])),
             .dynset(Dynset(op: 0, set: "s", sregKey: 1)),
             .objref(Objref(objectType: 1, name: "c", setSreg: 1, set: "m")), .objref(Objref()),
             .queue(Queue(number: 1, total: UInt16.max, flags: 3)),
-            .exthdr(Exthdr(dreg: 1, type: 2, offset: 3, length: 4, op: 1, flags: 1)), .exthdr(Exthdr(dreg: nil, type: 0, offset: 0, length: 0, op: 0, flags: 0)),
+            .exthdr(Exthdr(dreg: 1, type: 2, offset: 3, length: 4, op: 1, flags: 1)),
+            .exthdr(Exthdr(dreg: nil, type: 0, offset: 0, length: 0, op: 0, flags: 0)),
             .match(Xt(name: "conntrack", revision: 3, info: b)), .target(Xt(name: "LOG", revision: 0, info: Bytes([]))),
             .unknown(Unknown(name: "future\t", attributes: [RawAttribute(type: 1, value: b), RawAttribute(type: UInt16.max, value: Bytes([]))])),
-            .unknown(Unknown(name: "", attributes: [])),
+            .unknown(Unknown(name: "", attributes: []))
         ]
     }()
 
@@ -288,18 +323,29 @@ import TestSupport
         s.listeners = ListenerJSONWriterTests.awkward
         s.firewall.error = "partly \"read\""
         s.warnings = ["line\u{2028}separator\u{2029}", "\u{7f}\u{80}\u{FFFF}", "/a/b/", "\\u0041", "\u{10FFFF}"]
-        s.firewall.tables[0].chains.append(Chain(name: "all", handle: UInt64.max, flags: UInt32.max, base: BaseChain(
-            type: "nat", hook: .ingress, priority: Int32.min, policy: .accept, devices: ["eth0", "ü/0"]), rules: [
-            Rule(handle: 1, expressions: everyExpression, comment: "every \\ kind ✓"), Rule(handle: 2, expressions: []),
-        ]))
-        s.firewall.tables[0].sets.append(NFTSet(name: "map", handle: 1, flags: 0x8, keyType: 13 << 6 | 7, keyLength: 8, dataType: 0xffff_ff00,
-                                                dataLength: 16, objectType: 1, concatLengths: [4, 4], keyByteOrder: "big", elements: [
-            SetElement(key: Bytes([1, 2]), keyEnd: Bytes([3, 4]), flags: 3, verdict: .jump("x"), data: Bytes([5]), objref: "o"),
-        ]))
-        s.sysctls.routeLocalnet = ["eth10": true, "eth9": false, "B": true, "a": false, "Ab": true, "é": true, "e\u{301}x": false,
-                                   "ä": true, "🙂": false, "": true, "all": false, "default": true]
-        s.routes.rules.append(RoutingRule(family: .ipv6, priority: 0, table: 255, action: "goto", destination: "2001:db8::", destinationPrefixLength: 32,
-                                          oifname: "lo"))
+        s.firewall.tables[0].chains.append(
+            Chain(
+                name: "all", handle: UInt64.max, flags: UInt32.max,
+                base: BaseChain(
+                    type: "nat", hook: .ingress, priority: Int32.min, policy: .accept, devices: ["eth0", "ü/0"]),
+                rules: [
+                    Rule(handle: 1, expressions: everyExpression, comment: "every \\ kind ✓"), Rule(handle: 2, expressions: [])
+                ]))
+        s.firewall.tables[0].sets.append(
+            NFTSet(
+                name: "map", handle: 1, flags: 0x8, keyType: 13 << 6 | 7, keyLength: 8, dataType: 0xffff_ff00,
+                dataLength: 16, objectType: 1, concatLengths: [4, 4], keyByteOrder: "big",
+                elements: [
+                    SetElement(key: Bytes([1, 2]), keyEnd: Bytes([3, 4]), flags: 3, verdict: .jump("x"), data: Bytes([5]), objref: "o")
+                ]))
+        s.sysctls.routeLocalnet = [
+            "eth10": true, "eth9": false, "B": true, "a": false, "Ab": true, "é": true, "e\u{301}x": false,
+            "ä": true, "🙂": false, "": true, "all": false, "default": true
+        ]
+        s.routes.rules.append(
+            RoutingRule(
+                family: .ipv6, priority: 0, table: 255, action: "goto", destination: "2001:db8::", destinationPrefixLength: 32,
+                oifname: "lo"))
         return s
     }
 
@@ -309,8 +355,19 @@ import TestSupport
         #expect(try SnapshotCodec.decode(SnapshotCodec.encode(s)) == s)
         var empty = Snapshot(host: HostInfo(hostname: "", kernel: "", collectedAt: "", toolVersion: ""))
         #expect(try SnapshotCodec.encode(empty) == (try Self.generic(empty)))
-        empty.firewall = Firewall(status: .ok, generation: 0, tables: [Table(family: .netdev, name: "t", chains: [Chain(name: "c", rules: [
-            Rule(handle: 0, expressions: [])])], sets: [NFTSet(name: "s")])])
+        empty.firewall = Firewall(
+            status: .ok, generation: 0,
+            tables: [
+                Table(
+                    family: .netdev, name: "t",
+                    chains: [
+                        Chain(
+                            name: "c",
+                            rules: [
+                                Rule(handle: 0, expressions: [])
+                            ])
+                    ], sets: [NFTSet(name: "s")])
+            ])
         #expect(try SnapshotCodec.encode(empty) == (try Self.generic(empty)))
     }
 
@@ -328,8 +385,11 @@ import TestSupport
     @Test func outputBeyondTheEstimateIsByteIdentical() throws {
         var s = SnapshotCodecTests.rich()
         s.listeners = (0..<300).map { i in
-            Listener(proto: .tcp, family: .ipv4, address: "10.0.\(i / 256).\(i % 256)", port: UInt16(i), cookie: UInt64(i), processes: [
-                ProcessInfo(pid: Int32(i), name: "p\(i)", cmdline: [String(repeating: "x\"é\u{1}", count: 200 + i)])])
+            Listener(
+                proto: .tcp, family: .ipv4, address: "10.0.\(i / 256).\(i % 256)", port: UInt16(i), cookie: UInt64(i),
+                processes: [
+                    ProcessInfo(pid: Int32(i), name: "p\(i)", cmdline: [String(repeating: "x\"é\u{1}", count: 200 + i)])
+                ])
         }
         let encoded = try SnapshotCodec.encode(s)
         #expect(encoded.count > 300 * 1_000)
@@ -385,4 +445,3 @@ import TestSupport
         }
     }
 }
-

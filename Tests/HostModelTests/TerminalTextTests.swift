@@ -15,7 +15,7 @@ import Testing
         ("rtl\u{202E}gpj.exe", #"rtl\u{202E}gpj.exe"#),
         ("zw\u{200B}sp", #"zw\u{200B}sp"#),
         ("bom\u{FEFF}", #"bom\u{FEFF}"#),
-        ("straße 名前", "straße 名前"),
+        ("straße 名前", "straße 名前")
     ])
     func escapes(input: String, expected: String) {
         #expect(TerminalText.escape(input) == expected)

@@ -48,7 +48,8 @@ struct FleetHost {
         try controller.veth("c\(i)", "e\(i)", peer: namespace)
         try controller.exec(["ip", "addr", "add", "192.0.2.\(4 * i + 1)/30", "dev", "c\(i)"])
         try namespace.exec(["ip", "addr", "add", "\(address)/30", "dev", "e\(i)"])
-        try namespace.nft("""
+        try namespace.nft(
+            """
             table inet filter {
               chain input {
                 type filter hook input priority filter; policy drop;
@@ -62,22 +63,24 @@ struct FleetHost {
         try namespace.spawn(["python3", "-c", "import socket, time\ns = socket.socket()\ns.bind(('0.0.0.0', \(port)))\ns.listen()\ntime.sleep(3600)"])
         let config = dir.file("sshd-\(i).conf")
         try """
-            ListenAddress \(address):22
-            HostKey \(dir.file("host_key"))
-            AuthorizedKeysFile \(dir.file("authorized_keys"))
-            PidFile \(dir.file("sshd-\(i).pid"))
-            StrictModes no
-            UsePAM no
-            PermitRootLogin prohibit-password
-            PasswordAuthentication no
-            KbdInteractiveAuthentication no
-            Subsystem sftp internal-sftp
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        ListenAddress \(address):22
+        HostKey \(dir.file("host_key"))
+        AuthorizedKeysFile \(dir.file("authorized_keys"))
+        PidFile \(dir.file("sshd-\(i).pid"))
+        StrictModes no
+        UsePAM no
+        PermitRootLogin prohibit-password
+        PasswordAuthentication no
+        KbdInteractiveAuthentication no
+        Subsystem sftp internal-sftp
+        """.write(toFile: config, atomically: true, encoding: .utf8)
         try run([FleetTools.sshd, "-t", "-f", config])
         // Its own UTS namespace, so the audit (gethostname) names this host and not the machine running the test.
         // sshd daemonizes (no -D): a child of Foundation's Process that closes its inherited descriptors, as sshd
         // does, makes Process wait for it forever; the daemon is killed with the namespace's other processes.
-        try namespace.exec(["unshare", "--uts", "sh", "-c", "hostname \(name) && exec \(FleetTools.sshd) -E \(dir.file("sshd-\(i).log")) -f \(config)"])
+        try namespace.exec([
+            "unshare", "--uts", "sh", "-c", "hostname \(name) && exec \(FleetTools.sshd) -E \(dir.file("sshd-\(i).log")) -f \(config)"
+        ])
         try waitForListener(port: 22)
         try waitForListener(port: port)
     }
@@ -101,8 +104,9 @@ struct FleetHost {
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
     }
 
-    @Test(.enabled(if: NetnsGate.enabled, NetnsGate.reason),
-          .enabled(if: (FleetTools.ansiblePlaybook != nil && FleetTools.haveSSH) || NetnsGate.required, "ansible-playbook or sshd is not installed"))
+    @Test(
+        .enabled(if: NetnsGate.enabled, NetnsGate.reason),
+        .enabled(if: (FleetTools.ansiblePlaybook != nil && FleetTools.haveSSH) || NetnsGate.required, "ansible-playbook or sshd is not installed"))
     func playbookAuditsEveryHostAndMergesTheReports() throws {
         guard FleetTools.ready(needSSH: true), let ansible = FleetTools.ansiblePlaybook else { return }
         let dir = try TempDir("fleet")
@@ -112,7 +116,9 @@ struct FleetHost {
         // sshd refuses to start without its privilege separation directory; made only when missing, removed after.
         let privsep = "/run/sshd"
         let madePrivsep = !FileManager.default.fileExists(atPath: privsep)
-        if madePrivsep { try FileManager.default.createDirectory(atPath: privsep, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755]) }
+        if madePrivsep {
+            try FileManager.default.createDirectory(atPath: privsep, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
+        }
         let controller = try TestNamespace("ctl")
         var hosts: [FleetHost] = []
         defer {
@@ -172,7 +178,7 @@ struct FleetHost {
             "portwarden_bin": URL(fileURLWithPath: portwardenBinary).standardizedFileURL.path,
             // Only the host's own namespace: the others under /run/netns are the other simulated hosts.
             "portwarden_audit_args": ["--netns", "host"],
-            "portwarden_out": dir.file("out"),
+            "portwarden_out": dir.file("out")
         ]
         let inventory: [String: Any] = ["all": ["hosts": entries, "vars": vars]]
         try JSONSerialization.data(withJSONObject: inventory, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: path))

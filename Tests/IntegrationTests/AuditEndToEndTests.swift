@@ -10,30 +10,30 @@ import TestSupport
 /// "ready" to argv[1]. It is started through a symlink named after the service (`postgres`, `sshd`, …): the kernel takes
 /// a process's name (comm) from the file name that was executed, so every service gets its own owner name.
 let auditHolderScript = #"""
-import socket, sys, time
-keep = []
-for spec in sys.argv[2:]:
-    proto, rest = spec.split(":", 1)
-    addr, port = rest.rsplit(":", 1)
-    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
-    s = socket.socket(fam, socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if fam == socket.AF_INET6: s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-    s.bind((addr, int(port)))
-    if proto == "tcp": s.listen()
-    keep.append(s)
-open(sys.argv[1], "w").write("ready\n")
-time.sleep(300)
-"""#
+    import socket, sys, time
+    keep = []
+    for spec in sys.argv[2:]:
+        proto, rest = spec.split(":", 1)
+        addr, port = rest.rsplit(":", 1)
+        fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        s = socket.socket(fam, socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if fam == socket.AF_INET6: s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        s.bind((addr, int(port)))
+        if proto == "tcp": s.listen()
+        keep.append(s)
+    open(sys.argv[1], "w").write("ready\n")
+    time.sleep(300)
+    """#
 
 /// TCP connect from the peer namespace: argv = source address, destination, port; exit 0 when the handshake completes.
 let connectProbeScript = #"""
-import socket, sys
-try:
-    socket.create_connection((sys.argv[2], int(sys.argv[3])), timeout=1.5, source_address=(sys.argv[1], 0)).close()
-except OSError:
-    sys.exit(1)
-"""#
+    import socket, sys
+    try:
+        socket.create_connection((sys.argv[2], int(sys.argv[3])), timeout=1.5, source_address=(sys.argv[1], 0)).close()
+    except OSError:
+        sys.exit(1)
+    """#
 
 /// The host's ruleset: drop by default; SSH and Redis open to everyone, PostgreSQL from 198.51.100.0/24 only, DNS over UDP;
 /// IPv6 neighbour discovery (last, so the other rules keep their handles).
@@ -145,8 +145,9 @@ final class AuditHost {
 
     init(_ tag: String) throws {
         dir = try TempDir(tag)
-        python = try #require(["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) },
-                              "a python3 executable outside PATH shims is needed for the service holders")
+        python = try #require(
+            ["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) },
+            "a python3 executable outside PATH shims is needed for the service holders")
         host = try TestNamespace(tag)
         peer = try TestNamespace("\(tag)p")
         try host.veth("d0", "d1", peer: peer)
@@ -233,10 +234,11 @@ final class AuditHost {
         #expect(try !h.connects(from: "192.0.2.1", to: "192.0.2.10", 8080))
 
         let (status, report) = try h.auditJSON([])
-        #expect(report.active == [
-            finding("PW1006", "listener/tcp/0.0.0.0:6379", "critical"),   // public
-            finding("PW1006", "listener/tcp/0.0.0.0:5432", "high"),       // one /24
-        ], "\(report.active)")
+        #expect(
+            report.active == [
+                finding("PW1006", "listener/tcp/0.0.0.0:6379", "critical"),  // public
+                finding("PW1006", "listener/tcp/0.0.0.0:5432", "high")  // one /24
+            ], "\(report.active)")
         #expect(report.findings.allSatisfy { !$0.conditional && $0.suppression == nil && $0.fingerprint.count == 32 })
         #expect(status == 1, "default --fail-on medium")
 
@@ -264,14 +266,15 @@ final class AuditHost {
         let policy = try h.write("policy.yaml", declaredPolicy)
 
         let (status, report) = try h.auditJSON(["--policy", policy])
-        #expect(report.active == [
-            finding("PW1006", "listener/tcp/0.0.0.0:6379", "critical"),  // Redis, public
-            finding("PW1001", "listener/tcp/0.0.0.0:6379", "high"),      // ... and not declared
-            finding("PW1002", "policy/listener/tcp/443", "high"),        // required, nothing listens
-            finding("PW1003", "listener/udp/0.0.0.0:53", "high"),        // dnsmasq where unbound is expected
-            finding("PW1004", "listener/tcp/0.0.0.0:22", "high"),        // public, policy: 203.0.113.0/24
-            finding("PW1005", "listener/tcp/0.0.0.0:5432", "medium"),    // 0.0.0.0, policy: 192.0.2.10 (firewall restricts it)
-        ], "\(report.active)")
+        #expect(
+            report.active == [
+                finding("PW1006", "listener/tcp/0.0.0.0:6379", "critical"),  // Redis, public
+                finding("PW1001", "listener/tcp/0.0.0.0:6379", "high"),  // ... and not declared
+                finding("PW1002", "policy/listener/tcp/443", "high"),  // required, nothing listens
+                finding("PW1003", "listener/udp/0.0.0.0:53", "high"),  // dnsmasq where unbound is expected
+                finding("PW1004", "listener/tcp/0.0.0.0:22", "high"),  // public, policy: 203.0.113.0/24
+                finding("PW1005", "listener/tcp/0.0.0.0:5432", "medium")  // 0.0.0.0, policy: 192.0.2.10 (firewall restricts it)
+            ], "\(report.active)")
         #expect(status == 1)
         // The declared PostgreSQL exposure matches the firewall: no exposure finding for it, only the bind.
         #expect(!report.findings.contains { $0.subject == "listener/tcp/0.0.0.0:5432" && $0.ruleId != "PW1005" })
@@ -290,8 +293,10 @@ final class AuditHost {
         #expect(withoutRedis.status == 0)
         #expect(withoutRedis.report.active.map(\.ruleId).sorted() == ["PW1002", "PW1003", "PW1004", "PW1005"])
         #expect(try h.auditJSON(noCritical + ["--fail-on", "high"]).status == 1)
-        let onlyBind = try h.auditJSON(["--policy", policy, "--ignore", "PW1001", "--ignore", "PW1002", "--ignore", "PW1003",
-                                        "--ignore", "PW1004", "--ignore", "PW1006", "--fail-on", "high"])
+        let onlyBind = try h.auditJSON([
+            "--policy", policy, "--ignore", "PW1001", "--ignore", "PW1002", "--ignore", "PW1003",
+            "--ignore", "PW1004", "--ignore", "PW1006", "--fail-on", "high"
+        ])
         #expect(onlyBind.report.active == [finding("PW1005", "listener/tcp/0.0.0.0:5432", "medium")] && onlyBind.status == 0)
 
         // SARIF of the live audit: valid, one result per finding, same rules, the exit code unchanged by --output.
@@ -333,10 +338,14 @@ final class AuditHost {
         #expect(offline.findings.map(\.fingerprint).sorted() == live.report.findings.map(\.fingerprint).sorted())
         #expect(offline.entry("PW1002", "policy/listener/tcp/443")?.policyLocation?.line == 26)
 
-        let sarif = try run(nobody + ["audit", "--snapshot", snapshot, "--policy", policy, "--format", "sarif", "--fail-on", "critical"], check: false)
+        let sarif = try run(
+            nobody + ["audit", "--snapshot", snapshot, "--policy", policy, "--format", "sarif", "--fail-on", "critical"], check: false)
         #expect(sarif.status == 1, "the Redis finding is critical: \(sarif.stderr)")
-        let ignored = try run(nobody + ["audit", "--snapshot", snapshot, "--policy", policy, "--format", "sarif", "--fail-on", "critical",
-                                        "--ignore", "PW1006"], check: false)
+        let ignored = try run(
+            nobody + [
+                "audit", "--snapshot", snapshot, "--policy", policy, "--format", "sarif", "--fail-on", "critical",
+                "--ignore", "PW1006"
+            ], check: false)
         #expect(ignored.status == 0, "\(ignored.stderr)")
         if let tool = integrationSarifValidator() {
             let file = try h.write("offline.sarif", sarif.stdout)
@@ -368,14 +377,20 @@ final class AuditHost {
             options[sub] = Set(help.stdout.split(whereSeparator: { !($0.isLetter || $0 == "-") }).filter { $0.hasPrefix("--") }.map(String.init))
             #expect(options[sub]?.contains("--output") == true, "\(sub) --help lists its options")
         }
-        let values = ["--format": ["text", "json", "sarif", "codequality", "prometheus"], "--fail-on": ["info", "low", "medium", "high", "critical", "none"]]
+        let values = [
+            "--format": ["text", "json", "sarif", "codequality", "prometheus"], "--fail-on": ["info", "low", "medium", "high", "critical", "none"]
+        ]
         var checked = 0
-        for doc in ["docs/audit-ci.md", "examples/github-actions/portwarden-audit.yml", "examples/gitlab-ci/portwarden.gitlab-ci.yml",
-                    "examples/systemd/portwarden-audit.service"] {
+        for doc in [
+            "docs/audit-ci.md", "examples/github-actions/portwarden-audit.yml", "examples/gitlab-ci/portwarden.gitlab-ci.yml",
+            "examples/systemd/portwarden-audit.service"
+        ] {
             let text = try String(contentsOf: repo.appendingPathComponent(doc), encoding: .utf8)
             for line in text.split(separator: "\n") {
                 let tokens = line.split(separator: " ").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "`,;()")) }
-                guard let at = tokens.firstIndex(where: { $0 == "portwarden" || $0.hasSuffix("/portwarden") }), at + 1 < tokens.count else { continue }
+                guard let at = tokens.firstIndex(where: { $0 == "portwarden" || $0.hasSuffix("/portwarden") }), at + 1 < tokens.count else {
+                    continue
+                }
                 let sub = tokens[at + 1] == "policy" ? "policy init" : tokens[at + 1]
                 guard let known = options[sub] else { continue }
                 checked += 1
@@ -433,10 +448,11 @@ final class AuditHost {
         try h.host.exec(["nft", "add", "rule", "inet", "filter", "input", "tcp", "dport", "27017", "accept"])
         #expect(try h.connects(from: "192.0.2.1", to: "192.0.2.10", 27017))
         let opened = try h.auditJSON(["--policy", generated, "--fail-on", "high"])
-        #expect(opened.report.active == [
-            finding("PW1001", "listener/tcp/0.0.0.0:27017", "high"),
-            finding("PW1006", "listener/tcp/0.0.0.0:27017", "critical"),
-        ], "\(opened.report.active)")
+        #expect(
+            opened.report.active == [
+                finding("PW1001", "listener/tcp/0.0.0.0:27017", "high"),
+                finding("PW1006", "listener/tcp/0.0.0.0:27017", "critical")
+            ], "\(opened.report.active)")
         #expect(opened.status == 1)
 
         // The same through the CI command of the example workflow: SARIF to a file, exit 1, a valid upload.

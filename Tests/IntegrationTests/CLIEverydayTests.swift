@@ -56,8 +56,9 @@ import Testing
         let out = dir.appendingPathComponent("results.jsonl")
         try Data("previous\n".utf8).write(to: out)
         let good = #"{"proto":"tcp","src":"198.51.100.7","dst":"192.0.2.1","dport":22,"iif":"eth0"}"#
-        let r = try run([portwardenBinary, "trace", "--snapshot", Self.fixture, "--probes", "-", "--output", out.path],
-                        input: Data((good + "\nnot json\n").utf8), check: false)
+        let r = try run(
+            [portwardenBinary, "trace", "--snapshot", Self.fixture, "--probes", "-", "--output", out.path],
+            input: Data((good + "\nnot json\n").utf8), check: false)
         #expect(r.status == 2 && r.stderr.contains("<stdin>:2:1: expected '{'"), "\(r.stderr)")
         #expect(try String(contentsOf: out, encoding: .utf8) == "previous\n")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["results.jsonl"])
@@ -67,8 +68,10 @@ import Testing
         let r = try portwarden(["--version"])
         #expect(r.status == 0)
         let line = r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(line.range(of: #"^portwarden \d+\.\d+\.\d+ \((commit [0-9a-f]{7,}(-dirty)?|unknown commit)\)$"#,
-                           options: .regularExpression) != nil, "\(line)")
+        #expect(
+            line.range(
+                of: #"^portwarden \d+\.\d+\.\d+ \((commit [0-9a-f]{7,}(-dirty)?|unknown commit)\)$"#,
+                options: .regularExpression) != nil, "\(line)")
     }
 
     @Test(arguments: [["listeners"], ["exposure"], ["trace"] + probe])
@@ -138,8 +141,10 @@ import Testing
     }
 
     @Test func diffIsColouredOnlyOnATerminalThatWantsIt() throws {
-        let args = ["diff", Self.diffFixtures.appendingPathComponent("old.json").path,
-                    Self.diffFixtures.appendingPathComponent("new.json").path]
+        let args = [
+            "diff", Self.diffFixtures.appendingPathComponent("old.json").path,
+            Self.diffFixtures.appendingPathComponent("new.json").path
+        ]
         let coloured = try onTerminal(args)
         #expect(coloured.contains("\u{1B}[1mexposure:"), "\(coloured)")
         let plain = try onTerminal(args, ["NO_COLOR": "1"])

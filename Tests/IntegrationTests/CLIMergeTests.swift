@@ -36,8 +36,9 @@ import Testing
         // The fixture has a high finding (PW1006) and nothing critical.
         let byDefault = try portwarden(["merge"] + files)
         #expect(byDefault.status == 1, "\(byDefault.stderr)")
-        #expect(byDefault.stdout.contains("PW1006 sensitive-service-exposed [high]: 2 hosts: db1 tcp 0.0.0.0:5432, web1 tcp 0.0.0.0:5432"),
-                "\(byDefault.stdout)")
+        #expect(
+            byDefault.stdout.contains("PW1006 sensitive-service-exposed [high]: 2 hosts: db1 tcp 0.0.0.0:5432, web1 tcp 0.0.0.0:5432"),
+            "\(byDefault.stdout)")
         #expect(try portwarden(["merge", "--fail-on", "critical"] + files).status == 0)
         #expect(try portwarden(["merge", "--fail-on", "none"] + files).status == 0)
         #expect(try portwarden(["merge", "--fail-on", "HIGH"] + files).status == 1)
@@ -53,7 +54,7 @@ import Testing
             (garbage, "not valid JSON"),
             (Self.fixture, "schema is 'portwarden-snapshot/"),
             (dir.path, "not a regular file"),
-            (dir.appendingPathComponent("missing.json").path, "No such file"),
+            (dir.appendingPathComponent("missing.json").path, "No such file")
         ]
         for (bad, why) in cases {
             let r = try portwarden(["merge", good, bad])

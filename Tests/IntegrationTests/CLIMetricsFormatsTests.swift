@@ -46,7 +46,9 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("portwarden.prom").path
         try "portwarden_last_run_success{host=\"fixture-host\"} 1\n".write(toFile: file, atomically: true, encoding: .utf8)
-        let missing = try portwarden(["audit", "--snapshot", dir.appendingPathComponent("missing.json").path, "--format", "prometheus", "--output", file])
+        let missing = try portwarden([
+            "audit", "--snapshot", dir.appendingPathComponent("missing.json").path, "--format", "prometheus", "--output", file
+        ])
         #expect(missing.status == 2, "\(missing.stderr)")
         var text = try String(contentsOfFile: file, encoding: .utf8)
         #expect(value(text, #"portwarden_last_run_success{host="unknown"}"#) == 0, "\(text)")

@@ -26,8 +26,10 @@ import Testing
     // MARK: single probe
 
     @Test func singleProbeFromFlagsPrintsPathAndVerdict() throws {
-        let r = try portwarden(["trace", "--snapshot", Self.fixture, "--proto", "tcp", "--src", "203.0.113.9", "--dst", "192.0.2.1",
-                                "--dport", "5432", "--iif", "eth0"])
+        let r = try portwarden([
+            "trace", "--snapshot", Self.fixture, "--proto", "tcp", "--src", "203.0.113.9", "--dst", "192.0.2.1",
+            "--dport", "5432", "--iif", "eth0"
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("verdict: accept"))
         #expect(r.stdout.contains("listener: tcp 0.0.0.0:5432"))
@@ -36,8 +38,10 @@ import Testing
         #expect(r.stdout.contains("ip nat prerouting [prerouting -100]: policy accept"))
         #expect(r.stdout.contains("inet filter input #5 [input 0]: accept"))
 
-        let d = try portwarden(["trace", "--snapshot", Self.fixture, "--proto", "tcp", "--src", "198.51.100.7", "--dst", "192.0.2.1",
-                                "--dport", "5432", "--iif", "eth0"])
+        let d = try portwarden([
+            "trace", "--snapshot", Self.fixture, "--proto", "tcp", "--src", "198.51.100.7", "--dst", "192.0.2.1",
+            "--dport", "5432", "--iif", "eth0"
+        ])
         #expect(d.status == 0)
         #expect(d.stdout.contains("verdict: drop"))
         #expect(d.stdout.contains("delivered: no"))
@@ -45,8 +49,10 @@ import Testing
     }
 
     @Test func singleProbeAsJSON() throws {
-        let r = try portwarden(["trace", "--snapshot", Self.fixture, "--proto", "tcp", "--src", "2001:db8::7", "--dst", "2001:db8::1",
-                                "--dport", "8080", "--iif", "eth0", "--format", "json"])
+        let r = try portwarden([
+            "trace", "--snapshot", Self.fixture, "--proto", "tcp", "--src", "2001:db8::7", "--dst", "2001:db8::1",
+            "--dport", "8080", "--iif", "eth0", "--format", "json"
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         let o = try #require(try jsonLines(r.stdout).first)
         #expect(o["verdict"] as? String == "accept")
@@ -69,7 +75,7 @@ import Testing
         (#"{"proto":"tcp","src":"198.51.100.7","dst":"192.0.2.1","dport":9999,"iif":"eth0"}"#, "drop", false, nil),
         (#"{"proto":"tcp","src":"127.0.0.1","dst":"127.0.0.1","dport":6379,"iif":"lo"}"#, "accept", true, "127.0.0.1:6379"),
         (#"{"proto":"tcp","src":"198.51.100.7","dst":"192.0.2.1","dport":6379,"iif":"eth0"}"#, "drop", false, nil),
-        (#"{"proto":"udp","src":"198.51.100.7","dst":"192.0.2.1","dport":5353,"iif":"eth0"}"#, "drop", false, "0.0.0.0:5353"),
+        (#"{"proto":"udp","src":"198.51.100.7","dst":"192.0.2.1","dport":5353,"iif":"eth0"}"#, "drop", false, "0.0.0.0:5353")
     ]
 
     @Test func batchJSONLinesFollowTheContract() throws {
@@ -125,7 +131,7 @@ import Testing
         (#"{"proto":"tcp","src":"198.51.100.300","dst":"192.0.2.1","dport":22,"iif":"eth0"}"#, 1),
         (#"{"proto":"sctp","src":"198.51.100.7","dst":"192.0.2.1","dport":22,"iif":"eth0"}"#, 2),
         (#"{"proto":"tcp","src":"198.51.100.7","dst":"2001:db8::1","dport":22,"iif":"eth0"}"#, 3),
-        (#"{"proto":"tcp","src":"198.51.100.7","dst":"192.0.2.1","dport":70000,"iif":"eth0"}"#, 1),
+        (#"{"proto":"tcp","src":"198.51.100.7","dst":"192.0.2.1","dport":70000,"iif":"eth0"}"#, 1)
     ])
     func badProbeLineExitsTwoNamingTheLine(bad: String, line: Int) throws {
         let good = Self.batch[0].0
@@ -158,8 +164,11 @@ import Testing
         }
         let summaries = Dictionary(uniqueKeysWithValues: listeners.compactMap { x in key(x).map { ($0, x["summary"] as? String ?? "") } })
         #expect(listeners.count == 5)
-        #expect(summaries == ["tcp 0.0.0.0:22": "public", "tcp :::8080": "public", "tcp 0.0.0.0:5432": "restricted",
-                              "tcp 127.0.0.1:6379": "localOnly", "udp 0.0.0.0:5353": "localOnly"])
+        #expect(
+            summaries == [
+                "tcp 0.0.0.0:22": "public", "tcp :::8080": "public", "tcp 0.0.0.0:5432": "restricted",
+                "tcp 127.0.0.1:6379": "localOnly", "udp 0.0.0.0:5353": "localOnly"
+            ])
         let pg = try #require(listeners.first { key($0) == "tcp 0.0.0.0:5432" })
         #expect(pg["acceptedSources"] as? [String] == ["203.0.113.0/24"])
         // the exact accepted ranges per interface and family
@@ -182,7 +191,9 @@ import Testing
         let r = try portwarden(["exposure", "--snapshot", Self.fixture])
         #expect(r.status == 0, "\(r.stderr)")
         let out = r.stdout
-        for endpoint in ["0.0.0.0:22", "0.0.0.0:5432", "127.0.0.1:6379", "[::]:8080", "0.0.0.0:5353"] { #expect(out.contains(endpoint), "\(endpoint)") }
+        for endpoint in ["0.0.0.0:22", "0.0.0.0:5432", "127.0.0.1:6379", "[::]:8080", "0.0.0.0:5353"] {
+            #expect(out.contains(endpoint), "\(endpoint)")
+        }
         let order = ["PUBLIC", "RESTRICTED", "LOCAL-ONLY", "PUBLISHED"].map { out.range(of: $0)?.lowerBound }
         #expect(order.allSatisfy { $0 != nil })
         #expect(order.compactMap { $0 } == order.compactMap { $0 }.sorted())

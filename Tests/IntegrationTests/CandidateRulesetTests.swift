@@ -35,8 +35,9 @@ import Testing
 
     /// Writes the ruleset (main file + include) into `dir/conf/`.
     static func writeRuleset(_ dir: TempDir, main: String = ruleset) throws -> String {
-        try FileManager.default.createDirectory(atPath: dir.file("conf/parts"), withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o755])
+        try FileManager.default.createDirectory(
+            atPath: dir.file("conf/parts"), withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o755])
         try main.write(toFile: dir.file("conf/nftables.conf"), atomically: true, encoding: .utf8)
         try admins.write(toFile: dir.file("conf/parts/admins.nft"), atomically: true, encoding: .utf8)
         for f in ["conf/nftables.conf", "conf/parts/admins.nft"] {
@@ -58,7 +59,8 @@ import Testing
             if let a = v as? [Any] { return a.map(strip) }
             return v
         }
-        let out = try JSONSerialization.data(withJSONObject: strip(try JSONSerialization.jsonObject(with: data)), options: [.sortedKeys, .prettyPrinted])
+        let out = try JSONSerialization.data(
+            withJSONObject: strip(try JSONSerialization.jsonObject(with: data)), options: [.sortedKeys, .prettyPrinted])
         return String(decoding: out, as: UTF8.self)
     }
 
@@ -121,7 +123,9 @@ import Testing
             var ls = (o?["listeners"] as? [[String: Any]]) ?? []
             for i in ls.indices {
                 let regions = (ls[i]["regions"] as? [Any]) ?? []
-                ls[i]["regions"] = try regions.map { String(decoding: try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]), as: UTF8.self) }.sorted()
+                ls[i]["regions"] = try regions.map {
+                    String(decoding: try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]), as: UTF8.self)
+                }.sorted()
             }
             return String(decoding: try JSONSerialization.data(withJSONObject: ls, options: [.sortedKeys]), as: UTF8.self)
         }
@@ -135,17 +139,22 @@ import Testing
         let ns = try listenerNamespace("csarif", dir: dir)
         defer { ns.cleanup() }
         let file = try Self.writeRuleset(dir)
-        try ns.spawn(["python3", "-c", "import socket,time\ns=socket.socket()\ns.bind(('0.0.0.0',5432))\ns.listen()\nopen('\(dir.file("pg"))','w').close()\ntime.sleep(60)"])
+        try ns.spawn([
+            "python3", "-c",
+            "import socket,time\ns=socket.socket()\ns.bind(('0.0.0.0',5432))\ns.listen()\nopen('\(dir.file("pg"))','w').close()\ntime.sleep(60)"
+        ])
         try waitForFile(dir.file("pg"))
         try ns.exec([portwardenBinary, "collect", "--netns", "host", "--output", dir.file("host.json")])
         func located(_ args: [String]) throws -> [(String, String, Int)] {
-            let sarif = try run([portwardenBinary] + args + ["--snapshot", dir.file("host.json"), "--ruleset", file, "--format", "sarif", "--fail-on", "none"])
+            let sarif = try run(
+                [portwardenBinary] + args + ["--snapshot", dir.file("host.json"), "--ruleset", file, "--format", "sarif", "--fail-on", "none"])
             let doc = try JSONSerialization.jsonObject(with: sarif.stdoutData) as? [String: Any]
             let results = ((doc?["runs"] as? [[String: Any]])?.first?["results"] as? [[String: Any]]) ?? []
             return results.compactMap { r -> (String, String, Int)? in
                 guard let id = r["ruleId"] as? String, let loc = (r["locations"] as? [[String: Any]])?.first?["physicalLocation"] as? [String: Any],
-                      let uri = (loc["artifactLocation"] as? [String: Any])?["uri"] as? String,
-                      let line = (loc["region"] as? [String: Any])?["startLine"] as? Int else { return nil }
+                    let uri = (loc["artifactLocation"] as? [String: Any])?["uri"] as? String,
+                    let line = (loc["region"] as? [String: Any])?["startLine"] as? Int
+                else { return nil }
                 return (id, uri, line)
             }
         }
@@ -170,8 +179,9 @@ import Testing
     func nothingIsLeftBehind() throws {
         let dir = try TempDir("cand-left")
         let file = try Self.writeRuleset(dir)
-        let snapshot = Snapshot(host: HostInfo(hostname: "web-01", kernel: "6.12.0", collectedAt: "2026-11-25T09:00:00Z", toolVersion: "0.1.0"),
-                                interfaces: [Interface(index: 1, name: "lo", flags: ["up", "loopback"]), Interface(index: 2, name: "d0", flags: ["up"])])
+        let snapshot = Snapshot(
+            host: HostInfo(hostname: "web-01", kernel: "6.12.0", collectedAt: "2026-11-25T09:00:00Z", toolVersion: "0.1.0"),
+            interfaces: [Interface(index: 1, name: "lo", flags: ["up", "loopback"]), Interface(index: 2, name: "d0", flags: ["up"])])
         try SnapshotCodec.encode(snapshot).write(to: URL(fileURLWithPath: dir.file("host.json")))
         let marker = dir.path
         let before = try Self.residue(marker)
@@ -222,8 +232,10 @@ import Testing
             try ns.exec([portwardenBinary, "collect", "--netns", "host", "--output", dir.file("host.json")])
         }
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: dir.file("host.json"))
-        let asNobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", binary, "trace", "--snapshot", dir.file("host.json"), "--ruleset", file,
-                                                              "--proto", "tcp", "--src", "198.51.100.7", "--dst", "192.0.2.10", "--dport", "22", "--iif", "d0"]
+        let asNobody = [
+            "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", binary, "trace", "--snapshot", dir.file("host.json"), "--ruleset", file,
+            "--proto", "tcp", "--src", "198.51.100.7", "--dst", "192.0.2.10", "--dport", "22", "--iif", "d0"
+        ]
         func sysctl(_ p: String) -> String? { try? String(contentsOfFile: p, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) }
         let usernsEnabled = sysctl("/proc/sys/user/max_user_namespaces") != "0" && sysctl("/proc/sys/kernel/unprivileged_userns_clone") != "0"
         let r = try run(asNobody, check: false)

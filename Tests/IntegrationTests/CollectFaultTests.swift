@@ -30,8 +30,9 @@ import Testing
         let snap = try SnapshotCodec.decode(r.stdoutData)
         #expect(snap.listeners.map(\.port) == [7000], "\(snap.listeners.map(\.endpoint))")
         #expect(snap.listeners.first?.owner == .known && snap.listeners.first?.processes.first?.name == "python3")
-        #expect(snap.warnings.contains("4 listening socket(s) closed while the snapshot was taken (their processes exited); they are left out"),
-                "\(snap.warnings)")
+        #expect(
+            snap.warnings.contains("4 listening socket(s) closed while the snapshot was taken (their processes exited); they are left out"),
+            "\(snap.warnings)")
     }
 
     /// Named namespaces are added and deleted in a loop while `collect` reads every namespace of the host.
@@ -40,8 +41,11 @@ import Testing
         let prefix = "pwt-vanish-\(getpid())"
         let churn = Process()
         churn.executableURL = URL(fileURLWithPath: "/bin/sh")
-        churn.arguments = ["-c", "while :; do for i in 1 2 3 4 5 6; do ip netns add \(prefix)-$i 2>/dev/null; done; "
-                           + "for i in 1 2 3 4 5 6; do ip netns del \(prefix)-$i 2>/dev/null; done; done"]
+        churn.arguments = [
+            "-c",
+            "while :; do for i in 1 2 3 4 5 6; do ip netns add \(prefix)-$i 2>/dev/null; done; "
+                + "for i in 1 2 3 4 5 6; do ip netns del \(prefix)-$i 2>/dev/null; done; done"
+        ]
         churn.standardOutput = FileHandle.nullDevice
         churn.standardError = FileHandle.nullDevice
         try churn.run()

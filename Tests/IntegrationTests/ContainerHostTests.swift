@@ -136,7 +136,7 @@ import Testing
             ("tcp", "192.0.2.9", "192.0.2.2", 8080), ("tcp", "192.0.2.9", "192.0.2.1", 9090), ("tcp", "192.0.2.9", "192.0.2.2", 9090),
             ("tcp", "192.0.2.9", "192.0.2.1", 22), ("udp", "192.0.2.9", "192.0.2.1", 5353), ("udp", "192.0.2.10", "192.0.2.1", 5353),
             ("tcp", "2001:db8::9", "2001:db8::1", 8443), ("tcp", "2001:db8::9", "2001:db8::1", 8080),
-            ("tcp", "192.0.2.9", "192.0.2.1", 30080), ("tcp", "192.0.2.9", "192.0.2.2", 30081), ("udp", "192.0.2.10", "192.0.2.1", 30053),
+            ("tcp", "192.0.2.9", "192.0.2.1", 30080), ("tcp", "192.0.2.9", "192.0.2.2", 30081), ("udp", "192.0.2.10", "192.0.2.1", 30053)
         ].enumerated() {
             out.append(ContainerProbe(id: "p\(i)", proto: proto, src: src, dst: dst, dport: port))
         }
@@ -152,7 +152,10 @@ import Testing
         for p in probes {
             let k = v.kernel[p.id] ?? nil
             let t = v.predicted[p.id]
-            #expect(k == t?.port, "\(label) \(p.proto) \(p.src) -> \(p.dst):\(p.dport): kernel delivered to \(k.map(String.init) ?? "nothing"), portwarden said \(t.map { "\($0.verdict) to \($0.port.map(String.init) ?? "nothing")" } ?? "no line")")
+            #expect(
+                k == t?.port,
+                "\(label) \(p.proto) \(p.src) -> \(p.dst):\(p.dport): kernel delivered to \(k.map(String.init) ?? "nothing"), portwarden said \(t.map { "\($0.verdict) to \($0.port.map(String.init) ?? "nothing")" } ?? "no line")"
+            )
             if k != nil {
                 delivered += 1
                 #expect(t?.namespace?.contains(lab.container.name) == true, "\(label) \(p.id): namespace \(t?.namespace ?? "none")")
@@ -194,15 +197,20 @@ import Testing
         try lab.host.exec([portwardenBinary, "policy", "init", "--netns", lab.container.name, "--output", policyFile])
         let written = try String(contentsOfFile: policyFile, encoding: .utf8)
         #expect(written.contains("namespace: \"\(lab.container.name)\""), "\(written)")
-        let quiet = try lab.host.exec([portwardenBinary, "audit", "--netns", lab.container.name, "--policy", policyFile, "--format", "json", "--fail-on", "none"])
+        let quiet = try lab.host.exec([
+            portwardenBinary, "audit", "--netns", lab.container.name, "--policy", policyFile, "--format", "json", "--fail-on", "none"
+        ])
         let quietIds = ((try JSONSerialization.jsonObject(with: quiet.stdoutData) as? [String: Any])?["findings"] as? [[String: Any]] ?? [])
             .filter { ($0["suppressed"] as? Bool) != true && $0["suppression"] == nil }.compactMap { $0["ruleId"] as? String }
         #expect(!quietIds.contains("PW1023") && !quietIds.contains("PW1027"), "\(quietIds)")
-        let narrow = written.replacingOccurrences(of: "port: 8080\n    namespace: \"\(lab.container.name)\"\n    exposure: public",
-                                                  with: "port: 8080\n    namespace: \"\(lab.container.name)\"\n    exposure: {sources: [\"198.51.100.0/24\"]}")
+        let narrow = written.replacingOccurrences(
+            of: "port: 8080\n    namespace: \"\(lab.container.name)\"\n    exposure: public",
+            with: "port: 8080\n    namespace: \"\(lab.container.name)\"\n    exposure: {sources: [\"198.51.100.0/24\"]}")
         #expect(narrow != written)
         try narrow.write(toFile: policyFile, atomically: true, encoding: .utf8)
-        let wide = try lab.host.exec([portwardenBinary, "audit", "--netns", lab.container.name, "--policy", policyFile, "--format", "json", "--fail-on", "none"])
+        let wide = try lab.host.exec([
+            portwardenBinary, "audit", "--netns", lab.container.name, "--policy", policyFile, "--format", "json", "--fail-on", "none"
+        ])
         let wideFindings = ((try JSONSerialization.jsonObject(with: wide.stdoutData) as? [String: Any])?["findings"] as? [[String: Any]] ?? [])
             .map { "\($0["ruleId"] as? String ?? "") \($0["subject"] as? String ?? "")" }
         #expect(wideFindings.contains("PW1027 published/tcp/8080"), "\(wideFindings)")
@@ -232,7 +240,8 @@ import Testing
         let lab = try ContainerLab()
         defer { lab.cleanup() }
         // no forward chain at all, forwarding on: the peer reaches the container's socket directly, by its own address
-        try lab.host.nft("""
+        try lab.host.nft(
+            """
             table inet f {
               chain input { type filter hook input priority 0; policy drop;
                 iif lo accept
@@ -262,7 +271,10 @@ import Testing
         let v = try lab.run(probes)
         for p in probes {
             let k = v.kernel[p.id] ?? nil
-            #expect(k == v.predicted[p.id]?.port, "kube \(p.proto) \(p.src) -> \(p.dst):\(p.dport): kernel \(k.map(String.init) ?? "nothing"), portwarden \(v.predicted[p.id].map { "\($0.verdict) \($0.port.map(String.init) ?? "nothing")" } ?? "none")")
+            #expect(
+                k == v.predicted[p.id]?.port,
+                "kube \(p.proto) \(p.src) -> \(p.dst):\(p.dport): kernel \(k.map(String.init) ?? "nothing"), portwarden \(v.predicted[p.id].map { "\($0.verdict) \($0.port.map(String.init) ?? "nothing")" } ?? "none")"
+            )
         }
         // the marked NodePort is decided (not conditional); the unmarked UDP one depends on a mark from outside the
         // ruleset (tc or another module could set bit 0x4000): conditional, and the kernel here dropped it

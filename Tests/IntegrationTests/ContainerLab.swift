@@ -9,68 +9,68 @@ import Testing
 
 /// The Python side: a socket holder that logs what arrives and a prober that sends one probe per line.
 let containerLabScript = #"""
-#!/usr/bin/env python3
-import json, os, select, socket, sys, time
+    #!/usr/bin/env python3
+    import json, os, select, socket, sys, time
 
-def serve(ready, log_path, specs):
-    socks = []
-    for spec in specs:
-        proto, addr, port = spec.split(",")
-        fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
-        s = socket.socket(fam, socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if fam == socket.AF_INET6:
-            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        s.bind((addr, int(port)))
-        if proto == "tcp":
-            s.listen(64)
-        socks.append((s, proto))
-    log = open(log_path, "a", buffering=1)
-    open(ready, "w").write("ok")
-    conns = []
-    while not os.path.exists(ready + ".stop"):
-        r, _, _ = select.select([s for s, _ in socks] + [c for c, _ in conns], [], [], 0.1)
-        for s in r:
-            match = [p for x, p in socks if x is s]
-            if match and match[0] == "tcp":
-                c, peer = s.accept()
-                conns.append((c, c.getsockname()[1]))
-            elif match:
-                data, peer = s.recvfrom(256)
-                log.write(json.dumps({"proto": "udp", "port": s.getsockname()[1], "id": data.decode()}) + "\n")
-            else:
-                port = [p for x, p in conns if x is s][0]
-                data = s.recv(256)
-                if data:
-                    log.write(json.dumps({"proto": "tcp", "port": port, "id": data.decode()}) + "\n")
-                conns = [(x, p) for x, p in conns if x is not s]
-                s.close()
+    def serve(ready, log_path, specs):
+        socks = []
+        for spec in specs:
+            proto, addr, port = spec.split(",")
+            fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+            s = socket.socket(fam, socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if fam == socket.AF_INET6:
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            s.bind((addr, int(port)))
+            if proto == "tcp":
+                s.listen(64)
+            socks.append((s, proto))
+        log = open(log_path, "a", buffering=1)
+        open(ready, "w").write("ok")
+        conns = []
+        while not os.path.exists(ready + ".stop"):
+            r, _, _ = select.select([s for s, _ in socks] + [c for c, _ in conns], [], [], 0.1)
+            for s in r:
+                match = [p for x, p in socks if x is s]
+                if match and match[0] == "tcp":
+                    c, peer = s.accept()
+                    conns.append((c, c.getsockname()[1]))
+                elif match:
+                    data, peer = s.recvfrom(256)
+                    log.write(json.dumps({"proto": "udp", "port": s.getsockname()[1], "id": data.decode()}) + "\n")
+                else:
+                    port = [p for x, p in conns if x is s][0]
+                    data = s.recv(256)
+                    if data:
+                        log.write(json.dumps({"proto": "tcp", "port": port, "id": data.decode()}) + "\n")
+                    conns = [(x, p) for x, p in conns if x is not s]
+                    s.close()
 
-def probe():
-    for line in sys.stdin:
-        p = json.loads(line)
-        fam = socket.AF_INET6 if ":" in p["dst"] else socket.AF_INET
-        s = socket.socket(fam, socket.SOCK_STREAM if p["proto"] == "tcp" else socket.SOCK_DGRAM)
-        s.bind((p["src"], 0))
-        s.settimeout(1.5)
-        note = "sent"
-        try:
-            s.connect((p["dst"], p["dport"]))
-            s.send(p["id"].encode())
-            note = "connected"
-        except socket.timeout:
-            note = "timeout"
-        except OSError as e:
-            note = e.strerror or str(e)
-        s.close()
-        print(json.dumps({"id": p["id"], "note": note}), flush=True)
-    time.sleep(0.5)
+    def probe():
+        for line in sys.stdin:
+            p = json.loads(line)
+            fam = socket.AF_INET6 if ":" in p["dst"] else socket.AF_INET
+            s = socket.socket(fam, socket.SOCK_STREAM if p["proto"] == "tcp" else socket.SOCK_DGRAM)
+            s.bind((p["src"], 0))
+            s.settimeout(1.5)
+            note = "sent"
+            try:
+                s.connect((p["dst"], p["dport"]))
+                s.send(p["id"].encode())
+                note = "connected"
+            except socket.timeout:
+                note = "timeout"
+            except OSError as e:
+                note = e.strerror or str(e)
+            s.close()
+            print(json.dumps({"id": p["id"], "note": note}), flush=True)
+        time.sleep(0.5)
 
-if sys.argv[1] == "serve":
-    serve(sys.argv[2], sys.argv[3], sys.argv[4:])
-else:
-    probe()
-"""#
+    if sys.argv[1] == "serve":
+        serve(sys.argv[2], sys.argv[3], sys.argv[4:])
+    else:
+        probe()
+    """#
 
 /// One probe from the peer to the host's uplink address, and what the kernel and portwarden made of it.
 struct ContainerProbe: Sendable {
@@ -132,13 +132,15 @@ final class ContainerLab {
         try host.exec(["ip", "link", "set", "pwbr0", "up"])
         try host.veth("vc1", "eth0", peer: container)
         try host.exec(["ip", "link", "set", "vc1", "master", "pwbr0"])
-        try host.exec(["sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0", "net.ipv4.ip_forward=1",
-                       "net.ipv6.conf.all.forwarding=1"])
+        try host.exec([
+            "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0", "net.ipv4.ip_forward=1",
+            "net.ipv6.conf.all.forwarding=1"
+        ])
         let addrs: [(TestNamespace, String, String)] = [
             (host, "vp0", "192.0.2.1/24"), (host, "vp0", "192.0.2.2/24"), (host, "vp0", "2001:db8::1/64"),
             (host, "pwbr0", "198.51.100.1/24"), (host, "pwbr0", "2001:db8:ac::1/64"),
             (peer, "eth0", "192.0.2.9/24"), (peer, "eth0", "192.0.2.10/24"), (peer, "eth0", "2001:db8::9/64"),
-            (container, "eth0", "198.51.100.2/24"), (container, "eth0", "2001:db8:ac::2/64"),
+            (container, "eth0", "198.51.100.2/24"), (container, "eth0", "2001:db8:ac::2/64")
         ]
         for (ns, dev, a) in addrs { try ns.exec(["ip", "addr", "add", a, "dev", dev] + (a.contains(":") ? ["nodad"] : [])) }
         try container.exec(["ip", "route", "add", "default", "via", "198.51.100.1"])
@@ -146,8 +148,10 @@ final class ContainerLab {
         try peer.exec(["ip", "-6", "route", "add", "2001:db8:ac::/64", "via", "2001:db8::1"])
         // Container sockets: a dual-stack web server on 80, DNS on 53/udp; nothing on 81.
         let ready = work.appendingPathComponent("ready").path
-        server = try container.spawn(["python3", work.appendingPathComponent("lab.py").path, "serve", ready,
-                                      work.appendingPathComponent("arrivals.log").path, "tcp,::,80", "udp,0.0.0.0,53"])
+        server = try container.spawn([
+            "python3", work.appendingPathComponent("lab.py").path, "serve", ready,
+            work.appendingPathComponent("arrivals.log").path, "tcp,::,80", "udp,0.0.0.0,53"
+        ])
         let deadline = Date().addingTimeInterval(10)
         while !FileManager.default.fileExists(atPath: ready) {
             guard Date() < deadline else { throw ShellError.failed(command: ["lab.py serve"], status: -1, stderr: "not ready") }
@@ -159,8 +163,9 @@ final class ContainerLab {
     func run(_ probes: [ContainerProbe]) throws -> ContainerVerdicts {
         // The holder keeps the log open: it is read, never replaced (one run per lab).
         let log = work.appendingPathComponent("arrivals.log")
-        _ = try peer.exec(["python3", work.appendingPathComponent("lab.py").path, "probe"],
-                          input: Data(probes.map(\.json).joined(separator: "\n").utf8))
+        _ = try peer.exec(
+            ["python3", work.appendingPathComponent("lab.py").path, "probe"],
+            input: Data(probes.map(\.json).joined(separator: "\n").utf8))
         var kernel: [String: Int?] = Dictionary(uniqueKeysWithValues: probes.map { ($0.id, nil) })
         for line in (try String(contentsOf: log, encoding: .utf8)).split(separator: "\n") {
             guard let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let id = o["id"] as? String else { continue }
@@ -168,8 +173,9 @@ final class ContainerLab {
         }
         let snap = work.appendingPathComponent("snap.json").path
         try host.exec([portwardenBinary, "collect", "--netns", container.name, "--output", snap])
-        let traced = try runCommand([portwardenBinary, "trace", "--snapshot", snap, "--probes", "-"],
-                                    input: Data(probes.map(\.traceLine).joined(separator: "\n").utf8))
+        let traced = try runCommand(
+            [portwardenBinary, "trace", "--snapshot", snap, "--probes", "-"],
+            input: Data(probes.map(\.traceLine).joined(separator: "\n").utf8))
         var predicted: [String: (port: Int?, namespace: String?, verdict: String)] = [:]
         for (p, line) in zip(probes, traced.stdout.split(separator: "\n")) {
             let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]

@@ -37,17 +37,25 @@ enum DiffTopology {
     static func sources(_ origin: ProbeOrigin, v6: Bool) -> [Source] {
         switch (origin, v6) {
         case (.peerA, false):
-            [Source(address: peerA4, spoofed: false), Source(address: "203.0.113.10", spoofed: false),
-             Source(address: "203.0.113.200", spoofed: true)]
+            [
+                Source(address: peerA4, spoofed: false), Source(address: "203.0.113.10", spoofed: false),
+                Source(address: "203.0.113.200", spoofed: true)
+            ]
         case (.peerA, true):
-            [Source(address: peerA6, spoofed: false), Source(address: "2001:db8:c::10", spoofed: false),
-             Source(address: "2001:db8:d::20", spoofed: true)]
+            [
+                Source(address: peerA6, spoofed: false), Source(address: "2001:db8:c::10", spoofed: false),
+                Source(address: "2001:db8:d::20", spoofed: true)
+            ]
         case (.peerB, false):
-            [Source(address: peerB4, spoofed: false), Source(address: "203.0.113.130", spoofed: false),
-             Source(address: "203.0.113.20", spoofed: true)]
+            [
+                Source(address: peerB4, spoofed: false), Source(address: "203.0.113.130", spoofed: false),
+                Source(address: "203.0.113.20", spoofed: true)
+            ]
         case (.peerB, true):
-            [Source(address: peerB6, spoofed: false), Source(address: "2001:db8:d::10", spoofed: false),
-             Source(address: "2001:db8:c::20", spoofed: true)]
+            [
+                Source(address: peerB6, spoofed: false), Source(address: "2001:db8:d::10", spoofed: false),
+                Source(address: "2001:db8:c::20", spoofed: true)
+            ]
         case (.local, false):
             [Source(address: hostA4, spoofed: false), Source(address: hostB4, spoofed: false)]
         case (.local, true):
@@ -164,14 +172,20 @@ struct DiffGenerator {
         var tables: [String] = []
         switch layout {
         case .inet:
-            tables.append(table(name: "pw", index: 0, family: .inet, inputPriority: rng.pick([0, -5, 10]), withNat: rng.chance(70),
-                                withRaw: rng.chance(50), withPre: rng.chance(50)))
+            tables.append(
+                table(
+                    name: "pw", index: 0, family: .inet, inputPriority: rng.pick([0, -5, 10]), withNat: rng.chance(70),
+                    withRaw: rng.chance(50), withPre: rng.chance(50)))
         case .split:
             let nat4 = rng.chance(60)
-            tables.append(table(name: "pw4", index: 0, family: .ip, inputPriority: rng.pick([0, -10]), withNat: nat4,
-                                withRaw: rng.chance(40), withPre: rng.chance(40)))
-            tables.append(table(name: "pw6", index: 1, family: .ip6, inputPriority: rng.pick([0, 5]), withNat: rng.chance(60),
-                                withRaw: rng.chance(40), withPre: rng.chance(40)))
+            tables.append(
+                table(
+                    name: "pw4", index: 0, family: .ip, inputPriority: rng.pick([0, -10]), withNat: nat4,
+                    withRaw: rng.chance(40), withPre: rng.chance(40)))
+            tables.append(
+                table(
+                    name: "pw6", index: 1, family: .ip6, inputPriority: rng.pick([0, 5]), withNat: rng.chance(60),
+                    withRaw: rng.chance(40), withPre: rng.chance(40)))
         case .competing:
             let count = rng.range(2...3)
             var prios = rng.sample([-200, -20, -1, 0, 3, 10, 50], count)
@@ -179,16 +193,20 @@ struct DiffGenerator {
             let natAt = rng.below(count)
             for i in 0..<count {
                 let fam = rng.pick([TableFamily.inet, .inet, .ip, .ip6])
-                tables.append(table(name: "pwc\(i)", index: i, family: fam, inputPriority: prios[i], withNat: i == natAt && rng.chance(70),
-                                    withRaw: rng.chance(30), withPre: rng.chance(30)))
+                tables.append(
+                    table(
+                        name: "pwc\(i)", index: i, family: fam, inputPriority: prios[i], withNat: i == natAt && rng.chance(70),
+                        withRaw: rng.chance(30), withPre: rng.chance(30)))
             }
         case .none:
             break
         case .xtables:
             // iptables-nft's INPUT sits at priority 0 and its nat PREROUTING at -100: the nft table stays clear of both.
             if rng.chance(70) {
-                tables.append(table(name: "pw", index: 0, family: .inet, inputPriority: rng.pick([-10, 10]), withNat: false,
-                                    withRaw: rng.chance(40), withPre: rng.chance(40)))
+                tables.append(
+                    table(
+                        name: "pw", index: 0, family: .inet, inputPriority: rng.pick([-10, 10]), withNat: false,
+                        withRaw: rng.chance(40), withPre: rng.chance(40)))
             }
         }
         if rng.chance(35) { tables.append(dormantTable()) }
@@ -210,8 +228,10 @@ struct DiffGenerator {
     /// An iptables-restore file using the xt matches and targets the evaluator decodes (tcp, udp, multiport,
     /// conntrack, state, addrtype, iprange, comment; REJECT, LOG, DNAT, REDIRECT), user chains, RETURN and goto.
     private mutating func xtables(v6: Bool) -> String {
-        var filter = ["*filter", ":INPUT \(rng.chance(50) ? "DROP" : "ACCEPT") [0:0]", ":PWUSER - [0:0]", ":PWGOTO - [0:0]",
-                      "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"]
+        var filter = [
+            "*filter", ":INPUT \(rng.chance(50) ? "DROP" : "ACCEPT") [0:0]", ":PWUSER - [0:0]", ":PWGOTO - [0:0]",
+            "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"
+        ]
         let srcs4 = ["203.0.113.0/25", "198.51.100.0/24", "192.0.2.2", "127.0.0.0/8"]
         let srcs6 = ["2001:db8:c::/64", "2001:db8:b::/64", "2001:db8:a::2", "::1"]
         func ports() -> String { rng.sample(self.ports + Self.natPorts, rng.range(2...3)).map(String.init).joined(separator: ",") }
@@ -223,7 +243,10 @@ struct DiffGenerator {
             case 1: m.append("-p \(proto) -m \(proto) --dport \(rng.pick(self.ports))")
             case 2: m.append("-p \(proto) --dport \(rng.pick(["1000:2000", "1:1023", "2000:9000"]))")
             case 3: m.append("-p \(proto) -m \(proto) ! --dport \(rng.pick(self.ports))")
-            case 4: m.append("-m \(rng.pick(["conntrack --ctstate NEW", "state --state NEW", "conntrack --ctstate NEW,UNTRACKED", "conntrack --ctstate INVALID"])) -p \(proto) --dport \(rng.pick(self.ports))")
+            case 4:
+                m.append(
+                    "-m \(rng.pick(["conntrack --ctstate NEW", "state --state NEW", "conntrack --ctstate NEW,UNTRACKED", "conntrack --ctstate INVALID"])) -p \(proto) --dport \(rng.pick(self.ports))"
+                )
             case 5: m.append("-m addrtype --dst-type LOCAL -p \(proto) --dport \(rng.pick(self.ports))")
             case 6:
                 let range = v6 ? "2001:db8:c::1-2001:db8:c::ffff" : "203.0.113.0-203.0.113.150"
@@ -272,7 +295,7 @@ struct DiffGenerator {
         ("ipv4", "0.0.0.0", false), ("ipv4", "0.0.0.0", false), ("ipv4", DiffTopology.hostA4, false),
         ("ipv4", DiffTopology.hostB4, false), ("ipv4", "127.0.0.1", false),
         ("ipv6", "::", false), ("ipv6", "::", false), ("ipv6", "::", true), ("ipv6", DiffTopology.hostA6, true),
-        ("ipv6", DiffTopology.hostB6, true), ("ipv6", "::1", true),
+        ("ipv6", DiffTopology.hostB6, true), ("ipv6", "::1", true)
     ]
 
     /// Whether two sockets on the same protocol and port could both match one packet with the same lookup
@@ -299,8 +322,9 @@ struct DiffGenerator {
             if rng.chance(20) && s.address != "127.0.0.1" && s.address != "::1" {
                 device = rng.pick([DiffTopology.linkA, DiffTopology.linkB])
             }
-            let l = DiffListener(id: listeners.count + 1, proto: proto, family: s.family, address: s.address, port: port,
-                                 v6only: s.v6only, device: device)
+            let l = DiffListener(
+                id: listeners.count + 1, proto: proto, family: s.family, address: s.address, port: port,
+                v6only: s.v6only, device: device)
             if listeners.contains(where: { Self.overlaps($0, l) }) { continue }
             listeners.append(l)
         }
@@ -355,8 +379,10 @@ struct DiffGenerator {
     /// `index` keeps the prerouting priorities of different tables apart: base chains of equal priority on one hook
     /// run in an order the snapshot cannot tell (the kernel puts a later registration first), so a generated case
     /// never has two. Input priorities are distinct by construction (see `build`).
-    private mutating func table(name: String, index: Int, family: TableFamily, inputPriority: Int, withNat: Bool, withRaw: Bool,
-                                withPre: Bool) -> String {
+    private mutating func table(
+        name: String, index: Int, family: TableFamily, inputPriority: Int, withNat: Bool, withRaw: Bool,
+        withPre: Bool
+    ) -> String {
         var ctx = TableContext(family: family)
         var chains: [String] = []
         let regular = rng.range(0...3)
@@ -470,8 +496,11 @@ struct DiffGenerator {
             case 3: matches.append(interfaceMatch())
             case 4: matches.append(miscMatch(&ctx, proto: proto, v6: v6))
             default:
-                if !usedPort, let c = concatMatch(&ctx, proto: proto, v6: v6) { matches.append(c); usedPort = true }
-                else if !usedPort { matches.append(portMatch(&ctx, proto: proto)); usedPort = true }
+                if !usedPort, let c = concatMatch(&ctx, proto: proto, v6: v6) {
+                    matches.append(c); usedPort = true
+                } else if !usedPort {
+                    matches.append(portMatch(&ctx, proto: proto)); usedPort = true
+                }
             }
         }
         if matches.isEmpty { matches.append(portMatch(&ctx, proto: proto)) }
@@ -514,7 +543,8 @@ struct DiffGenerator {
         case 7:
             let name = "ports\(ctx.sets.count)"
             let elems = rng.sample(["22", "80", "1000-1600", "2200-2300", "5353", "8000-8100", "443"], rng.range(1...3)).sorted()
-            ctx.sets[name] = "    set \(name) {\n        type inet_service\n        flags interval\n        elements = { \(elems.joined(separator: ", ")) }\n    }\n"
+            ctx.sets[name] =
+                "    set \(name) {\n        type inet_service\n        flags interval\n        elements = { \(elems.joined(separator: ", ")) }\n    }\n"
             return "\(proto) dport \(rng.chance(30) ? "!= " : "")@\(name)"
         case 8: return "\(proto) sport \(rng.pick(["10000-30000", "30001-65535"]))"
         default: return "\(proto) dport \(p)"
@@ -533,7 +563,8 @@ struct DiffGenerator {
             default:
                 let name = "src6_\(ctx.sets.count)"
                 let elems = rng.sample(["2001:db8:c::/64", "2001:db8:d::10", "2001:db8:b::/64", "::1", "2001:db8:a::2"], rng.range(1...3))
-                ctx.sets[name] = "    set \(name) {\n        type ipv6_addr\n        flags interval\n        elements = { \(elems.joined(separator: ", ")) }\n    }\n"
+                ctx.sets[name] =
+                    "    set \(name) {\n        type ipv6_addr\n        flags interval\n        elements = { \(elems.joined(separator: ", ")) }\n    }\n"
                 return "ip6 saddr \(rng.chance(30) ? "!= " : "")@\(name)"
             }
         }
@@ -546,7 +577,8 @@ struct DiffGenerator {
         default:
             let name = "src4_\(ctx.sets.count)"
             let elems = rng.sample(["203.0.113.0/25", "198.51.100.2", "192.0.2.0/24", "127.0.0.1", "203.0.113.128-203.0.113.140"], rng.range(1...3))
-            ctx.sets[name] = "    set \(name) {\n        type ipv4_addr\n        flags interval\n        elements = { \(elems.joined(separator: ", ")) }\n    }\n"
+            ctx.sets[name] =
+                "    set \(name) {\n        type ipv4_addr\n        flags interval\n        elements = { \(elems.joined(separator: ", ")) }\n    }\n"
             return "ip saddr \(rng.chance(30) ? "!= " : "")@\(name)"
         }
     }
@@ -559,7 +591,8 @@ struct DiffGenerator {
             let a = rng.pick(["2001:db8:a::2", "2001:db8:c::10", "2001:db8:b::1"])
             if rng.chance(50) { return "ip6 saddr . \(proto) dport { \(a) . \(p1), 2001:db8:b::2 . \(p2) }" }
             let name = "pair6_\(ctx.sets.count)"
-            ctx.sets[name] = "    set \(name) {\n        type ipv6_addr . inet_service\n        elements = { \(a) . \(p1), 2001:db8:d::10 . \(p2) }\n    }\n"
+            ctx.sets[name] =
+                "    set \(name) {\n        type ipv6_addr . inet_service\n        elements = { \(a) . \(p1), 2001:db8:d::10 . \(p2) }\n    }\n"
             return "ip6 saddr . \(proto) dport @\(name)"
         }
         guard ctx.v4 else { return nil }
@@ -568,13 +601,15 @@ struct DiffGenerator {
         case 0: return "ip saddr . \(proto) dport { \(a) . \(p1), 198.51.100.2 . \(p2) }"
         case 1:
             let name = "pair4_\(ctx.sets.count)"
-            ctx.sets[name] = "    set \(name) {\n        type ipv4_addr . inet_service\n        elements = { \(a) . \(p1), 203.0.113.130 . \(p2) }\n    }\n"
+            ctx.sets[name] =
+                "    set \(name) {\n        type ipv4_addr . inet_service\n        elements = { \(a) . \(p1), 203.0.113.130 . \(p2) }\n    }\n"
             return "ip saddr . \(proto) dport \(rng.chance(25) ? "!= " : "")@\(name)"
         default:
             let name = "ipair4_\(ctx.sets.count)"
             // Interval elements must not overlap (nft refuses with "File exists"): the second one stays outside 203.0.113.0/25.
             let b = rng.pick(["192.0.2.2", "192.0.2.1", "198.51.100.2"])
-            ctx.sets[name] = "    set \(name) {\n        type ipv4_addr . inet_service\n        flags interval\n        elements = { 203.0.113.0/25 . 1000-2500, \(b) . \(p1) }\n    }\n"
+            ctx.sets[name] =
+                "    set \(name) {\n        type ipv4_addr . inet_service\n        flags interval\n        elements = { 203.0.113.0/25 . 1000-2500, \(b) . \(p1) }\n    }\n"
             return "ip saddr . \(proto) dport @\(name)"
         }
     }
@@ -582,13 +617,15 @@ struct DiffGenerator {
     private mutating func interfaceMatch() -> String {
         rng.pick([
             "iifname \"pwa0\"", "iifname \"pwb*\"", "iifname != \"pw*\"", "iifname { \"lo\", \"pwa0\" }", "iif \"pwb0\"",
-            "iif lo", "iifname \"veth*\"", "iifname != \"pwa0\"", "iif != \"pwa0\"", "iifname \"pw*\"",
+            "iif lo", "iifname \"veth*\"", "iifname != \"pwa0\"", "iif != \"pwa0\"", "iifname \"pw*\""
         ])
     }
 
     private mutating func miscMatch(_ ctx: inout TableContext, proto: String, v6: Bool) -> String {
-        var options = ["ct state new", "ct state { new, untracked }", "ct state untracked", "ct state established",
-                       "fib daddr type local", "meta l4proto \(proto)", "ct state != new"]
+        var options = [
+            "ct state new", "ct state { new, untracked }", "ct state untracked", "ct state established",
+            "fib daddr type local", "meta l4proto \(proto)", "ct state != new"
+        ]
         if ctx.family == .inet { options.append(v6 ? "meta nfproto ipv6" : "meta nfproto ipv4") }
         return rng.pick(options)
     }

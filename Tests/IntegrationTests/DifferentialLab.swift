@@ -47,10 +47,14 @@ struct DiffReceiver: Hashable, Sendable, CustomStringConvertible {
         var v4 = in_addr(), v6 = in6_addr()
         if inet_pton(AF_INET, text, &v4) == 1 {
             var buf = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
-            if inet_ntop(AF_INET, &v4, &buf, socklen_t(buf.count)) != nil { return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+            if inet_ntop(AF_INET, &v4, &buf, socklen_t(buf.count)) != nil {
+                return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            }
         } else if inet_pton(AF_INET6, text, &v6) == 1 {
             var buf = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-            if inet_ntop(AF_INET6, &v6, &buf, socklen_t(buf.count)) != nil { return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+            if inet_ntop(AF_INET6, &v6, &buf, socklen_t(buf.count)) != nil {
+                return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            }
         }
         return text
     }
@@ -110,16 +114,26 @@ final class DiffLab {
         typealias T = DiffTopology
         try host.veth(T.linkA, T.peerLinkA, peer: peerA)
         try host.veth(T.linkB, T.peerLinkB, peer: peerB)
-        try host.exec(["sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
-                       "net.ipv4.conf.\(T.linkA).rp_filter=0", "net.ipv4.conf.\(T.linkB).rp_filter=0", "net.ipv4.ip_forward=0"])
+        try host.exec([
+            "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
+            "net.ipv4.conf.\(T.linkA).rp_filter=0", "net.ipv4.conf.\(T.linkB).rp_filter=0", "net.ipv4.ip_forward=0"
+        ])
         let hostSide: [(String, [String])] = [
             (T.linkA, ["\(T.hostA4)/24", "\(T.hostA6)/64"]),
-            (T.linkB, ["\(T.hostB4)/24", "\(T.hostB6)/64"]),
+            (T.linkB, ["\(T.hostB4)/24", "\(T.hostB6)/64"])
         ]
         for (dev, addrs) in hostSide { for a in addrs { try host.exec(["ip", "addr", "add", a, "dev", dev] + (a.contains(":") ? ["nodad"] : [])) } }
         let peers: [(TestNamespace, String, [String], String, String)] = [
-            (peerA, T.peerLinkA, ["\(T.peerA4)/24", "203.0.113.10/32", "203.0.113.200/32", "\(T.peerA6)/64", "2001:db8:c::10/128", "2001:db8:d::20/128"], T.hostA4, T.hostA6),
-            (peerB, T.peerLinkB, ["\(T.peerB4)/24", "203.0.113.130/32", "203.0.113.20/32", "\(T.peerB6)/64", "2001:db8:d::10/128", "2001:db8:c::20/128"], T.hostB4, T.hostB6),
+            (
+                peerA, T.peerLinkA,
+                ["\(T.peerA4)/24", "203.0.113.10/32", "203.0.113.200/32", "\(T.peerA6)/64", "2001:db8:c::10/128", "2001:db8:d::20/128"], T.hostA4,
+                T.hostA6
+            ),
+            (
+                peerB, T.peerLinkB,
+                ["\(T.peerB4)/24", "203.0.113.130/32", "203.0.113.20/32", "\(T.peerB6)/64", "2001:db8:d::10/128", "2001:db8:c::20/128"], T.hostB4,
+                T.hostB6
+            )
         ]
         for (ns, dev, addrs, gw4, gw6) in peers {
             try ns.exec(["sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0"])
@@ -250,7 +264,8 @@ final class DiffLab {
                 var notes: [Int: String] = [:]
                 for line in r.stdout.split(whereSeparator: \.isNewline) {
                     guard let d = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
-                          let pid = d["pid"] as? Int else { continue }
+                        let pid = d["pid"] as? Int
+                    else { continue }
                     let ok = (d["ok"] as? Bool) ?? false
                     notes[pid] = ok ? ((d["sent"] as? Bool) == true ? "sent" : "connected") : "failed: \(d["err"] ?? "?")"
                 }
@@ -289,11 +304,13 @@ final class DiffLab {
         }
         let byID = Dictionary(c.listeners.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var tcpArrivals: [String: Int] = [:]  // "src sport" → listener id
-        var udpArrivals: [Int: Int] = [:]     // probe id → listener id
+        var udpArrivals: [Int: Int] = [:]  // probe id → listener id
         for rec in log {
             guard let id = rec["id"] as? Int else { continue }
             if (rec["proto"] as? String) == "udp" {
-                if let payload = rec["payload"] as? String, payload.hasPrefix("pwprobe:"), let pid = Int(payload.dropFirst(8)) { udpArrivals[pid] = id }
+                if let payload = rec["payload"] as? String, payload.hasPrefix("pwprobe:"), let pid = Int(payload.dropFirst(8)) {
+                    udpArrivals[pid] = id
+                }
             } else if let src = rec["src"] as? String, let sport = rec["sport"] as? Int {
                 tcpArrivals["\(DiffReceiver.canonical(src)) \(sport)"] = id
             }
@@ -319,8 +336,9 @@ final class DiffLab {
                 note += ", SYN taken and dropped by a listener (TcpExtListenDrops +1: no route for its SYN-ACK)"
                 if receiver == nil { note += " (no device-bound listener matches it: harness bug)" }
             }
-            out[p.pid] = KernelOutcome(delivered: receiver != nil, receiver: receiver, proberNote: note,
-                                       halfOpen: note.contains("SYN-RECV") || note.contains("ListenDrops"))
+            out[p.pid] = KernelOutcome(
+                delivered: receiver != nil, receiver: receiver, proberNote: note,
+                halfOpen: note.contains("SYN-RECV") || note.contains("ListenDrops"))
         }
         return out
     }
@@ -390,7 +408,8 @@ final class DiffLab {
         guard r.status == 0 else { throw DiffError.portwarden("trace exited \(r.status): \(r.stderr.prefix(2000))") }
         let lines = r.stdout.split(whereSeparator: \.isNewline)
         guard lines.count == probes.count else {
-            throw DiffError.portwarden("trace wrote \(lines.count) lines for \(probes.count) probes: \(r.stdout.prefix(2000)) \(r.stderr.prefix(2000))")
+            throw DiffError.portwarden(
+                "trace wrote \(lines.count) lines for \(probes.count) probes: \(r.stdout.prefix(2000)) \(r.stderr.prefix(2000))")
         }
         var out: [Int: TraceOutcome] = [:]
         for (p, line) in zip(probes, lines) {
@@ -399,11 +418,13 @@ final class DiffLab {
             }
             var receiver: DiffReceiver? = nil
             if let l = d["listener"] as? [String: Any], let proto = l["proto"] as? String, let address = l["address"] as? String,
-               let port = (l["port"] as? NSNumber)?.intValue {
+                let port = (l["port"] as? NSNumber)?.intValue
+            {
                 receiver = DiffReceiver(proto: proto, address: address, port: port, device: l["device"] as? String)
             }
-            out[p.pid] = TraceOutcome(verdict: (d["verdict"] as? String) ?? "?", delivered: (d["delivered"] as? Bool) ?? false,
-                                      receiver: receiver, line: String(line))
+            out[p.pid] = TraceOutcome(
+                verdict: (d["verdict"] as? String) ?? "?", delivered: (d["delivered"] as? Bool) ?? false,
+                receiver: receiver, line: String(line))
         }
         return out
     }

@@ -33,8 +33,10 @@ extension DiffGenerator {
             if dst == "127.0.0.1" || dst == "::1" {
                 if s.origin != .local { dst = rng.pick(s.v6 ? DiffTopology.hostV6 : DiffTopology.hostV4) } else { src = dst }
             }
-            probes.append(DiffProbe(pid: i + 1, proto: s.proto, src: src, dst: dst, dport: s.port,
-                                    sport: 10000 + (sportBase + i) % 50000, origin: s.origin))
+            probes.append(
+                DiffProbe(
+                    pid: i + 1, proto: s.proto, src: src, dst: dst, dport: s.port,
+                    sport: 10000 + (sportBase + i) % 50000, origin: s.origin))
         }
         return probes
     }

@@ -79,7 +79,9 @@ struct DiffRunner {
             guard let expectation = c.expected[p.pid], let k = kernel[p.pid] else { continue }
             let want = expectation.flatMap { byID[$0] }.map(DiffReceiver.init)
             if k.receiver != want {
-                problems.append("  kernel did not do what the case expects for \(p.label): expected \(want?.description ?? "not delivered"), got \(k.receiver?.description ?? "not delivered")")
+                problems.append(
+                    "  kernel did not do what the case expects for \(p.label): expected \(want?.description ?? "not delivered"), got \(k.receiver?.description ?? "not delivered")"
+                )
             }
         }
         delivered += kernel.values.filter(\.delivered).count
@@ -95,12 +97,13 @@ struct DiffRunner {
                     if t.verdict == "conditional", c.conditionalAllowed[p.pid] != nil { conditionalByDesign += 1; continue }
                     let same = t.verdict != "conditional" && t.delivered == k.delivered && (!k.delivered || t.receiver == k.receiver)
                     if same { agreed += 1; continue }
-                    problems.append("""
-                      probe \(p.label)
-                        kernel: \(k.delivered ? "delivered to \(k.receiver?.description ?? "?")" : "not delivered") (prober: \(k.proberNote))
-                        trace:  verdict \(t.verdict), \(t.delivered ? "delivered to \(t.receiver?.description ?? "nothing")" : "not delivered")
-                                \(t.line)
-                    """)
+                    problems.append(
+                        """
+                          probe \(p.label)
+                            kernel: \(k.delivered ? "delivered to \(k.receiver?.description ?? "?")" : "not delivered") (prober: \(k.proberNote))
+                            trace:  verdict \(t.verdict), \(t.delivered ? "delivered to \(t.receiver?.description ?? "nothing")" : "not delivered")
+                                    \(t.line)
+                        """)
                 }
             } catch {
                 if case DiffError.portwarden = error { toolFailures += 1 }
@@ -118,15 +121,16 @@ struct DiffRunner {
     }
 
     static func describe(_ c: DiffCase) -> String {
-        let rerun = c.name == nil
+        let rerun =
+            c.name == nil
             ? "layout \(c.layout.rawValue); rerun: PORTWARDEN_DIFF_SEEDS=\(c.seed)-\(c.seed) swift test --filter IntegrationTests.DifferentialTests"
             : "hand-written"
         return """
-          \(c.title), \(rerun)
-          listeners: \(c.listeners.map { "#\($0.id) \($0.label)" }.joined(separator: "; "))
-          ruleset:
-        \(c.ruleset.isEmpty ? "    (empty)" : c.ruleset)
-        """ + (c.iptables.map { "\n  iptables-nft-restore:\n\($0)" } ?? "") + (c.ip6tables.map { "\n  ip6tables-nft-restore:\n\($0)" } ?? "")
+              \(c.title), \(rerun)
+              listeners: \(c.listeners.map { "#\($0.id) \($0.label)" }.joined(separator: "; "))
+              ruleset:
+            \(c.ruleset.isEmpty ? "    (empty)" : c.ruleset)
+            """ + (c.iptables.map { "\n  iptables-nft-restore:\n\($0)" } ?? "") + (c.ip6tables.map { "\n  ip6tables-nft-restore:\n\($0)" } ?? "")
     }
 
     var summary: String {

@@ -27,41 +27,41 @@ enum DiffUfw {
         "ufw allow in on pwb0 from 198.51.100.0/24 to any port 1500 proto udp",
         "ufw allow 1000:2000/tcp",
         "ufw reject in on pwb0 to any port 9000 proto udp",
-        "ufw allow 9000/udp",
+        "ufw allow 9000/udp"
     ]
 
     /// The shell script run as `unshare -m --propagation private sh -c SCRIPT` inside the host namespace.
     static func script(workDir: URL) -> String {
         let w = workDir.appendingPathComponent("ufw").path
         return """
-        set -e
-        W='\(w)'
-        rm -rf "$W"; mkdir -p "$W/etc" "$W/lib" "$W/run"
-        cp -a /etc/ufw/. "$W/etc/"
-        # Pristine package rules, whatever the machine's own /etc/ufw holds.
-        for f in before.rules before6.rules after.rules after6.rules before.init after.init user.rules user6.rules ufw.conf; do
-            if [ -f "/usr/share/ufw/$f" ]; then cp "/usr/share/ufw/$f" "$W/etc/$f"; fi
-        done
-        cp -a /lib/ufw/. "$W/lib/"
-        cat > "$W/default" <<'EOF'
-        IPV6=yes
-        DEFAULT_INPUT_POLICY="DROP"
-        DEFAULT_OUTPUT_POLICY="ACCEPT"
-        DEFAULT_FORWARD_POLICY="DROP"
-        DEFAULT_APPLICATION_POLICY="SKIP"
-        MANAGE_BUILTINS=no
-        IPT_SYSCTL=
-        IPT_MODULES=""
-        EOF
-        mount --bind "$W/etc" /etc/ufw
-        mount --bind "$W/lib" /lib/ufw
-        mount --bind "$W/default" /etc/default/ufw
-        mount --bind "$W/run" /run
-        if [ -d /var/lib/ufw ]; then mkdir -p "$W/varlib"; cp -a /var/lib/ufw/. "$W/varlib/"; mount --bind "$W/varlib" /var/lib/ufw; fi
-        \(commands.joined(separator: " >/dev/null\n")) >/dev/null
-        ufw --force enable >/dev/null
-        ufw status verbose
-        """
+            set -e
+            W='\(w)'
+            rm -rf "$W"; mkdir -p "$W/etc" "$W/lib" "$W/run"
+            cp -a /etc/ufw/. "$W/etc/"
+            # Pristine package rules, whatever the machine's own /etc/ufw holds.
+            for f in before.rules before6.rules after.rules after6.rules before.init after.init user.rules user6.rules ufw.conf; do
+                if [ -f "/usr/share/ufw/$f" ]; then cp "/usr/share/ufw/$f" "$W/etc/$f"; fi
+            done
+            cp -a /lib/ufw/. "$W/lib/"
+            cat > "$W/default" <<'EOF'
+            IPV6=yes
+            DEFAULT_INPUT_POLICY="DROP"
+            DEFAULT_OUTPUT_POLICY="ACCEPT"
+            DEFAULT_FORWARD_POLICY="DROP"
+            DEFAULT_APPLICATION_POLICY="SKIP"
+            MANAGE_BUILTINS=no
+            IPT_SYSCTL=
+            IPT_MODULES=""
+            EOF
+            mount --bind "$W/etc" /etc/ufw
+            mount --bind "$W/lib" /lib/ufw
+            mount --bind "$W/default" /etc/default/ufw
+            mount --bind "$W/run" /run
+            if [ -d /var/lib/ufw ]; then mkdir -p "$W/varlib"; cp -a /var/lib/ufw/. "$W/varlib/"; mount --bind "$W/varlib" /var/lib/ufw; fi
+            \(commands.joined(separator: " >/dev/null\n")) >/dev/null
+            ufw --force enable >/dev/null
+            ufw status verbose
+            """
     }
 
     static func makeCase(workDir: URL) -> DiffCase {
@@ -69,7 +69,7 @@ enum DiffUfw {
         let listeners = [
             T.l(1, "tcp", "0.0.0.0", 22), T.l(2, "tcp", "::", 2222), T.l(3, "tcp", "0.0.0.0", 23), T.l(4, "tcp", "0.0.0.0", 3000),
             T.l(5, "tcp", "::", 80), T.l(6, "udp", "0.0.0.0", 5353), T.l(7, "tcp", "::", 443, v6only: true), T.l(8, "tcp", "::", 8080),
-            T.l(9, "udp", "0.0.0.0", 1500), T.l(10, "tcp", "0.0.0.0", 1500), T.l(11, "udp", "::", 9000), T.l(12, "tcp", "127.0.0.1", 5432),
+            T.l(9, "udp", "0.0.0.0", 1500), T.l(10, "tcp", "0.0.0.0", 1500), T.l(11, "udp", "::", 9000), T.l(12, "tcp", "127.0.0.1", 5432)
         ]
         let probes = T.probes(listeners, seed: 0x75_66_77, extraPorts: [])
         var conditional: [Int: String] = [:]
@@ -90,8 +90,9 @@ enum DiffUfw {
 enum DiffToolCase {
     static func l(_ id: Int, _ proto: String, _ address: String, _ port: Int, v6only: Bool = false) -> DiffListener {
         let v6 = address.contains(":")
-        return DiffListener(id: id, proto: proto, family: v6 ? "ipv6" : "ipv4", address: address, port: port,
-                            v6only: v6 && (v6only || address != "::"), device: nil)
+        return DiffListener(
+            id: id, proto: proto, family: v6 ? "ipv6" : "ipv4", address: address, port: port,
+            v6only: v6 && (v6only || address != "::"), device: nil)
     }
 
     /// Each listener from every origin and every family it receives (two sources each), then each of `extraPorts`

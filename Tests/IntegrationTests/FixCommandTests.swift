@@ -32,8 +32,10 @@ struct RulesetObjects {
 
     /// The rules of one chain, in chain order.
     func rules(_ family: String, _ table: String, _ chain: String) -> [String] {
-        objects.filter { $0.hasPrefix("{\"rule\":") && $0.contains("\"chain\":\"\(chain)\"") && $0.contains("\"family\":\"\(family)\"")
-            && $0.contains("\"table\":\"\(table)\"") }
+        objects.filter {
+            $0.hasPrefix("{\"rule\":") && $0.contains("\"chain\":\"\(chain)\"") && $0.contains("\"family\":\"\(family)\"")
+                && $0.contains("\"table\":\"\(table)\"")
+        }
     }
 }
 
@@ -69,7 +71,9 @@ func withoutHandle(_ rule: String) -> String {
     /// shell in the namespace, and audits again. `check` sees the result while the namespaces still exist.
     /// `subject` nil: the first finding of `ruleId` about a rule (rule subjects carry the namespace's handles).
     /// `setup`: commands that build the ruleset instead (iptables-nft).
-    func paste(_ tag: String, ruleset: String, setup: [[String]] = [], ruleId: String, subject: String?, _ check: (AuditHost, Applied) throws -> Void) throws {
+    func paste(_ tag: String, ruleset: String, setup: [[String]] = [], ruleId: String, subject: String?, _ check: (AuditHost, Applied) throws -> Void)
+        throws
+    {
         let h = try AuditHost(tag)
         defer { h.cleanup() }
         try h.host.exec(["nft", "flush", "ruleset"])
@@ -78,8 +82,9 @@ func withoutHandle(_ rule: String) -> String {
         try h.start("sshd", ["tcp:0.0.0.0:22"])
         try h.start("redis-server", ["tcp:0.0.0.0:6379"])
         let report = try audit(h)
-        let finding = try #require(report.findings.first { f in f.ruleId == ruleId && (subject.map { f.subject == $0 } ?? f.subject.hasPrefix("rule/")) },
-                                   "no \(ruleId) \(subject) in \(report.findings.map { "\($0.ruleId) \($0.subject)" })")
+        let finding = try #require(
+            report.findings.first { f in f.ruleId == ruleId && (subject.map { f.subject == $0 } ?? f.subject.hasPrefix("rule/")) },
+            "no \(ruleId) \(subject) in \(report.findings.map { "\($0.ruleId) \($0.subject)" })")
         let commands = Self.commands(in: finding.remediation)
         try #require(!commands.isEmpty, "no command quoted: \(finding.remediation)")
         let before = try RulesetObjects(try h.host.exec(["nft", "-j", "list", "ruleset"]).stdoutData)
@@ -92,8 +97,11 @@ func withoutHandle(_ rule: String) -> String {
         let (removed, added) = before.changes(to: after)
         let findingsAfter = try audit(h).findings
         #expect(!findingsAfter.contains { $0.ruleId == ruleId && $0.subject == finding.subject }, "still there after \(commands)")
-        try check(h, Applied(commands: commands, removed: removed, added: added, before: before, after: after,
-                             findingsAfter: findingsAfter, otherExposureKept: try otherExposure(h) == exposureBefore))
+        try check(
+            h,
+            Applied(
+                commands: commands, removed: removed, added: added, before: before, after: after,
+                findingsAfter: findingsAfter, otherExposureKept: try otherExposure(h) == exposureBefore))
     }
 
     func audit(_ h: AuditHost) throws -> FixReport {
@@ -160,7 +168,8 @@ func withoutHandle(_ rule: String) -> String {
     @Test(.enabled(if: NetnsGate.enabled, NetnsGate.reason))
     func anAcceptBehindAJumpGetsADropOnTopOfTheInputChain() throws {
         // svc is also jumped to from forward: the drop must not go into svc, where it would drop forwarded traffic too.
-        let ruleset = Self.head + "        jump svc\n    }\n    chain routed {\n        type filter hook forward priority filter; policy accept;\n"
+        let ruleset =
+            Self.head + "        jump svc\n    }\n    chain routed {\n        type filter hook forward priority filter; policy accept;\n"
             + "        jump svc\n    }\n    chain svc {\n        tcp dport { 22, 6379 } accept\n" + Self.tail
         try paste("fixjump", ruleset: ruleset, ruleId: "PW1006", subject: "listener/tcp/0.0.0.0:6379") { h, a in
             #expect(a.commands == [#"nft insert rule inet filter input 'iifname != "lo" meta nfproto ipv4 tcp dport 6379 drop'"#], "\(a.commands)")
@@ -180,7 +189,9 @@ func withoutHandle(_ rule: String) -> String {
         try paste("fixnew", ruleset: "", ruleId: "PW1006", subject: "listener/tcp/0.0.0.0:6379") { h, a in
             #expect(a.commands.count == 1 && a.commands[0].hasPrefix("nft 'add table inet portwarden;"), "\(a.commands)")
             #expect(a.removed.isEmpty, "\(a.removed)")
-            #expect(a.added.count == 3 && a.added.allSatisfy { $0.contains("\"table\":\"portwarden\"") || $0.contains("\"name\":\"portwarden\"") }, "\(a.added)")
+            #expect(
+                a.added.count == 3 && a.added.allSatisfy { $0.contains("\"table\":\"portwarden\"") || $0.contains("\"name\":\"portwarden\"") },
+                "\(a.added)")
             #expect(a.otherExposureKept)
             let open6379 = try h.connects(from: "192.0.2.1", to: "192.0.2.10", 6379)
             #expect(!open6379, "port 6379 must be closed")
@@ -191,12 +202,15 @@ func withoutHandle(_ rule: String) -> String {
 
     @Test(.enabled(if: NetnsGate.enabled, NetnsGate.reason))
     func chainPolicyChangesOnlyThePolicy() throws {
-        let ruleset = "flush ruleset\ntable ip fw {\n    chain INPUT {\n        type filter hook input priority filter; policy accept;\n"
+        let ruleset =
+            "flush ruleset\ntable ip fw {\n    chain INPUT {\n        type filter hook input priority filter; policy accept;\n"
             + "        iifname \"lo\" accept\n        tcp dport 22 accept\n" + Self.tail
         try paste("fixpol", ruleset: ruleset, ruleId: "PW1014", subject: "host/firewall/input") { h, a in
             #expect(a.commands == ["nft chain ip fw INPUT '{ policy drop; }'"], "\(a.commands)")
             #expect(a.removed.count == 1 && a.added.count == 1)
-            #expect(a.removed.first?.replacingOccurrences(of: "\"policy\":\"accept\"", with: "\"policy\":\"drop\"") == a.added.first, "\(a.removed) → \(a.added)")
+            #expect(
+                a.removed.first?.replacingOccurrences(of: "\"policy\":\"accept\"", with: "\"policy\":\"drop\"") == a.added.first,
+                "\(a.removed) → \(a.added)")
             let open22 = try h.connects(from: "192.0.2.1", to: "192.0.2.10", 22)
             #expect(open22, "port 22 must stay open")
             let open6379 = try h.connects(from: "192.0.2.1", to: "192.0.2.10", 6379)
@@ -234,9 +248,11 @@ func withoutHandle(_ rule: String) -> String {
     // A table iptables-nft manages: the inserted drop is one iptables-nft reads back, so `iptables -S` keeps working.
     @Test(.enabled(if: NetnsGate.enabled, NetnsGate.reason))
     func aDropInAnIptablesNftTableStaysReadableByIptables() throws {
-        let setup = [["iptables-nft", "-A", "INPUT", "-i", "lo", "-j", "ACCEPT"],
-                     ["iptables-nft", "-A", "INPUT", "-p", "tcp", "-m", "multiport", "--dports", "22,6379", "-j", "ACCEPT"],
-                     ["iptables-nft", "-P", "INPUT", "DROP"]]
+        let setup = [
+            ["iptables-nft", "-A", "INPUT", "-i", "lo", "-j", "ACCEPT"],
+            ["iptables-nft", "-A", "INPUT", "-p", "tcp", "-m", "multiport", "--dports", "22,6379", "-j", "ACCEPT"],
+            ["iptables-nft", "-P", "INPUT", "DROP"]
+        ]
         try paste("fixipt", ruleset: "", setup: setup, ruleId: "PW1006", subject: "listener/tcp/0.0.0.0:6379") { h, a in
             #expect(a.commands == [#"nft insert rule ip filter INPUT 'iifname != "lo" tcp dport 6379 drop'"#], "\(a.commands)")
             #expect(a.removed.isEmpty && a.added.count == 1, "\(a.removed) \(a.added)")
@@ -258,7 +274,10 @@ func withoutHandle(_ rule: String) -> String {
         let ns = try listenerNamespace("fixcand", dir: dir)
         defer { ns.cleanup() }
         let file = try CandidateRulesetTests.writeRuleset(dir)
-        try ns.spawn(["python3", "-c", "import socket,time\ns=socket.socket()\ns.bind(('0.0.0.0',5432))\ns.listen()\nopen('\(dir.file("pg"))','w').close()\ntime.sleep(60)"])
+        try ns.spawn([
+            "python3", "-c",
+            "import socket,time\ns=socket.socket()\ns.bind(('0.0.0.0',5432))\ns.listen()\nopen('\(dir.file("pg"))','w').close()\ntime.sleep(60)"
+        ])
         try waitForFile(dir.file("pg"))
         try ns.exec([portwardenBinary, "collect", "--output", dir.file("host.json")])
         let args = ["--snapshot", dir.file("host.json"), "--ruleset", file, "--fail-on", "none"]

@@ -27,7 +27,7 @@ import Testing
 
     static let includeForms: [(String, String)] = [
         ("absolute", "ABS"), ("dotdot", "../secret"), ("symlink", "link.yaml"), ("via a directory symlink", "sub/up/secret"),
-        ("nested dotdot", "sub/../../secret"),
+        ("nested dotdot", "sub/../../secret")
     ]
 
     @Test(arguments: includeForms)
@@ -57,12 +57,17 @@ import Testing
         try "version: 1\ninclude: [../shared/base.yaml]\n".write(toFile: dir.file("repo/policy.yaml"), atomically: true, encoding: .utf8)
         let refused = try portwarden(["audit", "--snapshot", Self.fixture, "--policy", dir.file("repo/policy.yaml"), "--fail-on", "none"])
         #expect(refused.status == 2, "\(refused.stderr)")
-        let allowed = try portwarden(["audit", "--snapshot", Self.fixture, "--policy", dir.file("repo/policy.yaml"), "--fail-on", "none",
-                                      "--allow-include", dir.file("shared")])
+        let allowed = try portwarden([
+            "audit", "--snapshot", Self.fixture, "--policy", dir.file("repo/policy.yaml"), "--fail-on", "none",
+            "--allow-include", dir.file("shared")
+        ])
         #expect(allowed.status == 0, "\(allowed.stderr)")
         // Relative to the working directory, like every other path argument.
-        let relative = try portwarden(["audit", "--snapshot", Self.fixture, "--policy", "repo/policy.yaml", "--fail-on", "none",
-                                       "--allow-include", "shared"], cwd: dir.path)
+        let relative = try portwarden(
+            [
+                "audit", "--snapshot", Self.fixture, "--policy", "repo/policy.yaml", "--fail-on", "none",
+                "--allow-include", "shared"
+            ], cwd: dir.path)
         #expect(relative.status == 0, "\(relative.stderr)")
     }
 
@@ -103,7 +108,7 @@ import Testing
     @Test(arguments: [
         #"{"proto":"tcp","src":"198.51.100.7","dst":"192.0.2.1","dport":22,"iif":"eth0","dport":23}"#,
         #"{"proto":"tcp","proto":"udp","src":"198.51.100.7","dst":"192.0.2.1","dport":22,"iif":"eth0"}"#,
-        #"{"proto":"tcp","src":"198.51.100.7","dst":"192.0.2.1","dport":22,"iif":"eth0","iif":"eth1"}"#,
+        #"{"proto":"tcp","src":"198.51.100.7","dst":"192.0.2.1","dport":22,"iif":"eth0","iif":"eth1"}"#
     ])
     func duplicateProbeKeyIsRefused(line: String) throws {
         let good = #"{"proto":"tcp","src":"198.51.100.7","dst":"192.0.2.1","dport":22,"iif":"eth0"}"#
@@ -199,11 +204,12 @@ import Testing
     @Test func hostileProcessNameIsEscapedInTextAndExactInJSON() throws {
         let dir = try TempDir("hostile-name")
         let snap = try Self.hostileSnapshot(dir)
-        try "version: 1\nlisteners:\n  - {proto: tcp, port: 22, owner: {process: sshd}}\n".write(toFile: dir.file("policy.yaml"), atomically: true, encoding: .utf8)
+        try "version: 1\nlisteners:\n  - {proto: tcp, port: 22, owner: {process: sshd}}\n".write(
+            toFile: dir.file("policy.yaml"), atomically: true, encoding: .utf8)
         let runs: [[String]] = [
             ["listeners", "--snapshot", snap],
             ["exposure", "--snapshot", snap],
-            ["audit", "--snapshot", snap, "--policy", dir.file("policy.yaml"), "--fail-on", "none"],
+            ["audit", "--snapshot", snap, "--policy", dir.file("policy.yaml"), "--fail-on", "none"]
         ]
         for args in runs {
             let r = try portwarden(args)
@@ -212,8 +218,10 @@ import Testing
             #expect(!r.stdout.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{07}" }, "\(args[0]) printed a control character")
             #expect(!r.stdout.split(separator: "\n").contains { $0.hasPrefix("tcp   0.0.0.0:1") }, "\(args[0]) printed a forged row")
         }
-        let trace = try portwarden(["trace", "--snapshot", snap, "--proto", "tcp", "--src", "203.0.113.9", "--dst", "192.0.2.1",
-                                    "--dport", "22", "--iif", "eth0"])
+        let trace = try portwarden([
+            "trace", "--snapshot", snap, "--proto", "tcp", "--src", "203.0.113.9", "--dst", "192.0.2.1",
+            "--dport", "22", "--iif", "eth0"
+        ])
         #expect(trace.stdout.contains(Self.escapedName) && !trace.stdout.contains("\u{1B}"), "trace: \(trace.stdout)")
         // `policy init` writes the name into a YAML comment: a newline there must not add lines to the policy.
         let template = try portwarden(["policy", "init", "--snapshot", snap])
@@ -230,8 +238,9 @@ import Testing
         let sarif = try portwarden(["audit", "--snapshot", snap, "--policy", dir.file("policy.yaml"), "--fail-on", "none", "--format", "sarif"])
         #expect(sarif.status == 0, "\(sarif.stderr)")
         #expect(!sarif.stdout.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{07}" }, "SARIF must be escaped JSON")
-        #expect(Self.containsString(try JSONSerialization.jsonObject(with: sarif.stdoutData), Self.hostileName, substring: true),
-                "SARIF keeps the exact name")
+        #expect(
+            Self.containsString(try JSONSerialization.jsonObject(with: sarif.stdoutData), Self.hostileName, substring: true),
+            "SARIF keeps the exact name")
     }
 
     /// A process that renames itself with prctl(PR_SET_NAME) (as any local user can) to an escape sequence, a BEL and
@@ -256,7 +265,8 @@ import Testing
         try ns.spawn(["python3", dir.file("rename.py"), dir.file("ready")])
         try waitForFile(dir.file("ready"))
         let name = "\u{1B}[31mE\u{07}\nFAKE\\"
-        try "version: 1\nlisteners:\n  - {proto: tcp, port: 4444, owner: {process: sshd}}\n".write(toFile: dir.file("policy.yaml"), atomically: true, encoding: .utf8)
+        try "version: 1\nlisteners:\n  - {proto: tcp, port: 4444, owner: {process: sshd}}\n".write(
+            toFile: dir.file("policy.yaml"), atomically: true, encoding: .utf8)
         for args in [["listeners"], ["exposure"], ["audit", "--policy", dir.file("policy.yaml"), "--fail-on", "none"]] {
             let r = try ns.exec([portwardenBinary] + args + ["--netns", "host"], check: false)
             #expect(r.status == 0, "\(args[0]): \(r.stderr)")

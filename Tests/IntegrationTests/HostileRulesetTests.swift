@@ -36,7 +36,7 @@ import Testing
         ("glob through a symlink", "include \"sub/up/*.nft\""),
         ("directory", "include \"sub/up/\""),
         ("nested in an included file", "include \"sub/nested.nft\""),
-        ("default include directory", "include \"passwd\""),
+        ("default include directory", "include \"passwd\"")
     ]
 
     @Test(arguments: includes)
@@ -46,12 +46,16 @@ import Testing
         let repo = try Self.tree(dir, token: token)
         let line = form.1.replacingOccurrences(of: "SECRET", with: dir.file("secret"))
         try "include \"../link.nft\"\n".write(toFile: "\(repo)/sub/nested.nft", atomically: true, encoding: .utf8)
-        try "flush ruleset\n# a comment with include \"/etc/shadow\" in it\n  \(line)\n".write(toFile: "\(repo)/candidate.nft", atomically: true, encoding: .utf8)
+        try "flush ruleset\n# a comment with include \"/etc/shadow\" in it\n  \(line)\n".write(
+            toFile: "\(repo)/candidate.nft", atomically: true, encoding: .utf8)
         let passwdLine = ((try? String(contentsOfFile: "/etc/passwd", encoding: .utf8)) ?? "").split(separator: "\n").first.map(String.init) ?? token
-        let runs: [[String]] = ["text", "json", "sarif", "codequality"].flatMap { format in [
-            ["diff", "--snapshot", Self.fixture, "--ruleset", "candidate.nft", "--format", format, "--output", dir.file("diff.\(format)")],
-            ["audit", "--snapshot", Self.fixture, "--ruleset", "candidate.nft", "--format", format, "--output", dir.file("audit.\(format)")],
-        ] } + [["audit", "--snapshot", Self.fixture, "--ruleset", "candidate.nft", "--format", "prometheus", "--output", dir.file("audit.prom")]]
+        let runs: [[String]] =
+            ["text", "json", "sarif", "codequality"].flatMap { format in
+                [
+                    ["diff", "--snapshot", Self.fixture, "--ruleset", "candidate.nft", "--format", format, "--output", dir.file("diff.\(format)")],
+                    ["audit", "--snapshot", Self.fixture, "--ruleset", "candidate.nft", "--format", format, "--output", dir.file("audit.\(format)")]
+                ]
+            } + [["audit", "--snapshot", Self.fixture, "--ruleset", "candidate.nft", "--format", "prometheus", "--output", dir.file("audit.prom")]]
         for args in runs {
             let r = try portwarden(args, cwd: repo)
             #expect(r.status == 2, "\(form.0) \(args[0]): \(r.stderr)")
@@ -89,8 +93,11 @@ import Testing
         try "flush ruleset\ninclude \"../outside/base.nft\"\n".write(toFile: "\(repo)/candidate.nft", atomically: true, encoding: .utf8)
         let refused = try portwarden(["diff", "--snapshot", Self.fixture, "--ruleset", "candidate.nft", "--fail-on", "none"], cwd: repo)
         #expect(refused.status == 2, "\(refused.stderr)")
-        let allowed = try portwarden(["diff", "--snapshot", Self.fixture, "--ruleset", "candidate.nft", "--fail-on", "none",
-                                      "--allow-include", dir.file("outside")], cwd: repo)
+        let allowed = try portwarden(
+            [
+                "diff", "--snapshot", Self.fixture, "--ruleset", "candidate.nft", "--fail-on", "none",
+                "--allow-include", dir.file("outside")
+            ], cwd: repo)
         #expect(allowed.status == 0, "\(allowed.stderr)")
     }
 
@@ -98,7 +105,8 @@ import Testing
     func aRulesetThatDoesNotLoadStillShowsNftsErrorForItsOwnLines() throws {
         let dir = try TempDir("hostile-rs-bad")
         let repo = try Self.tree(dir, token: "PWTOKEN")
-        try "flush ruleset\ntable inet filter { chain input { tcp dport 99999 accept } }\n".write(toFile: "\(repo)/candidate.nft", atomically: true, encoding: .utf8)
+        try "flush ruleset\ntable inet filter { chain input { tcp dport 99999 accept } }\n".write(
+            toFile: "\(repo)/candidate.nft", atomically: true, encoding: .utf8)
         let r = try portwarden(["diff", "--snapshot", Self.fixture, "--ruleset", "candidate.nft"], cwd: repo)
         #expect(r.status == 2, "\(r.stderr)")
         #expect(r.stderr.contains("candidate.nft:2:"), "\(r.stderr)")

@@ -5,47 +5,47 @@ import Testing
 /// Python holder for the listener tests: opens every kind of socket the collector must report, forks once so one
 /// socket is shared by two processes, and writes "ready" to argv[1] when all are open.
 let listenerHolderScript = #"""
-import ctypes, os, socket, sys, time
-ready, hold = sys.argv[1], float(sys.argv[2])
-A4, A6 = socket.AF_INET, socket.AF_INET6
-keep = []
-def tcp(fam, addr, port, v6only=None, dev=None):
-    s = socket.socket(fam, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if v6only is not None: s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, v6only)
-    if dev: s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, dev)
-    s.bind((addr, port)); s.listen(); keep.append(s)
-def udp(fam, addr, port, v6only=None, dev=None):
-    s = socket.socket(fam, socket.SOCK_DGRAM)
-    if v6only is not None: s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, v6only)
-    if dev: s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, dev)
-    s.bind((addr, port)); keep.append(s)
-tcp(A4, "0.0.0.0", 8080)              # shared with the child (opened before fork)
-rfd, wfd = os.pipe()
-if os.fork() == 0:
-    ctypes.CDLL(None).prctl(15, b"pw-child", 0, 0, 0)   # PR_SET_NAME
-    os.setgid(65534); os.setuid(65534)
-    ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)              # PR_SET_DUMPABLE: setuid cleared it; uid 65534 may read its fds
-    udp(A4, "0.0.0.0", 5000)
-    tcp(A4, "192.0.2.10", 7000)
-    os.write(wfd, b"r")
-    time.sleep(hold); sys.exit(0)
-tcp(A4, "192.0.2.10", 8443)           # specific address on the veth
-tcp(A4, "127.0.0.1", 631)             # loopback, below 1024
-tcp(A4, "0.0.0.0", 22)                # below 1024
-tcp(A4, "0.0.0.0", 40000)             # inside the default ephemeral range
-tcp(A6, "::", 9090, v6only=0)         # dual stack
-tcp(A6, "::", 9091, v6only=1)         # v6only
-tcp(A6, "2001:db8::10", 443)          # specific IPv6 (v6only forced)
-tcp(A6, "::1", 9092)                  # IPv6 loopback
-tcp(A4, "0.0.0.0", 7070, dev=b"d0")   # device bound
-udp(A4, "192.0.2.10", 53, dev=b"d0")  # device bound UDP below 1024
-udp(A6, "::", 5353, v6only=0)
-udp(A4, "127.0.0.1", 6000)
-os.read(rfd, 1)                       # the child's sockets are open
-open(ready, "w").write("ready\n")
-time.sleep(hold)
-"""#
+    import ctypes, os, socket, sys, time
+    ready, hold = sys.argv[1], float(sys.argv[2])
+    A4, A6 = socket.AF_INET, socket.AF_INET6
+    keep = []
+    def tcp(fam, addr, port, v6only=None, dev=None):
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if v6only is not None: s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, v6only)
+        if dev: s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, dev)
+        s.bind((addr, port)); s.listen(); keep.append(s)
+    def udp(fam, addr, port, v6only=None, dev=None):
+        s = socket.socket(fam, socket.SOCK_DGRAM)
+        if v6only is not None: s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, v6only)
+        if dev: s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, dev)
+        s.bind((addr, port)); keep.append(s)
+    tcp(A4, "0.0.0.0", 8080)              # shared with the child (opened before fork)
+    rfd, wfd = os.pipe()
+    if os.fork() == 0:
+        ctypes.CDLL(None).prctl(15, b"pw-child", 0, 0, 0)   # PR_SET_NAME
+        os.setgid(65534); os.setuid(65534)
+        ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)              # PR_SET_DUMPABLE: setuid cleared it; uid 65534 may read its fds
+        udp(A4, "0.0.0.0", 5000)
+        tcp(A4, "192.0.2.10", 7000)
+        os.write(wfd, b"r")
+        time.sleep(hold); sys.exit(0)
+    tcp(A4, "192.0.2.10", 8443)           # specific address on the veth
+    tcp(A4, "127.0.0.1", 631)             # loopback, below 1024
+    tcp(A4, "0.0.0.0", 22)                # below 1024
+    tcp(A4, "0.0.0.0", 40000)             # inside the default ephemeral range
+    tcp(A6, "::", 9090, v6only=0)         # dual stack
+    tcp(A6, "::", 9091, v6only=1)         # v6only
+    tcp(A6, "2001:db8::10", 443)          # specific IPv6 (v6only forced)
+    tcp(A6, "::1", 9092)                  # IPv6 loopback
+    tcp(A4, "0.0.0.0", 7070, dev=b"d0")   # device bound
+    udp(A4, "192.0.2.10", 53, dev=b"d0")  # device bound UDP below 1024
+    udp(A6, "::", 5353, v6only=0)
+    udp(A4, "127.0.0.1", 6000)
+    os.read(rfd, 1)                       # the child's sockets are open
+    open(ready, "w").write("ready\n")
+    time.sleep(hold)
+    """#
 
 /// One line of `ss -tulpneH`, reduced to what the snapshot must agree with.
 struct SSListener: Hashable, CustomStringConvertible {
@@ -144,8 +144,9 @@ func listenerNamespace(_ tag: String, dir: TempDir) throws -> TestNamespace {
         try #require(expected.count == 15, "the holder's 15 sockets: \(ss.stdout)")
 
         let got = snapshot.listeners.map { l in
-            SSListener(proto: l.proto.rawValue, address: l.address, port: l.port, v6only: l.family == .ipv6 ? l.v6only : nil,
-                       device: l.device, uid: l.uid, inode: l.inode)
+            SSListener(
+                proto: l.proto.rawValue, address: l.address, port: l.port, v6only: l.family == .ipv6 ? l.v6only : nil,
+                device: l.device, uid: l.uid, inode: l.inode)
         }
         #expect(got.count == expected.count)
         #expect(Set(got) == Set(expected), "only in snapshot: \(Set(got).subtracting(expected)); only in ss: \(Set(expected).subtracting(got))")
@@ -218,7 +219,8 @@ func listenerNamespace(_ tag: String, dir: TempDir) throws -> TestNamespace {
         let dir = try TempDir("lsv")
         let ns = try listenerNamespace("lsv", dir: dir)
         defer { ns.cleanup() }
-        try ns.nft("""
+        try ns.nft(
+            """
             table inet pwtest {
                 chain input {
                     type filter hook input priority 0; policy accept;

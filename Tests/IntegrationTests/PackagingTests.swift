@@ -11,8 +11,10 @@ import TestSupport
     /// Installs into a fresh DESTDIR with PREFIX=/usr and returns the stage; the caller removes it.
     func stagedInstall() throws -> URL {
         let stage = FileManager.default.temporaryDirectory.appendingPathComponent("pwt-stage-\(UUID().uuidString)")
-        try run(["make", "-s", "-C", Self.repoRoot.path, "install", "SKIP_BUILD=1", "PORTWARDEN=\(portwardenBinary)",
-                 "DESTDIR=\(stage.path)", "PREFIX=/usr"])
+        try run([
+            "make", "-s", "-C", Self.repoRoot.path, "install", "SKIP_BUILD=1", "PORTWARDEN=\(portwardenBinary)",
+            "DESTDIR=\(stage.path)", "PREFIX=/usr"
+        ])
         return stage
     }
 
@@ -31,8 +33,9 @@ import TestSupport
         let top = try text(stage, "usr/share/man/man1/portwarden.1")
         #expect(top.contains(".SH \"EXIT STATUS\""))
         for code in ["0", "1", "2", "3", "64"] { #expect(top.contains(".TP\n\\fB\(code)\\fR")) }
-        let rendered = try run(["man", "-l", stage.appendingPathComponent("usr/share/man/man1/portwarden.1").path],
-                               environment: ["MANWIDTH": "100", "MANPAGER": "cat", "PAGER": "cat", "PATH": "/usr/bin:/bin"])
+        let rendered = try run(
+            ["man", "-l", stage.appendingPathComponent("usr/share/man/man1/portwarden.1").path],
+            environment: ["MANWIDTH": "100", "MANPAGER": "cat", "PAGER": "cat", "PATH": "/usr/bin:/bin"])
         #expect(rendered.stdout.contains("EXIT STATUS"))
         #expect(rendered.stdout.contains("invalid input"))
         for sub in ["audit", "exposure", "listeners", "trace", "diff", "reconcile", "policy-init"] {
@@ -68,8 +71,10 @@ import TestSupport
         #expect(info.contains(" Package: portwarden"))
 
         let contents = try run(["dpkg-deb", "--contents", deb]).stdout
-        for path in ["./usr/bin/portwarden", "./usr/share/man/man1/portwarden.1", "./usr/share/bash-completion/completions/portwarden",
-                     "./usr/share/zsh/vendor-completions/_portwarden", "./usr/share/fish/vendor_completions.d/portwarden.fish"] {
+        for path in [
+            "./usr/bin/portwarden", "./usr/share/man/man1/portwarden.1", "./usr/share/bash-completion/completions/portwarden",
+            "./usr/share/zsh/vendor-completions/_portwarden", "./usr/share/fish/vendor_completions.d/portwarden.fish"
+        ] {
             #expect(contents.contains(path), "\(path)")
         }
         #expect(contents.contains("root/root"))

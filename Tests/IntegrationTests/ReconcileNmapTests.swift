@@ -101,15 +101,19 @@ enum ReconcileLab {
         let rescan = try scan(scanner, ["-sT", "-p", "22-26"], into: "tcp-after.xml")
         let differs = try reconcile(["--nmap", rescan])
         #expect(differs.status == 1, "\(differs.stdout)\(differs.stderr)")
-        #expect(differs.stdout.contains("""
-              open in the scan, predicted blocked (a model gap or a middlebox):
-                192.0.2.1:24  scan open (syn-ack), predicted filtered: inet filter input [input 0]: policy drop
-            """), "\(differs.stdout)")
+        #expect(
+            differs.stdout.contains(
+                """
+                  open in the scan, predicted blocked (a model gap or a middlebox):
+                    192.0.2.1:24  scan open (syn-ack), predicted filtered: inet filter input [input 0]: policy drop
+                """), "\(differs.stdout)")
         #expect(differs.stdout.contains("Summary: 5 port(s) compared, 4 agree, 1 mismatch(es), 0 either."), "\(differs.stdout)")
         let differsJSON = try reconcile(["--nmap", rescan, "--format", "json"])
         #expect(differsJSON.status == 1)
-        let mismatches = try #require((try JSONSerialization.jsonObject(with: differsJSON.stdoutData) as? [String: Any])?["mismatches"] as? [[String: Any]])
-        #expect(mismatches.map { "\($0["proto"] ?? "") \($0["port"] ?? "") \($0["scan"] ?? "") \($0["predicted"] ?? "")" } == ["tcp 24 open filtered"])
+        let mismatches = try #require(
+            (try JSONSerialization.jsonObject(with: differsJSON.stdoutData) as? [String: Any])?["mismatches"] as? [[String: Any]])
+        #expect(
+            mismatches.map { "\($0["proto"] ?? "") \($0["port"] ?? "") \($0["scan"] ?? "") \($0["predicted"] ?? "")" } == ["tcp 24 open filtered"])
     }
 }
 
@@ -144,7 +148,9 @@ enum ReconcileLab {
         // from 203.0.113.0/24 PostgreSQL is accepted: the prediction is open, the scan says filtered
         let bad = try reconcile(Self.report(), ["--from", "203.0.113.9"])
         #expect(bad.status == 1, "\(bad.stdout)\(bad.stderr)")
-        #expect(bad.stdout.contains("  predicted open, not open in the scan:\n    192.0.2.1:5432  scan filtered (no-response), predicted open"), "\(bad.stdout)")
+        #expect(
+            bad.stdout.contains("  predicted open, not open in the scan:\n    192.0.2.1:5432  scan filtered (no-response), predicted open"),
+            "\(bad.stdout)")
     }
 
     @Test func brokenXMLIsExit2WithItsPosition() throws {

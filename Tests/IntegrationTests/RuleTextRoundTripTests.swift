@@ -45,7 +45,9 @@ import Checks
             #expect(added.status == 0, "`\(r.nft ?? "")` does not load: \(added.stderr)")
         }
         let all = try Self.rules(ns)
-        let probes = all.filter { $0.key.contains(" pwprobe ") }.sorted { UInt64($0.key.split(separator: " ").last ?? "") ?? 0 < UInt64($1.key.split(separator: " ").last ?? "") ?? 0 }
+        let probes = all.filter { $0.key.contains(" pwprobe ") }.sorted {
+            UInt64($0.key.split(separator: " ").last ?? "") ?? 0 < UInt64($1.key.split(separator: " ").last ?? "") ?? 0
+        }
         try #require(probes.count == printed.count)
         // The probes were added in `printed` order, one chain per table: pair them table by table.
         var byTable: [String: [String]] = [:]

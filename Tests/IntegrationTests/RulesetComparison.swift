@@ -23,7 +23,7 @@ enum RulesetComparison {
     /// nft datatype ids (nftables include/datatype.h) → name printed by `nft -j` and the key's natural length.
     static let types: [UInt32: (name: String, length: Int)] = [
         7: ("ipv4_addr", 4), 8: ("ipv6_addr", 16), 12: ("inet_proto", 1), 13: ("inet_service", 2), 19: ("mark", 4),
-        41: ("ifname", 16),
+        41: ("ifname", 16)
     ]
 
     static func components(of keyType: UInt32) -> [UInt32] {
@@ -67,7 +67,7 @@ enum RulesetComparison {
         while i < sorted.count {
             let e = sorted[i]
             i += 1
-            guard !e.isIntervalEnd else { continue }   // the leading 0.0.0.0 END, or an end already consumed
+            guard !e.isIntervalEnd else { continue }  // the leading 0.0.0.0 END, or an end already consumed
             var hi = [UInt8](repeating: 0xff, count: e.key.bytes.count)
             if i < sorted.count, sorted[i].isIntervalEnd {
                 hi = decrement(sorted[i].key.bytes)
@@ -108,7 +108,7 @@ enum RulesetComparison {
         if let n = value as? Int {
             switch type {
             case 13: let b = [UInt8(n >> 8 & 0xff), UInt8(n & 0xff)]; return (b, b)
-            case 19: let b = withUnsafeBytes(of: UInt32(n).littleEndian) { Array($0) }; return (b, b)   // host order
+            case 19: let b = withUnsafeBytes(of: UInt32(n).littleEndian) { Array($0) }; return (b, b)  // host order
             case 12: let b = [UInt8(n)]; return (b, b)
             default: Issue.record("unexpected number element \(n) for type \(type)"); return ([], [])
             }
@@ -132,8 +132,10 @@ enum RulesetComparison {
         var parts: [Any] = [value]
         if let d = value as? [String: Any], let c = d["concat"] as? [Any] { parts = c }
         try #require(parts.count == ids.count, "element \(value) has \(parts.count) components, the set \(ids.count)")
-        return try zip(parts, ids).map { v, t in let (lo, hi) = try nftSpan(v, type: t); return "\(hex(lo))-\(hex(hi))" }
-            .joined(separator: "|")
+        return try zip(parts, ids).map { v, t in
+            let (lo, hi) = try nftSpan(v, type: t); return "\(hex(lo))-\(hex(hi))"
+        }
+        .joined(separator: "|")
     }
 
     static func nftVerdict(_ value: Any) -> String {
@@ -152,8 +154,9 @@ enum RulesetComparison {
     @discardableResult
     static func compare(ours tables: [Table], nft: NftJSON) throws -> Int {
         // Tables: family, name, handle, dormant (nft 1.0.6 prints the table *name* as "flags" when any flag is set).
-        #expect(tables.map { "\($0.family.rawValue) \($0.name) \($0.handle) \($0.dormant)" } ==
-                nft.tables.map { "\($0["family"] ?? "?") \($0["name"] ?? "?") \($0["handle"] ?? "?") \($0["flags"] != nil)" })
+        #expect(
+            tables.map { "\($0.family.rawValue) \($0.name) \($0.handle) \($0.dormant)" }
+                == nft.tables.map { "\($0["family"] ?? "?") \($0["name"] ?? "?") \($0["handle"] ?? "?") \($0["flags"] != nil)" })
 
         // Chains, in listing order, with their registration.
         func chainLine(_ t: Table, _ c: Chain) -> String {
@@ -163,22 +166,29 @@ enum RulesetComparison {
         }
         // nft 1.0.6 -j prints a binding chain (`jump { … }`, NFT_CHAIN_BINDING) only as text inside its rule.
         let ourChains = tables.flatMap { t in t.chains.filter { $0.flags & 0x4 == 0 }.map { (t, $0) } }
-        #expect(ourChains.map { chainLine($0.0, $0.1) } == nft.chains.map { c in
-            var s = "\(c["family"] ?? "?") \(c["table"] ?? "?") \(c["name"] ?? "?") \(c["handle"] ?? "?")"
-            if let type = c["type"] { s += " \(type) \(c["hook"] ?? "?") \(c["prio"] ?? "?") \(c["policy"] ?? "?")" }
-            return s
-        })
+        #expect(
+            ourChains.map { chainLine($0.0, $0.1) }
+                == nft.chains.map { c in
+                    var s = "\(c["family"] ?? "?") \(c["table"] ?? "?") \(c["name"] ?? "?") \(c["handle"] ?? "?")"
+                    if let type = c["type"] { s += " \(type) \(c["hook"] ?? "?") \(c["prio"] ?? "?") \(c["policy"] ?? "?")" }
+                    return s
+                })
 
         // Rules: handles in order and comments, per chain.
         let ourRules = ourChains.flatMap { t, c in c.rules.map { "\(t.family.rawValue) \(t.name) \(c.name) \($0.handle) \($0.comment ?? "-")" } }
-        #expect(ourRules == nft.rules.map { "\($0["family"] ?? "?") \($0["table"] ?? "?") \($0["chain"] ?? "?") \($0["handle"] ?? "?") \($0["comment"] ?? "-")" })
+        #expect(
+            ourRules
+                == nft.rules.map {
+                    "\($0["family"] ?? "?") \($0["table"] ?? "?") \($0["chain"] ?? "?") \($0["handle"] ?? "?") \($0["comment"] ?? "-")"
+                })
         #expect(ourRules.count > 30)
 
         // Named sets and maps: name, handle, flags, key type, data, every element.
         let setFlags: [(UInt32, String)] = [(0x2, "constant"), (0x4, "interval"), (0x10, "timeout"), (0x20, "dynamic")]
         let ourSets = tables.flatMap { t in t.sets.filter { !$0.isAnonymous }.map { (t, $0) } }
-        #expect(ourSets.map { "\($0.0.family.rawValue) \($0.0.name) \($0.1.name) \($0.1.handle)" } ==
-                nft.sets.map { "\($0["family"] ?? "?") \($0["table"] ?? "?") \($0["name"] ?? "?") \($0["handle"] ?? "?")" })
+        #expect(
+            ourSets.map { "\($0.0.family.rawValue) \($0.0.name) \($0.1.name) \($0.1.handle)" }
+                == nft.sets.map { "\($0["family"] ?? "?") \($0["table"] ?? "?") \($0["name"] ?? "?") \($0["handle"] ?? "?")" })
         var compared = 0
         for ((table, set), n) in zip(ourSets, nft.sets) {
             let label = "\(table.name)/\(set.name)"
@@ -209,9 +219,10 @@ enum RulesetComparison {
         }
 
         // Anonymous sets and vmaps: in rule order, the inline sets nft prints against the sets our lookups name.
-        let ruleByHandle = Dictionary(uniqueKeysWithValues: ourChains.flatMap { t, c in
-            c.rules.map { ("\(t.family.rawValue) \(t.name) \(c.name) \($0.handle)", ($0, t)) }
-        })
+        let ruleByHandle = Dictionary(
+            uniqueKeysWithValues: ourChains.flatMap { t, c in
+                c.rules.map { ("\(t.family.rawValue) \(t.name) \(c.name) \($0.handle)", ($0, t)) }
+            })
         for r in nft.rules {
             let inline = inlineSets(in: r["expr"] ?? [])
             guard !inline.isEmpty else { continue }

@@ -64,17 +64,25 @@ import Testing
         func set(_ t: inout Table, _ name: String) throws -> Int { try #require(t.sets.firstIndex { $0.name == name }) }
         let mutations: [(String, [Table])] = [
             ("a big-set element lost", try mutated { t in t.sets[try set(&t, "big")].elements.removeLast() }),
-            ("an interval end moved", try mutated { t in
-                let s = try set(&t, "nets")
-                let e = try #require(t.sets[s].elements.firstIndex { $0.isIntervalEnd && $0.key.bytes != [0, 0, 0, 0] })
-                t.sets[s].elements[e].key.bytes[3] &+= 1
-            }),
+            (
+                "an interval end moved",
+                try mutated { t in
+                    let s = try set(&t, "nets")
+                    let e = try #require(t.sets[s].elements.firstIndex { $0.isIntervalEnd && $0.key.bytes != [0, 0, 0, 0] })
+                    t.sets[s].elements[e].key.bytes[3] &+= 1
+                }
+            ),
             ("a vmap verdict changed", try mutated { t in t.sets[try set(&t, "vm")].elements[0].verdict = .continue }),
             ("a pipapo range end changed", try mutated { t in t.sets[try set(&t, "ranges")].elements[0].keyEnd = nil }),
             ("a priority changed", try mutated { t in t.chains[0].base?.priority += 1 }),
             ("rules reordered", try mutated { t in t.chains[0].rules.swapAt(0, 1) }),
             ("a comment lost", try mutated { t in t.chains[0].rules[2].comment = nil }),
-            ("dormant flag lost", try { var x = a.tables; x[try #require(x.firstIndex { $0.name == "dormantt" })].flags = 0; return x }()),
+            (
+                "dormant flag lost",
+                try {
+                    var x = a.tables; x[try #require(x.firstIndex { $0.name == "dormantt" })].flags = 0; return x
+                }()
+            )
         ]
         for (what, tables) in mutations {
             withKnownIssue("the comparison must notice: \(what)") { try RulesetComparison.compare(ours: tables, nft: nft) }
@@ -91,7 +99,8 @@ import Testing
         let after = try RulesetFixture.nftJSON(in: ns)
         #expect(report.error == nil && between.error == nil)
         let generation = try #require(report.generationBefore)
-        let all = [report.generationBefore, report.generationAfter, between.generationBefore, between.generationAfter]
+        let all =
+            [report.generationBefore, report.generationAfter, between.generationBefore, between.generationAfter]
             + (report.reads + between.reads).map { Optional($0.generation) }
         #expect(all.allSatisfy { $0 == generation }, "generation moved: \(all)")
         #expect((report.reads + between.reads).allSatisfy { $0.attempts == 1 })
@@ -109,7 +118,8 @@ import Testing
         defer { ns.cleanup() }
         // A big set makes each pass long enough to be overtaken by the churner.
         let big = (0..<RulesetFixture.bigSetSize).map { String(20_000 + $0) }.joined(separator: ", ")
-        try ns.nft("""
+        try ns.nft(
+            """
             table inet churn {
                 set big { type inet_service; elements = { \(big) }; }
                 set s { type inet_service; }

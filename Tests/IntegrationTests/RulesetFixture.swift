@@ -12,77 +12,77 @@ enum RulesetFixture {
     static var ruleset: String {
         let bigPorts = (0..<bigSetSize).map { String(20_000 + $0) }.joined(separator: ", ")
         return """
-        flush ruleset
-        table inet filter {
-            set allowed4 { type ipv4_addr; elements = { 192.0.2.1, 198.51.100.7, 203.0.113.200 }; }
-            set nets { type ipv4_addr; flags interval; elements = { 192.0.2.0/24, 198.51.100.16/28, 203.0.113.5, 203.0.113.64-203.0.113.70 }; }
-            set nets6 { type ipv6_addr; flags interval; elements = { 2001:db8::/64, 2001:db8:1::5, 2001:db8:2::1-2001:db8:2::9 }; }
-            set pairs { type ipv4_addr . inet_service; elements = { 192.0.2.1 . 22, 198.51.100.2 . 443, 203.0.113.9 . 8080 }; }
-            set ranges { type ipv4_addr . inet_service; flags interval; elements = { 192.0.2.10 . 22-25, 198.51.100.0/24 . 1000-2000 }; }
-            set ports { type inet_service; flags interval; elements = { 1-21, 8000-8999, 65000 }; }
-            set marks { type mark; elements = { 0x00000005, 0x00000100 }; }
-            set big { type inet_service; elements = { \(bigPorts) }; }
-            map vm { type inet_service : verdict; elements = { 22 : accept, 23 : jump sub, 24 : drop, 25 : goto sub2, 26 : return }; }
-            chain input {
-                type filter hook input priority -10; policy drop;
-                iif "lo" accept
-                ct state established,related accept
-                tcp dport 22 accept comment "ssh in"
-                tcp dport { 80, 443 } accept
-                tcp dport 1000-2000 ip saddr 192.0.2.0/24 accept
-                tcp dport 7000 jump { udp dport 7001 accept; }
-                ip saddr @nets drop
-                ip6 saddr @nets6 drop
-                ip6 saddr 2001:db8::/32 tcp dport != 8000-8100 accept comment "v6 range"
-                tcp dport vmap { 5000 : accept, 5001 : jump sub, 5002 : goto sub2, 5003 : drop }
-                tcp dport vmap @vm
-                ip saddr . tcp dport @pairs accept
-                ip saddr . tcp dport @ranges accept
-                tcp dport @big counter accept
-                udp dport @ports accept
-                iifname "veth*" udp dport 53 counter accept
-                meta mark @marks accept
-                meta skuid 1000-2000 accept
-                fib daddr type local tcp dport 9000 limit rate 10/second log prefix "pw " accept
-                reject with icmpx admin-prohibited
+            flush ruleset
+            table inet filter {
+                set allowed4 { type ipv4_addr; elements = { 192.0.2.1, 198.51.100.7, 203.0.113.200 }; }
+                set nets { type ipv4_addr; flags interval; elements = { 192.0.2.0/24, 198.51.100.16/28, 203.0.113.5, 203.0.113.64-203.0.113.70 }; }
+                set nets6 { type ipv6_addr; flags interval; elements = { 2001:db8::/64, 2001:db8:1::5, 2001:db8:2::1-2001:db8:2::9 }; }
+                set pairs { type ipv4_addr . inet_service; elements = { 192.0.2.1 . 22, 198.51.100.2 . 443, 203.0.113.9 . 8080 }; }
+                set ranges { type ipv4_addr . inet_service; flags interval; elements = { 192.0.2.10 . 22-25, 198.51.100.0/24 . 1000-2000 }; }
+                set ports { type inet_service; flags interval; elements = { 1-21, 8000-8999, 65000 }; }
+                set marks { type mark; elements = { 0x00000005, 0x00000100 }; }
+                set big { type inet_service; elements = { \(bigPorts) }; }
+                map vm { type inet_service : verdict; elements = { 22 : accept, 23 : jump sub, 24 : drop, 25 : goto sub2, 26 : return }; }
+                chain input {
+                    type filter hook input priority -10; policy drop;
+                    iif "lo" accept
+                    ct state established,related accept
+                    tcp dport 22 accept comment "ssh in"
+                    tcp dport { 80, 443 } accept
+                    tcp dport 1000-2000 ip saddr 192.0.2.0/24 accept
+                    tcp dport 7000 jump { udp dport 7001 accept; }
+                    ip saddr @nets drop
+                    ip6 saddr @nets6 drop
+                    ip6 saddr 2001:db8::/32 tcp dport != 8000-8100 accept comment "v6 range"
+                    tcp dport vmap { 5000 : accept, 5001 : jump sub, 5002 : goto sub2, 5003 : drop }
+                    tcp dport vmap @vm
+                    ip saddr . tcp dport @pairs accept
+                    ip saddr . tcp dport @ranges accept
+                    tcp dport @big counter accept
+                    udp dport @ports accept
+                    iifname "veth*" udp dport 53 counter accept
+                    meta mark @marks accept
+                    meta skuid 1000-2000 accept
+                    fib daddr type local tcp dport 9000 limit rate 10/second log prefix "pw " accept
+                    reject with icmpx admin-prohibited
+                }
+                chain sub { counter return; }
+                chain sub2 { tcp dport 5002 reject with tcp reset; }
+                chain pre {
+                    type nat hook prerouting priority dstnat; policy accept;
+                    tcp dport 8080 dnat ip to 192.0.2.2:80
+                    tcp dport 8081 redirect to :80
+                }
+                chain raw {
+                    type filter hook prerouting priority -300; policy accept;
+                    udp dport 123 notrack
+                }
+                chain early { type filter hook input priority -150; policy accept; }
             }
-            chain sub { counter return; }
-            chain sub2 { tcp dport 5002 reject with tcp reset; }
-            chain pre {
-                type nat hook prerouting priority dstnat; policy accept;
-                tcp dport 8080 dnat ip to 192.0.2.2:80
-                tcp dport 8081 redirect to :80
+            table ip v4 {
+                chain in4 {
+                    type filter hook input priority 5; policy accept;
+                    ip saddr 198.51.100.0/24 tcp dport 25 drop comment "no smtp"
+                }
+                chain out4 { type filter hook output priority 100; policy accept; }
             }
-            chain raw {
-                type filter hook prerouting priority -300; policy accept;
-                udp dport 123 notrack
+            table ip6 v6 {
+                chain in6 {
+                    type filter hook input priority 0; policy accept;
+                    ip6 saddr 2001:db8:1::/48 accept
+                }
             }
-            chain early { type filter hook input priority -150; policy accept; }
-        }
-        table ip v4 {
-            chain in4 {
-                type filter hook input priority 5; policy accept;
-                ip saddr 198.51.100.0/24 tcp dport 25 drop comment "no smtp"
+            table netdev edge {
+                chain ing {
+                    type filter hook ingress device "pwveth0" priority -500; policy accept;
+                    ip saddr 203.0.113.0/24 drop
+                }
             }
-            chain out4 { type filter hook output priority 100; policy accept; }
-        }
-        table ip6 v6 {
-            chain in6 {
-                type filter hook input priority 0; policy accept;
-                ip6 saddr 2001:db8:1::/48 accept
+            table ip dormantt {
+                flags dormant
+                chain c { type filter hook input priority 0; policy drop; }
             }
-        }
-        table netdev edge {
-            chain ing {
-                type filter hook ingress device "pwveth0" priority -500; policy accept;
-                ip saddr 203.0.113.0/24 drop
-            }
-        }
-        table ip dormantt {
-            flags dormant
-            chain c { type filter hook input priority 0; policy drop; }
-        }
-        """
+            """
     }
 
     /// Loads the ruleset (plus iptables-nft rules and the netdev chain's veth device) into `ns`.
@@ -126,16 +126,20 @@ enum RulesetFixture {
     }
 
     /// Runs `NftablesReader` inside `ns` through the bridge. `asUser` drops to that uid with no capabilities.
-    static func bridge(in ns: TestNamespace, strategy: String = "perChain", reads: Int = 1, maxAttempts: Int = 5,
-                       asUser uid: Int? = nil) throws -> LiveReport {
+    static func bridge(
+        in ns: TestNamespace, strategy: String = "perChain", reads: Int = 1, maxAttempts: Int = 5,
+        asUser uid: Int? = nil
+    ) throws -> LiveReport {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pwt-ruleset-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         _ = chmod(dir.path, 0o777)
         let output = dir.appendingPathComponent("report.json").path
-        var command = ["env", "PORTWARDEN_LIVE_NETNS=1", "PORTWARDEN_LIVE_OUTPUT=\(output)", "PORTWARDEN_LIVE_STRATEGY=\(strategy)",
-                       "PORTWARDEN_LIVE_READS=\(reads)", "PORTWARDEN_LIVE_MAX_ATTEMPTS=\(maxAttempts)",
-                       testBinary, "--testing-library", "swift-testing", "--filter", "NetlinkTests.LiveRead"]
+        var command = [
+            "env", "PORTWARDEN_LIVE_NETNS=1", "PORTWARDEN_LIVE_OUTPUT=\(output)", "PORTWARDEN_LIVE_STRATEGY=\(strategy)",
+            "PORTWARDEN_LIVE_READS=\(reads)", "PORTWARDEN_LIVE_MAX_ATTEMPTS=\(maxAttempts)",
+            testBinary, "--testing-library", "swift-testing", "--filter", "NetlinkTests.LiveRead"
+        ]
         if let uid {
             command = ["setpriv", "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"] + command
         }
@@ -157,7 +161,7 @@ struct NftJSON {
     var raw: Data
     var tables: [[String: Any]] = []
     var chains: [[String: Any]] = []
-    var sets: [[String: Any]] = []   // sets and maps
+    var sets: [[String: Any]] = []  // sets and maps
     var rules: [[String: Any]] = []
 
     init(data: Data) throws {

@@ -28,8 +28,10 @@ import Testing
         var errno: Int32?
     }
 
-    @Test(.enabled(if: Foundation.ProcessInfo.processInfo.environment["PORTWARDEN_LIVE_NETNS"] == "1",
-                   "only run inside a test namespace by the integration tests"))
+    @Test(
+        .enabled(
+            if: Foundation.ProcessInfo.processInfo.environment["PORTWARDEN_LIVE_NETNS"] == "1",
+            "only run inside a test namespace by the integration tests"))
     func readIntoFile() throws {
         let env = Foundation.ProcessInfo.processInfo.environment
         let path = try #require(env["PORTWARDEN_LIVE_OUTPUT"], "PORTWARDEN_LIVE_OUTPUT must name the output file")

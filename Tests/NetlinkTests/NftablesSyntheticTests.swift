@@ -42,8 +42,10 @@ enum Wirefmt {
 
 @Suite struct NftablesSyntheticTests {
     @Test func everyRequestIsAnNftablesGet() {
-        let requests: [NftablesRequest] = [.generation, .tables, .chains, .sets, .allRules,
-                                           .setElements(family: 2, table: "t", set: "s"), .chainRules(family: 10, table: "t", chain: "c")]
+        let requests: [NftablesRequest] = [
+            .generation, .tables, .chains, .sets, .allRules,
+            .setElements(family: 2, table: "t", set: "s"), .chainRules(family: 10, table: "t", chain: "c")
+        ]
         for r in requests {
             let bytes = r.bytes(seq: 42)
             #expect(NftablesRequest.isReadOnly(bytes), "\(r)")
@@ -86,8 +88,10 @@ enum Wirefmt {
     @Test func objectsOfUnseenParentsMarkThePassInconsistent() throws {
         let a = try replay([Wirefmt.gen(3), Wirefmt.table("t", resID: 3), Wirefmt.rule("t", "gone", handle: 4, resID: 3, exprs: [])])
         #expect(a.sawOrphan && !a.isConsistent)
-        let b = try replay([Wirefmt.gen(3), Wirefmt.table("t", resID: 3), Wirefmt.chain("t", "c", resID: 3),
-                            Wirefmt.rule("t", "c", handle: 4, resID: 3, exprs: [])])
+        let b = try replay([
+            Wirefmt.gen(3), Wirefmt.table("t", resID: 3), Wirefmt.chain("t", "c", resID: 3),
+            Wirefmt.rule("t", "c", handle: 4, resID: 3, exprs: [])
+        ])
         #expect(b.isConsistent)
         #expect(b.result.first?.chains.first?.rules == [Rule(handle: 4, expressions: [])])
     }
@@ -97,11 +101,15 @@ enum Wirefmt {
         let extraAttr = goodCmp + Wirefmt.be32(9, 7)
         let shortReg = Wirefmt.attr(1, [1, 0]) + Wirefmt.be32(2, 0) + Wirefmt.attr(3, Wirefmt.attr(1, [0x16]), nested: true)
         let badOp = Wirefmt.be32(1, 1) + Wirefmt.be32(2, 99) + Wirefmt.attr(3, Wirefmt.attr(1, [0x16]), nested: true)
-        let a = try replay([Wirefmt.gen(3), Wirefmt.table("t", resID: 3), Wirefmt.chain("t", "c", resID: 3),
-                            Wirefmt.rule("t", "c", handle: 4, resID: 3, exprs: [
-                                Wirefmt.expr("cmp", goodCmp), Wirefmt.expr("cmp", extraAttr), Wirefmt.expr("cmp", shortReg),
-                                Wirefmt.expr("cmp", badOp), Wirefmt.expr("tunnel", Wirefmt.be32(1, 2)), Wirefmt.expr("notrack", []),
-                            ])])
+        let a = try replay([
+            Wirefmt.gen(3), Wirefmt.table("t", resID: 3), Wirefmt.chain("t", "c", resID: 3),
+            Wirefmt.rule(
+                "t", "c", handle: 4, resID: 3,
+                exprs: [
+                    Wirefmt.expr("cmp", goodCmp), Wirefmt.expr("cmp", extraAttr), Wirefmt.expr("cmp", shortReg),
+                    Wirefmt.expr("cmp", badOp), Wirefmt.expr("tunnel", Wirefmt.be32(1, 2)), Wirefmt.expr("notrack", [])
+                ])
+        ])
         let exprs = try #require(a.result.first?.chains.first?.rules.first?.expressions)
         #expect(exprs.count == 6)
         #expect(exprs[0] == .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([0x00, 0x16]))))
@@ -121,13 +129,16 @@ enum Wirefmt {
         #expect(throws: NetlinkError.self) {
             _ = try replay([Wirefmt.gen(3), Wirefmt.table("t", resID: 3), Wirefmt.chain("t", "c", resID: 3), rule])
         }
-        #expect(throws: NetlinkError.self) { _ = try RulesetAssembler.replay([[16, 0, 0, 0, 0, 10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]]) /* nf_tables without nfgenmsg */ }
+        #expect(throws: NetlinkError.self) {
+            _ = try RulesetAssembler.replay([[16, 0, 0, 0, 0, 10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]]) /* nf_tables without nfgenmsg */
+        }
         #expect(throws: NetlinkError.self) { _ = try NetlinkRecorder.datagrams(in: Data([9, 0, 0, 0, 1])) }
     }
 
     @Test func errorRepliesInACaptureSurfaceAsKernelErrors() throws {
         // NLMSG_ERROR with -EPERM, as the kernel answers a GETGEN without CAP_NET_ADMIN.
-        var msg = RequestBuilder(type: 2, flags: 0, seq: 1, header: withUnsafeBytes(of: Int32(-1)) { Array($0) } + Array(repeating: 0, count: 16)).bytes
+        var msg = RequestBuilder(type: 2, flags: 0, seq: 1, header: withUnsafeBytes(of: Int32(-1)) { Array($0) } + Array(repeating: 0, count: 16))
+            .bytes
         msg[0] = UInt8(msg.count)
         #expect(throws: NetlinkError.kernel(request: "a recorded request", errno: 1)) { _ = try RulesetAssembler.replay([msg]) }
     }

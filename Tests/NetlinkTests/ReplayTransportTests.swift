@@ -30,7 +30,7 @@ final class ReplayTransport: NetlinkTransport {
         defer { received += 1 }
         let fault = faults[received]
         if fault == .overrun { throw NetlinkError.receive(errno: 105) }
-        if position == datagrams.count { position = 0 }   // the next pass asks the same questions again
+        if position == datagrams.count { position = 0 }  // the next pass asks the same questions again
         var d = datagrams[position]
         position += 1
         var i = 0
@@ -38,7 +38,7 @@ final class ReplayTransport: NetlinkTransport {
             let len = Int(d[i]) | Int(d[i + 1]) << 8 | Int(d[i + 2]) << 16 | Int(d[i + 3]) << 24
             guard len >= 16 else { break }
             for k in 0..<4 { d[i + 8 + k] = UInt8(truncatingIfNeeded: seq >> (8 * k)); d[i + 12 + k] = 0 }
-            if fault == .interrupted { d[i + 6] |= 0x10 }   // NLM_F_DUMP_INTR
+            if fault == .interrupted { d[i + 6] |= 0x10 }  // NLM_F_DUMP_INTR
             i += (len + 3) & ~3
         }
         buffer.replaceSubrange(0..<d.count, with: d)
@@ -97,14 +97,17 @@ final class ReplayTransport: NetlinkTransport {
         let clean = try SockDiag.listeners(unavailable: &unavailable, connect: { NetlinkSocket(transport: ReplayTransport(datagrams)) })
         #expect(!clean.isEmpty)
         var connections = 0
-        let retried = try SockDiag.listeners(unavailable: &unavailable, connect: {
-            connections += 1
-            return NetlinkSocket(transport: ReplayTransport(datagrams, faults: connections == 1 ? [0: .overrun] : [:]))
-        })
+        let retried = try SockDiag.listeners(
+            unavailable: &unavailable,
+            connect: {
+                connections += 1
+                return NetlinkSocket(transport: ReplayTransport(datagrams, faults: connections == 1 ? [0: .overrun] : [:]))
+            })
         #expect(connections == 2)
         #expect(retried.map(\.cookie) == clean.map(\.cookie))
         #expect(throws: NetlinkError.receive(errno: 105)) {
-            _ = try SockDiag.listeners(unavailable: &unavailable, connect: { NetlinkSocket(transport: ReplayTransport(datagrams, faults: [0: .overrun])) })
+            _ = try SockDiag.listeners(
+                unavailable: &unavailable, connect: { NetlinkSocket(transport: ReplayTransport(datagrams, faults: [0: .overrun])) })
         }
     }
 }

@@ -30,8 +30,7 @@ enum Capture {
     init() throws { tables = try Capture.tables("varied-perChain.nlcap") }
 
     @Test func tablesInKernelOrderWithFamiliesAndFlags() throws {
-        #expect(tables.map { "\($0.family.rawValue) \($0.name)" } ==
-                ["inet filter", "ip v4", "ip6 v6", "netdev edge", "ip dormantt", "ip filter"])
+        #expect(tables.map { "\($0.family.rawValue) \($0.name)" } == ["inet filter", "ip v4", "ip6 v6", "netdev edge", "ip dormantt", "ip filter"])
         #expect(try Capture.table(tables, .ip, "dormantt").dormant)
         #expect(try !Capture.table(tables, .inet, "filter").dormant)
         #expect(Set(tables.map(\.handle)).count == tables.count, "handles are per table and present")
@@ -62,13 +61,14 @@ enum Capture {
     @Test func tcpDport22AcceptDecodesToItsBytecodeWithComment() throws {
         let input = try #require(Capture.table(tables, .inet, "filter").chain(named: "input"))
         let rule = try #require(input.rules.first { $0.comment == "ssh in" })
-        #expect(rule.expressions == [
-            .meta(Meta(key: 16, dreg: 1)),
-            .cmp(Cmp(sreg: 1, op: .eq, data: Capture.bytes("06"))),
-            .payload(Payload(base: .transport, offset: 2, length: 2, dreg: 1)),
-            .cmp(Cmp(sreg: 1, op: .eq, data: Capture.bytes("0016"))),
-            .immediate(Immediate(dreg: 0, verdict: .accept)),
-        ])
+        #expect(
+            rule.expressions == [
+                .meta(Meta(key: 16, dreg: 1)),
+                .cmp(Cmp(sreg: 1, op: .eq, data: Capture.bytes("06"))),
+                .payload(Payload(base: .transport, offset: 2, length: 2, dreg: 1)),
+                .cmp(Cmp(sreg: 1, op: .eq, data: Capture.bytes("0016"))),
+                .immediate(Immediate(dreg: 0, verdict: .accept))
+            ])
         #expect(input.rules.count == 16)
         #expect(input.rules.map(\.handle) == input.rules.map(\.handle).sorted(), "rules in chain order (ascending handles here)")
         #expect(input.rules.filter { $0.comment != nil }.count == 1)
@@ -79,8 +79,10 @@ enum Capture {
         #expect(nets.isInterval)
         #expect(nets.keyType == 7 && nets.keyLength == 4)
         #expect(nets.keyByteOrder == "big")
-        #expect(nets.elements.map { "\($0.key)\($0.isIntervalEnd ? "/end" : "")" } ==
-                ["cb007106/end", "cb007105", "c0000300/end", "c0000200", "00000000/end"])
+        #expect(
+            nets.elements.map { "\($0.key)\($0.isIntervalEnd ? "/end" : "")" } == [
+                "cb007106/end", "cb007105", "c0000300/end", "c0000200", "00000000/end"
+            ])
     }
 
     @Test func concatenatedSets() throws {
@@ -101,7 +103,8 @@ enum Capture {
         #expect(map.isVerdictMap && map.isMap && map.isAnonymous)
         let byKey = Dictionary(uniqueKeysWithValues: map.elements.map { ($0.key.description, $0.verdict) })
         #expect(byKey == ["1388": .accept, "1389": .jump("sub"), "138a": .goto("sub2")])
-        let rule = try #require(inet.chain(named: "input")?.rules.first { $0.expressions.contains { if case .lookup(let l) = $0 { l.set == "__map0" } else { false } } })
+        let rule = try #require(
+            inet.chain(named: "input")?.rules.first { $0.expressions.contains { if case .lookup(let l) = $0 { l.set == "__map0" } else { false } } })
         #expect(rule.expressions.last == .lookup(Lookup(sreg: 1, dreg: 0, set: "__map0")))
         let marks = try #require(inet.set(named: "marks"))
         #expect(marks.keyByteOrder == "host")
@@ -115,7 +118,8 @@ enum Capture {
         #expect(matches.map(\.name) == ["multiport", "comment"])
         #expect(matches.map(\.revision) == [1, 0])
         #expect(String(decoding: matches[1].info.bytes.prefix(10), as: UTF8.self) == "xt comment")
-        #expect(input.rules[2].expressions.contains(.range(RangeExpr(sreg: 1, inverted: false, from: Capture.bytes("0bb8"), to: Capture.bytes("0c1c")))))
+        #expect(
+            input.rules[2].expressions.contains(.range(RangeExpr(sreg: 1, inverted: false, from: Capture.bytes("0bb8"), to: Capture.bytes("0c1c")))))
     }
 
     @Test func unknownExpressionKeepsEveryAttributeAndSurvivesJSON() throws {
@@ -124,11 +128,12 @@ enum Capture {
         #expect(unknown.map(\.name) == ["osf"], "osf is the only expression this version does not model")
         let osf = try #require(unknown.first)
         // NFTA_OSF_DREG=1 (reg 1), NFTA_OSF_TTL=2 (u8 0), NFTA_OSF_FLAGS=3 (0).
-        #expect(osf.attributes.sorted { $0.type < $1.type } == [
-            RawAttribute(type: 1, value: Capture.bytes("00000001")),
-            RawAttribute(type: 2, value: Capture.bytes("00")),
-            RawAttribute(type: 3, value: Capture.bytes("00000000")),
-        ])
+        #expect(
+            osf.attributes.sorted { $0.type < $1.type } == [
+                RawAttribute(type: 1, value: Capture.bytes("00000001")),
+                RawAttribute(type: 2, value: Capture.bytes("00")),
+                RawAttribute(type: 3, value: Capture.bytes("00000000"))
+            ])
         let json = try JSONEncoder().encode(tables)
         #expect(try JSONDecoder().decode([Table].self, from: json) == tables)
     }

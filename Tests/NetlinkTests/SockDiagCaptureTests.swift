@@ -47,7 +47,7 @@ enum RecordedDatagrams {
             Key(proto: 6, family: 10, address: "2001:db8::10", port: 443, v6only: true, ifindex: 0, uid: 0),
             Key(proto: 17, family: 2, address: "192.0.2.10", port: 53, v6only: nil, ifindex: 3, uid: 0),
             Key(proto: 17, family: 2, address: "0.0.0.0", port: 5000, v6only: nil, ifindex: 0, uid: 65534),
-            Key(proto: 17, family: 10, address: "::", port: 5353, v6only: false, ifindex: 0, uid: 0),
+            Key(proto: 17, family: 10, address: "::", port: 5353, v6only: false, ifindex: 0, uid: 0)
         ]
         let got = sockets.map(key)
         #expect(got.count == expected.count, "no duplicates, no established or connected sockets: \(got)")
@@ -91,10 +91,10 @@ enum RecordedDatagrams {
         m[1] = 10
         m[4] = UInt8(port >> 8); m[5] = UInt8(port & 0xff)
         m[8] = 192; m[9] = 0; m[10] = 2; m[11] = 1
-        m[40] = 5            // ifindex 5
-        m[44] = 0x78; m[48] = 0x01   // cookie low 0x78, high 1
-        m[64] = 0xe8; m[65] = 0x03   // uid 1000
-        m[68] = 0x39; m[69] = 0x30   // inode 12345
+        m[40] = 5  // ifindex 5
+        m[44] = 0x78; m[48] = 0x01  // cookie low 0x78, high 1
+        m[64] = 0xe8; m[65] = 0x03  // uid 1000
+        m[68] = 0x39; m[69] = 0x30  // inode 12345
         return m + attrs
     }
 

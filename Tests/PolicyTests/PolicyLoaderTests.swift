@@ -44,7 +44,8 @@ func loadError(_ text: String, file: String = "p.yaml") -> PolicyError? {
     }
 
     @Test func fullEntryIsParsed() throws {
-        let p = try PolicyLoader.parse("""
+        let p = try PolicyLoader.parse(
+            """
             version: 1
             listeners:
               - name: db
@@ -91,7 +92,7 @@ func loadError(_ text: String, file: String = "p.yaml") -> PolicyError? {
         ("version: 1\nversion: 1\n", "p.yaml:2:1: expected each key once"),
         ("version: 1\nlisteners: [\n", "p.yaml:"),
         ("version: 1\nchecks: {PW1001: {severity: urgent}}\n", "p.yaml:2:29: expected severity: one of"),
-        ("version: 1\nlisteners: [{proto: tcp, port: 22, owner: {user: alice}}]\n", "p.yaml:2:50: expected user: a numeric uid"),
+        ("version: 1\nlisteners: [{proto: tcp, port: 22, owner: {user: alice}}]\n", "p.yaml:2:50: expected user: a numeric uid")
     ])
     func invalidPoliciesPointAtTheProblem(_ text: String, _ expected: String) {
         let e = loadError(text)
@@ -102,12 +103,13 @@ func loadError(_ text: String, file: String = "p.yaml") -> PolicyError? {
     @Test func includesResolveRelativeToTheIncludingFileAndHonourHostSelectors() throws {
         let dir = try tempDir([
             "main.yaml": "version: 1\ninclude:\n  - common.yaml\n  - {file: roles/db.yaml, hosts: [\"db-*\"]}\n  - roles/web.yaml\n",
-            "common.yaml": "version: 1\nlisteners: [{proto: tcp, port: 22}]\n",
+            "common.yaml": "version: 1\nlisteners: [{proto: tcp, port: 22}]\n"
         ])
         defer { try? FileManager.default.removeItem(at: dir) }
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("roles"), withIntermediateDirectories: true)
         try Data("version: 1\nlisteners: [{proto: tcp, port: 5432}]\n".utf8).write(to: dir.appendingPathComponent("roles/db.yaml"))
-        try Data("version: 1\nhosts: [\"web-*\"]\nlisteners: [{proto: tcp, port: 443}]\n".utf8).write(to: dir.appendingPathComponent("roles/web.yaml"))
+        try Data("version: 1\nhosts: [\"web-*\"]\nlisteners: [{proto: tcp, port: 443}]\n".utf8).write(
+            to: dir.appendingPathComponent("roles/web.yaml"))
         let main = dir.appendingPathComponent("main.yaml").path
         let db = try PolicyLoader.load(path: main, hostname: "db-01")
         #expect(db.listeners.map(\.ports.first).sorted() == [22, 5432])
@@ -126,11 +128,13 @@ func loadError(_ text: String, file: String = "p.yaml") -> PolicyError? {
         // A valid file named on the command line is applied; the mismatch is said (a caveat in the report).
         let p = try PolicyLoader.parse("version: 1\nhosts: [\"db-*\"]\nlisteners: [{proto: tcp, port: 22}]\n", file: "p.yaml", hostname: "web-01")
         #expect(p.listeners.count == 1)
-        #expect(p.warnings == ["p.yaml:2:8: the policy's hosts: (db-*) does not match this host 'web-01'; applied anyway because it was named with --policy"])
+        #expect(
+            p.warnings == [
+                "p.yaml:2:8: the policy's hosts: (db-*) does not match this host 'web-01'; applied anyway because it was named with --policy"
+            ])
         let matching = try PolicyLoader.parse("version: 1\nhosts: [\"web-*\"]\n", file: "p.yaml", hostname: "web-01")
         #expect(matching.warnings.isEmpty)
     }
-
 
     @Test func suppressionExpiry() throws {
         let s = Suppression(rule: "PW1001", reason: "x", expires: PolicyDate("2026-03-01"), location: SourceLocation(file: "p", line: 1, column: 1))
@@ -154,7 +158,9 @@ func loadError(_ text: String, file: String = "p.yaml") -> PolicyError? {
 
     @Test func aliasBomb() {
         var text = "version: 1\na0: &a0 [x, x, x, x, x, x, x, x, x]\n"
-        for i in 1..<20 { text += "a\(i): &a\(i) [*a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1)]\n" }
+        for i in 1..<20 {
+            text += "a\(i): &a\(i) [*a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1)]\n"
+        }
         text += "listeners: *a19\n"
         let start = ContinuousClock.now
         #expect(loadError(text) != nil)

@@ -27,8 +27,11 @@ import Testing
         #expect(scan.hosts.count == 1)
         #expect(host.addresses == ["192.0.2.1"])
         #expect(host.status == "up")
-        #expect(Self.states(host) == ["22/tcp": "open", "23/tcp": "closed", "24/tcp": "filtered", "25/tcp": "closed",
-                                      "26/tcp": "closed", "27/tcp": "filtered"])
+        #expect(
+            Self.states(host) == [
+                "22/tcp": "open", "23/tcp": "closed", "24/tcp": "filtered", "25/tcp": "closed",
+                "26/tcp": "closed", "27/tcp": "filtered"
+            ])
         #expect(host.ports.first { $0.port == 26 }?.reason == "conn-refused")
     }
 
@@ -62,7 +65,7 @@ import Testing
         #expect(s["56/udp"] == "open|filtered")
         #expect(s["57/udp"] == "closed")
         #expect(host.ports.first { $0.port == 57 && $0.proto == .udp }?.reason == "port-unreach")
-        #expect(s["51/tcp"] == nil)   // only 20-50 were scanned over TCP
+        #expect(s["51/tcp"] == nil)  // only 20-50 were scanned over TCP
     }
 
     @Test func oneExtraportsGroupWithoutListsTakesTheUnlistedPorts() throws {
@@ -126,8 +129,10 @@ import Testing
         let port22 = "<port protocol=\"tcp\" portid=\"22\"><state state=\"open\" reason=\"syn-ack\"/></port>\n"
         let missing = try #require(parse(Self.head + info + host + port22 + "</ports></host>\n</nmaprun>\n"))
         #expect(missing.message.contains("port 20/tcp was scanned but the report gives it no state (3 such port(s))"))
-        let count = try #require(parse(Self.head + info + host + port22 + "<extraports state=\"closed\" count=\"2\">\n"
-                                       + "<extrareasons reason=\"conn-refused\" count=\"2\"/></extraports>\n</ports></host>\n</nmaprun>\n"))
+        let count = try #require(
+            parse(
+                Self.head + info + host + port22 + "<extraports state=\"closed\" count=\"2\">\n"
+                    + "<extrareasons reason=\"conn-refused\" count=\"2\"/></extraports>\n</ports></host>\n</nmaprun>\n"))
         #expect(count.message.contains("extraports count 2 does not match the 3 scanned ports not listed"))
         #expect(count.line == 6)
         let state = try #require(parse(Self.head + info + host + "<port protocol=\"tcp\" portid=\"22\"><state state=\"half-open\"/></port>"))
@@ -138,9 +143,11 @@ import Testing
     }
 
     @Test func aHostThatIsDownHasNoPorts() throws {
-        let scan = try NmapXML.parse(Data((Self.head + "<scaninfo type=\"syn\" protocol=\"tcp\" services=\"22\"/>\n"
-                                           + "<host><status state=\"down\" reason=\"no-response\"/><address addr=\"192.0.2.9\" addrtype=\"ipv4\"/></host>\n"
-                                           + "</nmaprun>\n").utf8), file: "down.xml")
+        let scan = try NmapXML.parse(
+            Data(
+                (Self.head + "<scaninfo type=\"syn\" protocol=\"tcp\" services=\"22\"/>\n"
+                    + "<host><status state=\"down\" reason=\"no-response\"/><address addr=\"192.0.2.9\" addrtype=\"ipv4\"/></host>\n"
+                    + "</nmaprun>\n").utf8), file: "down.xml")
         #expect(scan.hosts == [NmapHost(addresses: ["192.0.2.9"], status: "down", ports: [])])
     }
 }

@@ -8,23 +8,32 @@ import Testing
 /// mapping from a verdict to what nmap can observe, and the grouping of mismatches.
 @Suite struct ReconcilerTests {
     static let interfaces = [
-        Interface(index: 1, name: "lo", flags: ["up", "loopback"], addresses: [InterfaceAddress(family: .ipv4, address: "127.0.0.1", prefixLength: 8, scope: "host")]),
-        Interface(index: 2, name: "eth0", flags: ["up"], addresses: [InterfaceAddress(family: .ipv4, address: "192.0.2.1", prefixLength: 24),
-                                                                     InterfaceAddress(family: .ipv6, address: "2001:db8::1", prefixLength: 64)]),
-        Interface(index: 3, name: "eth1", flags: ["up"], addresses: [InterfaceAddress(family: .ipv4, address: "198.51.100.1", prefixLength: 24)]),
+        Interface(
+            index: 1, name: "lo", flags: ["up", "loopback"],
+            addresses: [InterfaceAddress(family: .ipv4, address: "127.0.0.1", prefixLength: 8, scope: "host")]),
+        Interface(
+            index: 2, name: "eth0", flags: ["up"],
+            addresses: [
+                InterfaceAddress(family: .ipv4, address: "192.0.2.1", prefixLength: 24),
+                InterfaceAddress(family: .ipv6, address: "2001:db8::1", prefixLength: 64)
+            ]),
+        Interface(index: 3, name: "eth1", flags: ["up"], addresses: [InterfaceAddress(family: .ipv4, address: "198.51.100.1", prefixLength: 24)])
     ]
 
     static func snapshot(input rules: [[HostModel.Expression]] = [], policy: ChainPolicy = .accept, firewall: Bool = true) -> Snapshot {
-        let chain = Chain(name: "input", handle: 1, base: BaseChain(type: "filter", hook: .input, priority: 0, policy: policy),
-                          rules: rules.enumerated().map { Rule(handle: UInt64(10 + $0.offset), expressions: $0.element) })
+        let chain = Chain(
+            name: "input", handle: 1, base: BaseChain(type: "filter", hook: .input, priority: 0, policy: policy),
+            rules: rules.enumerated().map { Rule(handle: UInt64(10 + $0.offset), expressions: $0.element) })
         let listeners = [
             Listener(proto: .tcp, family: .ipv4, address: "0.0.0.0", port: 22, processes: [ProcessInfo(pid: 7, name: "sshd")]),
-            Listener(proto: .udp, family: .ipv4, address: "0.0.0.0", port: 53, processes: [ProcessInfo(pid: 8, name: "dns")]),
+            Listener(proto: .udp, family: .ipv4, address: "0.0.0.0", port: 53, processes: [ProcessInfo(pid: 8, name: "dns")])
         ]
-        return Snapshot(host: HostInfo(hostname: "test", kernel: "6.1", collectedAt: "2026-12-04T00:00:00Z", toolVersion: "test"),
-                        listeners: listeners, interfaces: interfaces,
-                        firewall: firewall ? Firewall(status: .ok, tables: [Table(family: .inet, name: "filter", chains: [chain])])
-                                           : Firewall(status: .absent))
+        return Snapshot(
+            host: HostInfo(hostname: "test", kernel: "6.1", collectedAt: "2026-12-04T00:00:00Z", toolVersion: "test"),
+            listeners: listeners, interfaces: interfaces,
+            firewall: firewall
+                ? Firewall(status: .ok, tables: [Table(family: .inet, name: "filter", chains: [chain])])
+                : Firewall(status: .absent))
     }
 
     static func scan(_ ports: [NmapPort], technique: ScanTechnique = .connect, address: String = "192.0.2.1") -> NmapScan {
@@ -42,17 +51,25 @@ import Testing
     }
 
     @Test func deliveredIsOpenAndNoSocketIsClosed() throws {
-        let r = try Self.run(Self.snapshot(), Self.scan([NmapPort(proto: .tcp, port: 22, state: .open), NmapPort(proto: .tcp, port: 23, state: .closed),
-                                                         NmapPort(proto: .udp, port: 53, state: .openFiltered), NmapPort(proto: .udp, port: 54, state: .closed)]))
+        let r = try Self.run(
+            Self.snapshot(),
+            Self.scan([
+                NmapPort(proto: .tcp, port: 22, state: .open), NmapPort(proto: .tcp, port: 23, state: .closed),
+                NmapPort(proto: .udp, port: 53, state: .openFiltered), NmapPort(proto: .udp, port: 54, state: .closed)
+            ]))
         #expect(Self.predicted(r) == ["22/tcp open agree", "23/tcp closed agree", "53/udp open agree", "54/udp closed agree"])
         #expect(r.mismatches.isEmpty)
         #expect(r.interfaces.map(\.iif) == ["eth0"])
     }
 
     @Test func dropIsFiltered() throws {
-        let r = try Self.run(Self.snapshot(policy: .drop), Self.scan([NmapPort(proto: .tcp, port: 22, state: .open),
-                                                                       NmapPort(proto: .udp, port: 53, state: .openFiltered),
-                                                                       NmapPort(proto: .tcp, port: 23, state: .closed)]))
+        let r = try Self.run(
+            Self.snapshot(policy: .drop),
+            Self.scan([
+                NmapPort(proto: .tcp, port: 22, state: .open),
+                NmapPort(proto: .udp, port: 53, state: .openFiltered),
+                NmapPort(proto: .tcp, port: 23, state: .closed)
+            ]))
         #expect(Self.predicted(r) == ["22/tcp filtered open-in-scan", "53/udp filtered agree", "23/tcp filtered closed-or-filtered"])
         #expect(r.mismatches.count == 2)
     }
@@ -69,7 +86,8 @@ import Testing
             let r = try Self.run(Self.snapshot(input: [[.reject(reject)]]), Self.scan(ports, technique: technique))
             return r.comparisons.map { "\($0.proto.rawValue) \($0.predicted.label)" }
         }
-        let icmpxPort = Reject(type: 2, code: 1), tcpReset = Reject(type: 1), icmpAdmin = Reject(type: 0, code: 13), icmpPort = Reject(type: 0, code: 3)
+        let icmpxPort = Reject(type: 2, code: 1), tcpReset = Reject(type: 1), icmpAdmin = Reject(type: 0, code: 13),
+            icmpPort = Reject(type: 0, code: 3)
         #expect(try kinds(icmpxPort, .connect) == ["tcp closed", "udp closed"])
         #expect(try kinds(icmpxPort, .syn) == ["tcp filtered", "udp closed"])
         #expect(try kinds(icmpPort, .connect) == ["tcp closed", "udp closed"])
@@ -81,8 +99,9 @@ import Testing
 
     @Test func conditionalIsEitherAndNeverAMismatch() throws {
         let limit = HostModel.Expression.unknown(Unknown(name: "mystery", attributes: []))
-        let r = try Self.run(Self.snapshot(input: [[limit, .immediate(Immediate(dreg: 0, verdict: .drop))]]),
-                             Self.scan([NmapPort(proto: .tcp, port: 22, state: .open), NmapPort(proto: .tcp, port: 23, state: .filtered)]))
+        let r = try Self.run(
+            Self.snapshot(input: [[limit, .immediate(Immediate(dreg: 0, verdict: .drop))]]),
+            Self.scan([NmapPort(proto: .tcp, port: 22, state: .open), NmapPort(proto: .tcp, port: 23, state: .filtered)]))
         #expect(r.comparisons.allSatisfy { $0.kind == .either })
         #expect(r.mismatches.isEmpty)
         #expect(r.undecided.count == 2)
@@ -136,12 +155,18 @@ import Testing
     }
 
     @Test func reportGroupsMismatchesPerProtocolAndCountsThem() throws {
-        let r = try Self.run(Self.snapshot(policy: .drop), Self.scan([NmapPort(proto: .tcp, port: 22, state: .open, reason: "syn-ack"),
-                                                                       NmapPort(proto: .udp, port: 53, state: .openFiltered)]))
+        let r = try Self.run(
+            Self.snapshot(policy: .drop),
+            Self.scan([
+                NmapPort(proto: .tcp, port: 22, state: .open, reason: "syn-ack"),
+                NmapPort(proto: .udp, port: 53, state: .openFiltered)
+            ]))
         let report = ReconcileReport(result: r, scanFile: "scan.xml", from: "198.51.100.7", caveats: [])
         let text = report.text()
-        #expect(text.contains("tcp: 1 port(s) scanned, 1 mismatch(es)\n  open in the scan, predicted blocked (a model gap or a middlebox):\n"
-                              + "    192.0.2.1:22  scan open (syn-ack), predicted filtered: inet filter input [input 0]: policy drop\n"))
+        #expect(
+            text.contains(
+                "tcp: 1 port(s) scanned, 1 mismatch(es)\n  open in the scan, predicted blocked (a model gap or a middlebox):\n"
+                    + "    192.0.2.1:22  scan open (syn-ack), predicted filtered: inet filter input [input 0]: policy drop\n"))
         #expect(text.contains("udp: 1 port(s) scanned, 0 mismatch(es)\n"))
         #expect(text.hasSuffix("Summary: 2 port(s) compared, 1 agree, 1 mismatch(es), 0 either.\n"))
         let json = try #require(try JSONSerialization.jsonObject(with: report.json()) as? [String: Any])
@@ -155,8 +180,12 @@ import Testing
         #expect(mismatch["listener"] as? String == "tcp 0.0.0.0:22")
         // a port no socket holds has a null listener, and nmap's missing reason is null too: the keys stay
         let closed = try Self.run(Self.snapshot(), Self.scan([NmapPort(proto: .tcp, port: 23, state: .open)]))
-        let doc = try #require(try JSONSerialization.jsonObject(with: ReconcileReport(result: closed, scanFile: "s.xml", from: "198.51.100.7",
-                                                                                     caveats: []).json()) as? [String: Any])
+        let doc = try #require(
+            try JSONSerialization.jsonObject(
+                with: ReconcileReport(
+                    result: closed, scanFile: "s.xml", from: "198.51.100.7",
+                    caveats: []
+                ).json()) as? [String: Any])
         let entry = try #require((doc["mismatches"] as? [[String: Any]])?.first)
         #expect(entry["listener"] is NSNull && entry["scanReason"] is NSNull)
         #expect(entry["predicted"] as? String == "closed")

@@ -32,8 +32,13 @@ import Testing
             let begin = try #require((location["lines"] as? [String: Any])?["begin"] as? Int, "\(issue)")
             #expect(begin >= 1)
         }
-        #expect(try issues(report(AuditResult(host: result.host, policySource: "p.yaml", policyFiles: ["p.yaml"], findings: [],
-                                                checks: [], caveats: []))).isEmpty, "no findings: an empty array")
+        #expect(
+            try issues(
+                report(
+                    AuditResult(
+                        host: result.host, policySource: "p.yaml", policyFiles: ["p.yaml"], findings: [],
+                        checks: [], caveats: []))
+            ).isEmpty, "no findings: an empty array")
     }
 
     @Test(arguments: [(Severity.info, "info"), (.low, "minor"), (.medium, "major"), (.high, "critical"), (.critical, "blocker")])
@@ -50,7 +55,10 @@ import Testing
         let result = try sampleResult()
         let sarif = try #require(try JSONSerialization.jsonObject(with: Data(try render(.sarif).utf8)) as? [String: Any])
         let results = try #require(((sarif["runs"] as? [[String: Any]])?.first)?["results"] as? [[String: Any]])
-        let sarifPrints = Set(results.filter { $0["suppressions"] == nil }.compactMap { ($0["partialFingerprints"] as? [String: String])?[SARIFReporter.fingerprintKey] })
+        let sarifPrints = Set(
+            results.filter { $0["suppressions"] == nil }.compactMap {
+                ($0["partialFingerprints"] as? [String: String])?[SARIFReporter.fingerprintKey]
+            })
         let prints = try issues(try render(.codequality)).compactMap { $0["fingerprint"] as? String }
         #expect(Set(prints) == sarifPrints)
         #expect(Set(prints).count == prints.count, "distinct findings, distinct fingerprints")
@@ -94,8 +102,10 @@ import Testing
     @Test func widenedFindingsSayWhatGrew() throws {
         let result = try sampleResult()
         let f = try #require(result.findings.first { !$0.isSuppressed })
-        let text = CodeQualityReporter().render(Report(result: result, toolVersion: "t",
-                                                       baseline: [f.fingerprint: BaselineMark(.updated, widened: ["now also on eth1"])]))
+        let text = CodeQualityReporter().render(
+            Report(
+                result: result, toolVersion: "t",
+                baseline: [f.fingerprint: BaselineMark(.updated, widened: ["now also on eth1"])]))
         let first = try #require(try issues(text).first)
         #expect((first["description"] as? String)?.contains("Widened: now also on eth1.") == true, "\(first)")
     }

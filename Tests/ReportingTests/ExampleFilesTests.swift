@@ -29,8 +29,9 @@ import Yams
     @Test func gitHubWorkflowsParseAndInstallTheBuildDependencies() throws {
         let audit = try text("examples/github-actions/portwarden-audit.yml")
         #expect(try yaml("examples/github-actions/portwarden-audit.yml")["jobs"] != nil)
-        #expect(audit.components(separatedBy: "libnftnl-dev libmnl-dev").count - 1 == audit.components(separatedBy: "swift build").count - 1,
-                "every job that builds installs libnftnl-dev and libmnl-dev")
+        #expect(
+            audit.components(separatedBy: "libnftnl-dev libmnl-dev").count - 1 == audit.components(separatedBy: "swift build").count - 1,
+            "every job that builds installs libnftnl-dev and libmnl-dev")
         #expect(try yaml("examples/github-actions/portwarden-diff.yml")["jobs"] != nil)
     }
 
@@ -70,8 +71,10 @@ import Yams
         let service = try text("examples/systemd/portwarden-audit.service").replacingOccurrences(of: "/usr/bin/portwarden", with: "/bin/true")
         try Data(service.utf8).write(to: dir.appendingPathComponent("portwarden-audit.service"))
         try Data(try text("examples/systemd/portwarden-audit.timer").utf8).write(to: dir.appendingPathComponent("portwarden-audit.timer"))
-        let (status, out) = try run(["systemd-analyze", "verify", "--man=no", dir.appendingPathComponent("portwarden-audit.service").path,
-                                     dir.appendingPathComponent("portwarden-audit.timer").path])
+        let (status, out) = try run([
+            "systemd-analyze", "verify", "--man=no", dir.appendingPathComponent("portwarden-audit.service").path,
+            dir.appendingPathComponent("portwarden-audit.timer").path
+        ])
         #expect(status == 0, "\(out)")
     }
 }

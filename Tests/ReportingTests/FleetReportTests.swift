@@ -20,9 +20,12 @@ import Testing
     static func fleet(failOnConditional: Bool = false) throws -> FleetReport {
         let sample = try sampleResult()
         let builtIn = try SARIFTrackingTests.result(host: "x", policy: PolicyLoader.builtInDefault())
-        return FleetReport(hosts: [try hostReport(sample, host: "web-02"), try hostReport(builtIn, host: "db-01"),
-                                   try hostReport(sample, host: "web-01")],
-                           toolVersion: "9.9.9-test", failOnConditional: failOnConditional)
+        return FleetReport(
+            hosts: [
+                try hostReport(sample, host: "web-02"), try hostReport(builtIn, host: "db-01"),
+                try hostReport(sample, host: "web-01")
+            ],
+            toolVersion: "9.9.9-test", failOnConditional: failOnConditional)
     }
 
     static func json(_ text: String) throws -> [String: Any] {
@@ -58,8 +61,12 @@ import Testing
         for order in [[old, new, other], [new, old, other]] {
             let (kept, replaced) = FleetReport.deduplicated(order)
             #expect(kept.map(\.file).sorted() == ["a.json", "new.json"])
-            #expect(replaced == [ReplacedReport(hostname: "web-01", kept: "new.json", keptAt: "2026-11-26T09:00:00Z",
-                                                dropped: "old.json", droppedAt: "2026-11-25T09:00:00Z")])
+            #expect(
+                replaced == [
+                    ReplacedReport(
+                        hostname: "web-01", kept: "new.json", keptAt: "2026-11-26T09:00:00Z",
+                        dropped: "old.json", droppedAt: "2026-11-25T09:00:00Z")
+                ])
         }
         let tie = try Self.hostReport(sample, host: "web-01", at: "2026-11-25T09:00:00Z", file: "tie.json")
         #expect(FleetReport.deduplicated([old, tie]).kept.map(\.file) == ["tie.json"])
@@ -147,7 +154,8 @@ import Testing
         // The built-in policy is not a file: db-01's results point at its report file instead.
         let db = try #require(runs.first?["results"] as? [[String: Any]])
         let uris = db.compactMap { r in
-            (((r["locations"] as? [[String: Any]])?.first?["physicalLocation"] as? [String: Any])?["artifactLocation"] as? [String: Any])?["uri"] as? String
+            (((r["locations"] as? [[String: Any]])?.first?["physicalLocation"] as? [String: Any])?["artifactLocation"] as? [String: Any])?["uri"]
+                as? String
         }
         #expect(!db.isEmpty && uris.count == db.count && Set(uris) == ["reports/db-01.json"], "\(uris)")
         guard let tool = sarifValidator() else { return }

@@ -49,8 +49,11 @@ import Testing
         let text = try render(.prometheus)
         let samples = try validate(text)
         let families = Set(samples.map(\.metric))
-        #expect(families == ["portwarden_findings", "portwarden_findings_by_check", "portwarden_findings_suppressed", "portwarden_listeners",
-                             "portwarden_last_run_timestamp_seconds", "portwarden_last_run_success"])
+        #expect(
+            families == [
+                "portwarden_findings", "portwarden_findings_by_check", "portwarden_findings_suppressed", "portwarden_listeners",
+                "portwarden_last_run_timestamp_seconds", "portwarden_last_run_success"
+            ])
         #expect(!text.contains("# TYPE portwarden_findings counter"), "gauges: each file replaces the last")
     }
 
@@ -62,15 +65,17 @@ import Testing
             #expect(value(samples, #"portwarden_findings{host="web-01",severity="\#(s.rawValue)"}"#) == expected, "\(s): zeros included")
         }
         let byCheck = samples.filter { $0.metric == "portwarden_findings_by_check" }
-        #expect(byCheck.compactMap { Int($0.line.split(separator: " ").last ?? "") }.reduce(0, +) == result.findings.filter { !$0.isSuppressed }.count)
+        #expect(
+            byCheck.compactMap { Int($0.line.split(separator: " ").last ?? "") }.reduce(0, +) == result.findings.filter { !$0.isSuppressed }.count)
         for f in result.findings where !f.isSuppressed {
             #expect(byCheck.contains { $0.line.contains(#"check="\#(f.ruleId)",severity="\#(f.severity.rawValue)""#) }, "\(f.ruleId)")
         }
         #expect(value(samples, #"portwarden_findings_suppressed{host="web-01"}"#) == result.findings.filter(\.isSuppressed).count)
         let reaches = sampleReaches()
         for c: ExposureSummary in [.public, .conditional, .restricted, .localOnly, .blocked] {
-            #expect(value(samples, #"portwarden_listeners{host="web-01",exposure="\#(c.rawValue)"}"#) == reaches.filter { $0.summary == c }.count,
-                    "\(c)")
+            #expect(
+                value(samples, #"portwarden_listeners{host="web-01",exposure="\#(c.rawValue)"}"#) == reaches.filter { $0.summary == c }.count,
+                "\(c)")
         }
         #expect(value(samples, #"portwarden_last_run_timestamp_seconds{host="web-01"}"#) == 1_795_599_000)
         #expect(value(samples, #"portwarden_last_run_success{host="web-01"}"#) == 1)
@@ -101,7 +106,10 @@ import Testing
     @Test func aFailedRunSaysSoWithoutCounts() throws {
         let text = PrometheusReporter.failedRun(host: "web-01", at: Date(timeIntervalSince1970: 1_795_599_123.9))
         let samples = try validate(text)
-        #expect(samples.map(\.line) == [#"portwarden_last_run_timestamp_seconds{host="web-01"} 1795599123"#,
-                                        #"portwarden_last_run_success{host="web-01"} 0"#])
+        #expect(
+            samples.map(\.line) == [
+                #"portwarden_last_run_timestamp_seconds{host="web-01"} 1795599123"#,
+                #"portwarden_last_run_success{host="web-01"} 0"#
+            ])
     }
 }

@@ -17,13 +17,14 @@ func sampleReaches() -> [ListenerReach] {
         .example(.tcp, "0.0.0.0:6379", .public, process: "redis-server", pid: 812, uid: 999, path: [step]),
         .example(.tcp, "0.0.0.0:22", .public, process: "sshd", pid: 640),
         .example(.tcp, "0.0.0.0:8080", .public, process: "python3", pid: 2000, uid: 1000),
-        .example(.udp, "0.0.0.0:5353", .conditional, process: "avahi-daemon", pid: 700, uid: 105, sources: [], reasons: ["limit rate 5/second"]),
+        .example(.udp, "0.0.0.0:5353", .conditional, process: "avahi-daemon", pid: 700, uid: 105, sources: [], reasons: ["limit rate 5/second"])
     ]
 }
 
 /// A fixed audit covering every finding shape: listener, rule, host fact, policy entry, suppressed, expired, conditional.
 func sampleResult() throws -> AuditResult {
-    let policy = try PolicyLoader.parse("""
+    let policy = try PolicyLoader.parse(
+        """
         version: 1
         listeners:
           - name: ssh
@@ -46,14 +47,17 @@ func sampleResult() throws -> AuditResult {
 
 /// The sample report in `format`; the run time is fixed (2026-11-25T09:30:00Z) so the Prometheus golden is stable.
 func render(_ format: ReportFormat, color: Bool = false) throws -> String {
-    format.reporter.render(Report(result: try sampleResult(), toolVersion: "9.9.9-test", color: color,
-                                  exposure: PrometheusReporter.exposureCounts(sampleReaches()), runAt: Date(timeIntervalSince1970: 1_795_599_000)))
+    format.reporter.render(
+        Report(
+            result: try sampleResult(), toolVersion: "9.9.9-test", color: color,
+            exposure: PrometheusReporter.exposureCounts(sampleReaches()), runAt: Date(timeIntervalSince1970: 1_795_599_000)))
 }
 
 /// Compares with Goldens/report.<ext> (`${VERSION}` stands for the version); RECORD_GOLDENS=1 rewrites the file.
 func assertGolden(_ text: String, _ name: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
-    try expectGolden(text.replacingOccurrences(of: "9.9.9-test", with: "${VERSION}"), at: goldens.appendingPathComponent(name),
-                     sourceLocation: sourceLocation)
+    try expectGolden(
+        text.replacingOccurrences(of: "9.9.9-test", with: "${VERSION}"), at: goldens.appendingPathComponent(name),
+        sourceLocation: sourceLocation)
 }
 
 /// Runs a command and returns its status and combined output.
@@ -170,9 +174,11 @@ func tempFile(_ name: String, _ text: String) throws -> URL {
         defer { try? FileManager.default.removeItem(at: file) }
         let (status, out) = try run([tool.path, file.path])
         #expect(status == 0, "\(out)")
-        let empty = ReportFormat.sarif.reporter.render(Report(result: AuditResult(
-            host: HostInfo(hostname: "h", kernel: "k", collectedAt: "t", toolVersion: "v"), policySource: "policies/default.yaml",
-            policyFiles: ["policies/default.yaml"], findings: [], checks: [], caveats: []), toolVersion: "1.0.0"))
+        let empty = ReportFormat.sarif.reporter.render(
+            Report(
+                result: AuditResult(
+                    host: HostInfo(hostname: "h", kernel: "k", collectedAt: "t", toolVersion: "v"), policySource: "policies/default.yaml",
+                    policyFiles: ["policies/default.yaml"], findings: [], checks: [], caveats: []), toolVersion: "1.0.0"))
         let emptyFile = try tempFile("empty.sarif", empty)
         defer { try? FileManager.default.removeItem(at: emptyFile) }
         let (s2, out2) = try run([tool.path, emptyFile.path])

@@ -47,7 +47,8 @@ import Testing
             """
         let (status, out) = try run(["python3", "-c", script, schema, file.path])
         if out.contains("No module named 'jsonschema'") {
-            let props = (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: schema))) as? [String: Any])
+            let props =
+                (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: schema))) as? [String: Any])
                 .flatMap { ($0["$defs"] as? [String: Any])?["finding"] as? [String: Any] }?["properties"] as? [String: Any]
             #expect(props?["rulesetLocation"] != nil)
             return

@@ -26,7 +26,7 @@ import Testing
         let reaches: [ListenerReach] = [
             .example(.tcp, "0.0.0.0:22", .public, process: "sshd"),
             .example(.tcp, "0.0.0.0:23", .public, process: "telnetd"),
-            .example(.tcp, "0.0.0.0:6379", .public, process: "redis-server", uid: 999),
+            .example(.tcp, "0.0.0.0:6379", .public, process: "redis-server", uid: 999)
         ]
         var snapshot = ExampleHost(reaches).snapshot
         snapshot.host = HostInfo(hostname: host, kernel: "6.12.0", collectedAt: "2026-11-25T09:00:00Z", toolVersion: "0.1.0")
@@ -172,7 +172,11 @@ import Testing
         #expect(findings[1]["widened"] as? [String] == ["severity high → critical"])
         // The report still reads back as a baseline.
         // (`fix` is the structured form of `remediation`, not part of the JSON contract.)
-        #expect(try JSONReporter.findings(fromReport: Data(json.utf8)) == result.findings.map { var f = $0; f.fix = nil; return f })
+        #expect(
+            try JSONReporter.findings(fromReport: Data(json.utf8))
+                == result.findings.map {
+                    var f = $0; f.fix = nil; return f
+                })
         #expect(!JSONReporter().render(Report(result: result, toolVersion: "1.0.0")).contains("baselineState"))
         // Text says it too, next to each finding.
         let text = TextReporter().render(Report(result: result, toolVersion: "1.0.0", baseline: marks))

@@ -49,8 +49,10 @@ public struct AuditResult: Sendable {
 
 /// Runs checks and applies the policy's per-check settings, `--ignore` and suppressions. Pure: "today" comes in.
 public enum Auditor {
-    public static func run(_ context: AuditContext, checks: [any Check.Type] = builtInChecks, options: AuditOptions = AuditOptions(),
-                           caveats: [String] = []) -> AuditResult {
+    public static func run(
+        _ context: AuditContext, checks: [any Check.Type] = builtInChecks, options: AuditOptions = AuditOptions(),
+        caveats: [String] = []
+    ) -> AuditResult {
         var findings: [Finding] = []
         var ran: [CheckMetadata] = []
         let policy = context.policy
@@ -76,8 +78,9 @@ public enum Auditor {
             return a.subject < b.subject
         }
         // What the policy itself warns of (a hosts: selector not matching this host) comes first, in every command.
-        return AuditResult(host: context.snapshot.host, policySource: policy.source, policyFiles: policy.files, findings: findings,
-                           checks: ran, caveats: policy.warnings + caveats)
+        return AuditResult(
+            host: context.snapshot.host, policySource: policy.source, policyFiles: policy.files, findings: findings,
+            checks: ran, caveats: policy.warnings + caveats)
     }
 
     /// The first unexpired suppression of the policy that covers `f`. A suppression's `port`/`proto` match a listener

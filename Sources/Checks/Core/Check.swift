@@ -43,20 +43,24 @@ public struct AuditContext: Sendable {
     public init(snapshot: Snapshot, policy: Policy, today: PolicyDate) {
         let evaluator = Evaluator(snapshot: snapshot)
         let full = evaluator.fullExposure()
-        self.init(snapshot: snapshot, reaches: full.listeners.map(ListenerReach.init), policy: policy, today: today,
-                  paths: PathFacts.of(snapshot, evaluator: evaluator, forwarded: full.forwarded))
+        self.init(
+            snapshot: snapshot, reaches: full.listeners.map(ListenerReach.init), policy: policy, today: today,
+            paths: PathFacts.of(snapshot, evaluator: evaluator, forwarded: full.forwarded))
     }
 }
 
 extension Check {
     /// A finding of this check at its default severity, with the fingerprint taken from `subject`.
-    public func finding(_ subject: String, _ message: String, severity: Severity? = nil, listener: Listener? = nil, rule: FindingRule? = nil,
-                        evidence: Evidence? = nil, remediation: String? = nil, policyLocation: SourceLocation? = nil,
-                        conditional: Bool = false, fix: RulesetFix? = nil) -> Finding {
+    public func finding(
+        _ subject: String, _ message: String, severity: Severity? = nil, listener: Listener? = nil, rule: FindingRule? = nil,
+        evidence: Evidence? = nil, remediation: String? = nil, policyLocation: SourceLocation? = nil,
+        conditional: Bool = false, fix: RulesetFix? = nil
+    ) -> Finding {
         let m = Self.metadata
-        return Finding(ruleId: m.id, slug: m.slug, severity: severity ?? m.defaultSeverity, message: message, subject: subject,
-                       listener: listener.map(FindingListener.init), rule: rule, evidence: evidence,
-                       remediation: remediation ?? m.remediation, policyLocation: policyLocation, conditional: conditional, fix: fix)
+        return Finding(
+            ruleId: m.id, slug: m.slug, severity: severity ?? m.defaultSeverity, message: message, subject: subject,
+            listener: listener.map(FindingListener.init), rule: rule, evidence: evidence,
+            remediation: remediation ?? m.remediation, policyLocation: policyLocation, conditional: conditional, fix: fix)
     }
 }
 
@@ -76,7 +80,10 @@ public func gradedSeverity(_ base: Severity, _ reach: ListenerReach, sensitive: 
 
 /// Human text for where a listener is bound and who holds it: `tcp 0.0.0.0:6379 (redis-server[812], uid 999)`.
 public func describe(_ l: Listener) -> String {
-    let owners = l.processes.isEmpty ? (l.owner == .unknown ? "owner unknown" : l.owner == .kernel ? "kernel socket, no process" : "no process") : l.processes.map { "\($0.name)[\($0.pid)]" }.joined(separator: ",")
+    let owners =
+        l.processes.isEmpty
+        ? (l.owner == .unknown ? "owner unknown" : l.owner == .kernel ? "kernel socket, no process" : "no process")
+        : l.processes.map { "\($0.name)[\($0.pid)]" }.joined(separator: ",")
     return "\(l.proto.rawValue) \(l.endpoint) (\(owners), uid \(l.uid))"
 }
 
@@ -86,7 +93,8 @@ public func describe(_ r: ListenerReach) -> String {
     case .public, .restricted, .conditional:
         let ifs = r.interfaces.isEmpty ? "" : " on \(r.interfaceScope.text)"
         let src = r.sources.isEmpty ? "" : " from \(r.sources.prefix(4).joined(separator: ", "))\(r.sources.count > 4 ? ", …" : "")"
-        let limited = r.limits.isEmpty ? "" : " (rate-limited by \(InterfaceScope.list(r.limits)), which slows a flood but does not choose who connects)"
+        let limited =
+            r.limits.isEmpty ? "" : " (rate-limited by \(InterfaceScope.list(r.limits)), which slows a flood but does not choose who connects)"
         return "\(r.summary.rawValue)\(ifs)\(src)\(limited)"
     case .localOnly: return "reachable from this host only"
     case .blocked: return "blocked"

@@ -24,8 +24,10 @@ public struct CheckMetadata: Sendable, Equatable {
     /// CWE / CIS references where they fit.
     public var references: [String]
 
-    public init(id: String, slug: String, title: String, defaultSeverity: Severity, category: CheckCategory, summary: String,
-                rationale: String, remediation: String, references: [String] = []) {
+    public init(
+        id: String, slug: String, title: String, defaultSeverity: Severity, category: CheckCategory, summary: String,
+        rationale: String, remediation: String, references: [String] = []
+    ) {
         self.id = id
         self.slug = slug
         self.title = title
@@ -49,8 +51,10 @@ public struct Example: Sendable {
     public var file: String
     public var line: UInt
 
-    public init(_ title: String, policy: String = "version: 1\n", host: ExampleHost, expect: [String] = [],
-                file: String = #filePath, line: UInt = #line) {
+    public init(
+        _ title: String, policy: String = "version: 1\n", host: ExampleHost, expect: [String] = [],
+        file: String = #filePath, line: UInt = #line
+    ) {
         self.title = title
         self.policy = policy
         self.host = host
@@ -68,8 +72,10 @@ public struct ExampleHost: Sendable {
     /// The evaluator's path facts the example stands for (published ports, open forwarding, neighbour discovery).
     public var paths: PathFacts
 
-    public init(_ reaches: [ListenerReach] = [], sysctls: Sysctls = Sysctls(ipLocalPortRange: PortRange(first: 32768, last: 60999)),
-                firewall: Firewall = ExampleHost.filteredFirewall, paths: PathFacts = PathFacts()) {
+    public init(
+        _ reaches: [ListenerReach] = [], sysctls: Sysctls = Sysctls(ipLocalPortRange: PortRange(first: 32768, last: 60999)),
+        firewall: Firewall = ExampleHost.filteredFirewall, paths: PathFacts = PathFacts()
+    ) {
         self.reaches = reaches
         self.sysctls = sysctls
         self.firewall = firewall
@@ -77,15 +83,20 @@ public struct ExampleHost: Sendable {
     }
 
     /// A minimal readable ruleset with a drop-policy input chain: "a firewall exists" for examples that do not care.
-    public static let filteredFirewall = Firewall(status: .ok, generation: 1, tables: [
-        Table(family: .inet, name: "filter", chains: [
-            Chain(name: "input", base: BaseChain(type: "filter", hook: .input, priority: 0, policy: .drop)),
-        ]),
-    ])
+    public static let filteredFirewall = Firewall(
+        status: .ok, generation: 1,
+        tables: [
+            Table(
+                family: .inet, name: "filter",
+                chains: [
+                    Chain(name: "input", base: BaseChain(type: "filter", hook: .input, priority: 0, policy: .drop))
+                ])
+        ])
 
     /// The snapshot the example stands for.
     public var snapshot: Snapshot {
-        Snapshot(host: HostInfo(hostname: "example", kernel: "6.12", collectedAt: "2026-01-01T00:00:00Z", toolVersion: "example"),
-                 listeners: reaches.map(\.listener), sysctls: sysctls, firewall: firewall)
+        Snapshot(
+            host: HostInfo(hostname: "example", kernel: "6.12", collectedAt: "2026-01-01T00:00:00Z", toolVersion: "example"),
+            listeners: reaches.map(\.listener), sysctls: sysctls, firewall: firewall)
     }
 }

@@ -11,7 +11,9 @@ public enum CheckNames {
         for (name, o) in policy.checks where !exists(name, in: checks) { unknown.append((name, o.nameLocation)) }
         for s in policy.suppressions where !exists(s.rule, in: checks) { unknown.append((s.rule, s.ruleLocation)) }
         guard let first = unknown.min(by: { precedes($0.at, $1.at) }) else { return }
-        throw .invalid(at: first.at, expected: "a check id or slug (see `portwarden rules`), found unknown check '\(first.name)'\(suggestion(first.name, checks: checks))")
+        throw .invalid(
+            at: first.at,
+            expected: "a check id or slug (see `portwarden rules`), found unknown check '\(first.name)'\(suggestion(first.name, checks: checks))")
     }
 
     /// `; did you mean 'PW1006'?` for the nearest id or slug, or nothing when the catalog is empty.

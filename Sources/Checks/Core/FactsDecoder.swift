@@ -31,7 +31,9 @@ struct FactsDecoder {
                 let b = UInt16(r.to.bytes[0]) << 8 | UInt16(r.to.bytes[1])
                 f.dports = [PortRange(first: a, last: b)]
                 f.printed.add(.dport(RuleText.ports([PortRange(first: a, last: b)])))
-            } else { f.opaque.append("range"); f.printed.cannotPrint("range") }
+            } else {
+                f.opaque.append("range"); f.printed.cannotPrint("range")
+            }
         case .lookup(let l) where l.dreg == nil: lookup(l)
         default: statement(e)
         }
@@ -77,10 +79,15 @@ struct FactsDecoder {
             masks[b.dreg] = mask.bytes.reduce(0) { $0 + $1.nonzeroBitCount }
             if !plain || !RuleText.isPrefixMask(mask.bytes) { oddMask.insert(b.dreg) } else { oddMask.remove(b.dreg) }
         } else {
-            regs[b.dreg] = regs[b.sreg].map { l -> Loaded in if case .ctState = l { return .ctState }; return .other("bitwise") } ?? .other("bitwise")
+            regs[b.dreg] =
+                regs[b.sreg].map { l -> Loaded in
+                    if case .ctState = l { return .ctState }; return .other("bitwise")
+                } ?? .other("bitwise")
             if case .ctState? = regs[b.dreg], plain, let m = b.mask?.bytes, m.count == 4 {
                 ctMasks[b.dreg] = m.enumerated().reduce(0) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
-            } else { ctMasks[b.dreg] = nil }
+            } else {
+                ctMasks[b.dreg] = nil
+            }
         }
     }
 
@@ -90,14 +97,21 @@ struct FactsDecoder {
         case .l4proto?, .ipProto?:
             if cmp.op == .eq, data.count == 1, let p = L4Proto.allCases.first(where: { $0.number == data[0] }) {
                 f.proto = p
-                let key = regs[cmp.sreg].map { if case .ipProto = $0 { return t.family == .ip6 ? "ip6 nexthdr" : "ip protocol" }; return "meta l4proto" } ?? "meta l4proto"
+                let key =
+                    regs[cmp.sreg].map {
+                        if case .ipProto = $0 { return t.family == .ip6 ? "ip6 nexthdr" : "ip protocol" }; return "meta l4proto"
+                    } ?? "meta l4proto"
                 f.printed.add(.proto("\(key) \(p.rawValue)"))
-            } else { f.opaque.append("l4proto \(cmp.op.rawValue)"); f.printed.cannotPrint("l4proto \(cmp.op.rawValue)") }
+            } else {
+                f.opaque.append("l4proto \(cmp.op.rawValue)"); f.printed.cannotPrint("l4proto \(cmp.op.rawValue)")
+            }
         case .nfproto?:
             if cmp.op == .eq, data.count == 1, data[0] == 2 || data[0] == 10 {
                 f.nfproto = data[0] == 2 ? .ipv4 : .ipv6
                 f.printed.add(.nfproto("meta nfproto \(data[0] == 2 ? "ipv4" : "ipv6")"))
-            } else { f.opaque.append("nfproto"); f.printed.cannotPrint("nfproto") }
+            } else {
+                f.opaque.append("nfproto"); f.printed.cannotPrint("nfproto")
+            }
         case .dport?: comparePort(cmp, data)
         case .iifname?: compareInterfaceName(cmp, data)
         case .iif?: compareInterfaceIndex(cmp, data)
@@ -125,7 +139,9 @@ struct FactsDecoder {
             let port = UInt16(data[0]) << 8 | UInt16(data[1])
             if cmp.op == .eq { f.dports = [PortRange(first: port, last: port)] } else { f.opaque.append("dport neq") }
             f.printed.add(.dport((cmp.op == .neq ? "!= " : "") + "\(port)"))
-        } else { f.opaque.append("dport \(cmp.op.rawValue)"); f.printed.cannotPrint("dport \(cmp.op.rawValue)") }
+        } else {
+            f.opaque.append("dport \(cmp.op.rawValue)"); f.printed.cannotPrint("dport \(cmp.op.rawValue)")
+        }
     }
 
     mutating func compareInterfaceName(_ cmp: Cmp, _ data: [UInt8]) {
@@ -134,7 +150,9 @@ struct FactsDecoder {
         if cmp.op == .eq || cmp.op == .neq, !name.contains("\"") {
             f.iifname = name; f.iifNegated = cmp.op == .neq
             f.printed.add(.plain("iifname \(cmp.op == .neq ? "!= " : "")\"\(name)\""))
-        } else { f.opaque.append("iifname"); f.printed.cannotPrint("iifname \(cmp.op.rawValue)") }
+        } else {
+            f.opaque.append("iifname"); f.printed.cannotPrint("iifname \(cmp.op.rawValue)")
+        }
     }
 
     mutating func compareInterfaceIndex(_ cmp: Cmp, _ data: [UInt8]) {
@@ -144,7 +162,9 @@ struct FactsDecoder {
         if cmp.op == .eq, data == [1, 0, 0, 0] {
             f.loopbackOnly = true
             f.printed.add(.plain("iif \"lo\""))
-        } else { f.printed.cannotPrint("iif") }
+        } else {
+            f.printed.cannotPrint("iif")
+        }
     }
 
     mutating func compareSource(_ cmp: Cmp, _ data: [UInt8]) {
@@ -154,8 +174,12 @@ struct FactsDecoder {
             f.sources = [len == full * 8 ? a.description : "\(a)/\(len)"]
             if let key = RuleFacts.addressKey(t.family, f.nfproto, full), !oddMask.contains(cmp.sreg) {
                 f.printed.add(.plain("\(key) saddr \(f.sources?[0] ?? "")"))
-            } else { f.printed.cannotPrint("saddr load") }
-        } else { f.opaque.append("saddr \(cmp.op.rawValue)"); f.printed.cannotPrint("saddr \(cmp.op.rawValue)") }
+            } else {
+                f.printed.cannotPrint("saddr load")
+            }
+        } else {
+            f.opaque.append("saddr \(cmp.op.rawValue)"); f.printed.cannotPrint("saddr \(cmp.op.rawValue)")
+        }
     }
 
     mutating func compareCtState(_ cmp: Cmp, _ data: [UInt8]) {
@@ -163,7 +187,9 @@ struct FactsDecoder {
         if cmp.op == .neq, data.allSatisfy({ $0 == 0 }), let m = ctMasks[cmp.sreg], let names = RuleText.ctStates(m) {
             f.printed.add(.plain("ct state \(names)"))
             if m & 8 == 0 && m & 64 == 0 { f.excludesNew = true }
-        } else { f.printed.cannotPrint("ct state \(cmp.op.rawValue)") }
+        } else {
+            f.printed.cannotPrint("ct state \(cmp.op.rawValue)")
+        }
     }
 
     mutating func lookup(_ l: Lookup) {
@@ -172,7 +198,9 @@ struct FactsDecoder {
             f.dports = ports
         } else if case .saddr? = regs[l.sreg], !l.inverted, let set, set.isAnonymous, !set.isInterval {
             f.sources = set.elements.compactMap { IPAddress.fromBytes($0.key.bytes)?.description }
-        } else { f.opaque.append("@\(l.set)") }
+        } else {
+            f.opaque.append("@\(l.set)")
+        }
         RuleFacts.printLookup(l, set, regs[l.sreg], lengths[l.sreg], masked: masks[l.sreg] != nil, table: t, into: &f)
     }
 
@@ -189,7 +217,9 @@ struct FactsDecoder {
             regs[im.dreg] = .other("immediate")
         case .reject(let r):
             f.verdict = "reject"
-            if let text = RuleText.reject(r, family: t.family) { f.printed.setVerdict(text) } else {
+            if let text = RuleText.reject(r, family: t.family) {
+                f.printed.setVerdict(text)
+            } else {
                 f.printed.cannotPrint("reject type \(r.type) code \(r.code.map(String.init) ?? "-")")
                 f.printed.setVerdict("reject")
             }

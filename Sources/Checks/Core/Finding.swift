@@ -103,8 +103,10 @@ public struct Evidence: Codable, Sendable, Equatable, Hashable {
     /// Rate limits and quotas in front of the accept (nft syntax); nil when none.
     public var limits: [String]?
 
-    public init(exposure: String, interfaces: [String] = [], otherInterfaces: Bool = false, sources: [String] = [], path: [String] = [],
-                reasons: [String] = [], limits: [String] = []) {
+    public init(
+        exposure: String, interfaces: [String] = [], otherInterfaces: Bool = false, sources: [String] = [], path: [String] = [],
+        reasons: [String] = [], limits: [String] = []
+    ) {
         self.exposure = exposure
         self.interfaces = interfaces.filter { !InterfaceScope.isStandIn($0) }
         self.otherInterfaces = otherInterfaces || interfaces.contains(where: InterfaceScope.isStandIn)
@@ -120,10 +122,11 @@ public struct Evidence: Codable, Sendable, Equatable, Hashable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let listed = try c.decode([String].self, forKey: .interfaces)
-        self.init(exposure: try c.decode(String.self, forKey: .exposure), interfaces: listed,
-                  otherInterfaces: try c.decodeIfPresent(Bool.self, forKey: .otherInterfaces) ?? false,
-                  sources: try c.decode([String].self, forKey: .sources), path: try c.decode([String].self, forKey: .path),
-                  reasons: try c.decode([String].self, forKey: .reasons), limits: try c.decodeIfPresent([String].self, forKey: .limits) ?? [])
+        self.init(
+            exposure: try c.decode(String.self, forKey: .exposure), interfaces: listed,
+            otherInterfaces: try c.decodeIfPresent(Bool.self, forKey: .otherInterfaces) ?? false,
+            sources: try c.decode([String].self, forKey: .sources), path: try c.decode([String].self, forKey: .path),
+            reasons: try c.decode([String].self, forKey: .reasons), limits: try c.decodeIfPresent([String].self, forKey: .limits) ?? [])
     }
 }
 
@@ -169,12 +172,14 @@ public struct Finding: Codable, Sendable, Equatable {
 
     private enum CodingKeys: String, CodingKey {
         case ruleId, slug, severity, message, subject, listener, rule, evidence, remediation, policyLocation, conditional,
-             suppression, fingerprint, rulesetLocation
+            suppression, fingerprint, rulesetLocation
     }
 
-    public init(ruleId: String, slug: String, severity: Severity, message: String, subject: String, listener: FindingListener? = nil,
-                rule: FindingRule? = nil, evidence: Evidence? = nil, remediation: String, policyLocation: SourceLocation? = nil,
-                conditional: Bool = false, fix: RulesetFix? = nil) {
+    public init(
+        ruleId: String, slug: String, severity: Severity, message: String, subject: String, listener: FindingListener? = nil,
+        rule: FindingRule? = nil, evidence: Evidence? = nil, remediation: String, policyLocation: SourceLocation? = nil,
+        conditional: Bool = false, fix: RulesetFix? = nil
+    ) {
         self.ruleId = ruleId
         self.slug = slug
         self.severity = severity
@@ -208,6 +213,6 @@ public enum Fingerprint {
             let s = String(v, radix: 16)
             return String(repeating: "0", count: 16 - s.count) + s
         }
-        return hex(fnv(0xcbf2_9ce4_8422_2325)) + hex(fnv(0x84222325cbf29ce4))
+        return hex(fnv(0xcbf2_9ce4_8422_2325)) + hex(fnv(0x8422_2325_cbf2_9ce4))
     }
 }

@@ -5,10 +5,12 @@ import Policy
 extension ListenerReach {
     /// Shorthand for examples and tests: `.example(.tcp, "0.0.0.0:6379", .public, process: "redis-server")`.
     /// Sources default to everything for `public` and nothing for local-only/blocked.
-    public static func example(_ proto: L4Proto, _ endpoint: String, _ summary: ExposureSummary, process: String = "svc", pid: Int32 = 100,
-                               uid: UInt32 = 0, v6only: Bool = false, unit: String? = nil, exe: String? = nil,
-                               sources: [String]? = nil, interfaces: [String]? = nil, families: [IPFamily]? = nil,
-                               path: [PathStep] = [], reasons: [String] = []) -> ListenerReach {
+    public static func example(
+        _ proto: L4Proto, _ endpoint: String, _ summary: ExposureSummary, process: String = "svc", pid: Int32 = 100,
+        uid: UInt32 = 0, v6only: Bool = false, unit: String? = nil, exe: String? = nil,
+        sources: [String]? = nil, interfaces: [String]? = nil, families: [IPFamily]? = nil,
+        path: [PathStep] = [], reasons: [String] = []
+    ) -> ListenerReach {
         var host = endpoint, port: UInt16 = 0
         if let colon = endpoint.lastIndex(of: ":") {
             host = String(endpoint[..<colon])
@@ -16,13 +18,16 @@ extension ListenerReach {
         }
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         let family: IPFamily = host.contains(":") ? .ipv6 : .ipv4
-        let l = Listener(proto: proto, family: family, address: host, port: port, v6only: v6only, uid: uid,
-                         processes: [ProcessInfo(pid: pid, name: process, exe: exe, unit: unit)])
+        let l = Listener(
+            proto: proto, family: family, address: host, port: port, v6only: v6only, uid: uid,
+            processes: [ProcessInfo(pid: pid, name: process, exe: exe, unit: unit)])
         let remote = summary == .public || summary == .restricted || summary == .conditional
-        let defaultSources: [String] = summary == .public
+        let defaultSources: [String] =
+            summary == .public
             ? l.receivesFamilies.map { $0 == .ipv4 ? "0.0.0.0/0" : "::/0" } : []
-        return ListenerReach(listener: l, summary: summary, interfaces: interfaces ?? (remote ? ["eth0"] : []),
-                             sources: sources ?? defaultSources, reachedFamilies: families, path: path, reasons: reasons)
+        return ListenerReach(
+            listener: l, summary: summary, interfaces: interfaces ?? (remote ? ["eth0"] : []),
+            sources: sources ?? defaultSources, reachedFamilies: families, path: path, reasons: reasons)
     }
 }
 
@@ -41,43 +46,54 @@ public func closeRemedy(_ r: ListenerReach, rules: [RuleFacts], bindHint: Bool =
     guard let step = r.path.last(where: { $0.action == "accept" || $0.action == "policy accept" }), !step.table.isEmpty else {
         if r.path.isEmpty {
             let drop = dropRule(l, family: .inet)
-            let script = "add table inet portwarden; add chain inet portwarden input { type filter hook input priority filter; policy accept; }; add rule inet portwarden input \(drop)"
-            return Remedy("\(bindText) the port in the firewall: `nft \(shellQuoted(script))` creates table inet portwarden, whose input chain drops it (no input chain decides it today).",
-                          RulesetFix(lead: "\(bindText) the port in the firewall:", edit: .newInputChain(rule: drop)))
+            let script =
+                "add table inet portwarden; add chain inet portwarden input { type filter hook input priority filter; policy accept; }; add rule inet portwarden input \(drop)"
+            return Remedy(
+                "\(bindText) the port in the firewall: `nft \(shellQuoted(script))` creates table inet portwarden, whose input chain drops it (no input chain decides it today).",
+                RulesetFix(lead: "\(bindText) the port in the firewall:", edit: .newInputChain(rule: drop)))
         }
-        return Remedy("\(bindText) the port in the firewall with a drop rule for \(l.proto.rawValue) dport \(l.port) in front of the rule that accepts it.")
+        return Remedy(
+            "\(bindText) the port in the firewall with a drop rule for \(l.proto.rawValue) dport \(l.port) in front of the rule that accepts it.")
     }
     var chain = ChainRef(family: step.family, table: step.table, chain: step.chain)
     guard step.hook == "input", let family = TableFamily(rawValue: step.family) else {
-        return Remedy("\(bindText) the port in the firewall: \(chain) (\(step.hook)) accepts it; drop \(l.proto.rawValue) dport \(l.port) there before the accepting rule.")
+        return Remedy(
+            "\(bindText) the port in the firewall: \(chain) (\(step.hook)) accepts it; drop \(l.proto.rawValue) dport \(l.port) there before the accepting rule."
+        )
     }
     let drop = dropRule(l, family: family)
     if let h = step.handle {
         let ref = FindingRule(family: step.family, table: step.table, chain: step.chain, handle: h)
         let facts = rules.first { $0.family == family && $0.table == step.table && $0.chain == step.chain && $0.handle == h }
         if let facts, deletionCloses(facts, l, rules) {
-            return Remedy("\(bindText) it: `\(ref.deleteCommand)` removes the rule that opens it (\(facts.text)).",
-                          RulesetFix(lead: "\(bindText) it:", edit: .delete(ref, text: facts.text)))
+            return Remedy(
+                "\(bindText) it: `\(ref.deleteCommand)` removes the rule that opens it (\(facts.text)).",
+                RulesetFix(lead: "\(bindText) it:", edit: .delete(ref, text: facts.text)))
         }
         if facts?.hook == nil, let base = baseChain(jumpingTo: step, in: r.path, rules: rules) {
             // A regular chain may be jumped to from other hooks too (forward): the drop goes on top of the input chain.
             chain = base
         } else if facts?.hook == nil {
             // No input chain on the path jumps here: no command is quoted for a chain other hooks may share.
-            return Remedy("\(bindText) it: a drop for it (`\(drop)`) in front of the accepting rule #\(h) of \(chain), or on top of the input chain that leads there.",
-                          RulesetFix(lead: "\(bindText) it:", edit: .insertBefore(ref, rule: drop)))
+            return Remedy(
+                "\(bindText) it: a drop for it (`\(drop)`) in front of the accepting rule #\(h) of \(chain), or on top of the input chain that leads there.",
+                RulesetFix(lead: "\(bindText) it:", edit: .insertBefore(ref, rule: drop)))
         }
     }
-    return Remedy("\(bindText) it: `nft insert rule \(chain) \(shellQuoted(drop))` puts a drop for it at the top of \(chain), before every rule that accepts it.",
-                  RulesetFix(lead: "\(bindText) it:", edit: .insertFirst(chain, rule: drop)))
+    return Remedy(
+        "\(bindText) it: `nft insert rule \(chain) \(shellQuoted(drop))` puts a drop for it at the top of \(chain), before every rule that accepts it.",
+        RulesetFix(lead: "\(bindText) it:", edit: .insertFirst(chain, rule: drop)))
 }
 
 /// The base input chain of `step`'s table that the path jumped from on its way to `step`.
 func baseChain(jumpingTo step: PathStep, in path: [PathStep], rules: [RuleFacts]) -> ChainRef? {
     for s in path.reversed() {
         guard s.family == step.family, s.table == step.table, s.action.hasPrefix("jump ") || s.action.hasPrefix("goto "),
-              let h = s.handle else { continue }
-        if rules.contains(where: { $0.family.rawValue == s.family && $0.table == s.table && $0.chain == s.chain && $0.handle == h && $0.hook == .input }) {
+            let h = s.handle
+        else { continue }
+        if rules.contains(where: {
+            $0.family.rawValue == s.family && $0.table == s.table && $0.chain == s.chain && $0.handle == h && $0.hook == .input
+        }) {
             return ChainRef(family: s.family, table: s.table, chain: s.chain)
         }
     }
@@ -108,12 +124,14 @@ func dropRule(_ l: Listener, family: TableFamily) -> String {
 /// no other rule of that chain can accept (or jump) for this protocol and port.
 func deletionCloses(_ rule: RuleFacts, _ l: Listener, _ rules: [RuleFacts]) -> Bool {
     guard rule.verdict == "accept", rule.hook == .input, rule.chainPolicy == .drop,
-          rule.proto == nil || rule.proto == l.proto,
-          let ports = rule.dports, ports.count == 1, ports[0].first == l.port, ports[0].last == l.port else { return false }
+        rule.proto == nil || rule.proto == l.proto,
+        let ports = rule.dports, ports.count == 1, ports[0].first == l.port, ports[0].last == l.port
+    else { return false }
     let others = rules.filter { $0.family == rule.family && $0.table == rule.table && $0.chain == rule.chain && $0.index != rule.index }
     return others.allSatisfy { r in
         guard let v = r.verdict, v != "drop", v != "reject", !r.excludesNew, !r.loopbackOnly,
-              !(r.iifname == "lo" && !r.iifNegated) else { return true }
+            !(r.iifname == "lo" && !r.iifNegated)
+        else { return true }
         if let p = r.proto, p != l.proto { return true }
         if let d = r.dports, r.opaque.isEmpty || !r.opaque.contains(where: { $0.hasPrefix("dport") }) {
             return !d.contains { $0.contains(l.port) }
@@ -144,8 +162,10 @@ public enum ExampleRule {
             e += [.meta(Meta(key: 16, dreg: 1)), .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([proto.number])))]
         }
         if let port {
-            e += [.payload(Payload(base: .transport, offset: 2, length: 2, dreg: 1)),
-                  .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([UInt8(port >> 8), UInt8(port & 0xff)])))]
+            e += [
+                .payload(Payload(base: .transport, offset: 2, length: 2, dreg: 1)),
+                .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([UInt8(port >> 8), UInt8(port & 0xff)])))
+            ]
         }
         return Rule(handle: handle, expressions: e + [.counter, verdict(v)])
     }
@@ -161,7 +181,7 @@ public enum ExampleRule {
         let maskBytes = Array(IPv4Address(mask).bytes.prefix(n))
         var e: [Expression] = [
             .meta(Meta(key: 15, dreg: 1)), .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([2]))),
-            .payload(Payload(base: .network, offset: 12, length: UInt32(n), dreg: 1)),
+            .payload(Payload(base: .network, offset: 12, length: UInt32(n), dreg: 1))
         ]
         if c.prefixLength % 8 != 0 {
             e.append(.bitwise(Bitwise(sreg: 1, dreg: 1, length: UInt32(n), mask: Bytes(maskBytes), xor: Bytes([UInt8](repeating: 0, count: n)))))
@@ -179,20 +199,26 @@ public enum ExampleRule {
 
     /// `ct state established,related accept`
     public static func established(_ handle: UInt64) -> Rule {
-        Rule(handle: handle, expressions: [
-            .ct(Ct(key: 0, dreg: 1)),
-            .bitwise(Bitwise(sreg: 1, dreg: 1, length: 4, mask: Bytes([6, 0, 0, 0]), xor: Bytes([0, 0, 0, 0]))),
-            .cmp(Cmp(sreg: 1, op: .neq, data: Bytes([0, 0, 0, 0]))),
-            verdict(.accept),
-        ])
+        Rule(
+            handle: handle,
+            expressions: [
+                .ct(Ct(key: 0, dreg: 1)),
+                .bitwise(Bitwise(sreg: 1, dreg: 1, length: 4, mask: Bytes([6, 0, 0, 0]), xor: Bytes([0, 0, 0, 0]))),
+                .cmp(Cmp(sreg: 1, op: .neq, data: Bytes([0, 0, 0, 0]))),
+                verdict(.accept)
+            ])
     }
 
     /// A readable firewall with one `inet filter input` chain holding `rules`.
     public static func firewall(policy: ChainPolicy = .drop, _ rules: [Rule]) -> Firewall {
-        Firewall(status: .ok, generation: 1, tables: [
-            Table(family: .inet, name: "filter", chains: [
-                Chain(name: "input", base: BaseChain(type: "filter", hook: .input, priority: 0, policy: policy), rules: rules),
-            ]),
-        ])
+        Firewall(
+            status: .ok, generation: 1,
+            tables: [
+                Table(
+                    family: .inet, name: "filter",
+                    chains: [
+                        Chain(name: "input", base: BaseChain(type: "filter", hook: .input, priority: 0, policy: policy), rules: rules)
+                    ])
+            ])
     }
 }

@@ -22,8 +22,10 @@ public struct ListenerReach: Sendable, Equatable {
     /// Rate limits and quotas in front of the accepting rules (nft syntax): named, never taken for access control.
     public var limits: [String] = []
 
-    public init(listener: Listener, summary: ExposureSummary, interfaces: [String] = [], sources: [String] = [],
-                reachedFamilies: [IPFamily]? = nil, path: [PathStep] = [], reasons: [String] = [], viaPorts: [UInt16] = []) {
+    public init(
+        listener: Listener, summary: ExposureSummary, interfaces: [String] = [], sources: [String] = [],
+        reachedFamilies: [IPFamily]? = nil, path: [PathStep] = [], reasons: [String] = [], viaPorts: [UInt16] = []
+    ) {
         self.listener = listener
         self.summary = summary
         self.interfaces = interfaces
@@ -43,13 +45,15 @@ public struct ListenerReach: Sendable, Equatable {
         for r in e.regions where r.interface != "lo" {
             if (r.verdict == .accept || r.verdict == .conditional) && !fams.contains(r.family) { fams.append(r.family) }
             if best == nil || rank(r.verdict) < rank(best?.verdict ?? .drop)
-                || (rank(r.verdict) == rank(best?.verdict ?? .drop) && r.sourceCount > (best?.sourceCount ?? 0)) {
+                || (rank(r.verdict) == rank(best?.verdict ?? .drop) && r.sourceCount > (best?.sourceCount ?? 0))
+            {
                 best = r
             }
         }
-        self.init(listener: e.listener, summary: e.summary, interfaces: e.interfaces, sources: e.acceptedSources,
-                  reachedFamilies: IPFamily.allCases.filter { fams.contains($0) }, path: best?.path ?? [], reasons: e.reasons,
-                  viaPorts: e.viaPorts)
+        self.init(
+            listener: e.listener, summary: e.summary, interfaces: e.interfaces, sources: e.acceptedSources,
+            reachedFamilies: IPFamily.allCases.filter { fams.contains($0) }, path: best?.path ?? [], reasons: e.reasons,
+            viaPorts: e.viaPorts)
         askedInterfaces = e.regions.map(\.interface)
         limits = e.limits ?? []
     }
@@ -69,8 +73,9 @@ public struct ListenerReach: Sendable, Equatable {
     /// The evidence block of a finding about this listener.
     public var evidence: Evidence {
         let scope = interfaceScope
-        return Evidence(exposure: summary.rawValue, interfaces: scope.named, otherInterfaces: scope.others, sources: sources,
-                        path: path.map(\.text), reasons: reasons, limits: limits)
+        return Evidence(
+            exposure: summary.rawValue, interfaces: scope.named, otherInterfaces: scope.others, sources: sources,
+            path: path.map(\.text), reasons: reasons, limits: limits)
     }
 }
 
@@ -134,7 +139,8 @@ public struct AddressRange: Sendable, Hashable {
 
     /// Inside RFC 1918, 100.64/10 (CGNAT), link-local, loopback, ULA fc00::/7 or fe80::/10.
     public var isPrivate: Bool {
-        let privates: [String] = family == .ipv4
+        let privates: [String] =
+            family == .ipv4
             ? ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8"]
             : ["fc00::/7", "fe80::/10", "::1/128"]
         return privates.compactMap(CIDR.init).map(AddressRange.init).contains { $0.low <= low && high <= $0.high }
@@ -165,7 +171,7 @@ extension AddressRange {
         var out: [String] = []
         var lo = low
         while lo <= high {
-            var size = 0   // host bits of the block
+            var size = 0  // host bits of the block
             while size < bits {
                 let next = size + 1
                 let mask: UInt128 = next >= 128 ? UInt128.max : (UInt128(1) << next) - 1

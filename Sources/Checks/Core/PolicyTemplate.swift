@@ -38,7 +38,8 @@ public enum PolicyTemplate {
             if scopes == [.loopback] {
                 y += "    bind: loopback\n"
             } else if !scopes.contains(.wildcard) {
-                y += "    bind: [\(unique(g.map { IPAddress($0.listener.address)?.description ?? $0.listener.address }).map(quote).joined(separator: ", "))]\n"
+                y +=
+                    "    bind: [\(unique(g.map { IPAddress($0.listener.address)?.description ?? $0.listener.address }).map(quote).joined(separator: ", "))]\n"
             } else {
                 y += "    bind: any\n"
             }
@@ -56,8 +57,11 @@ public enum PolicyTemplate {
         var y = ""
         for f in ports where f.listener != nil {
             guard let selector = f.namespaceNames.first else { continue }
-            if y.isEmpty && !ports.isEmpty { y += "  # Published through DNAT to containers and pods: reached through the forward hook, not input.\n" }
-            y += "  # seen: \(f.text), \(f.summary.rawValue) on \(f.interfaceScope.text) from \(f.sources.prefix(6).joined(separator: ", "))\(f.sources.count > 6 ? ", …" : "")\n"
+            if y.isEmpty && !ports.isEmpty {
+                y += "  # Published through DNAT to containers and pods: reached through the forward hook, not input.\n"
+            }
+            y +=
+                "  # seen: \(f.text), \(f.summary.rawValue) on \(f.interfaceScope.text) from \(f.sources.prefix(6).joined(separator: ", "))\(f.sources.count > 6 ? ", …" : "")\n"
             y += "  - name: \(quote(selector))\n    proto: \(f.proto.rawValue)\n    port: \(f.port)\n    namespace: \(quote(selector))\n"
             var cidrs: [String] = []
             var exact = f.summary == .restricted
@@ -71,7 +75,9 @@ public enum PolicyTemplate {
     public static func withSuppressions(_ policyText: String, findings: [Finding], today: PolicyDate) -> String {
         let open = findings.filter { !$0.isSuppressed }
         guard !open.isEmpty else { return policyText }
-        var y = policyText + "\n# Reported when this policy was written. Fix them and delete the entries, or keep them with a real reason.\nsuppressions:\n"
+        var y =
+            policyText
+            + "\n# Reported when this policy was written. Fix them and delete the entries, or keep them with a real reason.\nsuppressions:\n"
         for f in open {
             y += "  # \(f.message.replacingOccurrences(of: "\n", with: " "))\n"
             y += "  - rule: \(f.ruleId)\n    fingerprint: \(quote(f.fingerprint))\n"
@@ -153,8 +159,10 @@ public enum PolicyTemplate {
 extension PolicyTemplate {
     /// The complete `policy init` text: listeners, then suppressions for what an audit with them would still report.
     /// Throws only if the generated text does not load (a bug, reported rather than written out).
-    public static func policy(snapshot: Snapshot, reaches: [ListenerReach], today: PolicyDate,
-                              file: String = "portwarden-policy.yaml") throws(PolicyError) -> String {
+    public static func policy(
+        snapshot: Snapshot, reaches: [ListenerReach], today: PolicyDate,
+        file: String = "portwarden-policy.yaml"
+    ) throws(PolicyError) -> String {
         let base = describe(snapshot: snapshot, reaches: reaches, today: today)
         let policy = try PolicyLoader.parse(base, file: file)
         let result = Auditor.run(AuditContext(snapshot: snapshot, reaches: reaches, policy: policy, today: today))

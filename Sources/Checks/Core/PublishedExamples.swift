@@ -3,23 +3,32 @@ import Evaluator
 
 /// Building blocks for the examples of the forward-path checks: a published port as the evaluator reports it.
 enum PublishedExample {
-    static let dnat = PathStep(table: "nat", family: "ip", chain: "DOCKER", hook: "prerouting", priority: -100, handle: 12, action: "dnat to 172.17.0.2:5432")
+    static let dnat = PathStep(
+        table: "nat", family: "ip", chain: "DOCKER", hook: "prerouting", priority: -100, handle: 12, action: "dnat to 172.17.0.2:5432")
     static let forward = PathStep(table: "filter", family: "ip", chain: "DOCKER", hook: "forward", priority: 0, handle: 20, action: "accept")
     static let inputDrop = PathStep(table: "filter", family: "ip", chain: "INPUT", hook: "input", priority: 0, handle: nil, action: "policy drop")
     static let inputAccept = PathStep(table: "filter", family: "ip", chain: "INPUT", hook: "input", priority: 0, handle: 7, action: "accept")
 
     /// `tcp PORT` published to 172.17.0.2:TARGET in `docker web`, reached from `sources` on eth0.
-    static func port(_ port: UInt16, target: UInt16 = 5432, sources: [String] = ["0.0.0.0/0"], summary: ExposureSummary = .public,
-                     listening: Bool = true, namespace: String? = "docker web (net:[4026532301])") -> ForwardedPort {
-        let region = ExposureRegion(family: .ipv4, interface: "eth0", interfaceExists: true, destination: "192.0.2.10", destinationPort: port,
-                                    sources: sources, omittedSources: 0, sourceCount: 1, verdict: .accept,
-                                    path: [dnat, PathStep(table: "", family: "ipv4", chain: "", hook: "routing", priority: 0, handle: nil,
-                                                          action: "forward to 172.17.0.2"), forward], reasons: [])
+    static func port(
+        _ port: UInt16, target: UInt16 = 5432, sources: [String] = ["0.0.0.0/0"], summary: ExposureSummary = .public,
+        listening: Bool = true, namespace: String? = "docker web (net:[4026532301])"
+    ) -> ForwardedPort {
+        let region = ExposureRegion(
+            family: .ipv4, interface: "eth0", interfaceExists: true, destination: "192.0.2.10", destinationPort: port,
+            sources: sources, omittedSources: 0, sourceCount: 1, verdict: .accept,
+            path: [
+                dnat,
+                PathStep(
+                    table: "", family: "ipv4", chain: "", hook: "routing", priority: 0, handle: nil,
+                    action: "forward to 172.17.0.2"), forward
+            ], reasons: [])
         var l = Listener(proto: .tcp, family: .ipv4, address: "0.0.0.0", port: target, processes: [ProcessInfo(pid: 4100, name: "postgres")])
         l.uid = 999
         let ref = listening && namespace != nil ? ListenerRef(l, namespace: namespace ?? "", arrival: "172.17.0.2") : nil
-        var f = ForwardedPort(proto: .tcp, family: .ipv4, port: port, target: "172.17.0.2:\(target)", destinations: ["192.0.2.10"], interfaces: ["eth0"],
-                              sources: sources, reasons: [], regions: [region], namespace: namespace, listener: ref, summary: summary)
+        var f = ForwardedPort(
+            proto: .tcp, family: .ipv4, port: port, target: "172.17.0.2:\(target)", destinations: ["192.0.2.10"], interfaces: ["eth0"],
+            sources: sources, reasons: [], regions: [region], namespace: namespace, listener: ref, summary: summary)
         if namespace != nil { f.namespaceNames = ["web", "3f2a19c0b1d2"] }
         return f
     }
@@ -48,7 +57,8 @@ extension ForwardedPort {
         var steps: [String] = []
         for r in regions { for s in r.path.map(\.text) where !steps.contains(s) { steps.append(s) } }
         let scope = interfaceScope
-        return Evidence(exposure: summary.rawValue, interfaces: scope.named, otherInterfaces: scope.others, sources: sources, path: steps,
-                        reasons: reasons, limits: limits ?? [])
+        return Evidence(
+            exposure: summary.rawValue, interfaces: scope.named, otherInterfaces: scope.others, sources: sources, path: steps,
+            reasons: reasons, limits: limits ?? [])
     }
 }

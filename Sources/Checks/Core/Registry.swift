@@ -26,7 +26,7 @@ public let builtInChecks: [any Check.Type] = [
     PublishedPortNotListening.self,
     ForwardingAcceptsAll.self,
     NeighbourDiscoveryDropped.self,
-    PublishedPortTooWide.self,
+    PublishedPortTooWide.self
 ]
 
 /// The check with this id or slug.

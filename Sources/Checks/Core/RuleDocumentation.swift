@@ -10,13 +10,15 @@ public enum RuleDocumentation {
         var s = generatedNote ? generatedComment : ""
         s += "# \(m.id) \(m.slug): \(m.title)\n\n"
         s += "| | |\n|---|---|\n"
-        s += "| id | `\(m.id)` |\n| slug | `\(m.slug)` |\n| category | \(m.category.rawValue) |\n| default severity | \(m.defaultSeverity.rawValue) |\n"
+        s +=
+            "| id | `\(m.id)` |\n| slug | `\(m.slug)` |\n| category | \(m.category.rawValue) |\n| default severity | \(m.defaultSeverity.rawValue) |\n"
         if !m.references.isEmpty { s += "| references | \(m.references.joined(separator: "; ")) |\n" }
         s += "\n\(m.summary)\n\n## Why it matters\n\n\(m.rationale)\n\n## What to do\n\n\(m.remediation)\n\n"
         if !type.documentation.isEmpty { s += type.documentation + "\n" }
         s += "## Configuration\n\n"
         s += "Change the severity or turn the check off in the policy, by id or slug:\n\n"
-        s += "```yaml\nchecks:\n  \(m.slug):\n    severity: \(m.defaultSeverity == .critical ? "high" : m.defaultSeverity.raised.rawValue)\n    # disabled: true\n```\n\n"
+        s +=
+            "```yaml\nchecks:\n  \(m.slug):\n    severity: \(m.defaultSeverity == .critical ? "high" : m.defaultSeverity.raised.rawValue)\n    # disabled: true\n```\n\n"
         s += "Waive one finding with a reason (and an end date):\n\n"
         s += "```yaml\nsuppressions:\n  - rule: \(m.id)\n    reason: why this is acceptable\n    expires: 2030-01-31\n```\n\n"
         let passing = type.examples.filter { $0.expect.isEmpty }
@@ -50,7 +52,8 @@ public enum RuleDocumentation {
     /// `rules/README.md`: the catalog table.
     public static func index(_ checks: [any Check.Type] = builtInChecks) -> String {
         var s = generatedComment
-        s += "# rules/\n\nOne document per check, generated from each check's metadata in `Sources/Checks` (`portwarden docs`, run at the top of the checkout; a test fails when a file is stale).\n\n"
+        s +=
+            "# rules/\n\nOne document per check, generated from each check's metadata in `Sources/Checks` (`portwarden docs`, run at the top of the checkout; a test fails when a file is stale).\n\n"
         s += "| id | slug | severity | category | title |\n|---|---|---|---|---|\n"
         for c in checks {
             let m = c.metadata

@@ -32,9 +32,11 @@ public struct RuleFacts: Sendable, Equatable {
     /// The rule's nft text, built from every expression (see `nft`).
     public var printed = RuleText()
 
-    public init(family: TableFamily, table: String, chain: String, hook: Hook? = nil, chainPolicy: ChainPolicy? = nil, handle: UInt64,
-                index: Int = 0, proto: L4Proto? = nil, dports: [PortRange]? = nil, sources: [String]? = nil, iifname: String? = nil,
-                iifNegated: Bool = false, nfproto: IPFamily? = nil, opaque: [String] = [], verdict: String? = nil) {
+    public init(
+        family: TableFamily, table: String, chain: String, hook: Hook? = nil, chainPolicy: ChainPolicy? = nil, handle: UInt64,
+        index: Int = 0, proto: L4Proto? = nil, dports: [PortRange]? = nil, sources: [String]? = nil, iifname: String? = nil,
+        iifNegated: Bool = false, nfproto: IPFamily? = nil, opaque: [String] = [], verdict: String? = nil
+    ) {
         self.family = family
         self.table = table
         self.chain = chain
@@ -98,8 +100,11 @@ public struct RuleFacts: Sendable, Equatable {
     enum Loaded { case l4proto, nfproto, ipProto, dport, saddr, iifname, iif, ctState, other(String) }
 
     static func decode(_ rule: Rule, table t: Table, chain c: Chain, index: Int) -> RuleFacts {
-        var d = FactsDecoder(table: t, facts: RuleFacts(family: t.family, table: t.name, chain: c.name, hook: c.base?.hook,
-                                                        chainPolicy: c.base?.policy, handle: rule.handle, index: index))
+        var d = FactsDecoder(
+            table: t,
+            facts: RuleFacts(
+                family: t.family, table: t.name, chain: c.name, hook: c.base?.hook,
+                chainPolicy: c.base?.policy, handle: rule.handle, index: index))
         for e in rule.expressions { d.take(e) }
         if let comment = rule.comment { d.f.printed.setComment(comment) }
         return d.finish()
@@ -121,7 +126,9 @@ public struct RuleFacts: Sendable, Equatable {
     static func printLookup(_ l: Lookup, _ set: NFTSet?, _ reg: Loaded?, _ length: Int?, masked: Bool, table t: Table, into f: inout RuleFacts) {
         let neg = l.inverted ? "!= " : ""
         // The key must be exactly the loaded field (a concatenation spans several registers).
-        let width: UInt32 = { if case .dport? = reg { return 2 }; return UInt32(length ?? 0) }()
+        let width: UInt32 = {
+            if case .dport? = reg { return 2 }; return UInt32(length ?? 0)
+        }()
         guard let set, !masked, set.concatLengths.isEmpty, set.keyLength == width else { f.printed.cannotPrint("lookup @\(l.set)"); return }
         var rhs: String?
         if !set.isAnonymous {
@@ -135,7 +142,11 @@ public struct RuleFacts: Sendable, Equatable {
         switch (reg, rhs) {
         case (.dport?, let r?): f.printed.add(.dport(neg + r))
         case (.saddr?, let r?):
-            if let key = addressKey(t.family, f.nfproto, length ?? 0) { f.printed.add(.plain("\(key) saddr \(neg)\(r)")) } else { f.printed.cannotPrint("saddr lookup") }
+            if let key = addressKey(t.family, f.nfproto, length ?? 0) {
+                f.printed.add(.plain("\(key) saddr \(neg)\(r)"))
+            } else {
+                f.printed.cannotPrint("saddr lookup")
+            }
         default: f.printed.cannotPrint("lookup @\(l.set)")
         }
     }

@@ -40,8 +40,12 @@ public struct RuleText: Sendable, Equatable {
 
     /// Words for a description: the printable phrases, then what cannot be printed, then the verdict.
     func words(proto: L4Proto?, verdict withVerdict: Bool) -> [String] {
-        let hasDport = phrases.contains { if case .dport = $0 { return true }; return false }
-        let hasAddress = phrases.contains { if case .plain(let s) = $0 { return s.hasPrefix("ip saddr") || s.hasPrefix("ip6 saddr") }; return false }
+        let hasDport = phrases.contains {
+            if case .dport = $0 { return true }; return false
+        }
+        let hasAddress = phrases.contains {
+            if case .plain(let s) = $0 { return s.hasPrefix("ip saddr") || s.hasPrefix("ip6 saddr") }; return false
+        }
         var out: [String] = []
         for p in phrases {
             switch p {

@@ -66,7 +66,7 @@ public enum SensitivePorts {
         u(11211, "memcached", "unauthenticated cache; UDP amplification", critical: true),
         t(15672, "RabbitMQ management", "admin interface"),
         t(27017, "MongoDB", "database: historically unauthenticated by default", critical: true),
-        t(50000, "SAP / Jenkins agents", "admin and agent channels"),
+        t(50000, "SAP / Jenkins agents", "admin and agent channels")
     ]
 
     /// The entry for a listener's protocol and port.

@@ -9,13 +9,15 @@ public struct EphemeralRangeSmall: Check {
     public static let metadata = CheckMetadata(
         id: "PW1011", slug: "ephemeral-range-small", title: "Ephemeral port range too small", defaultSeverity: .low, category: .kernel,
         summary: "`net.ipv4.ip_local_port_range` (minus reserved ports) leaves fewer than 10000 ports for outgoing connections.",
-        rationale: "Each outgoing connection to the same destination needs its own source port until TIME_WAIT ends. A small range makes proxies, load balancers and busy clients fail with EADDRNOTAVAIL.",
+        rationale:
+            "Each outgoing connection to the same destination needs its own source port until TIME_WAIT ends. A small range makes proxies, load balancers and busy clients fail with EADDRNOTAVAIL.",
         remediation: "Widen the range, for example `net.ipv4.ip_local_port_range = 32768 60999` (the kernel default).")
 
     public static let examples: [Example] = [
         Example("kernel default", host: ExampleHost()),
-        Example("only 1000 ports", host: ExampleHost(sysctls: Sysctls(ipLocalPortRange: PortRange(first: 60000, last: 60999))),
-                expect: ["host/sysctl/net.ipv4.ip_local_port_range"]),
+        Example(
+            "only 1000 ports", host: ExampleHost(sysctls: Sysctls(ipLocalPortRange: PortRange(first: 60000, last: 60999))),
+            expect: ["host/sysctl/net.ipv4.ip_local_port_range"])
     ]
 
     public init() {}
@@ -29,7 +31,11 @@ public struct EphemeralRangeSmall: Check {
         }
         let usable = range.count - reserved
         guard usable < Self.minimumPorts else { return [] }
-        return [finding("host/sysctl/net.ipv4.ip_local_port_range",
-                        "net.ipv4.ip_local_port_range is \(range.first)-\(range.last): \(usable) ports for outgoing connections (fewer than \(Self.minimumPorts)).")]
+        return [
+            finding(
+                "host/sysctl/net.ipv4.ip_local_port_range",
+                "net.ipv4.ip_local_port_range is \(range.first)-\(range.last): \(usable) ports for outgoing connections (fewer than \(Self.minimumPorts))."
+            )
+        ]
     }
 }

@@ -5,16 +5,24 @@ import Policy
 public struct RedundantRule: Check {
     public static let metadata = CheckMetadata(
         id: "PW1018", slug: "redundant-rule", title: "Redundant rule", defaultSeverity: .low, category: .ruleset,
-        summary: "A rule whose removal would not change any verdict: an earlier rule with the same verdict covers it, or it is a final catch-all repeating the chain policy.",
+        summary:
+            "A rule whose removal would not change any verdict: an earlier rule with the same verdict covers it, or it is a final catch-all repeating the chain policy.",
         rationale: "Redundant rules make a ruleset longer and harder to review, and hide the rule that really decides.",
         remediation: "Delete the rule with the `nft delete rule` command in the finding.")
 
     public static let examples: [Example] = [
         Example("distinct ports", host: ExampleHost(firewall: ExampleRule.firewall([ExampleRule.port(2, .tcp, 22), ExampleRule.port(3, .tcp, 443)]))),
-        Example("duplicate accept", host: ExampleHost(firewall: ExampleRule.firewall([ExampleRule.port(2, .tcp, 22), ExampleRule.port(3, .tcp, 22)])),
-                expect: ["rule/inet/filter/input/3"]),
-        Example("final drop in a drop-policy chain", host: ExampleHost(firewall: ExampleRule.firewall(policy: .drop, [
-            ExampleRule.port(2, .tcp, 22), ExampleRule.port(3, nil, nil, .drop)])), expect: ["rule/inet/filter/input/3"]),
+        Example(
+            "duplicate accept", host: ExampleHost(firewall: ExampleRule.firewall([ExampleRule.port(2, .tcp, 22), ExampleRule.port(3, .tcp, 22)])),
+            expect: ["rule/inet/filter/input/3"]),
+        Example(
+            "final drop in a drop-policy chain",
+            host: ExampleHost(
+                firewall: ExampleRule.firewall(
+                    policy: .drop,
+                    [
+                        ExampleRule.port(2, .tcp, 22), ExampleRule.port(3, nil, nil, .drop)
+                    ])), expect: ["rule/inet/filter/input/3"])
     ]
 
     public init() {}
@@ -25,19 +33,23 @@ public struct RedundantRule: Check {
         var flagged = Set<String>()
         for (earlier, rule) in coveredPairs(rules) where rule.verdict == earlier.verdict {
             flagged.insert(rule.subject)
-            out.append(finding(rule.subject,
-                               "Rule #\(rule.handle) in \(rule.family.rawValue) \(rule.table) \(rule.chain) (\(rule.text)) is redundant: rule #\(earlier.handle) (\(earlier.text)) already does the same.",
-                               rule: rule.ref, remediation: "Delete it: `\(rule.ref.deleteCommand)`.",
-                               fix: RulesetFix(lead: "Delete it:", edit: .delete(rule.ref, text: rule.text))))
+            out.append(
+                finding(
+                    rule.subject,
+                    "Rule #\(rule.handle) in \(rule.family.rawValue) \(rule.table) \(rule.chain) (\(rule.text)) is redundant: rule #\(earlier.handle) (\(earlier.text)) already does the same.",
+                    rule: rule.ref, remediation: "Delete it: `\(rule.ref.deleteCommand)`.",
+                    fix: RulesetFix(lead: "Delete it:", edit: .delete(rule.ref, text: rule.text))))
         }
         var lastByChain: [String: RuleFacts] = [:]
         for r in rules { lastByChain["\(r.family.rawValue)/\(r.table)/\(r.chain)"] = r }
         for r in lastByChain.values.sorted(by: { $0.subject < $1.subject }) where !flagged.contains(r.subject) {
             guard let policy = r.chainPolicy, r.matchesAnyTraffic, r.iifname == nil, r.verdict == policy.rawValue else { continue }
-            out.append(finding(r.subject,
-                               "Rule #\(r.handle) in \(r.family.rawValue) \(r.table) \(r.chain) (\(r.text)) is redundant: it ends the chain with the verdict of the chain policy (\(policy.rawValue)).",
-                               rule: r.ref, remediation: "Delete it: `\(r.ref.deleteCommand)`.",
-                               fix: RulesetFix(lead: "Delete it:", edit: .delete(r.ref, text: r.text))))
+            out.append(
+                finding(
+                    r.subject,
+                    "Rule #\(r.handle) in \(r.family.rawValue) \(r.table) \(r.chain) (\(r.text)) is redundant: it ends the chain with the verdict of the chain policy (\(policy.rawValue)).",
+                    rule: r.ref, remediation: "Delete it: `\(r.ref.deleteCommand)`.",
+                    fix: RulesetFix(lead: "Delete it:", edit: .delete(r.ref, text: r.text))))
         }
         return out
     }

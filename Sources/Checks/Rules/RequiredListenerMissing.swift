@@ -10,11 +10,13 @@ public struct RequiredListenerMissing: Check {
         remediation: "Start the service (check `systemctl status` for its unit) or remove `required: true` from the policy entry.")
 
     public static let examples: [Example] = [
-        Example("required and present", policy: "version: 1\nlisteners: [{proto: tcp, port: 22, required: true}]\n",
-                host: ExampleHost([.example(.tcp, "0.0.0.0:22", .public, process: "sshd")])),
+        Example(
+            "required and present", policy: "version: 1\nlisteners: [{proto: tcp, port: 22, required: true}]\n",
+            host: ExampleHost([.example(.tcp, "0.0.0.0:22", .public, process: "sshd")])),
         Example("not required", policy: "version: 1\nlisteners: [{proto: tcp, port: 443}]\n", host: ExampleHost()),
-        Example("required but absent", policy: "version: 1\nlisteners: [{proto: tcp, port: 443, required: true}]\n",
-                host: ExampleHost([.example(.udp, "0.0.0.0:443", .public)]), expect: ["policy/listener/tcp/443"]),
+        Example(
+            "required but absent", policy: "version: 1\nlisteners: [{proto: tcp, port: 443, required: true}]\n",
+            host: ExampleHost([.example(.udp, "0.0.0.0:443", .public)]), expect: ["policy/listener/tcp/443"])
     ]
 
     public init() {}
@@ -23,8 +25,9 @@ public struct RequiredListenerMissing: Check {
         c.policy.listeners.filter(\.required).compactMap { d in
             guard !c.snapshot.listeners.contains(where: { d.matches(proto: $0.proto, port: $0.port) }) else { return nil }
             let name = d.name.map { " (\($0))" } ?? ""
-            return finding("policy/listener/\(d.label)", "The policy requires a listener on \(d.label)\(name) at \(d.location), but nothing listens there.",
-                           policyLocation: d.location)
+            return finding(
+                "policy/listener/\(d.label)", "The policy requires a listener on \(d.label)\(name) at \(d.location), but nothing listens there.",
+                policyLocation: d.location)
         }
     }
 }

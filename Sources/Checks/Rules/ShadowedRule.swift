@@ -5,17 +5,27 @@ import Policy
 public struct ShadowedRule: Check {
     public static let metadata = CheckMetadata(
         id: "PW1017", slug: "shadowed-rule", title: "Shadowed rule", defaultSeverity: .medium, category: .ruleset,
-        summary: "An earlier rule in the same chain matches every packet this rule matches and takes a different final verdict, so this rule never applies.",
-        rationale: "A shadowed rule is a decision that looks active but is not: typically a drop placed after a broad accept, which leaves the port open while the ruleset reads as if it were closed.",
+        summary:
+            "An earlier rule in the same chain matches every packet this rule matches and takes a different final verdict, so this rule never applies.",
+        rationale:
+            "A shadowed rule is a decision that looks active but is not: typically a drop placed after a broad accept, which leaves the port open while the ruleset reads as if it were closed.",
         remediation: "Move the rule above the rule that shadows it, or delete it if the earlier rule is the intended one.",
         references: ["CWE-670"])
 
     public static let examples: [Example] = [
-        Example("drop before a broader accept", host: ExampleHost(firewall: ExampleRule.firewall([
-            ExampleRule.port(2, .tcp, 6379, .drop), ExampleRule.port(3, .tcp, nil)]))),
-        Example("drop after an accept of the same port", host: ExampleHost(firewall: ExampleRule.firewall([
-            ExampleRule.port(2, .tcp, nil), ExampleRule.port(3, .tcp, 6379, .drop)])),
-                expect: ["rule/inet/filter/input/3"]),
+        Example(
+            "drop before a broader accept",
+            host: ExampleHost(
+                firewall: ExampleRule.firewall([
+                    ExampleRule.port(2, .tcp, 6379, .drop), ExampleRule.port(3, .tcp, nil)
+                ]))),
+        Example(
+            "drop after an accept of the same port",
+            host: ExampleHost(
+                firewall: ExampleRule.firewall([
+                    ExampleRule.port(2, .tcp, nil), ExampleRule.port(3, .tcp, 6379, .drop)
+                ])),
+            expect: ["rule/inet/filter/input/3"])
     ]
 
     public init() {}
@@ -24,9 +34,10 @@ public struct ShadowedRule: Check {
         coveredPairs(c.rules).compactMap { earlier, rule in
             guard rule.verdict != earlier.verdict else { return nil }
             let remedy = Self.remedy(rule, earlier)
-            return finding(rule.subject,
-                           "Rule #\(rule.handle) in \(rule.family.rawValue) \(rule.table) \(rule.chain) (\(rule.text)) never matches: rule #\(earlier.handle) (\(earlier.text)) decides all its packets first.",
-                           rule: rule.ref, remediation: remedy.text, fix: remedy.fix)
+            return finding(
+                rule.subject,
+                "Rule #\(rule.handle) in \(rule.family.rawValue) \(rule.table) \(rule.chain) (\(rule.text)) never matches: rule #\(earlier.handle) (\(earlier.text)) decides all its packets first.",
+                rule: rule.ref, remediation: remedy.text, fix: remedy.fix)
         }
     }
 }
@@ -37,11 +48,14 @@ extension ShadowedRule {
     static func remedy(_ rule: RuleFacts, _ earlier: RuleFacts) -> Remedy {
         let delete = "`\(rule.ref.deleteCommand)`"
         guard let text = rule.nft, !earlier.isCovered(by: rule) else {
-            return Remedy("Delete it: \(delete) (it never applies).", RulesetFix(lead: "Delete it (it never applies):", edit: .delete(rule.ref, text: rule.text)))
+            return Remedy(
+                "Delete it: \(delete) (it never applies).",
+                RulesetFix(lead: "Delete it (it never applies):", edit: .delete(rule.ref, text: rule.text)))
         }
         let insert = "`nft insert rule \(rule.family.rawValue) \(rule.table) \(rule.chain) position \(earlier.handle) \(shellQuoted(text))`"
-        return Remedy("Move rule #\(rule.handle) above #\(earlier.handle): \(insert), then \(delete); or delete it: \(delete).",
-                      RulesetFix(lead: "", edit: .move(rule.ref, above: earlier.ref)))
+        return Remedy(
+            "Move rule #\(rule.handle) above #\(earlier.handle): \(insert), then \(delete); or delete it: \(delete).",
+            RulesetFix(lead: "", edit: .move(rule.ref, above: earlier.ref)))
     }
 }
 

@@ -6,17 +6,21 @@ public struct WildcardBind: Check {
     public static let metadata = CheckMetadata(
         id: "PW1005", slug: "wildcard-bind", title: "Bind wider than the policy says", defaultSeverity: .medium, category: .exposure,
         summary: "A declared listener is bound to the wildcard or to another address than the policy's `bind`, even if the firewall blocks it today.",
-        rationale: "Defence in depth: a service bound to loopback stays private when the firewall is flushed, reloaded with a mistake, or bypassed by a container runtime. Firewalled wildcard binds are reported at a lower severity.",
+        rationale:
+            "Defence in depth: a service bound to loopback stays private when the firewall is flushed, reloaded with a mistake, or bypassed by a container runtime. Firewalled wildcard binds are reported at a lower severity.",
         remediation: "Bind the service to the address the policy names (for example `127.0.0.1` instead of `0.0.0.0`).",
         references: ["CWE-1327"])
 
     public static let examples: [Example] = [
-        Example("loopback as declared", policy: "version: 1\nlisteners: [{proto: tcp, port: 6379, bind: loopback}]\n",
-                host: ExampleHost([.example(.tcp, "127.0.0.1:6379", .localOnly, process: "redis-server")])),
-        Example("specific address as declared", policy: "version: 1\nlisteners: [{proto: tcp, port: 53, bind: [192.0.2.53]}]\n",
-                host: ExampleHost([.example(.tcp, "192.0.2.53:53", .public, process: "named")])),
-        Example("wildcard though the firewall blocks it", policy: "version: 1\nlisteners: [{proto: tcp, port: 6379, bind: loopback}]\n",
-                host: ExampleHost([.example(.tcp, "0.0.0.0:6379", .blocked, process: "redis-server")]), expect: ["listener/tcp/0.0.0.0:6379"]),
+        Example(
+            "loopback as declared", policy: "version: 1\nlisteners: [{proto: tcp, port: 6379, bind: loopback}]\n",
+            host: ExampleHost([.example(.tcp, "127.0.0.1:6379", .localOnly, process: "redis-server")])),
+        Example(
+            "specific address as declared", policy: "version: 1\nlisteners: [{proto: tcp, port: 53, bind: [192.0.2.53]}]\n",
+            host: ExampleHost([.example(.tcp, "192.0.2.53:53", .public, process: "named")])),
+        Example(
+            "wildcard though the firewall blocks it", policy: "version: 1\nlisteners: [{proto: tcp, port: 6379, bind: loopback}]\n",
+            host: ExampleHost([.example(.tcp, "0.0.0.0:6379", .blocked, process: "redis-server")]), expect: ["listener/tcp/0.0.0.0:6379"])
     ]
 
     public init() {}
@@ -42,10 +46,12 @@ public struct WildcardBind: Check {
                 let severity = r.isRemote ? Self.metadata.defaultSeverity : Self.metadata.defaultSeverity.lowered
                 let fw = r.isRemote ? "and is \(describe(r))" : "(the firewall blocks it today: defence in depth)"
                 let target = d.bind == .loopback ? (l.family == .ipv6 ? "::1" : "127.0.0.1") : want
-                out.append(finding(r.subject, "\(describe(l)) is bound to \(l.address), but the policy says \(want) for \(d.label) \(fw).",
-                                   severity: severity, listener: l, evidence: r.evidence,
-                                   remediation: "Bind the service to \(target) in its configuration, then restart it.",
-                                   policyLocation: d.location))
+                out.append(
+                    finding(
+                        r.subject, "\(describe(l)) is bound to \(l.address), but the policy says \(want) for \(d.label) \(fw).",
+                        severity: severity, listener: l, evidence: r.evidence,
+                        remediation: "Bind the service to \(target) in its configuration, then restart it.",
+                        policyLocation: d.location))
             }
         }
         return out

@@ -116,15 +116,18 @@ final class TableBuilder {
             }
         }
         let typeId = keys.reduce(UInt32(0)) { ($0 << 6) | $1.typeId }
-        return NFTSet(name: name, handle: handle(), flags: flags, keyType: typeId, keyLength: UInt32(keyLen),
-                      dataType: map ? 0xffff_ff00 : nil, dataLength: map ? 16 : nil,
-                      concatLengths: concat ? keys.map { UInt32($0.length) } : [], keyByteOrder: nil, elements: elems)
+        return NFTSet(
+            name: name, handle: handle(), flags: flags, keyType: typeId, keyLength: UInt32(keyLen),
+            dataType: map ? 0xffff_ff00 : nil, dataLength: map ? 16 : nil,
+            concatLengths: concat ? keys.map { UInt32($0.length) } : [], keyByteOrder: nil, elements: elems)
     }
 
     /// Adds a chain; base chains give `hook`. Each rule is one line of nft rule syntax.
     @discardableResult
-    func chain(_ name: String, hook: Hook? = nil, type: String = "filter", priority: Int32 = 0, policy: ChainPolicy = .accept,
-               devices: [String] = [], _ rules: [String] = []) throws -> TableBuilder {
+    func chain(
+        _ name: String, hook: Hook? = nil, type: String = "filter", priority: Int32 = 0, policy: ChainPolicy = .accept,
+        devices: [String] = [], _ rules: [String] = []
+    ) throws -> TableBuilder {
         let h = handle()
         var compiled: [Rule] = []
         for line in rules {
@@ -234,8 +237,10 @@ struct RuleCompiler {
             return Field(type: .ifindex) { reg, _ in [.meta(Meta(key: 4, dreg: reg))] }
         case "meta":
             let key = try next()
-            let map: [String: (UInt32, KeyType)] = ["l4proto": (16, .l4proto), "nfproto": (15, .nfproto), "mark": (3, .mark),
-                                                    "skuid": (10, .mark), "iifname": (6, .ifname), "iif": (4, .mark), "pkttype": (19, .l4proto)]
+            let map: [String: (UInt32, KeyType)] = [
+                "l4proto": (16, .l4proto), "nfproto": (15, .nfproto), "mark": (3, .mark),
+                "skuid": (10, .mark), "iifname": (6, .ifname), "iif": (4, .mark), "pkttype": (19, .l4proto)
+            ]
             guard let (k, t) = map[key] else { throw CompileError(message: "unknown meta key \(key)") }
             if key == "iif" { return Field(type: .ifindex) { reg, _ in [.meta(Meta(key: 4, dreg: reg))] } }
             return Field(type: t) { reg, _ in [.meta(Meta(key: k, dreg: reg))] }
@@ -282,7 +287,8 @@ struct RuleCompiler {
                 let over = peek == "over"
                 if over { pos += 1 }
                 let rate = try next()
-                out.append(.limit(Limit(rate: UInt64(rate.split(separator: "/").first.flatMap { UInt64($0) } ?? 1), unit: 1, burst: 5, inverted: over)))
+                out.append(
+                    .limit(Limit(rate: UInt64(rate.split(separator: "/").first.flatMap { UInt64($0) } ?? 1), unit: 1, burst: 5, inverted: over)))
             case "quota":
                 // quota [over] N [used M]: bytes; without `used` the consumption is unknown, as in old snapshots.
                 let over = peek == "over"
@@ -406,8 +412,13 @@ struct RuleCompiler {
                 } else {
                     out += f.load(1, nil)
                     let (lo, _) = Values.prefixBytes(c)
-                    let mask = Values.prefixBytes(CIDR(address: c.family == .ipv4 ? .v4(IPv4Address(0xffff_ffff)) : .v6(IPv6Address(bytes: [UInt8](repeating: 0xff, count: 16))), prefixLength: c.prefixLength)).0
-                    out.append(.bitwise(Bitwise(sreg: 1, dreg: 1, length: UInt32(full), mask: Bytes(mask), xor: Bytes([UInt8](repeating: 0, count: full)))))
+                    let mask = Values.prefixBytes(
+                        CIDR(
+                            address: c.family == .ipv4 ? .v4(IPv4Address(0xffff_ffff)) : .v6(IPv6Address(bytes: [UInt8](repeating: 0xff, count: 16))),
+                            prefixLength: c.prefixLength)
+                    ).0
+                    out.append(
+                        .bitwise(Bitwise(sreg: 1, dreg: 1, length: UInt32(full), mask: Bytes(mask), xor: Bytes([UInt8](repeating: 0, count: full)))))
                     out.append(.cmp(Cmp(sreg: 1, op: negate ? .neq : .eq, data: Bytes(lo))))
                 }
             } else {
@@ -434,7 +445,9 @@ struct RuleCompiler {
                 // Host-endian keys are converted before a range check.
                 out.append(.byteorder(Byteorder(sreg: 1, dreg: 1, op: 1, length: 4, size: 4)))
                 let ab = Array(a.reversed()), bb = Array(b.reversed())
-                if negate { out.append(.range(RangeExpr(sreg: 1, inverted: true, from: Bytes(ab), to: Bytes(bb)))) } else {
+                if negate {
+                    out.append(.range(RangeExpr(sreg: 1, inverted: true, from: Bytes(ab), to: Bytes(bb))))
+                } else {
                     out.append(.cmp(Cmp(sreg: 1, op: .gte, data: Bytes(ab))))
                     out.append(.cmp(Cmp(sreg: 1, op: .lte, data: Bytes(bb))))
                 }

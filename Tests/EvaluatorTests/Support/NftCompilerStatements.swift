@@ -123,16 +123,16 @@ extension RuleCompiler {
             let ports = try next().split(separator: ",").map { try Values.port(String($0)) }
             var info: [UInt8] = [1, UInt8(ports.count)]
             for i in 0..<15 { info += le16(i < ports.count ? ports[i] : 0) }
-            info += [UInt8](repeating: 0, count: 15)   // pflags
-            info.append(0)                               // invert
+            info += [UInt8](repeating: 0, count: 15)  // pflags
+            info.append(0)  // invert
             out.append(.match(Xt(name: "multiport", revision: 1, info: Bytes(info))))
         case "conntrack":
             try expect("state")
             var info = [UInt8](repeating: 0, count: 128 + 8)
-            info += le16(0) + [0, 0, 0, 0, 0, 0, 0, 0]   // l4proto, 4 ports
-            info += le16(1) + le16(0)                    // match_flags STATE, invert_flags
+            info += le16(0) + [0, 0, 0, 0, 0, 0, 0, 0]  // l4proto, 4 ports
+            info += le16(1) + le16(0)  // match_flags STATE, invert_flags
             info += le16(UInt16(states(try next()))) + le16(0)
-            info += [UInt8](repeating: 0, count: 8)      // rev 3 high ports
+            info += [UInt8](repeating: 0, count: 8)  // rev 3 high ports
             out.append(.match(Xt(name: "conntrack", revision: 3, info: Bytes(info))))
         case "state":
             out.append(.match(Xt(name: "state", revision: 0, info: Bytes(le32(states(try next()))))))

@@ -21,7 +21,7 @@ enum Values {
 
     /// The inclusive byte range of a value: `a`, `a-b`, `prefix/len`.
     static func range(_ text: String, _ k: KeyType, _ t: TableBuilder) throws -> ([UInt8], [UInt8]) {
-        if (k == .ipv4 || k == .ipv6), text.contains("/") {
+        if k == .ipv4 || k == .ipv6, text.contains("/") {
             guard let c = CIDR(text) else { throw CompileError(message: "bad prefix '\(text)'") }
             let r = prefixBytes(c)
             return (r.0, r.1)

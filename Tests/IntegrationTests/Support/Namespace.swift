@@ -52,12 +52,15 @@ func run(_ command: [String], input: Data? = nil, environment: [String: String]?
     let errBox = Box()
     let group = DispatchGroup()
     group.enter()
-    DispatchQueue.global().async { errBox.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    DispatchQueue.global().async {
+        errBox.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave()
+    }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     group.wait()
     process.waitUntilExit()
-    let result = CommandResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                               stderr: String(decoding: errBox.data, as: UTF8.self), stdoutData: outData)
+    let result = CommandResult(
+        status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+        stderr: String(decoding: errBox.data, as: UTF8.self), stdoutData: outData)
     if check && result.status != 0 { throw ShellError.failed(command: command, status: result.status, stderr: result.stderr) }
     return result
 }
