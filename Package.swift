@@ -39,12 +39,14 @@ let package = Package(
         .target(name: "Checks", dependencies: ["HostModel", "Evaluator", "Policy"], swiftSettings: swiftSettings),
         .target(name: "Reporting", dependencies: ["Checks", "Evaluator", "Policy", "HostModel"], swiftSettings: swiftSettings),
         .target(name: "Diffing", dependencies: ["HostModel", "Evaluator", "Checks", "Policy", "Reporting"], swiftSettings: swiftSettings),
+        // A candidate ruleset file: where each loaded rule came from (FILE:LINE), and fixes as edits of that file.
+        .target(name: "RulesetSource", dependencies: ["HostModel", "Evaluator", "Checks", "Policy"], swiftSettings: swiftSettings),
         // `reconcile`: an nmap XML scan against the evaluator's predictions (FoundationXML, so libxml2).
         .target(name: "Reconcile", dependencies: ["HostModel", "Evaluator"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "portwarden",
             dependencies: [
-                "HostModel", "Collector", "Evaluator", "Policy", "Checks", "Reporting", "Diffing", "Netlink", "Reconcile",
+                "HostModel", "Collector", "Evaluator", "Policy", "Checks", "Reporting", "Diffing", "RulesetSource", "Netlink", "Reconcile",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -60,6 +62,7 @@ let package = Package(
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "HostModel", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ChecksTests", dependencies: ["Checks", "Policy", "Evaluator", "HostModel", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Checks", "Policy", "HostModel", "TestSupport", .product(name: "Yams", package: "Yams")], exclude: ["Goldens"], swiftSettings: swiftSettings),
+        .testTarget(name: "RulesetSourceTests", dependencies: ["RulesetSource", "Checks", "Policy", "Evaluator", "HostModel"], swiftSettings: swiftSettings),
         .testTarget(name: "DiffingTests", dependencies: ["Diffing", "Reporting", "Checks", "Policy", "Evaluator", "HostModel", "TestSupport"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "Evaluator", "HostModel"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "FuzzTests", dependencies: ["FuzzEntries"], swiftSettings: swiftSettings),

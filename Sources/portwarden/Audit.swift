@@ -6,6 +6,7 @@ import Policy
 import Checks
 import Reporting
 import Diffing
+import RulesetSource
 
 extension ReportFormat: CaseInsensitiveArgument {
     // A public type's witness must be public, so the protocol's default cannot serve here.

@@ -4,7 +4,7 @@ import Glibc
 import HostModel
 import Netlink
 import Policy
-import Diffing
+import RulesetSource
 
 /// `--ruleset FILE`: evaluate an nft file that is not applied, in place of the host's (or snapshot's) ruleset.
 ///

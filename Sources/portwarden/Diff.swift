@@ -5,6 +5,7 @@ import Policy
 import Checks
 import Reporting
 import Diffing
+import RulesetSource
 import Collector
 
 /// `portwarden diff`: what a change does to exposure and findings, between two snapshots, a snapshot and the live

@@ -4,7 +4,7 @@ import Evaluator
 import Policy
 import Testing
 import Checks
-@testable import Diffing
+@testable import RulesetSource
 
 /// Findings about a candidate ruleset name FILE:LINE and fix the file: the candidate's handles belong to the
 /// throwaway namespace it was loaded into and must never be quoted as commands.

@@ -1,6 +1,6 @@
 import HostModel
 import Testing
-import Diffing
+import RulesetSource
 
 @Suite struct InterfaceIndexesTests {
     static func le(_ v: UInt32) -> Bytes { Bytes([UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24)]) }

@@ -1,7 +1,7 @@
 import Foundation
 import HostModel
 import Testing
-@testable import Diffing
+@testable import RulesetSource
 
 @Suite struct RulesetSourceMapTests {
     static let text = """
