@@ -122,10 +122,14 @@ public enum RouteNetlink {
 
     /// Reads links, addresses, routes and rules of this network namespace; a pass disturbed by a concurrent change
     /// (NLM_F_DUMP_INTR) is redone, up to three times.
+    /// A pass whose replies the kernel dropped (ENOBUFS) is redone on a new socket, also up to three times.
     /// - Throws: `NetlinkError`.
     /// - Parameter routing: also dump routes and rules (links and addresses are always read).
-    public static func read(socket: NetlinkSocket? = nil, routing: Bool = true) throws -> Result {
-        let nl = try socket ?? NetlinkSocket(protocol: NetlinkSocket.route)
+    public static func read(
+        socket: NetlinkSocket? = nil, routing: Bool = true,
+        connect: () throws -> NetlinkSocket = { try NetlinkSocket(protocol: NetlinkSocket.route) }
+    ) throws -> Result {
+        var nl = try socket ?? connect()
         var attempt = 0
         while true {
             attempt += 1
@@ -137,6 +141,10 @@ public enum RouteNetlink {
             for r in reqs {
                 do {
                     if try nl.exchange(r.bytes, seq: r.seq, describe: r.what, { try decoder.add($0) }) { interrupted = true }
+                } catch NetlinkError.receive(let e) where e == ENOBUFS && attempt < 3 {
+                    nl = try connect()
+                    interrupted = true
+                    break
                 } catch NetlinkError.kernel(_, let e) where r.bytes[16] == UInt8(AF_INET6) && (e == EAFNOSUPPORT || e == EOPNOTSUPP) {
                     // A kernel without IPv6 (or IPv6 policy routing): no routes or rules of that family.
                     continue

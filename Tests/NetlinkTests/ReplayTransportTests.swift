@@ -111,3 +111,19 @@ final class ReplayTransport: NetlinkTransport {
         }
     }
 }
+
+/// Links, addresses and routes on a recorded real rtnetlink capture: an overrun redoes the pass on a new socket.
+@Suite struct RouteNetlinkReplayTests {
+    @Test func anOverrunRedoesThePassOnANewSocket() throws {
+        let datagrams = try RecordedDatagrams.load("rtnetlink-host.nlcap")
+        let clean = try RouteNetlink.read(connect: { NetlinkSocket(transport: ReplayTransport(datagrams)) })
+        #expect(!clean.interfaces.isEmpty)
+        var connections = 0
+        let retried = try RouteNetlink.read(connect: {
+            connections += 1
+            return NetlinkSocket(transport: ReplayTransport(datagrams, faults: connections == 1 ? [1: .overrun] : [:]))
+        })
+        #expect(connections == 2)
+        #expect(retried.interfaces == clean.interfaces && retried.routing == clean.routing)
+    }
+}
