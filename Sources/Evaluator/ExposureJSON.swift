@@ -46,10 +46,11 @@ extension SnapshotJSONWriter {
         var o = openObject(indent)
         key(&o, "acceptedRanges"); array(x.acceptedRanges, indent: indent + 2) { $0.write($1, indent: $2) }
         key(&o, "acceptedSources"); strings(x.acceptedSources, indent: indent + 2)
-        key(&o, "interfaces"); strings(x.interfaces.filter { !InterfaceScope.isStandIn($0) }, indent: indent + 2)
+        let interfaces = InterfaceScope.split(x.interfaces)
+        key(&o, "interfaces"); strings(interfaces.named, indent: indent + 2)
         if let l = x.limits { key(&o, "limits"); strings(l, indent: indent + 2) }
         key(&o, "listener"); write(x.listener, indent: indent + 2)
-        key(&o, "otherInterfaces"); bool(x.interfaces.contains(where: InterfaceScope.isStandIn))
+        key(&o, "otherInterfaces"); bool(interfaces.others)
         key(&o, "reasons"); strings(x.reasons, indent: indent + 2)
         key(&o, "regions"); array(x.regions, indent: indent + 2) { $0.write($1, indent: $2) }
         key(&o, "summary"); string(x.summary.rawValue)
@@ -107,12 +108,13 @@ extension SnapshotJSONWriter {
         var o = openObject(indent)
         key(&o, "destinations"); strings(f.destinations, indent: indent + 2)
         key(&o, "family"); string(f.family.rawValue)
-        key(&o, "interfaces"); strings(f.interfaces.filter { !InterfaceScope.isStandIn($0) }, indent: indent + 2)
+        let interfaces = InterfaceScope.split(f.interfaces)
+        key(&o, "interfaces"); strings(interfaces.named, indent: indent + 2)
         if let l = f.limits { key(&o, "limits"); strings(l, indent: indent + 2) }
         if let l = f.listener { key(&o, "listener"); write(l, indent: indent + 2) }
         if let n = f.namespace { key(&o, "namespace"); string(n) }
         key(&o, "namespaceNames"); strings(f.namespaceNames, indent: indent + 2)
-        key(&o, "otherInterfaces"); bool(f.interfaces.contains(where: InterfaceScope.isStandIn))
+        key(&o, "otherInterfaces"); bool(interfaces.others)
         key(&o, "port"); number(f.port)
         key(&o, "proto"); string(f.proto.rawValue)
         key(&o, "reasons"); strings(f.reasons, indent: indent + 2)

@@ -184,7 +184,9 @@ extension Evaluator {
                     region: AddressSet(family: fam, sorted: [lo...hi]), verdict: .conditional, listeners: ls,
                     path: leaves[first].path, reasons: reasons, leafPathKey: "?" + key(first) + reasons.joined(), limits: limits)
             }
-            let k = "\(seg.verdict)|\(seg.listeners)|\(seg.leafPathKey)|\(seg.limits)"
+            // Limits are rare: they join the key only when there are some (this runs for every cut of every cell).
+            var k = "\(seg.verdict)|\(seg.listeners)|\(seg.leafPathKey)"
+            if !seg.limits.isEmpty { k += "|" + seg.limits.joined(separator: ",") }
             if let g = groups[k] {
                 found[g].1.append(contentsOf: seg.region.ranges)
             } else {

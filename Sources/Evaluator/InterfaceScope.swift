@@ -11,9 +11,15 @@ public struct InterfaceScope: Sendable, Equatable, Hashable {
 
     /// `reached` may hold the stand-in; `asked` is every interface the question covered (loopback left out).
     public init(reached: [String], asked: [String]) {
-        named = reached.filter { !InterfaceScope.isStandIn($0) && $0 != "lo" }.sorted()
-        others = reached.contains(where: InterfaceScope.isStandIn)
-        except = others ? Array(Set(asked.filter { !InterfaceScope.isStandIn($0) && $0 != "lo" }).subtracting(named)).sorted() : []
+        let split = InterfaceScope.split(reached)
+        named = split.named.filter { $0 != "lo" }.sorted()
+        others = split.others
+        except = others ? Array(Set(InterfaceScope.split(asked).named.filter { $0 != "lo" }).subtracting(named)).sorted() : []
+    }
+
+    /// `list` without the stand-in (in its order), and whether it held it: how interface lists are written in JSON.
+    public static func split(_ list: [String]) -> (named: [String], others: Bool) {
+        (list.filter { !isStandIn($0) }, list.contains(where: isStandIn))
     }
 
     /// "every interface", "every interface except eth1 and wg0", "eth0", "eth0, eth1 and eth2"; "no interface" when empty.

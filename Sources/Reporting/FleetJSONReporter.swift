@@ -17,7 +17,7 @@ public struct FleetJSONReporter: Sendable {
         var byCheck: [Check]
     }
 
-    struct Tool: Encodable { var name: String; var version: String }
+    typealias Tool = JSONReporter.Tool
 
     struct Host: Encodable {
         var host: String

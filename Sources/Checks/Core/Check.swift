@@ -106,4 +106,4 @@ public func describe(_ r: ListenerReach) -> String {
 public func interfaceText(_ name: String) -> String { isPlaceholderInterface(name) ? "every interface the host does not name" : name }
 
 /// Whether `name` is the evaluator's stand-in for "every interface not in the snapshot".
-public func isPlaceholderInterface(_ name: String) -> Bool { name.hasPrefix("(") && name.hasSuffix(")") }
+public func isPlaceholderInterface(_ name: String) -> Bool { InterfaceScope.isStandIn(name) }

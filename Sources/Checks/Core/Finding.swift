@@ -108,8 +108,9 @@ public struct Evidence: Codable, Sendable, Equatable, Hashable {
         reasons: [String] = [], limits: [String] = []
     ) {
         self.exposure = exposure
-        self.interfaces = interfaces.filter { !InterfaceScope.isStandIn($0) }
-        self.otherInterfaces = otherInterfaces || interfaces.contains(where: InterfaceScope.isStandIn)
+        let split = InterfaceScope.split(interfaces)
+        self.interfaces = split.named
+        self.otherInterfaces = otherInterfaces || split.others
         self.sources = sources
         self.path = path
         self.reasons = reasons
