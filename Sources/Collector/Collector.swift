@@ -122,8 +122,10 @@ public enum Collector {
         warnings += incompleteScanWarnings(scan, unknownOwners: listeners.lazy.filter { $0.owner == .unknown }.count)
 
         var namespaces: [NetworkNamespace] = []
-        for n in others where n.vanished { warnings += n.warnings }
-        for n in others where !n.vanished {
+        for n in others {
+            warnings += n.warnings
+            // An ended namespace is no longer part of the host: only its warning says it was there.
+            if n.vanished { continue }
             let ls = assembleListeners(n.raw, scan: scan, processes: processes, interfaces: n.net.interfaces)
             let pids = n.candidate.pids.isEmpty ? Array(Set(ls.flatMap { $0.processes.map(\.pid) })).sorted().prefix(8).map { $0 } : n.candidate.pids
             namespaces.append(
@@ -131,7 +133,6 @@ public enum Collector {
                     id: n.candidate.id, owner: ContainerOwners.owner(pids: pids, roots: .init(procRoot: options.procRoot)),
                     entered: n.entered, pids: pids, listeners: ls, interfaces: n.net.interfaces,
                     routes: n.net.routing, sysctls: n.sysctls, firewall: n.firewall, warnings: n.warnings))
-            warnings += n.warnings
         }
 
         let host = HostInfo(

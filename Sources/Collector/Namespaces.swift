@@ -90,9 +90,7 @@ enum NamespaceReader {
     /// Whether a namespace that could not be opened or joined still exists: its file still is that namespace, or a
     /// process of it still runs (then the failure is real and reported, not taken for an ended namespace).
     static func exists(_ c: NamespaceCandidate, procRoot: String) -> Bool {
-        var st = stat()
-        if stat(c.path, &st) == 0 && UInt64(st.st_ino) == c.id.inode { return true }
-        return c.pids.contains { pid in stat("\(procRoot)/\(pid)/ns/net", &st) == 0 && UInt64(st.st_ino) == c.id.inode }
+        inode(c.path) == c.id.inode || c.pids.contains { inode("\(procRoot)/\($0)/ns/net") == c.id.inode }
     }
 
     /// Reads every candidate, one thread each, at most `parallel` at once.
