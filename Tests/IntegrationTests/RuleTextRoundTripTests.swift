@@ -30,9 +30,24 @@ import Checks
         defer { ns.cleanup() }
         try ns.exec(["ip", "link", "add", "pwveth0", "type", "veth", "peer", "name", "pwveth1"])
         try ns.exec(["nft", "-f", Self.varied])
+        // Every form of limit and quota the rule text prints (burst, over, byte rates, both quota kinds).
+        try ns.nft(
+            """
+            table inet pwlimits {
+                chain c {
+                    type filter hook input priority 10; policy accept;
+                    tcp dport 1 limit rate over 3/second burst 20 packets drop
+                    tcp dport 2 limit rate 1 mbytes/second accept
+                    tcp dport 3 limit rate 10/minute accept
+                    tcp dport 4 quota over 1500 bytes drop
+                    tcp dport 5 quota until 100 mbytes accept
+                }
+            }
+            """)
         let snapshot = try SnapshotCodec.decode(try ns.exec([portwardenBinary, "collect"]).stdoutData)
         let facts = RuleFacts.decode(snapshot.firewall)
         let printed = facts.filter { $0.nft != nil }
+        #expect(printed.filter { $0.table == "pwlimits" }.count == 5, "\(facts.filter { $0.table == "pwlimits" }.map(\.text))")
         #expect(printed.count >= 12, "only \(printed.count) of \(facts.count) rules printed: \(facts.map(\.text))")
         // Rules nft itself cannot express without what portwarden does not print: no text, a description instead.
         for r in facts where r.nft == nil { #expect(!r.text.hasPrefix("`"), "\(r.text)") }
