@@ -67,7 +67,7 @@ help:
 commit-stamp:
 	@commit=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown); \
 	  if [ -n "$$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then commit="$$commit-dirty"; fi; \
-	  printf '#if PORTWARDEN_GENERATED_COMMIT\nlet buildCommit = "%s"\n#endif\n' "$$commit" > $(GENERATED_COMMIT).tmp; \
+	  printf '#if PORTWARDEN_GENERATED_COMMIT\n    let buildCommit = "%s"\n#endif\n' "$$commit" > $(GENERATED_COMMIT).tmp; \
 	  cmp -s $(GENERATED_COMMIT).tmp $(GENERATED_COMMIT) && rm $(GENERATED_COMMIT).tmp || mv $(GENERATED_COMMIT).tmp $(GENERATED_COMMIT)
 
 release: commit-stamp

@@ -41,12 +41,15 @@ let package = Package(
         .target(name: "Diffing", dependencies: ["HostModel", "Evaluator", "Checks", "Policy", "Reporting"], swiftSettings: swiftSettings),
         // A candidate ruleset file: where each loaded rule came from (FILE:LINE), and fixes as edits of that file.
         .target(name: "RulesetSource", dependencies: ["HostModel", "Evaluator", "Checks", "Policy"], swiftSettings: swiftSettings),
+        // `--ruleset FILE`: a candidate ruleset loaded by nft in a private network namespace and read back.
+        .target(name: "CandidateLoader", dependencies: ["HostModel", "Netlink", "Policy", "RulesetSource"], swiftSettings: swiftSettings),
         // `reconcile`: an nmap XML scan against the evaluator's predictions (FoundationXML, so libxml2).
         .target(name: "Reconcile", dependencies: ["HostModel", "Evaluator"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "portwarden",
             dependencies: [
-                "HostModel", "Collector", "Evaluator", "Policy", "Checks", "Reporting", "Diffing", "RulesetSource", "Netlink", "Reconcile",
+                "HostModel", "Collector", "Evaluator", "Policy", "Checks", "Reporting", "Diffing", "RulesetSource", "CandidateLoader", "Netlink",
+                "Reconcile",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -63,6 +66,7 @@ let package = Package(
         .testTarget(name: "ChecksTests", dependencies: ["Checks", "Policy", "Evaluator", "HostModel", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Checks", "Policy", "HostModel", "TestSupport", .product(name: "Yams", package: "Yams")], exclude: ["Goldens"], swiftSettings: swiftSettings),
         .testTarget(name: "RulesetSourceTests", dependencies: ["RulesetSource", "Checks", "Policy", "Evaluator", "HostModel"], swiftSettings: swiftSettings),
+        .testTarget(name: "CandidateLoaderTests", dependencies: ["CandidateLoader", "HostModel"], swiftSettings: swiftSettings),
         .testTarget(name: "DiffingTests", dependencies: ["Diffing", "Reporting", "Checks", "Policy", "Evaluator", "HostModel", "TestSupport"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "Evaluator", "HostModel"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "FuzzTests", dependencies: ["FuzzEntries"], swiftSettings: swiftSettings),

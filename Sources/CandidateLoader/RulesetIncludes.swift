@@ -19,22 +19,22 @@ enum RulesetIncludes {
 
     /// Refuses (exit 2, `FILE:LINE:COLUMN`) an include that resolves outside `scope`, a ruleset that is not a
     /// regular file, and nesting deeper than `maxDepth`.
-    static func check(_ file: String, shown: String, scope: IncludeScope) throws {
+    static func check(_ file: String, shown: String, scope: IncludeScope) throws(CandidateError) {
         let dir = (file as NSString).deletingLastPathComponent
         var seen: Set<String> = []
         try scan(file, shown: shown, dir: dir, scope: scope, depth: 0, seen: &seen)
     }
 
-    static func scan(_ file: String, shown: String, dir: String, scope: IncludeScope, depth: Int, seen: inout Set<String>) throws {
+    static func scan(_ file: String, shown: String, dir: String, scope: IncludeScope, depth: Int, seen: inout Set<String>) throws(CandidateError) {
         guard seen.insert(IncludeScopePath.real(file)).inserted else { return }
         let data: Data
         do { data = try BoundedFile.read(file, limit: maxFileBytes) } catch {
-            throw CommandFailure(status: .invalidInput, message: "cannot read the ruleset \(shown): \(error)")
+            throw CandidateError(.invalidInput, "cannot read the ruleset \(shown): \(error)")
         }
         for inc in statements(in: data) {
             let at = "\(shown):\(inc.line):\(inc.column)"
             guard depth < maxDepth else {
-                throw CommandFailure(status: .invalidInput, message: "\(at): includes nested deeper than \(maxDepth) levels")
+                throw CandidateError(.invalidInput, "\(at): includes nested deeper than \(maxDepth) levels")
             }
             for path in try targets(inc.name, dir: dir, scope: scope, at: at) {
                 try scan(path, shown: path, dir: dir, scope: scope, depth: depth + 1, seen: &seen)
@@ -43,12 +43,11 @@ enum RulesetIncludes {
     }
 
     /// The files `include "name"` makes nft read, each checked to be inside `scope`.
-    static func targets(_ name: String, dir: String, scope: IncludeScope, at: String) throws -> [String] {
-        func outside(_ why: String) -> CommandFailure {
-            CommandFailure(
-                status: .invalidInput,
-                message:
-                    "\(at): include \"\(name)\" \(why); includes must stay inside the ruleset's directory tree (\(IncludeScope.widening) widens it)")
+    static func targets(_ name: String, dir: String, scope: IncludeScope, at: String) throws(CandidateError) -> [String] {
+        func outside(_ why: String) -> CandidateError {
+            CandidateError(
+                .invalidInput,
+                "\(at): include \"\(name)\" \(why); includes must stay inside the ruleset's directory tree (\(IncludeScope.widening) widens it)")
         }
         let pattern: String
         if name.hasPrefix("/") { pattern = name } else { pattern = dir + "/" + name }
