@@ -15,8 +15,14 @@ import Testing
             let path = dir + "/" + name
             try FileManager.default.createDirectory(
                 atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try text.write(toFile: path, atomically: true, encoding: .utf8)
-            if name.hasSuffix(".sh") { chmod(path, 0o755) }
+            // O_CLOEXEC: a child spawned meanwhile by a concurrent test must not inherit the write descriptor, or
+            // executing the script fails with ETXTBSY.
+            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, name.hasSuffix(".sh") ? 0o755 : 0o644)
+            guard fd >= 0 else { throw CocoaError(.fileWriteUnknown) }
+            let bytes = Array(text.utf8)
+            let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            close(fd)
+            guard written == bytes.count else { throw CocoaError(.fileWriteUnknown) }
         }
         return dir
     }
