@@ -479,14 +479,48 @@ extension Walker {
         return .natDone("\(kind) to \(text)", handle)
     }
 
+    /// Source NAT to `low`…`high` (nil: the source address is kept, only ports change). One address is followed; a
+    /// range, or an address from packet data (`unknown`), is recorded as an unknown source for the next namespace.
+    mutating func applySNAT(_ t: inout EvalThread, low: [UInt8]?, high: [UInt8]?, unknown: Bool, handle: UInt64) -> Walker.RuleOutcome {
+        t.pkt.natBound.insert(currentBaseHook(t) ?? .postrouting)
+        if unknown {
+            t.pkt.sourceNat = .unknown("SNAT address from packet data")
+            return .natDone("snat", handle)
+        }
+        guard let low else { return .natDone("snat", handle) }
+        if let high, high != low {
+            t.pkt.sourceNat = .unknown("SNAT to an address range")
+            let fam = t.pkt.family
+            return .natDone("snat to \(addressText(addressValue(low), fam))-\(addressText(addressValue(high), fam))", handle)
+        }
+        t.pkt.sourceNat = .to(low)
+        return .natDone("snat to \(addressText(addressValue(low), t.pkt.family))", handle)
+    }
+
+    /// Masquerade: the source becomes the output device's address, as the kernel picks it (`inet_select_addr`: the
+    /// first address of the device whose subnet holds the next hop, else its first address; for IPv6 the same rule
+    /// stands in for source address selection). Only forwarded packets meet it here (the output path skips
+    /// postrouting NAT), and they have an output device.
+    mutating func masquerade(_ t: inout EvalThread, kind: String, handle: UInt64) -> Walker.RuleOutcome {
+        t.pkt.natBound.insert(currentBaseHook(t) ?? .postrouting)
+        let fam = t.pkt.family
+        guard let a = routing.masqueradeSource(fam, device: t.pkt.oifIndex, toward: addressValue(t.pkt.daddr)) else {
+            t.pkt.sourceNat = .unknown("\(kind) on \(t.pkt.oifName.isEmpty ? "an unknown device" : t.pkt.oifName), which has no address")
+            return .natDone(kind, handle)
+        }
+        t.pkt.sourceNat = .to(a)
+        return .natDone("\(kind) to \(addressText(addressValue(a), fam))", handle)
+    }
+
     mutating func nat(_ t: inout EvalThread, _ n: Nat, _ handle: UInt64) -> Walker.RuleOutcome? {
         let hook = currentBaseHook(t) ?? .prerouting
         if n.family != 0 && n.family != 1 && UInt8(truncatingIfNeeded: n.family) != t.pkt.nfproto { return nil }
-        if n.type == 0 {
-            t.pkt.natBound.insert(hook)
-            return .natDone("snat", handle)
-        }
         let alen = t.pkt.family == .ipv4 ? 4 : 16
+        if n.type == 0 {
+            let low = n.regAddrMin.flatMap { concreteBytes(t, $0, alen) }
+            let high = n.regAddrMax.flatMap { concreteBytes(t, $0, alen) }
+            return applySNAT(&t, low: low, high: high, unknown: n.regAddrMin != nil && low == nil, handle: handle)
+        }
         var addr: [UInt8]?
         if let r = n.regAddrMin {
             guard let a = concreteBytes(t, r, alen) else { leafUndecidable(t, "DNAT address from packet data"); return .stop }

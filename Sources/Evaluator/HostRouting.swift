@@ -42,6 +42,14 @@ struct HostRouting: Sendable {
         var primaryV6: [UInt8]?
         /// Enslaved to a bridge or bond: its packets reach IP on the master (a VRF port keeps its own).
         var portOfBridgeOrBond = false
+        /// Its global-scope addresses in order with their prefixes, for masquerade.
+        var subnets: [Subnet] = []
+    }
+
+    struct Subnet: Sendable {
+        var family: IPFamily
+        var prefix: ClosedRange<UInt128>
+        var bytes: [UInt8]
     }
 
     var interfaces: [Iface]
@@ -70,8 +78,13 @@ struct HostRouting: Sendable {
         for i in s.interfaces {
             var v4: [UInt128] = [], v6: [UInt128] = []
             var p4: [UInt8]?, p6: [UInt8]?
+            var subnets: [Subnet] = []
             for a in i.addresses {
                 guard let ip = IPAddress(a.address) else { continue }
+                if a.scope == "global" {
+                    subnets.append(
+                        Subnet(family: ip.family, prefix: CIDR(address: ip, prefixLength: Int(a.prefixLength)).valueRange, bytes: ip.bytes))
+                }
                 switch ip {
                 case .v4(let x): v4.append(UInt128(x.value)); if p4 == nil { p4 = x.bytes }
                 case .v6(let x): v6.append(addressValue(x.bytes)); if p6 == nil, !x.isLinkLocal { p6 = x.bytes }
@@ -81,7 +94,7 @@ struct HostRouting: Sendable {
             ifs.append(
                 Iface(
                     index: i.index, name: i.name, loopback: i.isLoopback || i.name == "lo", kind: i.kind,
-                    v4: v4, v6: v6, primaryV4: p4, primaryV6: p6))
+                    v4: v4, v6: v6, primaryV4: p4, primaryV6: p6, subnets: subnets))
         }
         let kinds = Dictionary(s.interfaces.map { ($0.name, $0.kind ?? "") }, uniquingKeysWith: { a, _ in a })
         for (k, i) in s.interfaces.enumerated() where k < ifs.count {
@@ -182,6 +195,14 @@ struct HostRouting: Sendable {
             }
             cuts[fam] = Array(Set(out)).sorted()
         }
+    }
+
+    /// The source masquerade gives a packet leaving through `device` toward `dst`: the device's first address
+    /// whose prefix holds `dst`, else its first address (link-local IPv6 addresses are not used).
+    func masqueradeSource(_ family: IPFamily, device: UInt32, toward dst: UInt128) -> [UInt8]? {
+        let addrs = (iface(index: device)?.subnets ?? []).filter { $0.family == family }
+        let pick = addrs.first { $0.prefix.contains(dst) } ?? addrs.first
+        return pick?.bytes
     }
 
     func iface(named name: String) -> Iface? { byName[name].map { interfaces[$0] } }

@@ -124,7 +124,7 @@ extension Walker {
             case .redir(let r):
                 if let out = redirect(&t, r, rule.handle) { return out }
             case .masq:
-                continue
+                return masquerade(&t, kind: "masquerade", handle: rule.handle)
             case .reject:
                 t.path.append(chainStep(t, "reject", handle: rule.handle))
                 leaf(t, .reject)

@@ -42,10 +42,20 @@ struct PacketState: Sendable {
     var natBound: Set<Hook> = []
     /// Set when a statement changed the packet in a way this model cannot follow; the outcome is then conditional.
     var notModelled: String?
+    /// Source NAT applied in postrouting (masquerade, snat): what the receiving namespace sees as the source.
+    var sourceNat: SourceNat?
 
     var nfproto: UInt8 { family == .ipv4 ? 2 : 10 }
     var networkHeaderLength: Int { family == .ipv4 ? 20 : 40 }
     var transportHeaderLength: Int { l4 == 6 ? 40 : 8 }
+}
+
+/// The source a forwarded connection carries after the host's source NAT.
+enum SourceNat: Sendable, Equatable {
+    /// Rewritten to this address.
+    case to([UInt8])
+    /// Rewritten, to an address this model cannot pin down (a range, or one taken from packet data).
+    case unknown(String)
 }
 
 /// Where a byte of a register came from: a constant, the (symbolic) source address, or something unknowable.

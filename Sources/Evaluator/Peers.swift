@@ -8,6 +8,8 @@ struct Peers: Sendable {
     var labels: [String] = []
     /// Per peer: the names a policy can select it by.
     var names: [[String]] = []
+    /// Per peer: whether its rules may read the source address (then the host's source NAT matters there).
+    var readsSource: [Bool] = []
     /// Address value → peer, per family (non-loopback addresses of every interface of every peer).
     var byAddress: [IPFamily: [UInt128: Int]] = [:]
     /// Namespaces that could not be entered: a forwarded connection may end in one of them unseen.
@@ -24,6 +26,7 @@ struct Peers: Sendable {
             let i = evaluators.count
             evaluators.append(Evaluator(snapshot: snap))
             labels.append(n.label)
+            readsSource.append(Evaluator.readsSource(n.firewall))
             var known = [n.id.name, n.owner?.name, n.owner?.id, n.owner?.pod].compactMap { $0 }
             if let o = n.owner, let pod = o.pod, let pns = o.podNamespace { known.append("\(pns)/\(pod)") }
             names.append(known)
@@ -52,9 +55,8 @@ struct PeerOutcome {
 extension Evaluator {
     /// Follows a forwarded branch into the namespace of this host that owns its destination address: that
     /// namespace's chains, with the packet arriving on the interface holding the address, and its socket lookup.
-    /// Nil when no namespace of the snapshot owns the address (the connection leaves the host).
-    ///
-    /// Not modelled: source NAT in the host's postrouting (masquerade) — the namespace sees the original source.
+    /// Nil when no namespace of the snapshot owns the address (the connection leaves the host). Where that
+    /// namespace's rules read the source, the host's postrouting source NAT is applied first (`SourceNat.swift`).
     func intoPeer(_ l: Leaf, proto: L4Proto) -> [PeerOutcome]? {
         let fam = l.packet.family
         let d = addressValue(l.packet.daddr)
@@ -63,27 +65,66 @@ extension Evaluator {
         let label = peers.labels[i]
         let index = e.routing.localDevice(fam, d) ?? 0
         let name = e.routing.iface(index: index)?.name ?? "if\(index)"
-        let pkt = e.makePacket(
-            family: fam, proto: proto, saddr: l.packet.saddr, daddr: l.packet.daddr,
-            sport: l.packet.sportKnown ? l.packet.sport : nil, dport: l.packet.dport, iif: name)
-        let entry0 = PathStep(
+        let entry = PathStep(
             table: "", family: fam.rawValue, chain: "", hook: "routing", priority: 0, handle: nil,
             action: "into \(label) on \(name)")
+        let arrival = addressText(d, fam)
+        func packet(_ from: Leaf, source: [UInt8]) -> PacketState {
+            e.makePacket(
+                family: fam, proto: proto, saddr: source, daddr: from.packet.daddr,
+                sport: from.packet.sportKnown ? from.packet.sport : nil, dport: from.packet.dport, iif: name)
+        }
+        func listener(_ pkt: PacketState) -> ListenerRef? {
+            e.listenerFor(pkt, proto: proto).map { ListenerRef(e.snapshot.listeners[$0], namespace: label, arrival: arrival) }
+        }
         if e.rs.bases.isEmpty && e.blindSpot == nil {
             // No chain in that namespace (most containers): the socket lookup alone decides, for every source.
             var leaf = l
             leaf.kind = .accept
-            leaf.path = l.path + [entry0]
-            leaf.packet = pkt
-            let ref = e.listenerFor(pkt, proto: proto).map { ListenerRef(e.snapshot.listeners[$0], namespace: label, arrival: addressText(d, fam)) }
-            return [PeerOutcome(leaf: leaf, listener: ref, namespace: label)]
+            leaf.path = l.path + [entry]
+            leaf.packet = packet(l, source: l.packet.saddr)
+            return [PeerOutcome(leaf: leaf, listener: listener(leaf.packet), namespace: label)]
         }
+        guard peers.readsSource[i] else {
+            return walkPeer(e, l, packet(l, source: l.packet.saddr), entry: entry, label: label, proto: proto, arrival: arrival)
+        }
+        var out: [PeerOutcome] = []
+        for nl in throughPostroutingNat(l) {
+            guard nl.kind == .forwarded else {
+                out.append(PeerOutcome(leaf: nl, listener: nil, namespace: label))
+                continue
+            }
+            switch nl.packet.sourceNat {
+            case nil:
+                out += walkPeer(e, nl, packet(nl, source: nl.packet.saddr), entry: entry, label: label, proto: proto, arrival: arrival)
+            case .to(let source):
+                // One source for the whole region: the namespace decides it once, for every client of the branch.
+                var concrete = nl
+                concrete.region = nil
+                out += walkPeer(e, concrete, packet(nl, source: source), entry: entry, label: label, proto: proto, arrival: arrival).map {
+                    var o = $0
+                    o.leaf.region = nl.region
+                    return o
+                }
+            case .unknown(let why):
+                var leaf = nl
+                let reason = "\(label) sees the source after \(why)"
+                leaf.kind = .undecidable(reason)
+                if !leaf.assumptions.contains(reason) { leaf.assumptions.append(reason) }
+                leaf.path = nl.path + [entry]
+                leaf.packet = packet(nl, source: nl.packet.saddr)
+                out.append(PeerOutcome(leaf: leaf, listener: listener(leaf.packet), namespace: label))
+            }
+        }
+        return out
+    }
+
+    /// The namespace's own chains and socket lookup for one branch arriving as `pkt`.
+    func walkPeer(_ e: Evaluator, _ l: Leaf, _ pkt: PacketState, entry: PathStep, label: String, proto: L4Proto, arrival: String) -> [PeerOutcome] {
         let symbolic = l.region != nil
         var walker = Walker(
             rs: e.rs, routing: e.routing, sysctls: e.snapshot.sysctls, stages: e.stages(for: pkt), symbolic: symbolic,
             cache: symbolic ? SymbolicCache() : nil)
-        let entry = entry0
-        let arrival = addressText(d, fam)
         return walker.run(e.initialThread(pkt, region: l.region)).map { pl in
             var leaf = pl
             leaf.path = l.path + [entry] + pl.path

@@ -321,9 +321,24 @@ extension Walker {
                 return applyDNAT(&t, addr: a, port: port, kind: "redirect", handle: handle)
             }
             return applyDNAT(&t, addr: addr, port: port, kind: "dnat", handle: handle)
-        case "SNAT", "MASQUERADE":
-            t.pkt.natBound.insert(currentBaseHook(t) ?? .postrouting)
-            return .natDone(x.name.lowercased(), handle)
+        case "MASQUERADE":
+            return masquerade(&t, kind: "masquerade", handle: handle)
+        case "SNAT":
+            let fam = t.pkt.family
+            let n = fam == .ipv4 ? 4 : 16
+            if fam == .ipv4 && x.revision == 0 {
+                // nf_nat_ipv4_multi_range_compat: rangesize, then flags, min_ip, max_ip, ports.
+                guard let f = le32(b, 4), b.count >= 16 else { leafUndecidable(t, "xt target SNAT (short info)"); return .stop }
+                let mapsAddress = f & 1 != 0
+                return applySNAT(
+                    &t, low: mapsAddress ? Array(b[8..<12]) : nil, high: mapsAddress ? Array(b[12..<16]) : nil, unknown: false, handle: handle)
+            }
+            // nf_nat_range(2): flags, min_addr, max_addr (16 bytes each), ports.
+            guard let f = le32(b, 0), b.count >= 36 else { leafUndecidable(t, "xt target SNAT (short info)"); return .stop }
+            let mapsAddress = f & 1 != 0
+            return applySNAT(
+                &t, low: mapsAddress ? Array(b[4..<(4 + n)]) : nil, high: mapsAddress ? Array(b[20..<(20 + n)]) : nil, unknown: false,
+                handle: handle)
         default:
             t.path.append(chainStep(t, "xt target \(x.name)", handle: handle))
             leafUndecidable(t, "xt target \(x.name)")

@@ -286,6 +286,54 @@ import Testing
         #expect(v.predicted[dns.id]?.verdict == "conditional")
     }
 
+    /// The container's own rules accept the web port only from the host's bridge address, DNS from the client subnet.
+    static let sourceFilter = """
+        table inet c {
+          chain input { type filter hook input priority 0; policy drop;
+            ip saddr 198.51.100.1 tcp dport 80 accept
+            ip saddr 192.0.2.0/24 udp dport 53 accept
+          }
+        }
+
+        """
+
+    /// kube-proxy masquerades the NodePort connection it marked: the pod sees the node's bridge address (its rules
+    /// accept it), and the trace names the masquerade; Docker masquerades only its containers' own outbound traffic,
+    /// so a published port keeps the client's source (the pod's rules refuse TCP from it, accept its DNS).
+    @Test(.enabled(if: NetnsGate.enabled, NetnsGate.reason))
+    func theContainerSeesTheSourceAfterTheHostsMasquerade() throws {
+        for (label, rules) in [("kube masquerade", ContainerHostTests.kubeRules), ("docker no masquerade", ContainerHostTests.dockerRules)] {
+            let lab = try ContainerLab()
+            defer { lab.cleanup() }
+            try lab.host.exec(["iptables-nft-restore"], input: Data(rules.utf8))
+            try lab.container.nft(ContainerHostTests.sourceFilter)
+            let n = try agree(lab, label)
+            #expect(n.delivered >= 1, "\(label): delivered \(n.delivered)")
+            let snap = lab.work.appendingPathComponent("snap.json").path
+            if label.hasPrefix("kube") {
+                let web = try runCommand([
+                    portwardenBinary, "trace", "--snapshot", snap, "--format", "json", "--iif", "vp0", "--proto", "tcp", "--src", "192.0.2.9",
+                    "--dst", "192.0.2.1",
+                    "--dport", "30080"
+                ])
+                let o = try JSONSerialization.jsonObject(with: web.stdoutData) as? [String: Any] ?? [:]
+                let actions = (o["path"] as? [[String: Any]] ?? []).compactMap { $0["action"] as? String }
+                #expect(actions.contains("masquerade to 198.51.100.1"), "\(actions)")
+                #expect(o["verdict"] as? String == "accept", "\(o)")
+            } else {
+                let x = try lab.exposure()
+                let published = x["forwarded"] as? [[String: Any]] ?? []
+                let web = try #require(published.first { $0["port"] as? Int == 8080 && $0["proto"] as? String == "tcp" })
+                // No client reaches it; only a packet claiming the bridge's own address as its source would pass the
+                // container's rule (the kernel drops such martians before the forward hook; not modelled).
+                let sources = (web["regions"] as? [[String: Any]] ?? []).flatMap { $0["sources"] as? [String] ?? [] }
+                #expect(Set(sources) == ["198.51.100.1"], "\(web)")
+                let dns = try #require(published.first { $0["port"] as? Int == 5353 && $0["proto"] as? String == "udp" })
+                #expect(dns["summary"] as? String == "restricted", "\(dns)")
+            }
+        }
+    }
+
     @Test(.enabled(if: NetnsGate.enabled, NetnsGate.reason))
     func forwardingOffDeliversNothing() throws {
         let lab = try ContainerLab()
