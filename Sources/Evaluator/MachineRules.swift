@@ -62,138 +62,186 @@ extension Walker {
             let e = exprs[t.expr]
             t.expr += 1
             if t.pendingRegion != nil && Walker.hasEffect(e) { commit(&t) }
+            let outcome: RuleOutcome?
             switch e {
-            case .payload(let p):
-                guard let d = p.dreg else {
-                    if let sreg = p.sreg { mangle(&t, p, sreg) }
-                    continue
-                }
-                guard loadPayload(&t, p, d) else { return .next }
-            case .meta(let m):
-                if let s = m.sreg {
-                    if m.key == 3, let off = regOffset(s), off + 4 <= EvalThread.registerBytes {
-                        if let p = t.partialMark, p.reg == s {
-                            t.pkt.markBits = p.value; t.pkt.markKnown = p.known
-                        } else if t.tags[off..<(off + 4)].allSatisfy({ $0.kind == 0 }) {
-                            t.pkt.mark = readU32Host(t.regs, off)
-                        } else {
-                            t.pkt.mark = nil
-                        }
-                    }
-                    continue
-                }
-                guard let d = m.dreg else { continue }
-                if m.key == 3, t.pkt.markKnown != .max, partialMark(&t, d, exprs) { continue }
-                guard loadMeta(&t, m.key, d) else { return .next }
-            case .ct(let c):
-                if let s = c.sreg {
-                    if c.key == 3, let off = regOffset(s), off + 4 <= EvalThread.registerBytes {
-                        t.pkt.ctMark = t.tags[off..<(off + 4)].allSatisfy({ $0.kind == 0 }) ? readU32Host(t.regs, off) : nil
-                    }
-                    continue
-                }
-                guard let d = c.dreg else { continue }
-                guard loadCt(&t, c, d) else { return .next }
-            case .cmp(let c):
-                let cond = compare(t, c)
-                if !condition(&t, cond) { return .next }
-            case .range(let r):
-                let cond = rangeCond(t, r)
-                if !condition(&t, cond) { return .next }
-            case .bitwise(let b):
-                bitwise(&t, b)
-            case .byteorder(let b):
-                byteorder(&t, b)
-            case .immediate(let i):
-                if i.dreg == 0 {
-                    if let v = i.verdict { return .verdict(v, rule.handle) }
-                    continue
-                }
-                if let data = i.data?.bytes { store(&t, i.dreg, data) }
-            case .lookup(let l):
-                switch lookup(&t, l) {
-                case .noMatch: return .next
-                case .matched: break
-                case .verdict(let v): return .verdict(v, rule.handle)
-                case .stop: return .stop
-                }
-            case .fib(let f):
-                guard fib(&t, f) else { return .next }
-            case .nat(let n):
-                if let out = nat(&t, n, rule.handle) { return out }
-            case .redir(let r):
-                if let out = redirect(&t, r, rule.handle) { return out }
-            case .masq:
-                return masquerade(&t, kind: "masquerade", handle: rule.handle)
-            case .reject:
-                t.path.append(chainStep(t, "reject", handle: rule.handle))
-                leaf(t, .reject)
-                return .stop
-            case .counter, .log:
-                continue
-            case .notrack:
-                applyNotrack(&t, handle: rule.handle)
-            case .limit(let l):
-                // A token bucket starts full and refills at its rate: a first new connection finds a token, so
-                // `limit rate` matches it and `limit rate over` does not. Load changes that, so the limit is named.
-                if l.inverted {
-                    if !t.limits.contains(l.nftText) { t.limits.append(l.nftText) }
-                    return .next
-                }
-                t.pendingLimits.append(l.nftText)
-            case .quota(let q):
-                // nft_overquota: over once consumed + the packet's length reaches the quota; `over` (inverted)
-                // matches then, `until` before. A first packet is far shorter than 64 KiB.
-                guard let used = q.consumed else { unknown(&t, "quota (its usage was not recorded)"); continue }
-                let over: Bool
-                if used >= q.bytes {
-                    over = true
-                } else if q.bytes - used > 65535 {
-                    over = false
-                } else {
-                    unknown(&t, "quota almost used up"); continue
-                }
-                if q.inverted {
-                    // `quota over … drop`: named even when it lets this packet by, as `limit rate over` is.
-                    if !t.limits.contains(q.nftText) { t.limits.append(q.nftText) }
-                    if !over { return .next }
-                } else {
-                    t.pendingLimits.append(q.nftText)
-                    if over { return .next }
-                }
-            case .connlimit:
-                unknown(&t, "connection limit")
-            case .numgen(let n):
-                taint(&t, n.dreg, 4, "numgen (random/incremental number)")
-            case .hash(let h):
-                taint(&t, h.dreg, 4, "hash of packet fields")
-            case .socket(let s):
-                taint(&t, s.dreg, 4, "socket expression")
-            case .dynset(let d):
-                // A meter's attached limit/quota/connlimit decides whether the rule goes on.
-                if d.expressions.contains(where: { $0 != "counter" && $0 != "last" }) {
-                    unknown(&t, "per-key \(d.expressions.joined(separator: "/")) in set @\(d.set)")
-                }
-            case .objref(let o):
-                let type = o.objectType ?? o.set.flatMap { rs.tables[t.table].sets[$0]?.set.objectType } ?? 0
-                if type == 1 || type == 3 { continue }
-                unknown(&t, "named \(objectName(type)) \(o.name ?? o.set ?? "")")
-            case .queue:
-                t.path.append(chainStep(t, "queue", handle: rule.handle))
-                leaf(t, .undecidable("queued to userspace"))
-                return .stop
-            case .exthdr(let x):
-                if let d = x.dreg { taint(&t, d, Int(max(x.length, 1)), "extension header / TCP option") } else { continue }
-            case .match(let x):
-                let cond = x.name == "recent" ? xtRecent(&t, x) : xtMatch(t, x)
-                if !condition(&t, cond) { return .next }
-            case .target(let x):
-                if let out = xtTarget(&t, x, rule.handle) { return out }
-            case .unknown(let u):
-                unknown(&t, "unknown expression \(u.name)")
+            case .payload, .meta, .ct, .bitwise, .byteorder, .immediate:
+                outcome = execRegister(&t, e, rule: rule, exprs: exprs)
+            case .cmp, .range, .lookup, .fib, .match:
+                outcome = execMatch(&t, e, rule: rule)
+            case .limit, .quota, .connlimit, .dynset, .objref:
+                outcome = execLimit(&t, e)
+            default:
+                outcome = execStatement(&t, e, rule: rule)
             }
+            if let outcome { return outcome }
         }
         return .next
+    }
+
+    /// Loads into and stores from registers (payload, meta, ct, bitwise, byteorder, immediate). Nil: go on with the
+    /// rule's next expression.
+    mutating func execRegister(_ t: inout EvalThread, _ e: Expression, rule: Rule, exprs: [Expression]) -> RuleOutcome? {
+        switch e {
+        case .payload(let p):
+            guard let d = p.dreg else {
+                if let sreg = p.sreg { mangle(&t, p, sreg) }
+                return nil
+            }
+            return loadPayload(&t, p, d) ? nil : .next
+        case .meta(let m):
+            if let s = m.sreg {
+                if m.key == 3 { setMark(&t, from: s) }
+                return nil
+            }
+            guard let d = m.dreg else { return nil }
+            if m.key == 3, t.pkt.markKnown != .max, partialMark(&t, d, exprs) { return nil }
+            return loadMeta(&t, m.key, d) ? nil : .next
+        case .ct(let c):
+            if let s = c.sreg {
+                if c.key == 3, let off = regOffset(s), off + 4 <= EvalThread.registerBytes {
+                    t.pkt.ctMark = t.tags[off..<(off + 4)].allSatisfy({ $0.kind == 0 }) ? readU32Host(t.regs, off) : nil
+                }
+                return nil
+            }
+            guard let d = c.dreg else { return nil }
+            return loadCt(&t, c, d) ? nil : .next
+        case .bitwise(let b):
+            bitwise(&t, b)
+        case .byteorder(let b):
+            byteorder(&t, b)
+        case .immediate(let i):
+            if i.dreg == 0 { return i.verdict.map { .verdict($0, rule.handle) } }
+            if let data = i.data?.bytes { store(&t, i.dreg, data) }
+        default:
+            break
+        }
+        return nil
+    }
+
+    /// `meta mark set` from register `s`: known where the register is (bit by bit after a partly known mark).
+    func setMark(_ t: inout EvalThread, from s: UInt32) {
+        guard let off = regOffset(s), off + 4 <= EvalThread.registerBytes else { return }
+        if let p = t.partialMark, p.reg == s {
+            t.pkt.markBits = p.value; t.pkt.markKnown = p.known
+        } else if t.tags[off..<(off + 4)].allSatisfy({ $0.kind == 0 }) {
+            t.pkt.mark = readU32Host(t.regs, off)
+        } else {
+            t.pkt.mark = nil
+        }
+    }
+
+    /// Matches: comparisons, ranges, set lookups, fib and xt matches. Nil: the rule goes on.
+    mutating func execMatch(_ t: inout EvalThread, _ e: Expression, rule: Rule) -> RuleOutcome? {
+        switch e {
+        case .cmp(let c):
+            if !condition(&t, compare(t, c)) { return .next }
+        case .range(let r):
+            if !condition(&t, rangeCond(t, r)) { return .next }
+        case .lookup(let l):
+            switch lookup(&t, l) {
+            case .noMatch: return .next
+            case .matched: break
+            case .verdict(let v): return .verdict(v, rule.handle)
+            case .stop: return .stop
+            }
+        case .fib(let f):
+            if !fib(&t, f) { return .next }
+        case .match(let x):
+            let cond = x.name == "recent" ? xtRecent(&t, x) : xtMatch(t, x)
+            if !condition(&t, cond) { return .next }
+        default:
+            break
+        }
+        return nil
+    }
+
+    /// Rate limits, quotas and stateful objects. Nil: the rule goes on.
+    mutating func execLimit(_ t: inout EvalThread, _ e: Expression) -> RuleOutcome? {
+        switch e {
+        case .limit(let l):
+            // A token bucket starts full and refills at its rate: a first new connection finds a token, so
+            // `limit rate` matches it and `limit rate over` does not. Load changes that, so the limit is named.
+            if l.inverted {
+                if !t.limits.contains(l.nftText) { t.limits.append(l.nftText) }
+                return .next
+            }
+            t.pendingLimits.append(l.nftText)
+        case .quota(let q):
+            return quota(&t, q)
+        case .connlimit:
+            unknown(&t, "connection limit")
+        case .dynset(let d):
+            // A meter's attached limit/quota/connlimit decides whether the rule goes on.
+            if d.expressions.contains(where: { $0 != "counter" && $0 != "last" }) {
+                unknown(&t, "per-key \(d.expressions.joined(separator: "/")) in set @\(d.set)")
+            }
+        case .objref(let o):
+            let type = o.objectType ?? o.set.flatMap { rs.tables[t.table].sets[$0]?.set.objectType } ?? 0
+            if type == 1 || type == 3 { return nil }
+            unknown(&t, "named \(objectName(type)) \(o.name ?? o.set ?? "")")
+        default:
+            break
+        }
+        return nil
+    }
+
+    /// nft_overquota: over once consumed + the packet's length reaches the quota; `over` (inverted) matches then,
+    /// `until` before. A first packet is far shorter than 64 KiB.
+    mutating func quota(_ t: inout EvalThread, _ q: Quota) -> RuleOutcome? {
+        guard let used = q.consumed else { unknown(&t, "quota (its usage was not recorded)"); return nil }
+        let over: Bool
+        if used >= q.bytes {
+            over = true
+        } else if q.bytes - used > 65535 {
+            over = false
+        } else {
+            unknown(&t, "quota almost used up"); return nil
+        }
+        if q.inverted {
+            // `quota over … drop`: named even when it lets this packet by, as `limit rate over` is.
+            if !t.limits.contains(q.nftText) { t.limits.append(q.nftText) }
+            return over ? nil : .next
+        }
+        t.pendingLimits.append(q.nftText)
+        return over ? .next : nil
+    }
+
+    /// Statements: NAT, reject, queue, notrack, xt targets, and what taints a register. Nil: the rule goes on.
+    mutating func execStatement(_ t: inout EvalThread, _ e: Expression, rule: Rule) -> RuleOutcome? {
+        switch e {
+        case .nat(let n):
+            return nat(&t, n, rule.handle)
+        case .redir(let r):
+            return redirect(&t, r, rule.handle)
+        case .masq:
+            return masquerade(&t, kind: "masquerade", handle: rule.handle)
+        case .reject:
+            t.path.append(chainStep(t, "reject", handle: rule.handle))
+            leaf(t, .reject)
+            return .stop
+        case .notrack:
+            applyNotrack(&t, handle: rule.handle)
+        case .numgen(let n):
+            taint(&t, n.dreg, 4, "numgen (random/incremental number)")
+        case .hash(let h):
+            taint(&t, h.dreg, 4, "hash of packet fields")
+        case .socket(let s):
+            taint(&t, s.dreg, 4, "socket expression")
+        case .queue:
+            t.path.append(chainStep(t, "queue", handle: rule.handle))
+            leaf(t, .undecidable("queued to userspace"))
+            return .stop
+        case .exthdr(let x):
+            if let d = x.dreg { taint(&t, d, Int(max(x.length, 1)), "extension header / TCP option") }
+        case .target(let x):
+            return xtTarget(&t, x, rule.handle)
+        case .unknown(let u):
+            unknown(&t, "unknown expression \(u.name)")
+        default:
+            // counter, log: no effect on the packet's fate
+            break
+        }
+        return nil
     }
 
     /// `meta mark` of a partly known mark followed by `& mask ^ xor` on the same register (kube-proxy's mark tests

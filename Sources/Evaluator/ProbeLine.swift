@@ -79,105 +79,15 @@ public enum ProbeLine {
 
     /// Parses one line (without its newline); errors carry the 1-based byte column they are about.
     public static func parse(_ b: UnsafeBufferPointer<UInt8>) throws(ProbeLineError) -> ParsedProbe {
-        var i = 0
-        func fail(_ message: String, at index: Int) -> ProbeLineError { ProbeLineError(message: message, column: index + 1) }
-        func ws() { while i < b.count, b[i] == 0x20 || b[i] == 0x09 || b[i] == 0x0d { i += 1 } }
-        func expect(_ c: UInt8, _ what: String) throws(ProbeLineError) {
-            ws()
-            guard i < b.count, b[i] == c else { throw fail("expected \(what)", at: i) }
-            i += 1
-        }
-        /// Reads a string and hands its decoded bytes to `body`: in place when it has no escapes (the usual case),
-        /// else through the escape decoder.
-        func string<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) throws(ProbeLineError) -> R {
-            try expect(0x22, "a string")
-            let open = i - 1
-            let start = i
-            while i < b.count, b[i] != 0x22, b[i] != 0x5c { i += 1 }
-            if i < b.count, b[i] == 0x22 {
-                i += 1
-                return body(UnsafeBufferPointer(rebasing: b[start..<(i - 1)]))
-            }
-            var out = Array(b[start..<i])
-            while i < b.count, b[i] != 0x22 {
-                if b[i] == 0x5c {
-                    i += 1
-                    guard i < b.count else { break }
-                    switch b[i] {
-                    case 0x6e: out.append(0x0a)
-                    case 0x74: out.append(0x09)
-                    case 0x72: out.append(0x0d)
-                    case 0x62: out.append(0x08)
-                    case 0x66: out.append(0x0c)
-                    case 0x75:
-                        guard i + 4 < b.count,
-                            let v = UInt32(String(decoding: UnsafeBufferPointer(rebasing: b[(i + 1)...(i + 4)]), as: UTF8.self), radix: 16),
-                            let scalar = Unicode.Scalar(v)
-                        else { throw fail("bad \\u escape", at: i - 1) }
-                        out.append(contentsOf: Array(String(Character(scalar)).utf8))
-                        i += 4
-                    default: out.append(b[i])
-                    }
-                } else {
-                    out.append(b[i])
-                }
-                i += 1
-            }
-            guard i < b.count else { throw fail("unterminated string", at: open) }
-            i += 1
-            return out.withUnsafeBufferPointer(body)
-        }
-        func value() throws(ProbeLineError) -> Value {
-            ws()
-            guard i < b.count else { throw fail("missing value", at: i) }
-            switch b[i] {
-            case 0x22: return .string(try string { String(decoding: $0, as: UTF8.self) })
-            case 0x6e where i + 4 <= b.count: i += 4; return .null
-            case 0x74 where i + 4 <= b.count: i += 4; return .bool(true)
-            case 0x66 where i + 5 <= b.count: i += 5; return .bool(false)
-            default:
-                let start = i
-                var neg = false
-                if b[i] == 0x2d { neg = true; i += 1 }
-                var v: Int64 = 0, digits = 0
-                while i < b.count, b[i] >= 0x30, b[i] <= 0x39 {
-                    v = v &* 10 &+ Int64(b[i] - 0x30); digits += 1; i += 1
-                    if digits > 12 { throw fail("number too large", at: start) }
-                }
-                guard digits > 0 else { throw fail("unexpected character", at: i) }
-                if i < b.count, b[i] == 0x2e || b[i] == 0x65 || b[i] == 0x45 { throw fail("ports must be integers", at: start) }
-                return .number(neg ? -v : v)
-            }
-        }
-        try expect(0x7b, "'{'")
-        var fields = Fields()
-        ws()
-        if i < b.count, b[i] == 0x7d {
-            i += 1
-        } else {
-            while true {
-                ws()
-                let keyAt = i
-                let k = try string(field)
-                try expect(0x3a, "':'")
-                ws()
-                let valueColumn = i + 1
-                let v = try value()
-                if let k {
-                    guard fields[k] == nil else { throw fail("duplicate key '\(k.rawValue)'", at: keyAt) }
-                    fields[k] = (v, valueColumn)
-                }
-                ws()
-                guard i < b.count else { throw fail("unterminated object", at: i) }
-                if b[i] == 0x2c { i += 1; continue }
-                if b[i] == 0x7d { i += 1; break }
-                throw fail("expected ',' or '}'", at: i)
-            }
-        }
-        ws()
-        guard i == b.count else { throw fail("trailing data after the object", at: i) }
+        var scanner = ProbeScanner(b: b)
+        let fields = try scanner.object()
         // A missing field is reported at the column of the object's first byte.
         let objectColumn = (b.firstIndex { $0 != 0x20 && $0 != 0x09 } ?? 0) + 1
+        return try probe(fields, objectColumn: objectColumn)
+    }
+
+    /// The probe the fields describe, each error at the column of the value it is about.
+    static func probe(_ fields: Fields, objectColumn: Int) throws(ProbeLineError) -> ParsedProbe {
         func str(_ k: Field) throws(ProbeLineError) -> (String, Int) {
             guard let entry = fields[k] else { throw ProbeLineError(message: "missing field '\(k.rawValue)'", column: objectColumn) }
             guard case .string(let s) = entry.value else {
@@ -214,5 +124,123 @@ public enum ProbeLine {
             proto: proto, src: src, dst: dst, sport: try port(.sport, optional: true),
             dport: try port(.dport, optional: false) ?? 0, iif: iif)
         return ParsedProbe(probe: probe, srcColumn: srcColumn, dstColumn: dstColumn, iifColumn: iifColumn)
+    }
+}
+
+/// The JSON object of one probe line, read byte by byte: the known keys with their values and columns.
+struct ProbeScanner {
+    typealias Value = ProbeLine.Value
+    let b: UnsafeBufferPointer<UInt8>
+    var i = 0
+
+    func fail(_ message: String, at index: Int) -> ProbeLineError { ProbeLineError(message: message, column: index + 1) }
+
+    mutating func ws() { while i < b.count, b[i] == 0x20 || b[i] == 0x09 || b[i] == 0x0d { i += 1 } }
+
+    mutating func expect(_ c: UInt8, _ what: String) throws(ProbeLineError) {
+        ws()
+        guard i < b.count, b[i] == c else { throw fail("expected \(what)", at: i) }
+        i += 1
+    }
+
+    /// The object's fields; a repeated known key is an error at the repeat, unknown keys are skipped.
+    mutating func object() throws(ProbeLineError) -> ProbeLine.Fields {
+        try expect(0x7b, "'{'")
+        var fields = ProbeLine.Fields()
+        ws()
+        if i < b.count, b[i] == 0x7d {
+            i += 1
+        } else {
+            while true {
+                ws()
+                let keyAt = i
+                let k = try string(ProbeLine.field)
+                try expect(0x3a, "':'")
+                ws()
+                let valueColumn = i + 1
+                let v = try value()
+                if let k {
+                    guard fields[k] == nil else { throw fail("duplicate key '\(k.rawValue)'", at: keyAt) }
+                    fields[k] = (v, valueColumn)
+                }
+                ws()
+                guard i < b.count else { throw fail("unterminated object", at: i) }
+                if b[i] == 0x2c { i += 1; continue }
+                if b[i] == 0x7d { i += 1; break }
+                throw fail("expected ',' or '}'", at: i)
+            }
+        }
+        ws()
+        guard i == b.count else { throw fail("trailing data after the object", at: i) }
+        return fields
+    }
+
+    /// Reads a string and hands its decoded bytes to `body`: in place when it has no escapes (the usual case),
+    /// else through the escape decoder.
+    mutating func string<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) throws(ProbeLineError) -> R {
+        try expect(0x22, "a string")
+        let open = i - 1
+        let start = i
+        while i < b.count, b[i] != 0x22, b[i] != 0x5c { i += 1 }
+        if i < b.count, b[i] == 0x22 {
+            i += 1
+            return body(UnsafeBufferPointer(rebasing: b[start..<(i - 1)]))
+        }
+        var out = Array(b[start..<i])
+        while i < b.count, b[i] != 0x22 {
+            if b[i] == 0x5c {
+                i += 1
+                guard i < b.count else { break }
+                try escape(&out)
+            } else {
+                out.append(b[i])
+            }
+            i += 1
+        }
+        guard i < b.count else { throw fail("unterminated string", at: open) }
+        i += 1
+        return out.withUnsafeBufferPointer(body)
+    }
+
+    /// The escape whose letter is at `i` (after the backslash), appended decoded to `out`.
+    mutating func escape(_ out: inout [UInt8]) throws(ProbeLineError) {
+        switch b[i] {
+        case 0x6e: out.append(0x0a)
+        case 0x74: out.append(0x09)
+        case 0x72: out.append(0x0d)
+        case 0x62: out.append(0x08)
+        case 0x66: out.append(0x0c)
+        case 0x75:
+            guard i + 4 < b.count,
+                let v = UInt32(String(decoding: UnsafeBufferPointer(rebasing: b[(i + 1)...(i + 4)]), as: UTF8.self), radix: 16),
+                let scalar = Unicode.Scalar(v)
+            else { throw fail("bad \\u escape", at: i - 1) }
+            out.append(contentsOf: Array(String(Character(scalar)).utf8))
+            i += 4
+        default: out.append(b[i])
+        }
+    }
+
+    mutating func value() throws(ProbeLineError) -> Value {
+        ws()
+        guard i < b.count else { throw fail("missing value", at: i) }
+        switch b[i] {
+        case 0x22: return .string(try string { String(decoding: $0, as: UTF8.self) })
+        case 0x6e where i + 4 <= b.count: i += 4; return .null
+        case 0x74 where i + 4 <= b.count: i += 4; return .bool(true)
+        case 0x66 where i + 5 <= b.count: i += 5; return .bool(false)
+        default:
+            let start = i
+            var neg = false
+            if b[i] == 0x2d { neg = true; i += 1 }
+            var v: Int64 = 0, digits = 0
+            while i < b.count, b[i] >= 0x30, b[i] <= 0x39 {
+                v = v &* 10 &+ Int64(b[i] - 0x30); digits += 1; i += 1
+                if digits > 12 { throw fail("number too large", at: start) }
+            }
+            guard digits > 0 else { throw fail("unexpected character", at: i) }
+            if i < b.count, b[i] == 0x2e || b[i] == 0x65 || b[i] == 0x45 { throw fail("ports must be integers", at: start) }
+            return .number(neg ? -v : v)
+        }
     }
 }
