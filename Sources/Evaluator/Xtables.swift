@@ -87,7 +87,6 @@ extension Walker {
 
     func xtMatch(_ t: EvalThread, _ x: Xt) -> Cond {
         let b = x.info.bytes
-        let fam = t.pkt.family
         switch x.name {
         case "comment":
             return .bool(true)
@@ -109,79 +108,16 @@ extension Walker {
             let inv = b[8]
             return both(portIn(t, source: true, s0, s1, invert: inv & 1 != 0), portIn(t, source: false, d0, d1, invert: inv & 2 != 0))
         case "multiport":
-            guard b.count >= 2 else { return .unknown("xt match multiport (short info)") }
-            let flags = b[0], count = min(Int(b[1]), 15)
-            let v1 = x.revision >= 1 && b.count >= 48
-            var ports: [UInt16] = []
-            for i in 0..<count { ports.append(le16(b, 2 + 2 * i) ?? 0) }
-            let invert = v1 && b[47] != 0
-            func hit(_ p: UInt16) -> Bool {
-                var i = 0
-                while i < count {
-                    let s = ports[i]
-                    if v1 && b[32 + i] != 0, i + 1 < count {
-                        let e = ports[i + 1]
-                        i += 2
-                        if p >= s && p <= e { return true }
-                    } else {
-                        i += 1
-                        if p == s { return true }
-                    }
-                }
-                return false
-            }
-            guard t.pkt.l4 == 6 || t.pkt.l4 == 17 else { return .bool(false) }
-            let dHit = hit(t.pkt.dport)
-            switch flags {
-            case 1: return .bool(dHit != invert)
-            case 0, 2:
-                if flags == 2 && dHit { return .bool(!invert) }
-                guard t.pkt.sportKnown else { return .unknown("source port") }
-                return .bool(hit(t.pkt.sport) != invert)
-            default: return .unknown("xt match multiport (flags \(flags))")
-            }
+            return multiport(t, x)
         case "state":
             guard let mask = le32(b, 0) else { return .unknown("xt match state (short info)") }
             return .bool(mask & ctStateBit(t) != 0)
         case "conntrack":
             return conntrack(t, b, rev: x.revision)
         case "addrtype":
-            guard x.revision == 1, let src = le16(b, 0), let dst = le16(b, 2), let flags = le32(b, 4) else {
-                return .unknown("xt match addrtype rev \(x.revision)")
-            }
-            let dev: UInt32? = flags & 0x4 != 0 ? t.pkt.iifIndex : nil
-            var cond: Cond = .bool(true)
-            if dst != 0 {
-                let type = routing.addressType(fam, addressValue(t.pkt.daddr), device: dev)
-                cond = both(cond, .bool(((UInt32(dst) & (1 << type)) != 0) != (flags & 0x2 != 0)))
-            }
-            if src != 0 {
-                let parts = routing.partition(AddressSet.full(fam)) { routing.addressType(fam, $0, device: dev) }
-                var m = AddressSet(family: fam)
-                for (type, s) in parts where (UInt32(src) & (1 << type)) != 0 { m = m.union(s) }
-                if flags & 0x1 != 0 { m = m.complement() }
-                cond = both(cond, sourceCond(t, m))
-            }
-            return cond
+            return addrtype(t, x)
         case "iprange":
-            guard b.count >= 65 else { return .unknown("xt match iprange (short info)") }
-            let flags = b[64]
-            let n = fam == .ipv4 ? 4 : 16
-            func range(_ o: Int) -> AddressSet {
-                let lo = addressValue(b[o..<(o + n)]), hi = addressValue(b[(o + 16)..<(o + 16 + n)])
-                return lo <= hi ? AddressSet(family: fam, sorted: [lo...hi]) : AddressSet(family: fam)
-            }
-            var cond: Cond = .bool(true)
-            if flags & 0x01 != 0 {
-                var m = range(0)
-                if flags & 0x10 != 0 { m = m.complement() }
-                cond = both(cond, sourceCond(t, m))
-            }
-            if flags & 0x02 != 0 {
-                let m = range(32)
-                cond = both(cond, .bool(m.contains(addressValue(t.pkt.daddr)) != (flags & 0x20 != 0)))
-            }
-            return cond
+            return iprange(t, b)
         case "rt", "frag", "hbh", "dst", "ah", "esp", "mh", "srh":
             // IPv6 extension headers / IPsec headers: a SYN or first datagram as modelled carries none, and these
             // matches return false when the header is absent.
@@ -199,6 +135,88 @@ extension Walker {
         default:
             return .unknown("xt match \(x.name)")
         }
+    }
+
+    /// xt `multiport` (revisions 0 and 1, with ranges): destination, source or either port in a list.
+    private func multiport(_ t: EvalThread, _ x: Xt) -> Cond {
+        let b = x.info.bytes
+        guard b.count >= 2 else { return .unknown("xt match multiport (short info)") }
+        let flags = b[0], count = min(Int(b[1]), 15)
+        let v1 = x.revision >= 1 && b.count >= 48
+        var ports: [UInt16] = []
+        for i in 0..<count { ports.append(le16(b, 2 + 2 * i) ?? 0) }
+        let invert = v1 && b[47] != 0
+        func hit(_ p: UInt16) -> Bool {
+            var i = 0
+            while i < count {
+                let s = ports[i]
+                if v1 && b[32 + i] != 0, i + 1 < count {
+                    let e = ports[i + 1]
+                    i += 2
+                    if p >= s && p <= e { return true }
+                } else {
+                    i += 1
+                    if p == s { return true }
+                }
+            }
+            return false
+        }
+        guard t.pkt.l4 == 6 || t.pkt.l4 == 17 else { return .bool(false) }
+        let dHit = hit(t.pkt.dport)
+        switch flags {
+        case 1: return .bool(dHit != invert)
+        case 0, 2:
+            if flags == 2 && dHit { return .bool(!invert) }
+            guard t.pkt.sportKnown else { return .unknown("source port") }
+            return .bool(hit(t.pkt.sport) != invert)
+        default: return .unknown("xt match multiport (flags \(flags))")
+        }
+    }
+
+    /// xt `addrtype` (revision 1): the routing type of the destination and, symbolically, of the source.
+    private func addrtype(_ t: EvalThread, _ x: Xt) -> Cond {
+        let b = x.info.bytes
+        let fam = t.pkt.family
+        guard x.revision == 1, let src = le16(b, 0), let dst = le16(b, 2), let flags = le32(b, 4) else {
+            return .unknown("xt match addrtype rev \(x.revision)")
+        }
+        let dev: UInt32? = flags & 0x4 != 0 ? t.pkt.iifIndex : nil
+        var cond: Cond = .bool(true)
+        if dst != 0 {
+            let type = routing.addressType(fam, addressValue(t.pkt.daddr), device: dev)
+            cond = both(cond, .bool(((UInt32(dst) & (1 << type)) != 0) != (flags & 0x2 != 0)))
+        }
+        if src != 0 {
+            let parts = routing.partition(AddressSet.full(fam)) { routing.addressType(fam, $0, device: dev) }
+            var m = AddressSet(family: fam)
+            for (type, s) in parts where (UInt32(src) & (1 << type)) != 0 { m = m.union(s) }
+            if flags & 0x1 != 0 { m = m.complement() }
+            cond = both(cond, sourceCond(t, m))
+        }
+        return cond
+    }
+
+    /// xt `iprange`: source (symbolic) and destination address ranges, each possibly inverted.
+    private func iprange(_ t: EvalThread, _ b: [UInt8]) -> Cond {
+        let fam = t.pkt.family
+        guard b.count >= 65 else { return .unknown("xt match iprange (short info)") }
+        let flags = b[64]
+        let n = fam == .ipv4 ? 4 : 16
+        func range(_ o: Int) -> AddressSet {
+            let lo = addressValue(b[o..<(o + n)]), hi = addressValue(b[(o + 16)..<(o + 16 + n)])
+            return lo <= hi ? AddressSet(family: fam, sorted: [lo...hi]) : AddressSet(family: fam)
+        }
+        var cond: Cond = .bool(true)
+        if flags & 0x01 != 0 {
+            var m = range(0)
+            if flags & 0x10 != 0 { m = m.complement() }
+            cond = both(cond, sourceCond(t, m))
+        }
+        if flags & 0x02 != 0 {
+            let m = range(32)
+            cond = both(cond, .bool(m.contains(addressValue(t.pkt.daddr)) != (flags & 0x20 != 0)))
+        }
+        return cond
     }
 
     private func conntrack(_ t: EvalThread, _ b: [UInt8], rev: UInt32) -> Cond {

@@ -178,99 +178,122 @@ extension SnapshotFastReader {
     /// of the same object.
     mutating func expression() throws(Declined) -> Expression {
         try object { r throws(Declined) in
-            switch try r.string("type") {
-            case "payload":
-                .payload(
-                    Payload(
-                        base: try r.enumValue("base"), offset: try r.uint("offset"), length: try r.uint("length"),
-                        dreg: try r.uintIfPresent("dreg"), sreg: try r.uintIfPresent("sreg")))
-            case "meta": .meta(Meta(key: try r.uint("key"), dreg: try r.uintIfPresent("dreg"), sreg: try r.uintIfPresent("sreg")))
-            case "cmp": .cmp(Cmp(sreg: try r.uint("sreg"), op: try r.enumValue("op"), data: try r.bytes("data")))
-            case "bitwise":
-                .bitwise(
-                    Bitwise(
-                        sreg: try r.uint("sreg"), dreg: try r.uint("dreg"), length: try r.uint("length"), op: try r.uint("op"),
-                        mask: try r.bytesIfPresent("mask"), xor: try r.bytesIfPresent("xor"), data: try r.bytesIfPresent("data")))
-            case "byteorder":
-                .byteorder(
-                    Byteorder(
-                        sreg: try r.uint("sreg"), dreg: try r.uint("dreg"), op: try r.uint("op"),
-                        length: try r.uint("length"), size: try r.uint("size")))
-            case "range":
-                .range(RangeExpr(sreg: try r.uint("sreg"), inverted: try r.bool("inverted"), from: try r.bytes("from"), to: try r.bytes("to")))
-            case "lookup":
-                .lookup(
-                    Lookup(
-                        sreg: try r.uint("sreg"), dreg: try r.uintIfPresent("dreg"), set: try r.string("set"),
-                        setId: try r.uintIfPresent("setId"), inverted: try r.bool("inverted")))
-            case "immediate":
-                .immediate(
-                    Immediate(
-                        dreg: try r.uint("dreg"), data: try r.bytesIfPresent("data"),
-                        verdict: try r.decodeIfPresent("verdict") { r throws(Declined) in try r.verdict() }))
-            case "ct":
-                .ct(
-                    Ct(
-                        key: try r.uint("key"), dreg: try r.uintIfPresent("dreg"), sreg: try r.uintIfPresent("sreg"),
-                        direction: try r.uintIfPresent("direction")))
-            case "fib": .fib(Fib(dreg: try r.uint("dreg"), result: try r.uint("result"), flags: try r.uint("flags")))
-            case "nat":
-                .nat(
-                    Nat(
-                        type: try r.uint("natType"), family: try r.uint("family"), regAddrMin: try r.uintIfPresent("regAddrMin"),
-                        regAddrMax: try r.uintIfPresent("regAddrMax"), regProtoMin: try r.uintIfPresent("regProtoMin"),
-                        regProtoMax: try r.uintIfPresent("regProtoMax"), flags: try r.uintIfPresent("flags")))
-            case "redir": .redir(try r.redir())
-            case "masq": .masq(try r.redir())
-            case "reject": .reject(Reject(type: try r.uint("rejectType"), code: try r.uintIfPresent("code")))
-            case "counter": .counter
-            case "notrack": .notrack
-            case "log":
-                .log(Log(prefix: try r.stringIfPresent("prefix"), group: try r.uintIfPresent("group"), level: try r.uintIfPresent("level")))
-            case "limit":
-                .limit(
-                    Limit(
-                        rate: try r.uint("rate"), unit: try r.uint("unit"), burst: try r.uint("burst"), type: try r.uint("limitType"),
-                        inverted: try r.bool("inverted")))
-            case "quota": .quota(Quota(bytes: try r.uint("bytes"), inverted: try r.bool("inverted"), consumed: try r.uintIfPresent("consumed")))
-            case "connlimit": .connlimit(Connlimit(count: try r.uint("count"), inverted: try r.bool("inverted")))
-            case "numgen":
-                .numgen(
-                    Numgen(
-                        dreg: try r.uint("dreg"), modulus: try r.uint("modulus"), type: try r.uint("numgenType"),
-                        offset: try r.uint("offset")))
-            case "hash": .hash(HashExpr(dreg: try r.uint("dreg"), modulus: try r.uint("modulus"), type: try r.uint("hashType")))
-            case "socket": .socket(SocketExpr(key: try r.uint("key"), dreg: try r.uint("dreg"), level: try r.uintIfPresent("level")))
-            case "dynset":
-                .dynset(
-                    Dynset(
-                        op: try r.uint("op"), set: try r.string("set"), sregKey: try r.uint("sregKey"),
-                        sregData: try r.uintIfPresent("sregData"), timeout: try r.uintIfPresent("timeout"),
-                        expressions: try r.decode("expressions") { r throws(Declined) in try r.strings() }))
-            case "objref":
-                .objref(
-                    Objref(
-                        objectType: try r.uintIfPresent("objectType"), name: try r.stringIfPresent("name"),
-                        setSreg: try r.uintIfPresent("setSreg"), set: try r.stringIfPresent("set")))
-            case "queue": .queue(Queue(number: try r.uint("number"), total: try r.uint("total"), flags: try r.uint("flags")))
-            case "exthdr":
-                .exthdr(
-                    Exthdr(
-                        dreg: try r.uintIfPresent("dreg"), type: try r.uint("exthdrType"), offset: try r.uint("offset"),
-                        length: try r.uint("length"), op: try r.uint("op"), flags: try r.uint("flags")))
-            case "match": .match(try r.xt())
-            case "target": .target(try r.xt())
-            case "unknown":
-                .unknown(
-                    Unknown(
-                        name: try r.string("name"),
-                        attributes: try r.decode("attributes") { r throws(Declined) in
-                            try r.array { r throws(Declined) in
-                                try r.object { r throws(Declined) in RawAttribute(type: try r.uint("type"), value: try r.bytes("value")) }
-                            }
-                        }))
-            default: throw Declined()
-            }
+            let type = try r.string("type")
+            if let e = try r.registerExpression(type) { return e }
+            if let e = try r.statefulExpression(type) { return e }
+            if let e = try r.otherExpression(type) { return e }
+            throw Declined()
+        }
+    }
+
+    /// Loads, compares and register operations (nil: another kind).
+    mutating func registerExpression(_ type: String) throws(Declined) -> Expression? {
+        switch type {
+        case "payload":
+            .payload(
+                Payload(
+                    base: try enumValue("base"), offset: try uint("offset"), length: try uint("length"),
+                    dreg: try uintIfPresent("dreg"), sreg: try uintIfPresent("sreg")))
+        case "meta": .meta(Meta(key: try uint("key"), dreg: try uintIfPresent("dreg"), sreg: try uintIfPresent("sreg")))
+        case "cmp": .cmp(Cmp(sreg: try uint("sreg"), op: try enumValue("op"), data: try bytes("data")))
+        case "bitwise":
+            .bitwise(
+                Bitwise(
+                    sreg: try uint("sreg"), dreg: try uint("dreg"), length: try uint("length"), op: try uint("op"),
+                    mask: try bytesIfPresent("mask"), xor: try bytesIfPresent("xor"), data: try bytesIfPresent("data")))
+        case "byteorder":
+            .byteorder(
+                Byteorder(
+                    sreg: try uint("sreg"), dreg: try uint("dreg"), op: try uint("op"),
+                    length: try uint("length"), size: try uint("size")))
+        case "range":
+            .range(RangeExpr(sreg: try uint("sreg"), inverted: try bool("inverted"), from: try bytes("from"), to: try bytes("to")))
+        case "lookup":
+            .lookup(
+                Lookup(
+                    sreg: try uint("sreg"), dreg: try uintIfPresent("dreg"), set: try string("set"),
+                    setId: try uintIfPresent("setId"), inverted: try bool("inverted")))
+        case "immediate":
+            .immediate(
+                Immediate(
+                    dreg: try uint("dreg"), data: try bytesIfPresent("data"),
+                    verdict: try decodeIfPresent("verdict") { r throws(Declined) in try r.verdict() }))
+        default: nil
+        }
+    }
+
+    /// Conntrack, fib, NAT, reject, logging and limits (nil: another kind).
+    mutating func statefulExpression(_ type: String) throws(Declined) -> Expression? {
+        switch type {
+        case "ct":
+            .ct(
+                Ct(
+                    key: try uint("key"), dreg: try uintIfPresent("dreg"), sreg: try uintIfPresent("sreg"),
+                    direction: try uintIfPresent("direction")))
+        case "fib": .fib(Fib(dreg: try uint("dreg"), result: try uint("result"), flags: try uint("flags")))
+        case "nat":
+            .nat(
+                Nat(
+                    type: try uint("natType"), family: try uint("family"), regAddrMin: try uintIfPresent("regAddrMin"),
+                    regAddrMax: try uintIfPresent("regAddrMax"), regProtoMin: try uintIfPresent("regProtoMin"),
+                    regProtoMax: try uintIfPresent("regProtoMax"), flags: try uintIfPresent("flags")))
+        case "redir": .redir(try redir())
+        case "masq": .masq(try redir())
+        case "reject": .reject(Reject(type: try uint("rejectType"), code: try uintIfPresent("code")))
+        case "counter": .counter
+        case "notrack": .notrack
+        case "log":
+            .log(Log(prefix: try stringIfPresent("prefix"), group: try uintIfPresent("group"), level: try uintIfPresent("level")))
+        case "limit":
+            .limit(
+                Limit(
+                    rate: try uint("rate"), unit: try uint("unit"), burst: try uint("burst"), type: try uint("limitType"),
+                    inverted: try bool("inverted")))
+        case "quota": .quota(Quota(bytes: try uint("bytes"), inverted: try bool("inverted"), consumed: try uintIfPresent("consumed")))
+        case "connlimit": .connlimit(Connlimit(count: try uint("count"), inverted: try bool("inverted")))
+        default: nil
+        }
+    }
+
+    /// Generated values, sets, objects, queues, headers, xt and unknown expressions (nil: none of these).
+    mutating func otherExpression(_ type: String) throws(Declined) -> Expression? {
+        switch type {
+        case "numgen":
+            .numgen(
+                Numgen(
+                    dreg: try uint("dreg"), modulus: try uint("modulus"), type: try uint("numgenType"),
+                    offset: try uint("offset")))
+        case "hash": .hash(HashExpr(dreg: try uint("dreg"), modulus: try uint("modulus"), type: try uint("hashType")))
+        case "socket": .socket(SocketExpr(key: try uint("key"), dreg: try uint("dreg"), level: try uintIfPresent("level")))
+        case "dynset":
+            .dynset(
+                Dynset(
+                    op: try uint("op"), set: try string("set"), sregKey: try uint("sregKey"),
+                    sregData: try uintIfPresent("sregData"), timeout: try uintIfPresent("timeout"),
+                    expressions: try decode("expressions") { r throws(Declined) in try r.strings() }))
+        case "objref":
+            .objref(
+                Objref(
+                    objectType: try uintIfPresent("objectType"), name: try stringIfPresent("name"),
+                    setSreg: try uintIfPresent("setSreg"), set: try stringIfPresent("set")))
+        case "queue": .queue(Queue(number: try uint("number"), total: try uint("total"), flags: try uint("flags")))
+        case "exthdr":
+            .exthdr(
+                Exthdr(
+                    dreg: try uintIfPresent("dreg"), type: try uint("exthdrType"), offset: try uint("offset"),
+                    length: try uint("length"), op: try uint("op"), flags: try uint("flags")))
+        case "match": .match(try xt())
+        case "target": .target(try xt())
+        case "unknown":
+            .unknown(
+                Unknown(
+                    name: try string("name"),
+                    attributes: try decode("attributes") { r throws(Declined) in
+                        try r.array { r throws(Declined) in
+                            try r.object { r throws(Declined) in RawAttribute(type: try r.uint("type"), value: try r.bytes("value")) }
+                        }
+                    }))
+        default: nil
         }
     }
 

@@ -268,6 +268,19 @@ extension SnapshotJSONWriter {
     private mutating func write(_ e: Expression, indent: Int) {
         var o = openObject(indent)
         switch e {
+        case .payload, .meta, .cmp, .bitwise, .byteorder, .range, .lookup, .immediate:
+            writeRegisterExpression(&o, e, indent: indent)
+        case .ct, .fib, .nat, .redir, .reject, .counter, .notrack, .log, .limit, .quota, .connlimit, .masq:
+            writeStatefulExpression(&o, e, indent: indent)
+        default:
+            writeOtherExpression(&o, e, indent: indent)
+        }
+        closeObject(o)
+    }
+
+    /// Loads, compares and register operations.
+    private mutating func writeRegisterExpression(_ o: inout Scope, _ e: Expression, indent: Int) {
+        switch e {
         case .payload(let v):
             key(&o, "base"); string(v.base.rawValue)
             if let r = v.dreg { key(&o, "dreg"); number(r) }
@@ -319,6 +332,14 @@ extension SnapshotJSONWriter {
             key(&o, "dreg"); number(v.dreg)
             type(&o, "immediate")
             if let verdict = v.verdict { key(&o, "verdict"); write(verdict, indent: indent + 2) }
+        default:
+            break
+        }
+    }
+
+    /// Conntrack, fib, NAT, reject, logging and limits.
+    private mutating func writeStatefulExpression(_ o: inout Scope, _ e: Expression, indent: Int) {
+        switch e {
         case .ct(let v):
             if let d = v.direction { key(&o, "direction"); number(d) }
             if let r = v.dreg { key(&o, "dreg"); number(r) }
@@ -373,6 +394,14 @@ extension SnapshotJSONWriter {
             key(&o, "count"); number(v.count)
             key(&o, "inverted"); bool(v.inverted)
             type(&o, "connlimit")
+        default:
+            break
+        }
+    }
+
+    /// Generated values, sets, objects, queues, headers, xt and unknown expressions.
+    private mutating func writeOtherExpression(_ o: inout Scope, _ e: Expression, indent: Int) {
+        switch e {
         case .numgen(let v):
             key(&o, "dreg"); number(v.dreg)
             key(&o, "modulus"); number(v.modulus)
@@ -434,8 +463,9 @@ extension SnapshotJSONWriter {
             closeArray(a)
             key(&o, "name"); string(v.name)
             type(&o, "unknown")
+        default:
+            break
         }
-        closeObject(o)
     }
 
     @inline(__always) private mutating func type(_ o: inout Scope, _ name: StaticString) {
