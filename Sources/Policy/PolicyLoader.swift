@@ -97,20 +97,7 @@ public enum PolicyLoader {
         guard text.utf8.count <= maxFileBytes else {
             throw .unreadable(file: file, reason: "a policy may have at most \(maxFileBytes) bytes")
         }
-        try checkNesting(text, file: file)
-        let root: Node
-        do {
-            guard let r = try Yams.compose(yaml: text) else {
-                throw PolicyError.invalid(at: SourceLocation(file: file, line: 1, column: 1), expected: "a policy document (found an empty file)")
-            }
-            root = r
-        } catch let e as PolicyError {
-            throw e
-        } catch let e as YamlError {
-            throw yamlError(e, file: file)
-        } catch {
-            throw .syntax(at: SourceLocation(file: file, line: 1, column: 1), problem: "\(error)")
-        }
+        let root = try composeRoot(text, file: file)
         let r = NodeReader(file: file)
         let top = try r.mapping(
             root, allowed: ["version", "hosts", "include", "listeners", "forbidden", "checks", "suppressions"],
@@ -138,8 +125,36 @@ public enum PolicyLoader {
                 }
             }
         }
+        let part = try includes(top["include"], r, file: file, state: &state, depth: depth)
+        var own = try ownEntries(top, r)
+        // The including file's own entries win over included ones for check settings.
+        own.merge(part)
+        return own
+    }
+
+    /// The YAML document of one policy file (nesting checked first: a deeply nested file must not reach the parser).
+    static func composeRoot(_ text: String, file: String) throws(PolicyError) -> Node {
+        try checkNesting(text, file: file)
+        do {
+            guard let r = try Yams.compose(yaml: text) else {
+                throw PolicyError.invalid(at: SourceLocation(file: file, line: 1, column: 1), expected: "a policy document (found an empty file)")
+            }
+            return r
+        } catch let e as PolicyError {
+            throw e
+        } catch let e as YamlError {
+            throw yamlError(e, file: file)
+        } catch {
+            throw .syntax(at: SourceLocation(file: file, line: 1, column: 1), problem: "\(error)")
+        }
+    }
+
+    /// The parts of the files an `include:` list names (for this host), each confined to the policy's tree.
+    static func includes(
+        _ inc: NodeReader.Entry?, _ r: NodeReader, file: String, state: inout LoadState, depth: Int
+    ) throws(PolicyError) -> Part {
         var part = Part()
-        if let inc = top["include"] {
+        if let inc {
             for item in try r.sequence(inc.value, what: "include (a list of files)") {
                 let (rel, hosts) = try includeEntry(item, r)
                 if let hosts, let name = state.hostname, !hosts.contains(where: { globMatch($0, name) }) { continue }
@@ -170,6 +185,11 @@ public enum PolicyLoader {
                 part.merge(included)
             }
         }
+        return part
+    }
+
+    /// The file's own listeners, forbidden ports, check settings and suppressions.
+    static func ownEntries(_ top: [String: NodeReader.Entry], _ r: NodeReader) throws(PolicyError) -> Part {
         var own = Part()
         if let l = top["listeners"] {
             for item in try r.sequence(l.value, what: "listeners (a list)") { own.listeners.append(try listener(item, r)) }
@@ -191,8 +211,6 @@ public enum PolicyLoader {
         if let s = top["suppressions"] {
             for item in try r.sequence(s.value, what: "suppressions (a list)") { own.suppressions.append(try suppression(item, r)) }
         }
-        // The including file's own entries win over included ones for check settings.
-        own.merge(part)
         return own
     }
 
