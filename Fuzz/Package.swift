@@ -16,6 +16,6 @@ let package = Package(
         .executableTarget(name: "fuzz-policy", dependencies: ["FuzzDriver"]),
         .executableTarget(name: "fuzz-snapshot", dependencies: ["FuzzDriver"]),
         .executableTarget(name: "fuzz-probe", dependencies: ["FuzzDriver"]),
-        .executableTarget(name: "fuzz-report", dependencies: ["FuzzDriver"]),
+        .executableTarget(name: "fuzz-report", dependencies: ["FuzzDriver"])
     ]
 )
