@@ -161,6 +161,40 @@ public struct Sysctls: Codable, Sendable, Equatable {
         self.tcpL3mdevAccept = tcpL3mdevAccept
         self.udpL3mdevAccept = udpL3mdevAccept
     }
+
+    private enum CodingKeys: String, CodingKey {
+        case ipLocalPortRange, ipLocalReservedPorts, ipUnprivilegedPortStart, bindv6only, ipForward, ipv6Forwarding, routeLocalnet
+        case ipNonlocalBind, ipv6NonlocalBind, tcpL3mdevAccept, udpL3mdevAccept
+    }
+
+    private struct NameKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    /// As the synthesized decoder, except that `routeLocalnet` is decoded entry by entry in key order: a dictionary
+    /// is decoded in hash order, so of two bad entries the error named one or the other from run to run.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        ipLocalPortRange = try c.decodeIfPresent(PortRange.self, forKey: .ipLocalPortRange)
+        ipLocalReservedPorts = try c.decode([PortRange].self, forKey: .ipLocalReservedPorts)
+        ipUnprivilegedPortStart = try c.decodeIfPresent(UInt32.self, forKey: .ipUnprivilegedPortStart)
+        bindv6only = try c.decodeIfPresent(Bool.self, forKey: .bindv6only)
+        ipForward = try c.decodeIfPresent(Bool.self, forKey: .ipForward)
+        ipv6Forwarding = try c.decodeIfPresent(Bool.self, forKey: .ipv6Forwarding)
+        let names = try c.nestedContainer(keyedBy: NameKey.self, forKey: .routeLocalnet)
+        var localnet: [String: Bool] = [:]
+        for k in names.allKeys.sorted(by: { $0.stringValue.utf8.lexicographicallyPrecedes($1.stringValue.utf8) }) {
+            localnet[k.stringValue] = try names.decode(Bool.self, forKey: k)
+        }
+        routeLocalnet = localnet
+        ipNonlocalBind = try c.decodeIfPresent(Bool.self, forKey: .ipNonlocalBind)
+        ipv6NonlocalBind = try c.decodeIfPresent(Bool.self, forKey: .ipv6NonlocalBind)
+        tcpL3mdevAccept = try c.decodeIfPresent(Bool.self, forKey: .tcpL3mdevAccept)
+        udpL3mdevAccept = try c.decodeIfPresent(Bool.self, forKey: .udpL3mdevAccept)
+    }
 }
 
 /// An inclusive port range.

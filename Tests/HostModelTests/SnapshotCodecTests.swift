@@ -180,6 +180,22 @@ import TestSupport
         }
     }
 
+    /// Found by `make fuzz-snapshot`: two bad entries in `routeLocalnet` were named in hash order, one or the other.
+    @Test func theSameBadSnapshotGivesTheSameErrorEveryTime() throws {
+        let data = try Data(contentsOf: repositoryRoot.appendingPathComponent("Fuzz/Regressions/snapshot/two-bad-route-localnet-entries"))
+        var messages = Set<String>()
+        for _ in 0..<20 {
+            do {
+                _ = try SnapshotCodec.decode(data)
+                Issue.record("a snapshot with non-Bool routeLocalnet entries was accepted")
+            } catch {
+                messages.insert("\(error)")
+            }
+        }
+        #expect(messages.count == 1, "\(messages)")
+        #expect(messages.first?.contains("routeLocalnet") == true, "\(messages)")
+    }
+
     @Test func unreadableFile() {
         #expect(throws: SnapshotError.self) { try SnapshotCodec.load(path: "/nonexistent/snapshot.json") }
     }
