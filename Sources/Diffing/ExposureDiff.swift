@@ -133,7 +133,7 @@ public enum SnapshotDiffer {
         _ s: Snapshot, _ x: [ListenerExposure], _ ev: Evaluator, _ policy: Policy, _ today: PolicyDate,
         _ options: AuditOptions
     ) -> AuditResult {
-        let ctx = AuditContext(snapshot: s, reaches: x.map(ListenerReach.init), policy: policy, today: today)
+        let ctx = AuditContext(snapshot: s, reaches: x.map(ListenerReach.init), policy: policy, today: today, rules: ev.rules)
         return Auditor.run(ctx, options: options, caveats: ev.caveats + s.warnings)
     }
 

@@ -30,6 +30,8 @@ struct CompiledRuleset: Sendable {
     }
 
     var tables: [TableInfo]
+    /// The rules of the input path (input base chains, and regular chains of tables that have one) as typed matches.
+    var inputRules: [RuleMatch]
     var bases: [BaseRef]
     /// Whether any DNAT/redirect exists at all (exposure then also tries the external ports and addresses below).
     var hasNat: Bool
@@ -68,6 +70,7 @@ struct CompiledRuleset: Sendable {
         var ports: [IPFamily: [L4Proto: Set<UInt16>]] = [.ipv4: [:], .ipv6: [:]]
         var pairs: [IPFamily: [[UInt8]: [L4Proto: Set<UInt16>]]] = [.ipv4: [:], .ipv6: [:]]
         var addressOnly: [IPFamily: Set<[UInt8]>] = [.ipv4: [], .ipv6: []]
+        var matches: [RuleMatch] = []
         for (ti, t) in fw.tables.enumerated() {
             var dynamicSets = Set<String>()
             for c in t.chains {
@@ -81,7 +84,20 @@ struct CompiledRuleset: Sendable {
             for s in t.sets { sets[s.name] = CompiledSet(s, dynamic: dynamicSets.contains(s.name)) }
             var idx: [String: Int] = [:]
             for (ci, c) in t.chains.enumerated() { idx[c.name] = ci }
-            let guards = t.chains.map { c in c.rules.map { RuleGuard.extract($0, family: t.family) } }
+            // One decoding pass per rule: its guard, and for the input path its match (`Evaluator.rules`).
+            let inputPath = fw.status == .ok && !t.dormant && [.inet, .ip, .ip6].contains(t.family) && t.chains.contains { $0.base?.hook == .input }
+            var guards: [[RuleGuard]] = []
+            for c in t.chains {
+                let describes = inputPath && (c.base == nil || c.base?.hook == .input)
+                var chainGuards: [RuleGuard] = []
+                chainGuards.reserveCapacity(c.rules.count)
+                for (i, r) in c.rules.enumerated() {
+                    let (g, m) = RuleDecoder.decode(r, table: t, chain: c, index: i, describes: describes)
+                    chainGuards.append(g)
+                    if let m { matches.append(m) }
+                }
+                guards.append(chainGuards)
+            }
             let touches = t.chains.map { c in c.rules.map(RuleTouches.of) }
             let bounds = guards.map { g in g.map(\.portBounds) }
             ts.append(
@@ -142,6 +158,7 @@ struct CompiledRuleset: Sendable {
         }
         tables = ts
         bases = bs
+        inputRules = matches
         self.hasNat = hasNat
         natPorts = ports
         for (fam, set) in addressOnly { for a in set { pairs[fam, default: [:]][a] = ports[fam] ?? [:] } }
@@ -227,137 +244,6 @@ private func noteConstant(_ src: (PayloadBase, UInt32, UInt32), _ data: [UInt8],
         addrs[.ipv4, default: []].insert(Array(data[0..<4]))
     } else if src.0 == .network, src.1 == 24, src.2 == 16, data.count >= 16 {
         addrs[.ipv6, default: []].insert(Array(data[0..<16]))
-    }
-}
-
-/// Necessary conditions of a rule on fields that are fixed for the packet at that point (l4proto, nfproto,
-/// destination port, input interface): taken from the rule's load+compare pairs, so a packet failing one can skip
-/// the rule without running its expressions. The rule itself still decides everything else.
-struct RuleGuard: Sendable {
-    /// `daddr4` is the IPv4 destination, a guard only where the packet is known to be IPv4 (an `ip` table, or after
-    /// `meta nfproto ipv4`): kube-proxy's KUBE-SERVICES compares thousands of ClusterIPs on one port.
-    enum Field: UInt8, Sendable { case l4proto, nfproto, dport, iif, iifname, daddr4 }
-
-    /// One comparison on a field of at most 8 bytes, as top-aligned big-endian integers (plain data: no refcounting).
-    struct Test: Sendable {
-        var field: Field
-        /// 0-5 = CmpOp eq…gte, 6 = inside [a, b], 7 = outside [a, b].
-        var op: UInt8
-        var len: UInt8
-        var a: UInt64
-        var b: UInt64
-    }
-
-    /// A comparison on the interface name (16 bytes).
-    struct NameTest: Sendable {
-        var op: CmpOp
-        var data: [UInt8]
-    }
-
-    var tests: [Test] = []
-    var names: [NameTest] = []
-    /// Whether a test reads the input interface (exposure records those outcomes to reuse a walk on other devices).
-    var readsInterface: Bool { !names.isEmpty || tests.contains { $0.field == .iif } }
-    /// Whether a test reads the destination address (a walk is then not reused for another destination).
-    var readsDestination: Bool { tests.contains { $0.field == .daddr4 } }
-
-    /// The destination ports the equality and inside-range tests allow, as `lo << 16 | hi`; a packet outside fails
-    /// the guard whatever else it carries.
-    var portBounds: UInt32 {
-        var lo: UInt32 = 0, hi: UInt32 = 0xffff
-        for t in tests where t.field == .dport && t.len == 2 {
-            switch t.op {
-            case 0:
-                let v = UInt32(t.a >> 48)
-                lo = max(lo, v); hi = min(hi, v)
-            case 6:
-                lo = max(lo, UInt32(t.a >> 48)); hi = min(hi, UInt32(t.b >> 48))
-            default: break
-            }
-        }
-        // Contradictory tests: nothing matches; keep an empty range that no port falls into.
-        if lo > hi { return 0xffff_0000 }
-        return lo << 16 | hi
-    }
-
-    var isEmpty: Bool { tests.isEmpty && names.isEmpty }
-
-    static func pack(_ b: [UInt8]) -> UInt64 {
-        var v: UInt64 = 0
-        for (i, x) in b.prefix(8).enumerated() { v |= UInt64(x) << (56 - 8 * UInt64(i)) }
-        return v
-    }
-
-    static func opCode(_ op: CmpOp) -> UInt8 {
-        switch op {
-        case .eq: 0
-        case .neq: 1
-        case .lt: 2
-        case .lte: 3
-        case .gt: 4
-        case .gte: 5
-        }
-    }
-
-    static func extract(_ r: Rule, family: TableFamily) -> RuleGuard {
-        let netdev = family == .netdev
-        var out = RuleGuard()
-        var i = 0
-        let e = r.expressions
-        while i < e.count {
-            var field: Field?
-            var reg: UInt32 = 0
-            var len = 0
-            switch e[i] {
-            case .meta(let m) where m.dreg != nil:
-                reg = m.dreg ?? 0
-                switch m.key {
-                case 16: field = .l4proto; len = 1
-                case 15 where !netdev: field = .nfproto; len = 1
-                case 6: field = .iifname; len = 16
-                case 4: field = .iif; len = 4
-                default: break
-                }
-            case .payload(let p) where p.dreg != nil && p.base == .transport && p.offset == 2 && p.length == 2:
-                reg = p.dreg ?? 0; field = .dport; len = 2
-            case .payload(let p)
-            where p.dreg != nil && p.base == .network && p.offset == 16 && p.length == 4
-                && (family == .ip || out.tests.contains { $0.field == .nfproto && $0.op == 0 && $0.len == 1 && $0.a == 2 << 56 }):
-                reg = p.dreg ?? 0; field = .daddr4; len = 4
-            default: break
-            }
-            guard let f = field else {
-                // Any other pure match can be stepped over: a guard is one conjunct of the rule, wherever it sits.
-                if Walker.hasEffect(e[i]) { break }
-                i += 1
-                continue
-            }
-            var j = i + 1
-            while j < e.count {
-                if case .cmp(let c) = e[j], c.sreg == reg, c.data.bytes.count <= len, !c.data.bytes.isEmpty {
-                    if f == .iifname {
-                        out.names.append(NameTest(op: c.op, data: c.data.bytes))
-                    } else {
-                        out.tests.append(Test(field: f, op: opCode(c.op), len: UInt8(c.data.bytes.count), a: pack(c.data.bytes), b: 0))
-                    }
-                    j += 1
-                    continue
-                }
-                if case .range(let rg) = e[j], rg.sreg == reg, rg.from.bytes.count <= len, rg.from.bytes.count == rg.to.bytes.count,
-                    !rg.from.bytes.isEmpty, f != .iifname
-                {
-                    out.tests.append(
-                        Test(
-                            field: f, op: rg.inverted ? 7 : 6, len: UInt8(rg.from.bytes.count),
-                            a: pack(rg.from.bytes), b: pack(rg.to.bytes)))
-                    j += 1
-                    continue
-                }
-                break
-            }
-            i = max(j, i + 1)
-        }
-        return out
     }
 }
 

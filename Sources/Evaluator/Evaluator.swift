@@ -54,6 +54,13 @@ public struct Evaluator: Sendable {
         return nil
     }
 
+    /// The input path's rules as typed matches, decoded once when the ruleset was compiled: what checks read about
+    /// rules (coverage, shadowing, deletions) instead of decoding expressions themselves.
+    public var rules: [RuleMatch] { rs.inputRules }
+
+    /// The input path's rules of `firewall` alone, without routes or sockets (tests, and checks given no evaluator).
+    public static func rules(of firewall: Firewall) -> [RuleMatch] { CompiledRuleset(firewall).inputRules }
+
     /// Whether a probe can arrive on `name`: an interface of the host (or `lo`, the host talking to itself).
     public func hasInterface(named name: String) -> Bool { name == "lo" || routing.iface(named: name) != nil }
 

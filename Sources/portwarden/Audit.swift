@@ -91,7 +91,8 @@ struct Audit: ParsableCommand {
             let known = try baseline.map(readBaseline)
             let evaluator = Evaluator(snapshot: snapshot)
             let reaches = evaluator.exposure().map(ListenerReach.init)
-            let context = AuditContext(snapshot: snapshot, reaches: reaches, policy: policy, today: PolicyDate.todayUTC())
+            let context = AuditContext(
+                snapshot: snapshot, reaches: reaches, policy: policy, today: PolicyDate.todayUTC(), rules: evaluator.rules)
             var result = Auditor.run(context, options: AuditOptions(ignore: ignore), caveats: evaluator.caveats + snapshot.warnings)
             if let rulesetMap {
                 // Candidate findings name their line in the file and fix the file, not the throwaway namespace.

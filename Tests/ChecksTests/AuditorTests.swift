@@ -147,21 +147,22 @@ import Testing
 
     @Test func ruleFactsDecodeNftExpressions() {
         let fw = ExampleRule.firewall([ExampleRule.iifname(1, "lo"), ExampleRule.established(2), ExampleRule.port(3, .tcp, 22)])
-        let facts = RuleFacts.decode(fw)
+        let facts = Evaluator.rules(of: fw)
         #expect(facts.map(\.nft) == ["iifname \"lo\" accept", "ct state established,related accept", "tcp dport 22 counter accept"])
         #expect(facts.map(\.text) == ["`iifname \"lo\" accept`", "`ct state established,related accept`", "`tcp dport 22 counter accept`"])
         #expect(facts[2].ref.deleteCommand == "nft delete rule inet filter input handle 3")
     }
 }
 
-@Suite struct RuleFactsTests {
+@Suite struct RuleMatchTests {
     @Test func sourcePrefixesAsNftGeneratesThem() {
         let fw = ExampleRule.firewall([
             ExampleRule.source(1, "10.0.0.0/8", .tcp, 22), ExampleRule.source(2, "10.20.16.0/20", nil, nil),
             ExampleRule.source(3, "192.0.2.7/32", .udp, 53)
         ])
-        let facts = RuleFacts.decode(fw)
-        #expect(facts.map(\.sources) == [["10.0.0.0/8"], ["10.20.16.0/20"], ["192.0.2.7"]])
+        let facts = Evaluator.rules(of: fw)
+        #expect(facts.map(\.sourceTexts) == [["10.0.0.0/8"], ["10.20.16.0/20"], ["192.0.2.7"]])
+        #expect(facts.map { $0.sources?.map(\.prefixLength) } == [[8], [20], [32]])
         #expect(facts.map(\.nfproto) == [.ipv4, .ipv4, .ipv4])
         #expect(facts[0].dports == [PortRange(first: 22, last: 22)])
         #expect(facts.allSatisfy { $0.opaque.isEmpty })
@@ -171,7 +172,7 @@ import Testing
         let rule = Rule(
             handle: 7,
             expressions: [.limit(Limit(rate: 10, unit: 60, burst: 5, type: 0, inverted: false)), .immediate(Immediate(dreg: 0, verdict: .accept))])
-        let facts = RuleFacts.decode(ExampleRule.firewall([rule]))
+        let facts = Evaluator.rules(of: ExampleRule.firewall([rule]))
         #expect(facts.first?.opaque == ["limit"])
         #expect(facts.first?.matchesAnyTraffic == false)
     }

@@ -46,7 +46,7 @@ import Testing
         proto: .tcp, family: .ipv4, address: "0.0.0.0", port: 6379, uid: 999, processes: [ProcessInfo(pid: 812, name: "redis-server")])
 
     @Test func setReferencesPrintAsNftNotPlaceholders() throws {
-        let facts = RuleFacts.decode(Self.withAdmins([Self.adminsRule(6)]))
+        let facts = Evaluator.rules(of: Self.withAdmins([Self.adminsRule(6)]))
         #expect(facts.first?.nft == "ip saddr @admins tcp dport 5432 accept")
         let f = try #require(try audit([postgres], Self.withAdmins([Self.adminsRule(6)])).first { $0.ruleId == "PW1006" })
         #expect(
@@ -63,7 +63,7 @@ import Testing
                 .connlimit(Connlimit(count: 3, inverted: true)),
                 .immediate(Immediate(dreg: 0, verdict: .accept))
             ])
-        let facts = RuleFacts.decode(ExampleRule.firewall([rule, ExampleRule.source(8, "10.0.0.0/8", .tcp, 22)]))
+        let facts = Evaluator.rules(of: ExampleRule.firewall([rule, ExampleRule.source(8, "10.0.0.0/8", .tcp, 22)]))
         #expect(facts[0].nft == nil)
         #expect(facts[0].text == "a rule with connlimit (not shown as nft), verdict accept")
         #expect(facts[1].nft == "ip saddr 10.0.0.0/8 tcp dport 22 counter accept")
@@ -77,7 +77,7 @@ import Testing
     ])
     func limitsPrintAsNft(limit: Limit, text: String) {
         let rule = Rule(handle: 7, expressions: [.limit(limit), .immediate(Immediate(dreg: 0, verdict: .accept))])
-        let facts = RuleFacts.decode(ExampleRule.firewall([rule]))
+        let facts = Evaluator.rules(of: ExampleRule.firewall([rule]))
         #expect(facts[0].nft == "\(text) accept")
         #expect(Quota(bytes: 100 << 20, inverted: false, consumed: 5).nftText == "quota until 100 mbytes")
         #expect(Quota(bytes: 1500, inverted: true).nftText == "quota over 1500 bytes")
@@ -105,7 +105,7 @@ import Testing
                 .meta(Meta(key: 4, dreg: 1)), .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([2, 0, 0, 0]))),
                 .immediate(Immediate(dreg: 0, verdict: .accept))
             ])
-        let facts = RuleFacts.decode(ExampleRule.firewall([lo, range, other]))
+        let facts = Evaluator.rules(of: ExampleRule.firewall([lo, range, other]))
         #expect(facts.map(\.nft) == ["iif \"lo\" accept", "tcp dport 6000-7000 accept", nil])
         #expect(facts[1].dports == [PortRange(first: 6000, last: 7000)] && facts[1].opaque.isEmpty)
         #expect(facts[0].loopbackOnly && !facts[2].loopbackOnly)
@@ -147,7 +147,7 @@ import Testing
         // Without the jump on the path, no command: the rule to add is named, not pasted into a chain forward may share.
         let step = PathStep(table: "filter", family: "inet", chain: "svc", hook: "input", priority: 0, handle: 5, action: "accept")
         let reach = ListenerReach.example(.tcp, "0.0.0.0:6379", .public, process: "redis-server", path: [step])
-        let text = closeRemediation(reach, rules: RuleFacts.decode(fw))
+        let text = closeRemediation(reach, rules: Evaluator.rules(of: fw))
         #expect(!text.contains("`nft "), "\(text)")
         #expect(
             text.contains("(`iifname != \"lo\" meta nfproto ipv4 tcp dport 6379 drop`) in front of the accepting rule #5 of inet filter svc"),

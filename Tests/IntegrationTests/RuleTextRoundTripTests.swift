@@ -2,6 +2,7 @@ import Foundation
 import HostModel
 import Testing
 import Checks
+import Evaluator
 
 /// The nft text a fix quotes for a rule is faithful: every rule of a varied ruleset that portwarden prints as nft,
 /// added back with `nft add rule` in a `pwt-` namespace, gives the kernel exactly the rule it came from (compared as
@@ -45,7 +46,7 @@ import Checks
             }
             """)
         let snapshot = try SnapshotCodec.decode(try ns.exec([portwardenBinary, "collect"]).stdoutData)
-        let facts = RuleFacts.decode(snapshot.firewall)
+        let facts = Evaluator.rules(of: snapshot.firewall)
         let printed = facts.filter { $0.nft != nil }
         #expect(printed.filter { $0.table == "pwlimits" }.count == 5, "\(facts.filter { $0.table == "pwlimits" }.map(\.text))")
         #expect(printed.count >= 12, "only \(printed.count) of \(facts.count) rules printed: \(facts.map(\.text))")

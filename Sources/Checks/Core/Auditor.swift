@@ -1,4 +1,5 @@
 import HostModel
+import Evaluator
 import Policy
 
 /// Options of one audit run that are not part of the policy (they come from the command line).
@@ -86,12 +87,12 @@ public enum Auditor {
     /// The first unexpired suppression of the policy that covers `f`. A suppression's `port`/`proto` match a listener
     /// finding's socket, or a rule finding's decoded `dport`/protocol match (from `rules`); a finding with neither
     /// (host facts) is not about one port, so a port- or proto-scoped suppression does not cover it.
-    public static func matchingSuppression(_ f: Finding, policy: Policy, today: PolicyDate, rules: [RuleFacts] = []) -> Suppression? {
+    public static func matchingSuppression(_ f: Finding, policy: Policy, today: PolicyDate, rules: [RuleMatch] = []) -> Suppression? {
         // The rule's facts are looked up only for a port- or proto-scoped suppression of this check (a linear search,
         // kept off the path of every finding of a large ruleset).
         var looked = false
-        var cached: RuleFacts?
-        func facts() -> RuleFacts? {
+        var cached: RuleMatch?
+        func facts() -> RuleMatch? {
             if !looked { looked = true; cached = f.rule.flatMap { ref in rules.first { $0.ref == ref } } }
             return cached
         }

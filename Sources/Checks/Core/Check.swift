@@ -24,18 +24,23 @@ public struct AuditContext: Sendable {
     public var reaches: [ListenerReach]
     public var policy: Policy
     public var today: PolicyDate
-    /// The ruleset's input-path rules decoded into simple facts, once per audit.
-    public let rules: [RuleFacts]
+    /// The ruleset's input-path rules as the evaluator decoded them (`Evaluator.rules`), once per audit.
+    public let rules: [RuleMatch]
     /// Published ports, open forwarding and neighbour discovery, as the evaluator found them.
     public var paths: PathFacts
 
-    /// - Parameter paths: the evaluator's path facts; computed from `snapshot` when nil.
-    public init(snapshot: Snapshot, reaches: [ListenerReach], policy: Policy, today: PolicyDate, paths: PathFacts? = nil) {
+    /// - Parameters:
+    ///   - paths: the evaluator's path facts; computed from `snapshot` when nil.
+    ///   - rules: the evaluator's rule matches (`Evaluator.rules`); computed from `snapshot` when nil.
+    public init(
+        snapshot: Snapshot, reaches: [ListenerReach], policy: Policy, today: PolicyDate, paths: PathFacts? = nil,
+        rules: [RuleMatch]? = nil
+    ) {
         self.snapshot = snapshot
         self.reaches = reaches
         self.policy = policy
         self.today = today
-        self.rules = RuleFacts.decode(snapshot.firewall)
+        self.rules = rules ?? Evaluator.rules(of: snapshot.firewall)
         self.paths = paths ?? PathFacts.of(snapshot)
     }
 
@@ -45,7 +50,7 @@ public struct AuditContext: Sendable {
         let full = evaluator.fullExposure()
         self.init(
             snapshot: snapshot, reaches: full.listeners.map(ListenerReach.init), policy: policy, today: today,
-            paths: PathFacts.of(snapshot, evaluator: evaluator, forwarded: full.forwarded))
+            paths: PathFacts.of(snapshot, evaluator: evaluator, forwarded: full.forwarded), rules: evaluator.rules)
     }
 }
 

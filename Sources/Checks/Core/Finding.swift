@@ -44,6 +44,13 @@ public struct FindingRule: Codable, Sendable, Equatable, Hashable {
     public var chainRef: ChainRef { ChainRef(family: family, table: table, chain: chain) }
 }
 
+extension RuleMatch {
+    /// The rule as a finding names it.
+    public var ref: FindingRule { FindingRule(family: family.rawValue, table: table, chain: chain, handle: handle) }
+    /// The fingerprint subject of a finding about this rule: `rule/inet/filter/input/7`.
+    public var subject: String { "rule/\(family.rawValue)/\(table)/\(chain)/\(handle)" }
+}
+
 /// An nftables chain by name.
 public struct ChainRef: Sendable, Equatable, Hashable, CustomStringConvertible {
     public var family: String

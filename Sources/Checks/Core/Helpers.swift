@@ -39,7 +39,7 @@ extension ListenerReach {
 ///   the top of the base input chain that accepts it (or jumps to the regular chain that does: a regular chain may
 ///   also serve forward); with no input chain at all, a new table holding one.
 /// `lead` goes before the sentence (a check's own advice).
-public func closeRemedy(_ r: ListenerReach, rules: [RuleFacts], bindHint: Bool = true, lead: String = "") -> Remedy {
+public func closeRemedy(_ r: ListenerReach, rules: [RuleMatch], bindHint: Bool = true, lead: String = "") -> Remedy {
     let l = r.listener
     let bind = l.family == .ipv6 ? "::1" : "127.0.0.1"
     let bindText = lead + (bindHint ? "Bind the service to \(bind) if only this host uses it, or close" : "Close")
@@ -86,7 +86,7 @@ public func closeRemedy(_ r: ListenerReach, rules: [RuleFacts], bindHint: Bool =
 }
 
 /// The base input chain of `step`'s table that the path jumped from on its way to `step`.
-func baseChain(jumpingTo step: PathStep, in path: [PathStep], rules: [RuleFacts]) -> ChainRef? {
+func baseChain(jumpingTo step: PathStep, in path: [PathStep], rules: [RuleMatch]) -> ChainRef? {
     for s in path.reversed() {
         guard s.family == step.family, s.table == step.table, s.action.hasPrefix("jump ") || s.action.hasPrefix("goto "),
             let h = s.handle
@@ -101,7 +101,7 @@ func baseChain(jumpingTo step: PathStep, in path: [PathStep], rules: [RuleFacts]
 }
 
 /// The text of `closeRemedy` alone.
-public func closeRemediation(_ r: ListenerReach, rules: [RuleFacts], bindHint: Bool = true) -> String {
+public func closeRemediation(_ r: ListenerReach, rules: [RuleMatch], bindHint: Bool = true) -> String {
     closeRemedy(r, rules: rules, bindHint: bindHint).text
 }
 
@@ -122,15 +122,14 @@ func dropRule(_ l: Listener, family: TableFamily) -> String {
 
 /// Whether deleting `rule` closes `l`: the rule accepts exactly this port in a base input chain with policy drop, and
 /// no other rule of that chain can accept (or jump) for this protocol and port.
-func deletionCloses(_ rule: RuleFacts, _ l: Listener, _ rules: [RuleFacts]) -> Bool {
-    guard rule.verdict == "accept", rule.hook == .input, rule.chainPolicy == .drop,
+func deletionCloses(_ rule: RuleMatch, _ l: Listener, _ rules: [RuleMatch]) -> Bool {
+    guard rule.verdict == .accept, rule.hook == .input, rule.chainPolicy == .drop,
         rule.proto == nil || rule.proto == l.proto,
         let ports = rule.dports, ports.count == 1, ports[0].first == l.port, ports[0].last == l.port
     else { return false }
     let others = rules.filter { $0.family == rule.family && $0.table == rule.table && $0.chain == rule.chain && $0.index != rule.index }
     return others.allSatisfy { r in
-        guard let v = r.verdict, v != "drop", v != "reject", !r.excludesNew, !r.loopbackOnly,
-            !(r.iifname == "lo" && !r.iifNegated)
+        guard r.verdict != .none, r.verdict != .drop, r.verdict != .reject, !r.excludesNew, !r.loopbackOnly, !r.isLoopbackName
         else { return true }
         if let p = r.proto, p != l.proto { return true }
         if let d = r.dports, r.opaque.isEmpty || !r.opaque.contains(where: { $0.hasPrefix("dport") }) {

@@ -33,10 +33,10 @@ public struct BroadAccept: Check {
     public func check(_ c: AuditContext) -> [Finding] {
         c.rules.compactMap { r in
             // Any port from any source: no port, source or undecoded match (a protocol or family match alone stays broad).
-            guard r.verdict == "accept", r.dports == nil, r.sources == nil, r.opaque.isEmpty else { return nil }
-            if let i = r.iifname, !r.iifNegated, i == "lo" { return nil }
-            let scope = r.iifname.map { r.iifNegated ? "on every interface but \($0)" : "on \($0)" } ?? "on every interface"
-            let sev = (r.iifname != nil && !r.iifNegated) ? Self.metadata.defaultSeverity.lowered : Self.metadata.defaultSeverity
+            guard r.verdict == .accept, r.dports == nil, r.sources == nil, r.opaque.isEmpty else { return nil }
+            if r.isLoopbackName { return nil }
+            let scope = r.interface.map { $0.negated ? "on every interface but \($0.name)" : "on \($0.name)" } ?? "on every interface"
+            let sev = (r.interface.map { !$0.negated } ?? false) ? Self.metadata.defaultSeverity.lowered : Self.metadata.defaultSeverity
             return finding(
                 r.subject,
                 "Rule #\(r.handle) in \(r.family.rawValue) \(r.table) \(r.chain) (\(r.text)) accepts every port from every source \(scope).",

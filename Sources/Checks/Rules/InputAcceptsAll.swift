@@ -43,7 +43,7 @@ public struct InputAcceptsAll: Check {
         guard !inputs.isEmpty else { return [] }
         if inputs.contains(where: { $0.1.base?.policy == .drop }) { return [] }
         // Any input-path rule that can drop or reject (a verdict map may) means the path is not accept-all.
-        let stops = c.rules.contains { $0.verdict == "drop" || $0.verdict == "reject" || $0.opaque.contains("lookup") }
+        let stops = c.rules.contains { $0.verdict == .drop || $0.verdict == .reject || $0.opaque.contains("lookup") }
         guard !stops else { return [] }
         let chains = inputs.map { ChainRef(family: $0.0.family.rawValue, table: $0.0.name, chain: $0.1.name) }
         let names = chains.map(\.description).joined(separator: ", ")

@@ -1,3 +1,4 @@
+import Evaluator
 import HostModel
 import Policy
 
@@ -40,10 +41,10 @@ public struct RedundantRule: Check {
                     rule: rule.ref, remediation: "Delete it: `\(rule.ref.deleteCommand)`.",
                     fix: RulesetFix(lead: "Delete it:", edit: .delete(rule.ref, text: rule.text))))
         }
-        var lastByChain: [String: RuleFacts] = [:]
+        var lastByChain: [String: RuleMatch] = [:]
         for r in rules { lastByChain["\(r.family.rawValue)/\(r.table)/\(r.chain)"] = r }
         for r in lastByChain.values.sorted(by: { $0.subject < $1.subject }) where !flagged.contains(r.subject) {
-            guard let policy = r.chainPolicy, r.matchesAnyTraffic, r.iifname == nil, r.verdict == policy.rawValue else { continue }
+            guard let policy = r.chainPolicy, r.matchesAnyTraffic, r.interface == nil, r.verdict == RuleVerdict(policy) else { continue }
             out.append(
                 finding(
                     r.subject,

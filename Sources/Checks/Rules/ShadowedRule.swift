@@ -1,3 +1,4 @@
+import Evaluator
 import HostModel
 import Policy
 
@@ -45,7 +46,7 @@ public struct ShadowedRule: Check {
 extension ShadowedRule {
     /// Move the rule above the one that shadows it (only when its nft text is faithful, and when the earlier rule would
     /// not in turn be shadowed by it), or delete it.
-    static func remedy(_ rule: RuleFacts, _ earlier: RuleFacts) -> Remedy {
+    static func remedy(_ rule: RuleMatch, _ earlier: RuleMatch) -> Remedy {
         let delete = "`\(rule.ref.deleteCommand)`"
         guard let text = rule.nft, !earlier.isCovered(by: rule) else {
             return Remedy(
@@ -60,9 +61,9 @@ extension ShadowedRule {
 }
 
 /// For each rule covered by an earlier terminal rule of the same chain, the first such pair (earlier, rule).
-func coveredPairs(_ rules: [RuleFacts]) -> [(RuleFacts, RuleFacts)] {
-    var out: [(RuleFacts, RuleFacts)] = []
-    var byChain: [String: [RuleFacts]] = [:]
+func coveredPairs(_ rules: [RuleMatch]) -> [(RuleMatch, RuleMatch)] {
+    var out: [(RuleMatch, RuleMatch)] = []
+    var byChain: [String: [RuleMatch]] = [:]
     var order: [String] = []
     for r in rules {
         let k = "\(r.family.rawValue)/\(r.table)/\(r.chain)"
@@ -71,7 +72,7 @@ func coveredPairs(_ rules: [RuleFacts]) -> [(RuleFacts, RuleFacts)] {
     }
     for k in order {
         let chain = byChain[k] ?? []
-        for (j, rule) in chain.enumerated() where rule.verdict != nil && rule.opaque.isEmpty {
+        for (j, rule) in chain.enumerated() where rule.verdict != .none && rule.opaque.isEmpty {
             if let earlier = chain[..<j].first(where: { $0.isTerminal && rule.isCovered(by: $0) }) {
                 out.append((earlier, rule))
             }

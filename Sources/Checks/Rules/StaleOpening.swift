@@ -30,7 +30,7 @@ public struct StaleOpening: Check {
         let via = Set(c.reaches.flatMap(\.viaPorts))
         let bound = c.snapshot.listeners.filter { $0.bindScope != .loopback }
         return c.rules.compactMap { r in
-            guard r.verdict == "accept", r.opaque.isEmpty, let ports = r.dports else { return nil }
+            guard r.verdict == .accept, r.opaque.isEmpty, let ports = r.dports else { return nil }
             let used = bound.contains { l in (r.proto == nil || r.proto == l.proto) && ports.contains { $0.contains(l.port) } }
             let natted = ports.contains { p in via.contains { p.contains($0) } }
             guard !used, !natted else { return nil }

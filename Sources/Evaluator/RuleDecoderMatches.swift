@@ -1,96 +1,8 @@
 import HostModel
 
-/// Walks one rule's expressions for `RuleFacts.decode`: what each register holds, and the matches and nft text that
-/// follow from it. Anything it does not understand becomes `opaque` (and unprintable), never dropped.
-struct FactsDecoder {
-    typealias Loaded = RuleFacts.Loaded
-    let t: Table
-    var f: RuleFacts
-    var regs: [UInt32: Loaded] = [:]
-    var masks: [UInt32: Int] = [:]
-    var lengths: [UInt32: Int] = [:]
-    var ctMasks: [UInt32: UInt32] = [:]
-    /// `tcp dport 6000-7000` is `cmp gte` then `cmp lte` on the same register.
-    var lowerBound: (reg: UInt32, port: UInt16)?
-    /// Registers holding an address under a mask that is not a prefix (no faithful nft text).
-    var oddMask: Set<UInt32> = []
-
-    init(table: Table, facts: RuleFacts) { t = table; f = facts }
-
-    mutating func take(_ e: Expression) {
-        switch e {
-        case .meta(let m) where m.dreg != nil: meta(m)
-        case .payload(let p) where p.dreg != nil: payload(p)
-        case .ct(let ct) where ct.dreg != nil:
-            regs[ct.dreg ?? 0] = ct.key == 0 ? .ctState : .other("ct key \(ct.key)")
-        case .bitwise(let b): bitwise(b)
-        case .cmp(let cmp): compare(cmp)
-        case .range(let r):
-            if case .dport? = regs[r.sreg], !r.inverted, r.from.bytes.count == 2, r.to.bytes.count == 2 {
-                let a = UInt16(r.from.bytes[0]) << 8 | UInt16(r.from.bytes[1])
-                let b = UInt16(r.to.bytes[0]) << 8 | UInt16(r.to.bytes[1])
-                f.dports = [PortRange(first: a, last: b)]
-                f.printed.add(.dport(RuleText.ports([PortRange(first: a, last: b)])))
-            } else {
-                f.opaque.append("range"); f.printed.cannotPrint("range")
-            }
-        case .lookup(let l) where l.dreg == nil: lookup(l)
-        default: statement(e)
-        }
-    }
-
-    mutating func finish() -> RuleFacts {
-        if lowerBound != nil { f.opaque.append("dport gte"); f.printed.cannotPrint("dport gte") }
-        return f
-    }
-
-    mutating func meta(_ m: Meta) {
-        let d = m.dreg ?? 0
-        switch m.key {
-        case 16: regs[d] = .l4proto
-        case 15: regs[d] = .nfproto
-        case 6: regs[d] = .iifname
-        case 4: regs[d] = .iif
-        default: regs[d] = .other("meta key \(m.key)")
-        }
-    }
-
-    mutating func payload(_ p: Payload) {
-        let d = p.dreg ?? 0
-        oddMask.remove(d)
-        switch (p.base, p.offset, p.length) {
-        case (.transport, 2, 2): regs[d] = .dport
-        case (.network, 9, 1) where t.family == .ip: regs[d] = .ipProto
-        case (.network, 6, 1) where t.family == .ip6: regs[d] = .ipProto
-        case (.network, 12, 1...4) where t.family == .ip || (t.family == .inet && f.nfproto != .ipv6):
-            regs[d] = .saddr; lengths[d] = 4
-        case (.network, 8, 1...16) where t.family == .ip6 || (t.family == .inet && f.nfproto == .ipv6):
-            regs[d] = .saddr; lengths[d] = 16
-        default: regs[d] = .other("payload \(p.base.rawValue) +\(p.offset)/\(p.length)")
-        }
-        masks[d] = nil
-    }
-
-    mutating func bitwise(_ b: Bitwise) {
-        let plain = b.op == 0 && (b.xor?.bytes.allSatisfy { $0 == 0 } ?? true)
-        if case .saddr = regs[b.sreg], let mask = b.mask {
-            regs[b.dreg] = .saddr
-            lengths[b.dreg] = lengths[b.sreg]
-            masks[b.dreg] = mask.bytes.reduce(0) { $0 + $1.nonzeroBitCount }
-            if !plain || !RuleText.isPrefixMask(mask.bytes) { oddMask.insert(b.dreg) } else { oddMask.remove(b.dreg) }
-        } else {
-            regs[b.dreg] =
-                regs[b.sreg].map { l -> Loaded in
-                    if case .ctState = l { return .ctState }; return .other("bitwise")
-                } ?? .other("bitwise")
-            if case .ctState? = regs[b.dreg], plain, let m = b.mask?.bytes, m.count == 4 {
-                ctMasks[b.dreg] = m.enumerated().reduce(0) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
-            } else {
-                ctMasks[b.dreg] = nil
-            }
-        }
-    }
-
+/// The matches and statements of `RuleDecoder`: compares on what a register holds, set lookups, verdicts, and the
+/// nft text of each.
+extension RuleDecoder {
     mutating func compare(_ cmp: Cmp) {
         let data = cmp.data.bytes
         switch regs[cmp.sreg] {
@@ -124,6 +36,17 @@ struct FactsDecoder {
         }
     }
 
+    mutating func range(_ r: RangeExpr) {
+        if case .dport? = regs[r.sreg], !r.inverted, r.from.bytes.count == 2, r.to.bytes.count == 2 {
+            let a = UInt16(r.from.bytes[0]) << 8 | UInt16(r.from.bytes[1])
+            let b = UInt16(r.to.bytes[0]) << 8 | UInt16(r.to.bytes[1])
+            f.dports = [PortRange(first: a, last: b)]
+            f.printed.add(.dport(RuleText.ports([PortRange(first: a, last: b)])))
+        } else {
+            f.opaque.append("range"); f.printed.cannotPrint("range")
+        }
+    }
+
     /// `dport N`, `dport != N`, and `dport A-B` (a `gte` then an `lte`).
     mutating func comparePort(_ cmp: Cmp, _ data: [UInt8]) {
         if data.count == 2 && (cmp.op == .gte || (cmp.op == .lte && lowerBound?.reg == cmp.sreg)) {
@@ -148,7 +71,7 @@ struct FactsDecoder {
         let end = data.firstIndex(of: 0) ?? data.count
         let name = String(decoding: data[0..<end], as: UTF8.self) + (data.contains(0) ? "" : "*")
         if cmp.op == .eq || cmp.op == .neq, !name.contains("\"") {
-            f.iifname = name; f.iifNegated = cmp.op == .neq
+            f.interface = InterfaceMatch(name: name, negated: cmp.op == .neq)
             f.printed.add(.plain("iifname \(cmp.op == .neq ? "!= " : "")\"\(name)\""))
         } else {
             f.opaque.append("iifname"); f.printed.cannotPrint("iifname \(cmp.op.rawValue)")
@@ -170,10 +93,10 @@ struct FactsDecoder {
     mutating func compareSource(_ cmp: Cmp, _ data: [UInt8]) {
         let full = lengths[cmp.sreg] ?? data.count
         if cmp.op == .eq, data.count <= full, let a = IPAddress.fromBytes(data + [UInt8](repeating: 0, count: full - data.count)) {
-            let len = min(masks[cmp.sreg] ?? data.count * 8, data.count * 8)
-            f.sources = [len == full * 8 ? a.description : "\(a)/\(len)"]
-            if let key = RuleFacts.addressKey(t.family, f.nfproto, full), !oddMask.contains(cmp.sreg) {
-                f.printed.add(.plain("\(key) saddr \(f.sources?[0] ?? "")"))
+            let prefix = CIDR(address: a, prefixLength: min(masks[cmp.sreg] ?? data.count * 8, data.count * 8))
+            f.sources = [prefix]
+            if let key = RuleDecoder.addressKey(t.family, f.nfproto, full), !oddMask.contains(cmp.sreg) {
+                f.printed.add(.plain("\(key) saddr \(RuleMatch.text(prefix))"))
             } else {
                 f.printed.cannotPrint("saddr load")
             }
@@ -194,29 +117,31 @@ struct FactsDecoder {
 
     mutating func lookup(_ l: Lookup) {
         let set = t.set(named: l.set)
-        if case .dport? = regs[l.sreg], !l.inverted, let set, !set.isDynamic, let ports = RuleFacts.portRanges(set) {
+        if case .dport? = regs[l.sreg], !l.inverted, let set, !set.isDynamic, let ports = RuleDecoder.portRanges(set) {
             f.dports = ports
         } else if case .saddr? = regs[l.sreg], !l.inverted, let set, set.isAnonymous, !set.isInterval {
-            f.sources = set.elements.compactMap { IPAddress.fromBytes($0.key.bytes)?.description }
+            f.sources = set.elements.compactMap { IPAddress.fromBytes($0.key.bytes) }.map {
+                CIDR(address: $0, prefixLength: $0.family == .ipv4 ? 32 : 128)
+            }
         } else {
             f.opaque.append("@\(l.set)")
         }
-        RuleFacts.printLookup(l, set, regs[l.sreg], lengths[l.sreg], masked: masks[l.sreg] != nil, table: t, into: &f)
+        printLookup(l, set)
     }
 
     /// Verdicts and statements.
     mutating func statement(_ e: Expression) {
         switch e {
         case .immediate(let im) where im.dreg == 0:
-            f.verdict = im.verdict?.description
+            f.verdict = RuleVerdict(im.verdict)
             switch im.verdict {
             case .accept?, .drop?, .return?, .continue?, .jump?, .goto?: f.printed.setVerdict(im.verdict?.description ?? "")
             default: f.printed.cannotPrint("verdict \(im.verdict?.description ?? "?")")
             }
-        case .immediate(let im):
-            regs[im.dreg] = .other("immediate")
+        case .immediate:
+            break  // a data register: `track` follows it
         case .reject(let r):
-            f.verdict = "reject"
+            f.verdict = .reject
             if let text = RuleText.reject(r, family: t.family) {
                 f.printed.setVerdict(text)
             } else {
@@ -238,5 +163,86 @@ struct FactsDecoder {
             f.opaque.append(e.name)
             f.printed.cannotPrint(e.name)
         }
+    }
+
+    /// nft text of a set lookup on a destination port or source address: `@name` for a named set (it stays live), the
+    /// elements for a small anonymous one.
+    mutating func printLookup(_ l: Lookup, _ set: NFTSet?) {
+        let reg = regs[l.sreg], length = lengths[l.sreg]
+        let neg = l.inverted ? "!= " : ""
+        // The key must be exactly the loaded field (a concatenation spans several registers).
+        let width: UInt32 = {
+            if case .dport? = reg { return 2 }; return UInt32(length ?? 0)
+        }()
+        guard let set, masks[l.sreg] == nil, set.concatLengths.isEmpty, set.keyLength == width else {
+            f.printed.cannotPrint("lookup @\(l.set)"); return
+        }
+        var rhs: String?
+        if !set.isAnonymous {
+            rhs = RuleText.isPlainName(set.name) ? "@\(set.name)" : nil
+        } else if case .dport? = reg, let ports = RuleDecoder.portRanges(set) {
+            rhs = "{ " + ports.map { $0.first == $0.last ? "\($0.first)" : "\($0.first)-\($0.last)" }.joined(separator: ", ") + " }"
+        } else if case .saddr? = reg, !set.isInterval {
+            let addrs = set.elements.compactMap { IPAddress.fromBytes($0.key.bytes)?.description }
+            rhs = addrs.count == set.elements.count && !addrs.isEmpty ? "{ \(addrs.joined(separator: ", ")) }" : nil
+        }
+        switch (reg, rhs) {
+        case (.dport?, let r?): f.printed.add(.dport(neg + r))
+        case (.saddr?, let r?):
+            if let key = RuleDecoder.addressKey(t.family, f.nfproto, length ?? 0) {
+                f.printed.add(.plain("\(key) saddr \(neg)\(r)"))
+            } else {
+                f.printed.cannotPrint("saddr lookup")
+            }
+        default: f.printed.cannotPrint("lookup @\(l.set)")
+        }
+    }
+
+    /// `ip`/`ip6` for a source address load, or nil when nft would add a family check the rule does not have.
+    static func addressKey(_ family: TableFamily, _ nfproto: IPFamily?, _ length: Int) -> String? {
+        switch (family, nfproto, length) {
+        case (.ip, _, 4): "ip"
+        case (.ip6, _, 16): "ip6"
+        case (.inet, .ipv4?, 4): "ip"
+        case (.inet, .ipv6?, 16): "ip6"
+        default: nil
+        }
+    }
+
+    /// Port ranges of a port set (plain or interval), or nil when the keys are not 2-byte ports.
+    static func portRanges(_ set: NFTSet) -> [PortRange]? {
+        var out: [PortRange] = []
+        let els = set.elements.filter { !$0.isCatchAll }.sorted { $0.key < $1.key }
+        guard els.allSatisfy({ $0.key.bytes.count == 2 }) else { return nil }
+        func port(_ b: [UInt8]) -> UInt16 { UInt16(b[0]) << 8 | UInt16(b[1]) }
+        if set.isInterval {
+            var i = 0
+            while i < els.count {
+                let e = els[i]
+                if e.isIntervalEnd { i += 1; continue }
+                let start = port(e.key.bytes)
+                if let end = e.keyEnd, end.bytes.count == 2 {
+                    out.append(PortRange(first: start, last: port(end.bytes)))
+                } else if i + 1 < els.count, els[i + 1].isIntervalEnd {
+                    let stop = port(els[i + 1].key.bytes)
+                    out.append(PortRange(first: start, last: stop == 0 ? start : stop - 1))
+                } else {
+                    out.append(PortRange(first: start, last: 65535))
+                }
+                i += 1
+            }
+        } else {
+            out = els.map { PortRange(first: port($0.key.bytes), last: port($0.key.bytes)) }
+        }
+        return out
+    }
+}
+
+extension IPAddress {
+    /// An address from 4 or 16 network-order bytes.
+    static func fromBytes(_ b: [UInt8]) -> IPAddress? {
+        if b.count == 4 { return .v4(IPv4Address(bytes: b)) }
+        if b.count == 16 { return .v6(IPv6Address(bytes: b)) }
+        return nil
     }
 }

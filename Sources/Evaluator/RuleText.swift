@@ -1,6 +1,6 @@
 import HostModel
 
-/// The nft text of a decoded rule, built while `RuleFacts.decode` walks the expressions. A rule is printed as nft only
+/// The nft text of a decoded rule, built while `RuleDecoder` walks the expressions. A rule is printed as nft only
 /// when every expression has a faithful nft form (what `nft add rule` would turn back into the same expressions);
 /// anything else is listed in `unprintable`, and the rule is then described in words, never quoted as nft.
 public struct RuleText: Sendable, Equatable {
