@@ -87,12 +87,13 @@ struct CompiledRuleset: Sendable {
             // One decoding pass per rule: its guard, and for the input path its match (`Evaluator.rules`).
             let inputPath = fw.status == .ok && !t.dormant && [.inet, .ip, .ip6].contains(t.family) && t.chains.contains { $0.base?.hook == .input }
             var guards: [[RuleGuard]] = []
+            var decoder = RuleDecoder(table: t)
             for c in t.chains {
                 let describes = inputPath && (c.base == nil || c.base?.hook == .input)
                 var chainGuards: [RuleGuard] = []
                 chainGuards.reserveCapacity(c.rules.count)
                 for (i, r) in c.rules.enumerated() {
-                    let (g, m) = RuleDecoder.decode(r, table: t, chain: c, index: i, describes: describes)
+                    let (g, m) = decoder.decode(r, chain: c, index: i, describes: describes)
                     chainGuards.append(g)
                     if let m { matches.append(m) }
                 }

@@ -1,16 +1,33 @@
 import HostModel
 
-/// The one reader of rule expressions besides the machine itself (`execRule`): a single walk over a rule that tracks
-/// what each register holds and yields both the rule's guard (necessary conditions for the machine's fast path) and,
-/// for rules of the input path, its `RuleMatch` with the nft text. Anything it does not understand becomes `opaque`
-/// (and unprintable), never dropped.
+/// The one reader of rule expressions besides the machine itself (`execRule`): a single walk over a rule yields its
+/// guard (necessary conditions for the machine's fast path) and, for rules of the input path, its `RuleMatch` with the
+/// nft text, both from one reading of what each load puts in its register (`loaded`). Anything it does not understand
+/// becomes `opaque` (and unprintable), never dropped.
 struct RuleDecoder {
-    /// What a register holds, as far as the decoder follows it.
-    enum Loaded { case l4proto, nfproto, ipProto, dport, saddr, iifname, iif, ctState, other(String) }
+    /// What a register holds, as far as the decoder follows it. Other contents keep what named them, and are put
+    /// into words only when a match on them is recorded as opaque.
+    enum Loaded {
+        case l4proto, nfproto, ipProto, dport, saddr, iifname, iif, ctState
+        case meta(UInt32)
+        case payload(PayloadBase, UInt32, UInt32)
+        case ct(UInt32)
+        case bitwise, immediate
+
+        /// The name of an opaque match on this register.
+        var text: String {
+            switch self {
+            case .meta(let key): "meta key \(key)"
+            case .payload(let base, let offset, let length): "payload \(base.rawValue) +\(offset)/\(length)"
+            case .ct(let key): "ct key \(key)"
+            case .bitwise: "bitwise"
+            case .immediate: "immediate"
+            case .l4proto, .nfproto, .ipProto, .dport, .saddr, .iifname, .iif, .ctState: "cmp"
+            }
+        }
+    }
 
     let t: Table
-    /// Whether to build the rule's match and text (input-path rules) or only its guard.
-    let describes: Bool
     var f: RuleMatch
     var regs: [UInt32: Loaded] = [:]
     var masks: [UInt32: Int] = [:]
@@ -30,23 +47,37 @@ struct RuleDecoder {
         var stopped = false
     }
 
+    /// A decoder for the rules of `t`; one is reused across them, so its tables are allocated once.
+    init(table t: Table) {
+        self.t = t
+        f = RuleMatch(family: t.family, table: t.name, chain: "", handle: 0)
+    }
+
     /// The guard of any rule, and the match of a rule of the input path (`describes`).
-    static func decode(_ rule: Rule, table t: Table, chain c: Chain, index: Int, describes: Bool) -> (RuleGuard, RuleMatch?) {
-        var d = RuleDecoder(
-            t: t, describes: describes,
-            f: RuleMatch(
-                family: t.family, table: t.name, chain: c.name, hook: c.base?.hook,
-                chainPolicy: c.base?.policy, handle: rule.handle, index: index))
-        for e in rule.expressions { d.take(e) }
-        guard describes else { return (d.guardState.result, nil) }
-        if let comment = rule.comment { d.f.printed.setComment(comment) }
-        return (d.guardState.result, d.finish())
+    mutating func decode(_ rule: Rule, chain c: Chain, index: Int, describes: Bool) -> (RuleGuard, RuleMatch?) {
+        guardState = GuardState()
+        guard describes else {
+            // The guard alone reads each load where it stands: no register tables to reset.
+            for e in rule.expressions { guardStep(e) }
+            return (guardState.result, nil)
+        }
+        regs.removeAll(keepingCapacity: true)
+        masks.removeAll(keepingCapacity: true)
+        lengths.removeAll(keepingCapacity: true)
+        ctMasks.removeAll(keepingCapacity: true)
+        oddMask.removeAll(keepingCapacity: true)
+        lowerBound = nil
+        f = RuleMatch(
+            family: t.family, table: t.name, chain: c.name, hook: c.base?.hook, chainPolicy: c.base?.policy,
+            handle: rule.handle, index: index)
+        for e in rule.expressions { take(e) }
+        if let comment = rule.comment { f.printed.setComment(comment) }
+        return (guardState.result, finish())
     }
 
     mutating func take(_ e: Expression) {
-        track(e)
         guardStep(e)
-        guard describes else { return }
+        track(e)
         switch e {
         case .meta(let m) where m.dreg != nil: break
         case .payload(let p) where p.dreg != nil: break
@@ -72,37 +103,44 @@ struct RuleDecoder {
         case .meta(let m) where m.dreg != nil: meta(m)
         case .payload(let p) where p.dreg != nil: payload(p)
         case .ct(let ct) where ct.dreg != nil:
-            regs[ct.dreg ?? 0] = ct.key == 0 ? .ctState : .other("ct key \(ct.key)")
+            regs[ct.dreg ?? 0] = ct.key == 0 ? .ctState : .ct(ct.key)
         case .bitwise(let b): bitwise(b)
-        case .immediate(let im) where im.dreg != 0: regs[im.dreg] = .other("immediate")
+        case .immediate(let im) where im.dreg != 0: regs[im.dreg] = .immediate
         default: break
         }
     }
 
-    mutating func meta(_ m: Meta) {
-        let d = m.dreg ?? 0
+    /// What a meta load puts in its register.
+    func loaded(_ m: Meta) -> Loaded {
         switch m.key {
-        case 16: regs[d] = .l4proto
-        case 15: regs[d] = .nfproto
-        case 6: regs[d] = .iifname
-        case 4: regs[d] = .iif
-        default: regs[d] = .other("meta key \(m.key)")
+        case 16: .l4proto
+        case 15: .nfproto
+        case 6: .iifname
+        case 4: .iif
+        default: .meta(m.key)
         }
     }
+
+    /// What a payload load puts in its register (a source address: 4 or 16 bytes from the IPv4 or IPv6 offset).
+    func loaded(_ p: Payload) -> Loaded {
+        switch (p.base, p.offset, p.length) {
+        case (.transport, 2, 2): .dport
+        case (.network, 9, 1) where t.family == .ip: .ipProto
+        case (.network, 6, 1) where t.family == .ip6: .ipProto
+        case (.network, 12, 1...4) where t.family == .ip || (t.family == .inet && f.nfproto != .ipv6): .saddr
+        case (.network, 8, 1...16) where t.family == .ip6 || (t.family == .inet && f.nfproto == .ipv6): .saddr
+        default: .payload(p.base, p.offset, p.length)
+        }
+    }
+
+    mutating func meta(_ m: Meta) { regs[m.dreg ?? 0] = loaded(m) }
 
     mutating func payload(_ p: Payload) {
         let d = p.dreg ?? 0
         oddMask.remove(d)
-        switch (p.base, p.offset, p.length) {
-        case (.transport, 2, 2): regs[d] = .dport
-        case (.network, 9, 1) where t.family == .ip: regs[d] = .ipProto
-        case (.network, 6, 1) where t.family == .ip6: regs[d] = .ipProto
-        case (.network, 12, 1...4) where t.family == .ip || (t.family == .inet && f.nfproto != .ipv6):
-            regs[d] = .saddr; lengths[d] = 4
-        case (.network, 8, 1...16) where t.family == .ip6 || (t.family == .inet && f.nfproto == .ipv6):
-            regs[d] = .saddr; lengths[d] = 16
-        default: regs[d] = .other("payload \(p.base.rawValue) +\(p.offset)/\(p.length)")
-        }
+        let l = loaded(p)
+        regs[d] = l
+        if case .saddr = l { lengths[d] = p.offset == 12 ? 4 : 16 }
         masks[d] = nil
     }
 
@@ -116,8 +154,8 @@ struct RuleDecoder {
         } else {
             regs[b.dreg] =
                 regs[b.sreg].map { l -> Loaded in
-                    if case .ctState = l { return .ctState }; return .other("bitwise")
-                } ?? .other("bitwise")
+                    if case .ctState = l { return .ctState }; return .bitwise
+                } ?? .bitwise
             if case .ctState? = regs[b.dreg], plain, let m = b.mask?.bytes, m.count == 4 {
                 ctMasks[b.dreg] = m.enumerated().reduce(0) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
             } else {
@@ -128,21 +166,21 @@ struct RuleDecoder {
 
     // MARK: guard
 
-    /// The guard field a load fills, from what `track` found in its register.
+    /// The guard field a load fills, by the same reading of loads as the rule's match (`loaded`).
     func guardField(_ e: Expression) -> (field: RuleGuard.Field, reg: UInt32, len: Int)? {
         switch e {
         case .meta(let m) where m.dreg != nil:
             let d = m.dreg ?? 0
-            switch regs[d] {
-            case .l4proto?: return (.l4proto, d, 1)
-            case .nfproto? where t.family != .netdev: return (.nfproto, d, 1)
-            case .iifname?: return (.iifname, d, 16)
-            case .iif?: return (.iif, d, 4)
+            switch loaded(m) {
+            case .l4proto: return (.l4proto, d, 1)
+            case .nfproto where t.family != .netdev: return (.nfproto, d, 1)
+            case .iifname: return (.iifname, d, 16)
+            case .iif: return (.iif, d, 4)
             default: return nil
             }
         case .payload(let p) where p.dreg != nil:
             let d = p.dreg ?? 0
-            if case .dport? = regs[d] { return (.dport, d, 2) }
+            if case .dport = loaded(p) { return (.dport, d, 2) }
             // The IPv4 destination, only where the packet is known to be IPv4 (an `ip` table, or after `meta nfproto ipv4`).
             let ipv4 = t.family == .ip || guardState.result.tests.contains { $0.field == .nfproto && $0.op == 0 && $0.len == 1 && $0.a == 2 << 56 }
             if p.base == .network && p.offset == 16 && p.length == 4 && ipv4 { return (.daddr4, d, 4) }

@@ -29,8 +29,8 @@ extension RuleDecoder {
         case .iif?: compareInterfaceIndex(cmp, data)
         case .saddr?: compareSource(cmp, data)
         case .ctState?: compareCtState(cmp, data)
-        case .other(let what)?:
-            f.opaque.append(what); f.printed.cannotPrint(what)
+        case let other?:
+            f.opaque.append(other.text); f.printed.cannotPrint(other.text)
         case nil:
             f.opaque.append("cmp"); f.printed.cannotPrint("cmp")
         }
