@@ -140,6 +140,11 @@ extension RuleDecoder {
             }
         case .immediate:
             break  // a data register: `track` follows it
+        case .lookup(let l) where l.dreg == 0:
+            // A verdict map: opaque as a match, but the rule has a verdict, and it may accept.
+            f.verdict = .map(l.set)
+            f.opaque.append(e.name)
+            f.printed.cannotPrint(e.name)
         case .reject(let r):
             f.verdict = .reject
             if let text = RuleText.reject(r, family: t.family) {

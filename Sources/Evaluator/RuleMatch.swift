@@ -95,6 +95,8 @@ public enum RuleVerdict: Sendable, Equatable, CustomStringConvertible {
     case none, accept, drop, reject, `return`
     case jump(String)
     case goto(String)
+    /// Whatever the verdict map (the set named) gives the packet: any verdict, accept included.
+    case map(String)
     /// Any other verdict (`continue`, `queue`, …), by its nft name.
     case other(String)
 
@@ -123,6 +125,7 @@ public enum RuleVerdict: Sendable, Equatable, CustomStringConvertible {
         case .return: "return"
         case .jump(let c): "jump \(c)"
         case .goto(let c): "goto \(c)"
+        case .map(let set): "vmap @\(set)"
         case .other(let s): s
         }
     }

@@ -136,6 +136,27 @@ import Testing
         #expect(g.remediation.contains("`nft delete rule inet filter input handle 7`"), "\(g.remediation)")
     }
 
+    @Test func aLaterVerdictMapKeepsTheDeletionFromClosing() throws {
+        // `tcp dport vmap { 6379 : accept }` after the accept: deleting rule 7 would leave 6379 open through the map.
+        let vmap = Rule(
+            handle: 9,
+            expressions: [
+                .meta(Meta(key: 16, dreg: 1)), .cmp(Cmp(sreg: 1, op: .eq, data: Bytes([6]))),
+                .payload(Payload(base: .transport, offset: 2, length: 2, dreg: 1)),
+                .lookup(Lookup(sreg: 1, dreg: 0, set: "__map0"))
+            ])
+        var fw = ExampleRule.firewall([ExampleRule.established(2), ExampleRule.port(7, .tcp, 6379), vmap])
+        fw.tables[0].sets = [
+            NFTSet(
+                name: "__map0", flags: 0x9, keyType: 13, keyLength: 2, dataType: 0xffff_ff00, dataLength: 16,
+                elements: [SetElement(key: Bytes([0x18, 0xeb]), verdict: .accept)])
+        ]
+        #expect(Evaluator.rules(of: fw).last?.verdict == .map("__map0"))
+        let f = try #require(try audit([redis], fw).first { $0.ruleId == "PW1006" })
+        #expect(!f.remediation.contains("nft delete rule"), "\(f.remediation)")
+        #expect(f.fix?.edit == .insertFirst(ChainRef(family: "inet", table: "filter", chain: "input"), rule: "iifname != \"lo\" meta nfproto ipv4 tcp dport 6379 drop"))
+    }
+
     @Test func anAcceptInARegularChainGetsADropOnTopOfTheInputChainThatJumpsThere() throws {
         // svc may be jumped to from forward too: a drop inside it would also drop forwarded traffic.
         var fw = ExampleRule.firewall([Rule(handle: 3, expressions: [.immediate(Immediate(dreg: 0, verdict: .jump("svc")))])])

@@ -61,6 +61,18 @@ import Testing
         #expect(r[3].isCovered(by: r[0]) && !r[0].isCovered(by: r[3]))
     }
 
+    @Test func aVerdictMapIsAVerdict() throws {
+        let t = table(.inet, "filter")
+        try t.chain("input", hook: .input, policy: .drop, ["tcp dport vmap { 22 : accept, 23 : drop }"])
+        let r = try #require(Evaluator.rules(of: snapshot(t).firewall).first)
+        guard case .map(let set) = r.verdict else {
+            Issue.record("verdict \(r.verdict)")
+            return
+        }
+        #expect(t.table.set(named: set)?.isMap == true)
+        #expect(r.opaque == ["lookup"] && r.nft == nil && !r.isTerminal)
+    }
+
     @Test func noRulesWhenTheFirewallIsNotReadable() throws {
         var fw = snapshot(try inputTable()).firewall
         #expect(!Evaluator.rules(of: fw).isEmpty)
