@@ -154,7 +154,10 @@ import Testing
         #expect(Evaluator.rules(of: fw).last?.verdict == .map("__map0"))
         let f = try #require(try audit([redis], fw).first { $0.ruleId == "PW1006" })
         #expect(!f.remediation.contains("nft delete rule"), "\(f.remediation)")
-        #expect(f.fix?.edit == .insertFirst(ChainRef(family: "inet", table: "filter", chain: "input"), rule: "iifname != \"lo\" meta nfproto ipv4 tcp dport 6379 drop"))
+        #expect(
+            f.fix?.edit
+                == .insertFirst(
+                    ChainRef(family: "inet", table: "filter", chain: "input"), rule: "iifname != \"lo\" meta nfproto ipv4 tcp dport 6379 drop"))
     }
 
     @Test func anAcceptInARegularChainGetsADropOnTopOfTheInputChainThatJumpsThere() throws {
