@@ -548,9 +548,9 @@ extension Walker {
         guard let addr = redirectAddress(t) else {
             t.path.append(
                 PathStep(
-                    table: rs.tables[t.table].name, family: rs.tables[t.table].family.rawValue,
-                    chain: rs.tables[t.table].chains[t.chain].name, hook: currentBaseHook(t)?.rawValue ?? "",
-                    priority: 0, handle: handle, action: "redirect (no address on \(t.pkt.arrivalName): drop)"))
+                    table: rs.tables[t.table].name, family: .table(rs.tables[t.table].family),
+                    chain: rs.tables[t.table].chains[t.chain].name, hook: currentBaseHook(t).map { .hook($0) },
+                    priority: 0, handle: handle, action: .note("redirect (no address on \(t.pkt.arrivalName): drop)")))
             leaves.append(Leaf(region: t.region, kind: .drop, packet: t.pkt, path: t.path, assumptions: t.assumptions, limits: t.allLimits))
             return .stop
         }

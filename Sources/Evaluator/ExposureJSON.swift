@@ -94,11 +94,11 @@ extension SnapshotJSONWriter {
 
     mutating func write(_ s: PathStep, indent: Int) {
         var o = openObject(indent)
-        key(&o, "action"); string(s.action)
+        key(&o, "action"); string(s.action.description)
         key(&o, "chain"); string(s.chain)
-        key(&o, "family"); string(s.family)
+        key(&o, "family"); string(s.family.description)
         if let h = s.handle { key(&o, "handle"); number(h) }
-        key(&o, "hook"); string(s.hook)
+        key(&o, "hook"); string(s.hookText)
         key(&o, "priority"); signed(Int64(s.priority))
         key(&o, "table"); string(s.table)
         closeObject(o)

@@ -187,11 +187,11 @@ struct Walker {
 
     // MARK: chain walk
 
-    func chainStep(_ t: EvalThread, _ action: String, handle: UInt64?) -> PathStep {
+    func chainStep(_ t: EvalThread, _ action: StepAction, handle: UInt64?) -> PathStep {
         let b = currentBase(t)
         return PathStep(
-            table: rs.tables[t.table].name, family: rs.tables[t.table].family.rawValue, chain: rs.tables[t.table].chains[t.chain].name,
-            hook: b?.hook.rawValue ?? "", priority: b?.priority ?? 0, handle: handle, action: action)
+            table: rs.tables[t.table].name, family: .table(rs.tables[t.table].family), chain: rs.tables[t.table].chains[t.chain].name,
+            hook: b.map { .hook($0.hook) }, priority: b?.priority ?? 0, handle: handle, action: action)
     }
 
     func currentBase(_ t: EvalThread) -> CompiledRuleset.BaseRef? {
@@ -276,7 +276,7 @@ struct Walker {
             }
             switch outcome {
             case .natDone(let text, let handle):
-                t.path.append(chainStep(t, text, handle: handle))
+                t.path.append(chainStep(t, .note(text), handle: handle))
                 t.inChain = false
                 t.stage += 1
             case .next:
@@ -316,9 +316,9 @@ struct Walker {
     mutating func endBase(_ t: inout EvalThread) -> Bool {
         guard let b = currentBase(t) else { return false }
         let step = PathStep(
-            table: rs.tables[b.table].name, family: rs.tables[b.table].family.rawValue,
-            chain: rs.tables[b.table].chains[b.chain].name, hook: b.hook.rawValue,
-            priority: b.priority, handle: nil, action: "policy \(b.policy.rawValue)")
+            table: rs.tables[b.table].name, family: .table(rs.tables[b.table].family),
+            chain: rs.tables[b.table].chains[b.chain].name, hook: .hook(b.hook),
+            priority: b.priority, handle: nil, action: .policy(b.policy))
         t.path.append(step)
         if b.policy == .drop { leaf(t, .drop); return false }
         t.inChain = false
@@ -330,19 +330,19 @@ struct Walker {
     mutating func applyVerdict(_ t: inout EvalThread, _ v: Verdict, handle: UInt64?) -> Bool {
         switch v {
         case .accept:
-            t.path.append(chainStep(t, "accept", handle: handle))
+            t.path.append(chainStep(t, .accept, handle: handle))
             t.inChain = false
             t.stage += 1
             return true
         case .drop:
-            t.path.append(chainStep(t, "drop", handle: handle))
+            t.path.append(chainStep(t, .drop, handle: handle))
             leaf(t, .drop)
             return false
         case .continue, .break:
             t.rule += 1; t.expr = 0
             return true
         case .return:
-            t.path.append(chainStep(t, "return", handle: handle))
+            t.path.append(chainStep(t, .return, handle: handle))
             if let top = t.stack.popLast() {
                 t.table = top.table; t.chain = top.chain; t.rule = top.rule; t.expr = 0
                 return true
@@ -351,7 +351,7 @@ struct Walker {
         case .jump(let name), .goto(let name):
             let isJump: Bool
             if case .jump = v { isJump = true } else { isJump = false }
-            t.path.append(chainStep(t, "\(isJump ? "jump" : "goto") \(name)", handle: handle))
+            t.path.append(chainStep(t, isJump ? .jump(name) : .goto(name), handle: handle))
             guard let target = rs.tables[t.table].chainIndex[name] else {
                 leaf(t, .undecidable("\(isJump ? "jump" : "goto") to missing chain \(name)"))
                 return false
@@ -365,11 +365,11 @@ struct Walker {
             t.expr = 0
             return true
         case .queue:
-            t.path.append(chainStep(t, "queue", handle: handle))
+            t.path.append(chainStep(t, .queue, handle: handle))
             leaf(t, .undecidable("queued to userspace"))
             return false
         case .stolen, .repeatVerdict, .other:
-            t.path.append(chainStep(t, v.description, handle: handle))
+            t.path.append(chainStep(t, StepAction(v.description), handle: handle))
             leaf(t, .undecidable("verdict \(v.description)"))
             return false
         }
@@ -378,9 +378,7 @@ struct Walker {
     /// The routing decision after prerouting. Returns false when the branch ended.
     mutating func route(_ t: inout EvalThread) -> Bool {
         let fam = t.pkt.family
-        func routingStep(_ action: String) -> PathStep {
-            PathStep(table: "", family: fam.rawValue, chain: "", hook: "routing", priority: 0, handle: nil, action: action)
-        }
+        func routingStep(_ note: String) -> PathStep { .routing(fam, .note(note)) }
         if !t.pkt.local {
             // Martian sources: loopback addresses never arrive from outside.
             let loopSrc = Walker.martianSources(
@@ -424,7 +422,7 @@ struct Walker {
     mutating func forward(_ t: inout EvalThread, _ d: UInt128) -> Bool {
         let fam = t.pkt.family
         func drop(_ why: String) -> Bool {
-            t.path.append(PathStep(table: "", family: fam.rawValue, chain: "", hook: "routing", priority: 0, handle: nil, action: "drop (\(why))"))
+            t.path.append(.routing(fam, .note("drop (\(why))")))
             leaf(t, .drop)
             return false
         }

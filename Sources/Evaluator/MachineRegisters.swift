@@ -136,11 +136,11 @@ extension Walker {
     func applyNotrack(_ t: inout EvalThread, handle: UInt64) {
         if t.pkt.notrack { return }
         if ctState(t) != nil {
-            t.path.append(chainStep(t, "notrack (ignored: already tracked)", handle: handle))
+            t.path.append(chainStep(t, .note("notrack (ignored: already tracked)"), handle: handle))
             return
         }
         t.pkt.notrack = true
-        t.path.append(chainStep(t, "notrack", handle: handle))
+        t.path.append(chainStep(t, .note("notrack"), handle: handle))
     }
 
     func loadCt(_ t: inout EvalThread, _ c: Ct, _ d: UInt32) -> Bool {

@@ -216,7 +216,7 @@ extension Walker {
         case .masq:
             return masquerade(&t, kind: "masquerade", handle: rule.handle)
         case .reject:
-            t.path.append(chainStep(t, "reject", handle: rule.handle))
+            t.path.append(chainStep(t, .reject, handle: rule.handle))
             leaf(t, .reject)
             return .stop
         case .notrack:
@@ -228,7 +228,7 @@ extension Walker {
         case .socket(let s):
             taint(&t, s.dreg, 4, "socket expression")
         case .queue:
-            t.path.append(chainStep(t, "queue", handle: rule.handle))
+            t.path.append(chainStep(t, .queue, handle: rule.handle))
             leaf(t, .undecidable("queued to userspace"))
             return .stop
         case .exthdr(let x):

@@ -65,9 +65,7 @@ extension Evaluator {
         let label = peers.labels[i]
         let index = e.routing.localDevice(fam, d) ?? 0
         let name = e.routing.iface(index: index)?.name ?? "if\(index)"
-        let entry = PathStep(
-            table: "", family: fam.rawValue, chain: "", hook: "routing", priority: 0, handle: nil,
-            action: "into \(label) on \(name)")
+        let entry = PathStep.routing(fam, .note("into \(label) on \(name)"))
         let arrival = addressText(d, fam)
         func packet(_ from: Leaf, source: [UInt8]) -> PacketState {
             e.makePacket(

@@ -49,36 +49,6 @@ public enum PacketVerdict: String, Codable, Sendable, Hashable, Comparable {
     }
 }
 
-/// One step of a rule path: a base chain that ran, or the rule (by handle) that took a decision in it.
-public struct PathStep: Codable, Sendable, Equatable, Hashable {
-    public var table: String
-    public var family: String
-    public var chain: String
-    public var hook: String
-    public var priority: Int32
-    /// The rule's handle; nil for chain-level steps (policy, end of chain) and routing steps.
-    public var handle: UInt64?
-    /// What happened: `accept`, `drop`, `reject`, `jump x`, `goto x`, `return`, `policy accept`, `dnat to …`, `notrack`, …
-    public var action: String
-
-    public init(table: String, family: String, chain: String, hook: String, priority: Int32, handle: UInt64?, action: String) {
-        self.table = table
-        self.family = family
-        self.chain = chain
-        self.hook = hook
-        self.priority = priority
-        self.handle = handle
-        self.action = action
-    }
-
-    /// `table/chain #handle: action`, for text output.
-    public var text: String {
-        if table.isEmpty { return action }
-        let h = handle.map { " #\($0)" } ?? ""
-        return "\(family) \(table) \(chain)\(h) [\(hook) \(priority)]: \(action)"
-    }
-}
-
 /// The socket a packet would reach, in the form the trace contract prints.
 public struct ListenerRef: Codable, Sendable, Equatable, Hashable {
     public var proto: L4Proto

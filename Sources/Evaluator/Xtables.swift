@@ -295,7 +295,7 @@ extension Walker {
         let b = x.info.bytes
         switch x.name {
         case "REJECT":
-            t.path.append(chainStep(t, "reject", handle: handle))
+            t.path.append(chainStep(t, .reject, handle: handle))
             leaves.append(Leaf(region: t.region, kind: .reject, packet: t.pkt, path: t.path, assumptions: t.assumptions, limits: t.allLimits))
             return .stop
         case "LOG", "NFLOG", "TRACE", "TCPMSS", "CLASSIFY", "DSCP", "TOS", "TTL", "HL", "CHECKSUM", "AUDIT", "IDLETIMER", "SECMARK", "CONNSECMARK",
@@ -358,7 +358,7 @@ extension Walker {
                 &t, low: mapsAddress ? Array(b[4..<(4 + n)]) : nil, high: mapsAddress ? Array(b[20..<(20 + n)]) : nil, unknown: false,
                 handle: handle)
         default:
-            t.path.append(chainStep(t, "xt target \(x.name)", handle: handle))
+            t.path.append(chainStep(t, .note("xt target \(x.name)"), handle: handle))
             leafUndecidable(t, "xt target \(x.name)")
             return .stop
         }

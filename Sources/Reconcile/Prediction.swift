@@ -36,7 +36,7 @@ public enum Predictor {
             }
             return .observed(.closed)
         case .reject:
-            guard let step = r.path.last(where: { $0.action == "reject" }), let kind = rejectKind(step, in: firewall) else {
+            guard let step = r.path.last(where: { $0.action == .reject }), let kind = rejectKind(step, in: firewall) else {
                 return .either("the kind of reject (TCP reset or which ICMP error) is not known")
             }
             return .observed(observe(kind, proto: proto, family: family, technique: technique))
@@ -46,7 +46,7 @@ public enum Predictor {
     /// The `reject` expression of the rule a path step names, when the host's ruleset has it.
     static func rejectKind(_ step: PathStep, in firewall: Firewall) -> Reject? {
         guard let handle = step.handle,
-            let table = firewall.tables.first(where: { $0.name == step.table && $0.family.rawValue == step.family }),
+            let table = firewall.tables.first(where: { $0.name == step.table && .table($0.family) == step.family }),
             let chain = table.chains.first(where: { $0.name == step.chain }),
             let rule = chain.rules.first(where: { $0.handle == handle })
         else { return nil }

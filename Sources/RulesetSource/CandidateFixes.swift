@@ -19,8 +19,8 @@ extension RulesetSourceMap {
                 chain = r.chainRef
                 f.rulesetLocation = location(family: r.family, table: r.table, chain: r.chain, handle: r.handle)
             } else if let s = deciding[f.subject], let h = s.handle {
-                chain = ChainRef(family: s.family, table: s.table, chain: s.chain)
-                f.rulesetLocation = location(family: s.family, table: s.table, chain: s.chain, handle: h)
+                chain = ChainRef(family: s.family.description, table: s.table, chain: s.chain)
+                f.rulesetLocation = location(family: s.family.description, table: s.table, chain: s.chain, handle: h)
             } else if case .policyDrop(let cs)? = f.fix?.edit, let c = cs.first {
                 f.rulesetLocation = chainLocation(c)
             }

@@ -287,7 +287,7 @@ extension RulesetSourceMap {
             if let r = f.rule, let loc = location(family: r.family, table: r.table, chain: r.chain, handle: r.handle) {
                 f.policyLocation = loc
             } else if let s = bySubject[f.subject], let h = s.handle,
-                let loc = location(family: s.family, table: s.table, chain: s.chain, handle: h)
+                let loc = location(family: s.family.description, table: s.table, chain: s.chain, handle: h)
             {
                 f.policyLocation = loc
             }

@@ -173,7 +173,11 @@ enum ExposureReport {
             for region in f.regions {
                 // The deciding steps only: translations, verdicts and the routing hops (not the jumps and returns).
                 let decided = region.path.filter { s in
-                    s.hook == "routing" || ["dnat", "redirect", "accept", "drop", "reject", "policy"].contains { s.action.hasPrefix($0) }
+                    switch s.action {
+                    case .accept, .drop, .reject, .policy: true
+                    case .note(let words): s.hook == .routing || words.hasPrefix("dnat") || words.hasPrefix("redirect")
+                    default: s.hook == .routing
+                    }
                 }
                 let text = decided.map(\.text).joined(separator: " → ")
                 if seen.insert(text).inserted { lines.append("         decided by: \(text)") }

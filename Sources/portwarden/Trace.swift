@@ -212,13 +212,13 @@ struct JSONLineWriter: ~Copyable {
     /// One path step; taken from the array in place (a `for` loop would copy each step and its five strings).
     private mutating func step(_ s: PathStep) {
         raw("{\"table\":"); string(s.table)
-        raw(",\"family\":"); string(s.family)
+        raw(",\"family\":"); string(s.family.description)
         raw(",\"chain\":"); string(s.chain)
-        raw(",\"hook\":"); string(s.hook)
+        raw(",\"hook\":"); string(s.hookText)
         raw(",\"priority\":"); int(s.priority)
         raw(",\"handle\":")
         if let h = s.handle { int(h) } else { raw("null") }
-        raw(",\"action\":"); string(s.action)
+        raw(",\"action\":"); string(s.action.description)
         raw("}")
     }
 

@@ -169,7 +169,8 @@ import Testing
             f.remediation.contains("`nft insert rule inet filter input 'iifname != \"lo\" meta nfproto ipv4 tcp dport 6379 drop'`"),
             "\(f.remediation)")
         // Without the jump on the path, no command: the rule to add is named, not pasted into a chain forward may share.
-        let step = PathStep(table: "filter", family: "inet", chain: "svc", hook: "input", priority: 0, handle: 5, action: "accept")
+        let step = PathStep(
+            table: "filter", family: .table(.inet), chain: "svc", hook: .hook(.input), priority: 0, handle: 5, action: .accept)
         let reach = ListenerReach.example(.tcp, "0.0.0.0:6379", .public, process: "redis-server", path: [step])
         let text = closeRemediation(reach, rules: Evaluator.rules(of: fw))
         #expect(!text.contains("`nft "), "\(text)")

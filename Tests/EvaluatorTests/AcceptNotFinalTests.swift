@@ -14,7 +14,7 @@ import Testing
         #expect(r.verdict == .drop)
         #expect(r.delivered == false)
         #expect(r.path.map(\.table) == ["a", "b"])
-        #expect(r.path.last?.action == "drop")
+        #expect(r.path.last?.action == .drop)
         #expect(r.path.last?.handle != nil)
     }
 

@@ -84,7 +84,7 @@ import Testing
         let (e, x) = run(t, [tcpListener("0.0.0.0", 22)])
         #expect(x[0].reasons.isEmpty)
         let dropped = x[0].regions.filter {
-            $0.verdict == .drop && $0.interface == "eth0" && $0.destination == "192.0.2.1" && $0.path.last?.hook == "input"
+            $0.verdict == .drop && $0.interface == "eth0" && $0.destination == "192.0.2.1" && $0.path.last?.hook == .hook(.input)
         }
         #expect(dropped.flatMap(\.sources).sorted() == ["1.0.0.0-126.255.255.255", "203.0.113.0/24"])
         #expect(try e.verdict(.tcp, "203.0.113.5", "192.0.2.1", 22, "eth0") == .drop)

@@ -29,7 +29,7 @@ import Testing
         #expect(x[0].acceptedSources == ["10.0.0.0/8", "203.0.113.16/28"])
         #expect(x[0].interfaces.contains("eth0"))
         let accepted = x[0].regions.filter { $0.verdict == .accept && $0.interface == "eth0" }
-        #expect(accepted.contains { $0.path.last?.handle != nil && $0.path.last?.action == "accept" })
+        #expect(accepted.contains { $0.path.last?.handle != nil && $0.path.last?.action == .accept })
     }
 
     @Test func restrictedByInterfaceOnly() throws {
@@ -60,7 +60,7 @@ import Testing
         let x = exposure([tcpListener("0.0.0.0", 5432)], t)
         #expect(x[0].summary == .blocked)
         #expect(x[0].regions.allSatisfy { $0.verdict == .drop })
-        #expect(x[0].regions.contains { $0.path.last?.action == "policy drop" })
+        #expect(x[0].regions.contains { $0.path.last?.action == .policy(.drop) })
     }
 
     @Test func conditionalWithReason() throws {
@@ -80,7 +80,7 @@ import Testing
         let x = exposure([tcpListener("0.0.0.0", 22)], t)
         #expect(x[0].summary == .public)
         let dropped = x[0].regions.filter {
-            $0.verdict == .drop && $0.interface == "eth0" && $0.destination == "192.0.2.1" && $0.path.last?.hook != "routing"
+            $0.verdict == .drop && $0.interface == "eth0" && $0.destination == "192.0.2.1" && $0.path.last?.hook != .routing
         }
         #expect(dropped.flatMap(\.sources) == ["198.51.100.0/24", "203.0.113.0/24"])
     }

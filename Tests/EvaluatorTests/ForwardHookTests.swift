@@ -54,7 +54,7 @@ import Testing
         #expect(r.verdict == .accept)
         #expect(r.forwarded)
         #expect(r.translatedTo == "172.30.0.2:80")
-        #expect(r.path.contains { $0.hook == "forward" && $0.chain == "DOCKER" && $0.action == "accept" })
+        #expect(r.path.contains { $0.hook == .hook(.forward) && $0.chain == "DOCKER" && $0.action == .accept })
         // the same port to the host's own input is dropped: it is only the DNAT that opens it
         let other = try e.trace(probe(.tcp, "203.0.113.9", "192.0.2.1", 8081, "eth0"))
         #expect(other.verdict == .drop)
@@ -63,7 +63,7 @@ import Testing
         #expect(x.forwarded.count == 1)
         #expect(p.sources == ["0.0.0.0/0"])
         #expect(p.regions.allSatisfy { $0.verdict == .accept })
-        #expect(p.regions.allSatisfy { $0.path.contains { $0.chain == "DOCKER" && $0.hook == "forward" } })
+        #expect(p.regions.allSatisfy { $0.path.contains { $0.chain == "DOCKER" && $0.hook == .hook(.forward) } })
     }
 
     @Test func forwardChainRestrictsSources() throws {
@@ -87,7 +87,7 @@ import Testing
         let r = try e.trace(probe(.tcp, "203.0.113.9", "192.0.2.1", 8080, "eth0"))
         #expect(r.verdict == .drop)
         #expect(!r.forwarded)
-        #expect(r.path.last?.action == "drop (forwarding disabled: net.ipv4.ip_forward = 0)")
+        #expect(r.path.last?.action == .note("drop (forwarding disabled: net.ipv4.ip_forward = 0)"))
         #expect(e.fullExposure().forwarded.isEmpty)
     }
 
@@ -110,7 +110,7 @@ import Testing
         let e = ForwardHookTests.containerHost(Host.forwarding, n)
         // IPv4 is dropped by the forward policy; IPv6 is accepted towards docker0
         let v4 = try e.trace(probe(.tcp, "203.0.113.9", "192.0.2.1", 5432, "eth0"))
-        #expect(v4.verdict == .drop && v4.path.last?.action == "policy drop" && v4.path.last?.hook == "forward")
+        #expect(v4.verdict == .drop && v4.path.last?.action == .policy(.drop) && v4.path.last?.hook == .hook(.forward))
         let v6 = try e.trace(probe(.tcp, "2001:db8::99", "2001:db8::1", 5432, "eth0"))
         #expect(v6.verdict == .accept && v6.forwarded)
         #expect(v6.translatedTo == "[2001:db8:ac::3]:5432")
@@ -172,7 +172,7 @@ import Testing
         let e = try PathSetMarkTests.kubeHost(setMark: true, nativeMatch: native)
         let r = try e.trace(probe(.tcp, "203.0.113.9", "192.0.2.1", 30080, "eth0"))
         #expect(r.verdict == .accept, "\(r.reasons)")
-        #expect(r.path.contains { $0.hook == "forward" && $0.handle == 40 && $0.action == "accept" })
+        #expect(r.path.contains { $0.hook == .hook(.forward) && $0.handle == 40 && $0.action == .accept })
         let p = try #require(e.fullExposure().forwarded.first)
         #expect(p.summary == .public && p.reasons.isEmpty)
     }

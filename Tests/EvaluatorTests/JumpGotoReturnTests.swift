@@ -10,7 +10,7 @@ import Testing
         try t.chain("sub", [])
         let r = try Evaluator(snapshot: snapshot(t)).trace(probe(.tcp, "198.51.100.7", "192.0.2.1", 22, "eth0"))
         #expect(r.verdict == .accept)
-        #expect(r.path.map(\.action) == ["jump sub", "accept"])
+        #expect(r.path.map(\.action) == [.jump("sub"), .accept])
     }
 
     @Test func gotoToEmptyChainAppliesPolicy() throws {
@@ -19,7 +19,7 @@ import Testing
         try t.chain("sub", [])
         let r = try Evaluator(snapshot: snapshot(t)).trace(probe(.tcp, "198.51.100.7", "192.0.2.1", 22, "eth0"))
         #expect(r.verdict == .drop)
-        #expect(r.path.last?.action == "policy drop")
+        #expect(r.path.last?.action == .policy(.drop))
     }
 
     @Test func gotoInsideJumpReturnsToJumpSite() throws {

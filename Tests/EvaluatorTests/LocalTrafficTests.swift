@@ -11,7 +11,7 @@ import Testing
         let e = Evaluator(snapshot: snapshot(t))
         let r = try e.trace(probe(.tcp, "127.0.0.1", "127.0.0.1", 22, "lo"))
         #expect(r.verdict == .drop)
-        #expect(r.path.last?.hook == "output")
+        #expect(r.path.last?.hook == .hook(.output))
         // remote traffic does not pass output
         #expect(try e.trace(probe(.tcp, "198.51.100.7", "192.0.2.1", 22, "eth0")).delivered)
     }

@@ -12,7 +12,7 @@ import Testing
         #expect(try e.verdict(.tcp, "198.51.100.7", "192.0.2.1", 5000, "eth0") == .accept)
         let r = try e.trace(probe(.tcp, "198.51.100.7", "192.0.2.1", 5001, "eth0"))
         #expect(r.verdict == .accept)
-        #expect(r.path.map(\.action) == ["jump sub", "accept"])
+        #expect(r.path.map(\.action) == [.jump("sub"), .accept])
         #expect(try e.verdict(.tcp, "198.51.100.7", "192.0.2.1", 5002, "eth0") == .drop)
         // a miss is "no match": the next rule still runs
         #expect(try e.verdict(.tcp, "198.51.100.7", "192.0.2.1", 5003, "eth0") == .accept)

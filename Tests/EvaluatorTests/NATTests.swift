@@ -21,7 +21,7 @@ import Testing
         #expect(r.delivered)
         #expect(r.listener?.port == 80)
         #expect(r.translatedTo == "192.0.2.1:80")
-        #expect(r.path.first?.action == "dnat to 192.0.2.1:80")
+        #expect(r.path.first?.action == .note("dnat to 192.0.2.1:80"))
     }
 
     @Test func redirectUsesTheInterfaceAddress() throws {
@@ -50,7 +50,7 @@ import Testing
         #expect(r.forwarded)
         #expect(!r.delivered)
         #expect(r.listener == nil)
-        #expect(r.path.last?.hook == "routing")
+        #expect(r.path.last?.hook == .routing)
     }
 
     @Test func firstNatBindingWins() throws {

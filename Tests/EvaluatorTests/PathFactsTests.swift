@@ -14,7 +14,7 @@ import Testing
         #expect(facts.count == 1)
         #expect(p.port.port == 8080)
         #expect(p.inputVerdict == .drop)
-        #expect(p.inputPath.last?.action == "policy drop" && p.inputPath.last?.chain == "INPUT")
+        #expect(p.inputPath.last?.action == .policy(.drop) && p.inputPath.last?.chain == "INPUT")
         // an input chain that opens 8080 itself: the publish bypasses nothing
         let f = try ForwardHookTests.dockerFilter()
         f.chains[0].rules += try table(.ip, "x").chain("c", ["tcp dport 8080 accept"]).chains[0].rules

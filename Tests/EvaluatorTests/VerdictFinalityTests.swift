@@ -33,7 +33,7 @@ import Testing
         let ev = Evaluator(snapshot: snapshot(a, b))
         let r = try ev.trace(probe(.tcp, "198.51.100.7", "192.0.2.1", 22, "eth0"))
         #expect(r.verdict == .drop)
-        #expect(r.path.last?.action == "policy drop")
+        #expect(r.path.last?.action == .policy(.drop))
         #expect(r.path.last?.handle == nil)
         #expect(try ev.verdict(.tcp, "198.51.100.7", "192.0.2.1", 80, "eth0") == .accept)
     }

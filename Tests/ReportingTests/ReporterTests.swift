@@ -12,7 +12,8 @@ let goldens = URL(fileURLWithPath: #filePath).deletingLastPathComponent().append
 
 /// The listeners of `sampleResult`: three public, one conditional.
 func sampleReaches() -> [ListenerReach] {
-    let step = PathStep(table: "filter", family: "inet", chain: "input", hook: "input", priority: 0, handle: 9, action: "accept")
+    let step = PathStep(
+        table: "filter", family: .table(.inet), chain: "input", hook: .hook(.input), priority: 0, handle: 9, action: .accept)
     return [
         .example(.tcp, "0.0.0.0:6379", .public, process: "redis-server", pid: 812, uid: 999, path: [step]),
         .example(.tcp, "0.0.0.0:22", .public, process: "sshd", pid: 640),

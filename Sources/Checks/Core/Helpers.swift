@@ -43,7 +43,7 @@ public func closeRemedy(_ r: ListenerReach, rules: [RuleMatch], bindHint: Bool =
     let l = r.listener
     let bind = l.family == .ipv6 ? "::1" : "127.0.0.1"
     let bindText = lead + (bindHint ? "Bind the service to \(bind) if only this host uses it, or close" : "Close")
-    guard let step = r.path.last(where: { $0.action == "accept" || $0.action == "policy accept" }), !step.table.isEmpty else {
+    guard let step = r.path.last(where: { $0.action == .accept || $0.action == .policy(.accept) }), !step.table.isEmpty else {
         if r.path.isEmpty {
             let drop = dropRule(l, family: .inet)
             let script =
@@ -55,15 +55,15 @@ public func closeRemedy(_ r: ListenerReach, rules: [RuleMatch], bindHint: Bool =
         return Remedy(
             "\(bindText) the port in the firewall with a drop rule for \(l.proto.rawValue) dport \(l.port) in front of the rule that accepts it.")
     }
-    var chain = ChainRef(family: step.family, table: step.table, chain: step.chain)
-    guard step.hook == "input", let family = TableFamily(rawValue: step.family) else {
+    var chain = ChainRef(family: step.family.description, table: step.table, chain: step.chain)
+    guard step.hook == .hook(.input), case .table(let family) = step.family else {
         return Remedy(
-            "\(bindText) the port in the firewall: \(chain) (\(step.hook)) accepts it; drop \(l.proto.rawValue) dport \(l.port) there before the accepting rule."
+            "\(bindText) the port in the firewall: \(chain) (\(step.hookText)) accepts it; drop \(l.proto.rawValue) dport \(l.port) there before the accepting rule."
         )
     }
     let drop = dropRule(l, family: family)
     if let h = step.handle {
-        let ref = FindingRule(family: step.family, table: step.table, chain: step.chain, handle: h)
+        let ref = FindingRule(family: family.rawValue, table: step.table, chain: step.chain, handle: h)
         let facts = rules.first { $0.family == family && $0.table == step.table && $0.chain == step.chain && $0.handle == h }
         if let facts, deletionCloses(facts, l, rules) {
             return Remedy(
@@ -88,13 +88,13 @@ public func closeRemedy(_ r: ListenerReach, rules: [RuleMatch], bindHint: Bool =
 /// The base input chain of `step`'s table that the path jumped from on its way to `step`.
 func baseChain(jumpingTo step: PathStep, in path: [PathStep], rules: [RuleMatch]) -> ChainRef? {
     for s in path.reversed() {
-        guard s.family == step.family, s.table == step.table, s.action.hasPrefix("jump ") || s.action.hasPrefix("goto "),
+        guard s.family == step.family, s.table == step.table, s.action.entersChain,
             let h = s.handle
         else { continue }
         if rules.contains(where: {
-            $0.family.rawValue == s.family && $0.table == s.table && $0.chain == s.chain && $0.handle == h && $0.hook == .input
+            .table($0.family) == s.family && $0.table == s.table && $0.chain == s.chain && $0.handle == h && $0.hook == .input
         }) {
-            return ChainRef(family: s.family, table: s.table, chain: s.chain)
+            return ChainRef(family: s.family.description, table: s.table, chain: s.chain)
         }
     }
     return nil

@@ -4,10 +4,14 @@ import Evaluator
 /// Building blocks for the examples of the forward-path checks: a published port as the evaluator reports it.
 enum PublishedExample {
     static let dnat = PathStep(
-        table: "nat", family: "ip", chain: "DOCKER", hook: "prerouting", priority: -100, handle: 12, action: "dnat to 172.17.0.2:5432")
-    static let forward = PathStep(table: "filter", family: "ip", chain: "DOCKER", hook: "forward", priority: 0, handle: 20, action: "accept")
-    static let inputDrop = PathStep(table: "filter", family: "ip", chain: "INPUT", hook: "input", priority: 0, handle: nil, action: "policy drop")
-    static let inputAccept = PathStep(table: "filter", family: "ip", chain: "INPUT", hook: "input", priority: 0, handle: 7, action: "accept")
+        table: "nat", family: .table(.ip), chain: "DOCKER", hook: .hook(.prerouting), priority: -100, handle: 12,
+        action: .note("dnat to 172.17.0.2:5432"))
+    static let forward = PathStep(
+        table: "filter", family: .table(.ip), chain: "DOCKER", hook: .hook(.forward), priority: 0, handle: 20, action: .accept)
+    static let inputDrop = PathStep(
+        table: "filter", family: .table(.ip), chain: "INPUT", hook: .hook(.input), priority: 0, handle: nil, action: .policy(.drop))
+    static let inputAccept = PathStep(
+        table: "filter", family: .table(.ip), chain: "INPUT", hook: .hook(.input), priority: 0, handle: 7, action: .accept)
 
     /// `tcp PORT` published to 172.17.0.2:TARGET in `docker web`, reached from `sources` on eth0.
     static func port(
@@ -19,9 +23,7 @@ enum PublishedExample {
             sources: sources, omittedSources: 0, sourceCount: 1, verdict: .accept,
             path: [
                 dnat,
-                PathStep(
-                    table: "", family: "ipv4", chain: "", hook: "routing", priority: 0, handle: nil,
-                    action: "forward to 172.17.0.2"), forward
+                .routing(.ipv4, .note("forward to 172.17.0.2")), forward
             ], reasons: [])
         var l = Listener(proto: .tcp, family: .ipv4, address: "0.0.0.0", port: target, processes: [ProcessInfo(pid: 4100, name: "postgres")])
         l.uid = 999

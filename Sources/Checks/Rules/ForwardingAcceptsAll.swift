@@ -24,7 +24,7 @@ public struct ForwardingAcceptsAll: Check {
                     OpenForwarding(
                         family: .ipv4, from: "eth0", to: "eth1", destination: "10.1.0.9",
                         path: [
-                            PathStep(table: "", family: "ipv4", chain: "", hook: "routing", priority: 0, handle: nil, action: "forward to 10.1.0.9")
+                            .routing(.ipv4, .note("forward to 10.1.0.9"))
                         ])
                 ])), expect: ["host/forwarding/ipv4/eth0/eth1"])
     ]

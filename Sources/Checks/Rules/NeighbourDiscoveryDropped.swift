@@ -24,12 +24,16 @@ public struct NeighbourDiscoveryDropped: Check {
                     BlockedNeighbourDiscovery(
                         interface: "eth0", message: "neighbour solicitation", verdict: .drop,
                         path: [
-                            PathStep(table: "filter", family: "inet", chain: "input", hook: "input", priority: 0, handle: nil, action: "policy drop")
+                            PathStep(
+                                table: "filter", family: .table(.inet), chain: "input", hook: .hook(.input), priority: 0, handle: nil,
+                                action: .policy(.drop))
                         ]),
                     BlockedNeighbourDiscovery(
                         interface: "eth0", message: "neighbour advertisement", verdict: .drop,
                         path: [
-                            PathStep(table: "filter", family: "inet", chain: "input", hook: "input", priority: 0, handle: nil, action: "policy drop")
+                            PathStep(
+                                table: "filter", family: .table(.inet), chain: "input", hook: .hook(.input), priority: 0, handle: nil,
+                                action: .policy(.drop))
                         ])
                 ])), expect: ["host/ipv6-nd/eth0"])
     ]
