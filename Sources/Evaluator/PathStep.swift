@@ -6,7 +6,7 @@ public struct PathStep: Sendable, Equatable, Hashable {
     public var table: String
     public var family: StepFamily
     public var chain: String
-    /// nil for a step outside any base chain (none is recorded today).
+    /// nil when the step's base chain is not known (JSON and text then show an empty hook, as before).
     public var hook: StepHook?
     public var priority: Int32
     /// The rule's handle; nil for chain-level steps (policy, end of chain) and routing steps.
