@@ -84,21 +84,7 @@ struct CompiledRuleset: Sendable {
             for s in t.sets { sets[s.name] = CompiledSet(s, dynamic: dynamicSets.contains(s.name)) }
             var idx: [String: Int] = [:]
             for (ci, c) in t.chains.enumerated() { idx[c.name] = ci }
-            // One decoding pass per rule: its guard, and for the input path its match (`Evaluator.rules`).
-            let inputPath = fw.status == .ok && !t.dormant && [.inet, .ip, .ip6].contains(t.family) && t.chains.contains { $0.base?.hook == .input }
-            var guards: [[RuleGuard]] = []
-            var decoder = RuleDecoder(table: t)
-            for c in t.chains {
-                let describes = inputPath && (c.base == nil || c.base?.hook == .input)
-                var chainGuards: [RuleGuard] = []
-                chainGuards.reserveCapacity(c.rules.count)
-                for (i, r) in c.rules.enumerated() {
-                    let (g, m) = decoder.decode(r, chain: c, index: i, describes: describes)
-                    chainGuards.append(g)
-                    if let m { matches.append(m) }
-                }
-                guards.append(chainGuards)
-            }
+            let guards = Self.decodeRules(t, readable: fw.status == .ok, matches: &matches)
             let touches = t.chains.map { c in c.rules.map(RuleTouches.of) }
             let bounds = guards.map { g in g.map(\.portBounds) }
             ts.append(
@@ -164,6 +150,28 @@ struct CompiledRuleset: Sendable {
         natPorts = ports
         for (fam, set) in addressOnly { for a in set { pairs[fam, default: [:]][a] = ports[fam] ?? [:] } }
         natAddresses = pairs
+    }
+}
+
+extension CompiledRuleset {
+    /// One decoding pass per rule of `t`: its guard, and for the input path (input base chains, and regular chains of
+    /// a table that has one) its match, appended to `matches` (`Evaluator.rules`).
+    static func decodeRules(_ t: Table, readable: Bool, matches: inout [RuleMatch]) -> [[RuleGuard]] {
+        let inputPath = readable && !t.dormant && [.inet, .ip, .ip6].contains(t.family) && t.chains.contains { $0.base?.hook == .input }
+        var guards: [[RuleGuard]] = []
+        var decoder = RuleDecoder(table: t)
+        for c in t.chains {
+            let describes = inputPath && (c.base == nil || c.base?.hook == .input)
+            var chainGuards: [RuleGuard] = []
+            chainGuards.reserveCapacity(c.rules.count)
+            for (i, r) in c.rules.enumerated() {
+                let (g, m) = decoder.decode(r, chain: c, index: i, describes: describes)
+                chainGuards.append(g)
+                if let m { matches.append(m) }
+            }
+            guards.append(chainGuards)
+        }
+        return guards
     }
 }
 
