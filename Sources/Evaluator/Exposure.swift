@@ -417,10 +417,34 @@ extension Evaluator {
     static func pathKey(_ leaf: Leaf) -> String { pathKey(leaf.path) }
 
     /// A path as one key: the steps' keys joined. Leaves, regions and forwarded cells are grouped by it.
-    static func pathKey(_ path: [PathStep]) -> String { path.map(stepKey).joined(separator: ">") }
+    /// Built by appending into one buffer: keys are made for every leaf of every walk (a tenth of a container host's
+    /// exposure went to interpolating and joining them).
+    static func pathKey(_ path: [PathStep]) -> String {
+        var out = ""
+        out.reserveCapacity(path.count * 40)
+        for (i, s) in path.enumerated() {
+            if i > 0 { out.append(">") }
+            appendStepKey(&out, s)
+        }
+        return out
+    }
 
     /// One step of a path as text: table, chain, rule handle and action.
-    static func stepKey(_ s: PathStep) -> String { "\(s.table)/\(s.chain)/\(s.handle ?? 0)/\(s.action)" }
+    static func stepKey(_ s: PathStep) -> String {
+        var out = ""
+        appendStepKey(&out, s)
+        return out
+    }
+
+    static func appendStepKey(_ out: inout String, _ s: PathStep) {
+        out.append(s.table)
+        out.append("/")
+        out.append(s.chain)
+        out.append("/")
+        out.append(String(s.handle ?? 0))
+        out.append("/")
+        out.append(s.action.description)
+    }
 }
 
 /// Result slots filled by concurrent workers: each index is written by exactly one worker, and read only after
