@@ -18,11 +18,20 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nf_tables_compat.h>
+#include <linux/netfilter_arp.h>
 #include <linux/sock_diag.h>
 #include <linux/inet_diag.h>
 
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
+#include <libnftnl/gen.h>
+#include <libnftnl/table.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/set.h>
+#include <libnftnl/udata.h>
 
 /// nft's own receive buffer size (NFT_NLMSG_MAXSIZE): one 64 KiB datagram plus a page. MNL_SOCKET_BUFFER_SIZE
 /// calls sysconf and does not import.

@@ -6,6 +6,8 @@ public struct Message {
     public let portID: UInt32
     /// Everything after the 16-byte `nlmsghdr`.
     public let payload: UnsafeRawBufferPointer
+    /// The whole message, `nlmsghdr` included: what libnftnl's parsers take.
+    public let bytes: UnsafeRawBufferPointer
 
     /// NLM_F_DUMP_INTR: the dump was disturbed by a concurrent change; the whole read must be redone.
     public var isDumpInterrupted: Bool { flags & 0x10 != 0 }
@@ -28,7 +30,8 @@ public func forEachMessage(in datagram: UnsafeRawBufferPointer, _ body: (Message
             flags: datagram.loadUnaligned(fromByteOffset: offset + 6, as: UInt16.self),
             seq: datagram.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self),
             portID: datagram.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self),
-            payload: UnsafeRawBufferPointer(rebasing: datagram[(offset + 16)..<(offset + len)])
+            payload: UnsafeRawBufferPointer(rebasing: datagram[(offset + 16)..<(offset + len)]),
+            bytes: UnsafeRawBufferPointer(rebasing: datagram[offset..<(offset + len)])
         )
         try body(message)
         offset += (len + 3) & ~3

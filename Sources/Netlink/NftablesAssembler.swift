@@ -1,9 +1,11 @@
+internal import CNetfilter
 import HostModel
 
 /// Builds `[Table]` from nf_tables reply messages (NEWGEN, NEWTABLE, NEWCHAIN, NEWSET, NEWSETELEM, NEWRULE).
 ///
 /// The live reader feeds it what the kernel sends, and tests replay recorded captures through it, so the same
-/// decoding runs in both. It also checks consistency: every message's `nfgenmsg.res_id` must match the generation
+/// decoding runs in both: libnftnl parses each object (`NftnlObjects`, `NftnlSets`, `NftnlRules`) and this type
+/// files it under its table, chain or set. It also checks consistency: every message's `nfgenmsg.res_id` must match the generation
 /// seen in the first NEWGEN, and every later NEWGEN must carry the same generation. It never throws for an
 /// inconsistency (the reader retries instead); it throws only for bytes that do not parse.
 public struct RulesetAssembler {
@@ -51,19 +53,18 @@ public struct RulesetAssembler {
         guard payload.count >= 4 else { throw NetlinkError.malformed("nf_tables message without nfgenmsg") }
         let family = payload[0]
         let resID = UInt16(payload[2]) << 8 | UInt16(payload[3])
-        let attrs = UnsafeRawBufferPointer(rebasing: payload[4...])
         let kind = message.type & 0xff
         if kind == NFT.newGen {
-            try consumeGeneration(attrs)
+            try consumeGeneration(message)
             return
         }
         if let generation, resID != UInt16(truncatingIfNeeded: generation) { generationChanged = true }
         switch kind {
-        case NFT.newTable: try consumeTable(family: family, attrs)
-        case NFT.newChain: try consumeChain(family: family, attrs)
-        case NFT.newSet: try consumeSet(family: family, attrs)
-        case NFT.newSetElem: try consumeElements(family: family, attrs)
-        case NFT.newRule: try consumeRule(family: family, attrs)
+        case NFT.newTable: try consumeTable(family: family, message)
+        case NFT.newChain: try consumeChain(family: family, message)
+        case NFT.newSet: try consumeSet(family: family, message)
+        case NFT.newSetElem: try consumeElements(family: family, message)
+        case NFT.newRule: try consumeRule(family: family, message)
         default: break  // objects, flowtables: not part of the model yet
         }
     }
@@ -88,10 +89,8 @@ public struct RulesetAssembler {
 
     // MARK: - Objects
 
-    private mutating func consumeGeneration(_ attrs: UnsafeRawBufferPointer) throws {
-        var id: UInt32?
-        try forEachAttribute(attrs) { t, v in if t == NFTA.genID { id = try Wire.be32(v) } }
-        guard let id else { throw NetlinkError.malformed("NEWGEN without NFTA_GEN_ID") }
+    private mutating func consumeGeneration(_ message: Message) throws {
+        let id = try NftnlObjects.generation(message)
         if let generation {
             if generation != id { generationChanged = true }
         } else {
@@ -99,241 +98,89 @@ public struct RulesetAssembler {
         }
     }
 
-    private mutating func consumeTable(family: UInt8, _ attrs: UnsafeRawBufferPointer) throws {
-        var name: String?, flags: UInt32 = 0, handle: UInt64 = 0
-        try forEachAttribute(attrs) { t, v in
-            switch t {
-            case NFTA.Table.name: name = Wire.string(v)
-            case NFTA.Table.flags: flags = try Wire.be32(v)
-            case NFTA.Table.handle: handle = try Wire.be64(v)
-            default: break
-            }
-        }
-        guard let name else { throw NetlinkError.malformed("table without a name") }
+    private mutating func consumeTable(family: UInt8, _ message: Message) throws {
+        let info = try NftnlObjects.table(message)
         guard let fam = TableFamily(nfproto: family) else {
-            throw NetlinkError.malformed("table \(name) has unknown family \(family)")
+            throw NetlinkError.malformed("table \(info.name) has unknown family \(family)")
         }
-        let key = ObjectKey(family: family, table: name, name: "")
+        let key = ObjectKey(family: family, table: info.name, name: "")
         if tableIndex[key] != nil { sawOrphan = true; return }  // the same table twice: two passes mixed
         tableIndex[key] = tables.count
-        tables.append(Table(family: fam, name: name, handle: handle, flags: flags))
+        tables.append(Table(family: fam, name: info.name, handle: info.handle, flags: info.flags))
     }
 
-    private mutating func consumeChain(family: UInt8, _ attrs: UnsafeRawBufferPointer) throws {
-        var table: String?, name: String?, handle: UInt64 = 0, flags: UInt32 = 0, policy: UInt32?, type: String?
-        var hook: (num: UInt32, prio: Int32, devices: [String])?
-        try forEachAttribute(attrs) { t, v in
-            switch t {
-            case NFTA.Chain.table: table = Wire.string(v)
-            case NFTA.Chain.name: name = Wire.string(v)
-            case NFTA.Chain.handle: handle = try Wire.be64(v)
-            case NFTA.Chain.flags: flags = try Wire.be32(v)
-            case NFTA.Chain.policy: policy = try Wire.be32(v)
-            case NFTA.Chain.type: type = Wire.string(v)
-            case NFTA.Chain.hook: hook = try Self.decodeHook(v)
-            default: break
-            }
-        }
-        guard let table, let name else { throw NetlinkError.malformed("chain without table or name") }
+    private mutating func consumeChain(family: UInt8, _ message: Message) throws {
+        let info = try NftnlObjects.chain(message)
+        let (table, name) = (info.table, info.name)
         guard let ti = tableIndex[ObjectKey(family: family, table: table, name: "")] else { sawOrphan = true; return }
         var base: BaseChain?
-        if let hook {
-            guard let h = Self.hook(family: family, number: hook.num) else {
-                throw NetlinkError.malformed("chain \(table)/\(name): hook \(hook.num) unknown in family \(family)")
+        if let hook = info.hook {
+            guard let h = Self.hook(family: family, number: hook.number) else {
+                throw NetlinkError.malformed("chain \(table)/\(name): hook \(hook.number) unknown in family \(family)")
             }
             let pol: ChainPolicy
-            switch policy {
-            case nil, 1: pol = .accept
-            case 0: pol = .drop
+            switch hook.policy.map(Int32.init(bitPattern:)) {
+            case nil, NF_ACCEPT?: pol = .accept
+            case NF_DROP?: pol = .drop
             case let p?: throw NetlinkError.malformed("chain \(table)/\(name): unknown policy \(p)")
             }
-            base = BaseChain(type: type ?? "filter", hook: h, priority: hook.prio, policy: pol, devices: hook.devices)
+            base = BaseChain(type: hook.type ?? "filter", hook: h, priority: hook.priority, policy: pol, devices: hook.devices)
         }
         let key = ObjectKey(family: family, table: table, name: name)
         if chainIndex[key] != nil { sawOrphan = true; return }
         chainIndex[key] = (ti, tables[ti].chains.count)
-        tables[ti].chains.append(Chain(name: name, handle: handle, flags: flags, base: base))
+        tables[ti].chains.append(Chain(name: name, handle: info.handle, flags: info.flags, base: base))
         chainRefs.append(ObjectRef(family: family, table: table, name: name))
-    }
-
-    private static func decodeHook(_ v: UnsafeRawBufferPointer) throws -> (num: UInt32, prio: Int32, devices: [String]) {
-        var num: UInt32?, prio: Int32 = 0, single: String?, devices: [String] = []
-        try forEachAttribute(v) { t, inner in
-            switch t {
-            case NFTA.Hook.hooknum: num = try Wire.be32(inner)
-            case NFTA.Hook.priority: prio = Int32(bitPattern: try Wire.be32(inner))
-            case NFTA.Hook.dev: single = Wire.string(inner)
-            case NFTA.Hook.devs:
-                try forEachAttribute(inner) { dt, dv in if dt == NFTA.deviceName { devices.append(Wire.string(dv)) } }
-            default: break
-            }
-        }
-        guard let num else { throw NetlinkError.malformed("chain hook without a hook number") }
-        if let single, !devices.contains(single) { devices.insert(single, at: 0) }
-        return (num, prio, devices)
     }
 
     /// Hook numbers are per family: NF_INET_* for inet/ip/ip6/bridge, NF_NETDEV_* for netdev, NF_ARP_* for arp.
     static func hook(family: UInt8, number: UInt32) -> Hook? {
-        switch family {
-        case 5:  // netdev
+        switch Int32(family) {
+        case Int32(NFPROTO_NETDEV):
             switch number {
-            case 0: return .ingress;
-            case 1: return .egress;
+            case NF_NETDEV_INGRESS.rawValue: return .ingress
+            case NF_NETDEV_EGRESS.rawValue: return .egress
             default: return nil
             }
-        case 3:  // arp: NF_ARP_IN, NF_ARP_OUT, NF_ARP_FORWARD
-            switch number {
-            case 0: return .input;
-            case 1: return .output;
-            case 2: return .forward;
+        case Int32(NFPROTO_ARP):
+            switch Int32(number) {
+            case NF_ARP_IN: return .input
+            case NF_ARP_OUT: return .output
+            case NF_ARP_FORWARD: return .forward
             default: return nil
             }
         default:
             switch number {
-            case 0: return .prerouting
-            case 1: return .input
-            case 2: return .forward
-            case 3: return .output
-            case 4: return .postrouting
-            case 5: return .ingress
+            case NF_INET_PRE_ROUTING.rawValue: return .prerouting
+            case NF_INET_LOCAL_IN.rawValue: return .input
+            case NF_INET_FORWARD.rawValue: return .forward
+            case NF_INET_LOCAL_OUT.rawValue: return .output
+            case NF_INET_POST_ROUTING.rawValue: return .postrouting
+            case NF_INET_INGRESS.rawValue: return .ingress
             default: return nil
             }
         }
     }
 
-    private mutating func consumeSet(family: UInt8, _ attrs: UnsafeRawBufferPointer) throws {
-        var table: String?, name: String?
-        var set = NFTSet(name: "")
-        try forEachAttribute(attrs) { t, v in
-            switch t {
-            case NFTA.Set.table: table = Wire.string(v)
-            case NFTA.Set.name: name = Wire.string(v)
-            case NFTA.Set.handle: set.handle = try Wire.be64(v)
-            case NFTA.Set.flags: set.flags = try Wire.be32(v)
-            case NFTA.Set.keyType: set.keyType = try Wire.be32(v)
-            case NFTA.Set.keyLen: set.keyLength = try Wire.be32(v)
-            case NFTA.Set.dataType: set.dataType = try Wire.be32(v)
-            case NFTA.Set.dataLen: set.dataLength = try Wire.be32(v)
-            case NFTA.Set.objType: set.objectType = try Wire.be32(v)
-            case NFTA.Set.desc:
-                try forEachAttribute(v) { dt, dv in
-                    guard dt == NFTA.SetDesc.concat else { return }
-                    try forEachAttribute(dv) { _, field in
-                        try forEachAttribute(field) { ft, fv in
-                            if ft == NFTA.setFieldLen { set.concatLengths.append(try Wire.be32(fv)) }
-                        }
-                    }
-                }
-            case NFTA.Set.userdata: set.keyByteOrder = Self.keyByteOrder(v)
-            default: break
-            }
-        }
-        guard let table, let name else { throw NetlinkError.malformed("set without table or name") }
-        set.name = name
+    private mutating func consumeSet(family: UInt8, _ message: Message) throws {
+        let (table, set) = try NftnlSets.set(message)
         guard let ti = tableIndex[ObjectKey(family: family, table: table, name: "")] else { sawOrphan = true; return }
-        let key = ObjectKey(family: family, table: table, name: name)
+        let key = ObjectKey(family: family, table: table, name: set.name)
         if setIndex[key] != nil { sawOrphan = true; return }
         setIndex[key] = (ti, tables[ti].sets.count)
         tables[ti].sets.append(set)
-        setRefs.append(ObjectRef(family: family, table: table, name: name))
+        setRefs.append(ObjectRef(family: family, table: table, name: set.name))
     }
 
-    /// libnftnl set user data: TLVs `{u8 type, u8 len, value}`; type 0 (KEYBYTEORDER) is a host-order u32, 1 host, 2 big.
-    static func keyByteOrder(_ v: UnsafeRawBufferPointer) -> String? {
-        var i = 0
-        while i + 2 <= v.count {
-            let type = v[i], len = Int(v[i + 1])
-            guard i + 2 + len <= v.count else { return nil }
-            if type == 0, len == 4 {
-                switch v.loadUnaligned(fromByteOffset: i + 2, as: UInt32.self) {
-                case 1: return "host"
-                case 2: return "big"
-                default: return nil
-                }
-            }
-            i += 2 + len
-        }
-        return nil
-    }
-
-    /// libnftnl rule user data: TLVs; type 0 (NFTNL_UDATA_RULE_COMMENT) is a NUL-terminated string.
-    static func ruleComment(_ v: UnsafeRawBufferPointer) -> String? {
-        var i = 0
-        while i + 2 <= v.count {
-            let type = v[i], len = Int(v[i + 1])
-            guard i + 2 + len <= v.count else { return nil }
-            if type == 0 { return Wire.string(UnsafeRawBufferPointer(rebasing: v[(i + 2)..<(i + 2 + len)])) }
-            i += 2 + len
-        }
-        return nil
-    }
-
-    private mutating func consumeElements(family: UInt8, _ attrs: UnsafeRawBufferPointer) throws {
-        var table: String?, setName: String?
-        var list: UnsafeRawBufferPointer?
-        try forEachAttribute(attrs) { t, v in
-            switch t {
-            case NFTA.SetElemList.table: table = Wire.string(v)
-            case NFTA.SetElemList.set: setName = Wire.string(v)
-            case NFTA.SetElemList.elements: list = v
-            default: break
-            }
-        }
-        guard let table, let setName else { throw NetlinkError.malformed("set element message without table or set") }
+    private mutating func consumeElements(family: UInt8, _ message: Message) throws {
+        let (table, setName, elements) = try NftnlSets.elements(message)
         guard let (ti, si) = setIndex[ObjectKey(family: family, table: table, name: setName)] else { sawOrphan = true; return }
-        guard let list else { return }
-        try forEachAttribute(list) { _, elem in
-            var key: [UInt8]?, keyEnd: [UInt8]?, flags: UInt32 = 0, verdict: Verdict?, data: [UInt8]?, objref: String?
-            try forEachAttribute(elem) { t, v in
-                switch t {
-                case NFTA.SetElem.key: key = try Wire.dataBytes(v)
-                case NFTA.SetElem.keyEnd: keyEnd = try Wire.dataBytes(v)
-                case NFTA.SetElem.flags: flags = try Wire.be32(v)
-                case NFTA.SetElem.objref: objref = Wire.string(v)
-                case NFTA.SetElem.data:
-                    switch try Wire.data(v) {
-                    case .value(let b): data = b
-                    case .verdict(let vd): verdict = vd
-                    }
-                default: break  // timeouts, expiration, per-element expressions and user data
-                }
-            }
-            // A catch-all element (flag 2) has no key.
-            let element = SetElement(
-                key: Bytes(key ?? []), keyEnd: keyEnd.map(Bytes.init), flags: flags,
-                verdict: verdict, data: data.map(Bytes.init), objref: objref)
-            tables[ti].sets[si].elements.append(element)
-        }
+        tables[ti].sets[si].elements += elements
     }
 
-    private mutating func consumeRule(family: UInt8, _ attrs: UnsafeRawBufferPointer) throws {
-        var table: String?, chain: String?, handle: UInt64?, comment: String?
-        var expressions: [Expression] = []
-        try forEachAttribute(attrs) { t, v in
-            switch t {
-            case NFTA.Rule.table: table = Wire.string(v)
-            case NFTA.Rule.chain: chain = Wire.string(v)
-            case NFTA.Rule.handle: handle = try Wire.be64(v)
-            case NFTA.Rule.userdata: comment = Self.ruleComment(v)
-            case NFTA.Rule.expressions:
-                try forEachAttribute(v) { _, e in
-                    var name: String?, data: UnsafeRawBufferPointer?
-                    try forEachAttribute(e) { et, ev in
-                        switch et {
-                        case NFTA.Expr.name: name = Wire.string(ev)
-                        case NFTA.Expr.data: data = ev
-                        default: break
-                        }
-                    }
-                    guard let name else { throw NetlinkError.malformed("expression without a name") }
-                    expressions.append(try ExpressionDecoder.decode(name: name, data: data ?? UnsafeRawBufferPointer(start: nil, count: 0)))
-                }
-            default: break
-            }
-        }
-        guard let table, let chain, let handle else { throw NetlinkError.malformed("rule without table, chain or handle") }
-        guard let (ti, ci) = chainIndex[ObjectKey(family: family, table: table, name: chain)] else { sawOrphan = true; return }
-        tables[ti].chains[ci].rules.append(Rule(handle: handle, expressions: expressions, comment: comment))
+    private mutating func consumeRule(family: UInt8, _ message: Message) throws {
+        let info = try NftnlRules.rule(message)
+        guard let (ti, ci) = chainIndex[ObjectKey(family: family, table: info.table, name: info.chain)] else { sawOrphan = true; return }
+        tables[ti].chains[ci].rules.append(info.rule)
     }
 }

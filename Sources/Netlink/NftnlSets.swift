@@ -1,0 +1,175 @@
+internal import CNetfilter
+import HostModel
+
+/// Sets and set elements parsed by libnftnl and converted at once into `NFTSet` and `SetElement`.
+///
+/// Set and element expressions (per-element counters, a set's `counter` or `timeout` statements) are not part of the
+/// model and may name expressions libnftnl does not know (which fails the whole message), so they are removed from
+/// the message before libnftnl sees it.
+enum NftnlSets {
+    private static let setKinds = AttrCheck.kinds([
+        (nla(NFTA_SET_TABLE), .string), (nla(NFTA_SET_NAME), .string), (nla(NFTA_SET_FLAGS), .u32),
+        (nla(NFTA_SET_KEY_TYPE), .u32), (nla(NFTA_SET_KEY_LEN), .u32), (nla(NFTA_SET_DATA_TYPE), .u32),
+        (nla(NFTA_SET_DATA_LEN), .u32), (nla(NFTA_SET_POLICY), .u32), (nla(NFTA_SET_ID), .u32),
+        (nla(NFTA_SET_TIMEOUT), .u64), (nla(NFTA_SET_GC_INTERVAL), .u32), (nla(NFTA_SET_USERDATA), .binary),
+        (nla(NFTA_SET_OBJ_TYPE), .u32), (nla(NFTA_SET_HANDLE), .u64),
+    ])
+    private static let setExpressions: Set<UInt16> = [nla(NFTA_SET_EXPR), nla(NFTA_SET_EXPRESSIONS)]
+
+    /// The set a NEWSET message describes, without elements, and its table's name.
+    static func set(_ message: Message) throws -> (table: String, set: NFTSet) {
+        let attrs = NftnlObjects.attributes(message)
+        try AttrCheck.check(attrs, setKinds, "set")
+        var hasExpressions = false
+        try forEachAttribute(attrs) { t, v in
+            if t == nla(NFTA_SET_DESC) { try checkDescription(v) }
+            if setExpressions.contains(t) { hasExpressions = true }
+        }
+        if hasExpressions {
+            let copy = try NftnlMessage.rewrite(message.bytes) { t, _ in setExpressions.contains(t) ? [] : nil }
+            return try copy.withUnsafeBytes { try parseSet($0) }
+        }
+        return try parseSet(message.bytes)
+    }
+
+    private static func parseSet(_ bytes: UnsafeRawBufferPointer) throws -> (table: String, set: NFTSet) {
+        try NftnlMessage.parse(
+            bytes, "a set", alloc: { nftnl_set_alloc() }, free: { nftnl_set_free($0) }, parse: { nftnl_set_nlmsg_parse($0, $1) }
+        ) { s in
+            func has(_ a: nftnl_set_attr) -> Bool { nftnl_set_is_set(s, nla(a)) }
+            func u32(_ a: nftnl_set_attr) -> UInt32? { has(a) ? nftnl_set_get_u32(s, nla(a)) : nil }
+            func str(_ a: nftnl_set_attr) -> String? { has(a) ? nftnl_set_get_str(s, nla(a)).map { String(cString: $0) } : nil }
+            guard let table = str(NFTNL_SET_TABLE), let name = str(NFTNL_SET_NAME) else {
+                throw NetlinkError.malformed("set without table or name")
+            }
+            var set = NFTSet(
+                name: name, handle: has(NFTNL_SET_HANDLE) ? nftnl_set_get_u64(s, nla(NFTNL_SET_HANDLE)) : 0,
+                flags: u32(NFTNL_SET_FLAGS) ?? 0, keyType: u32(NFTNL_SET_KEY_TYPE) ?? 0, keyLength: u32(NFTNL_SET_KEY_LEN) ?? 0,
+                dataType: u32(NFTNL_SET_DATA_TYPE), dataLength: u32(NFTNL_SET_DATA_LEN), objectType: u32(NFTNL_SET_OBJ_TYPE))
+            var count: UInt32 = 0
+            if has(NFTNL_SET_DESC_CONCAT), let p = nftnl_set_get_data(s, nla(NFTNL_SET_DESC_CONCAT), &count) {
+                // libnftnl gives the field count as the length of its array of u8 field lengths.
+                set.concatLengths = UnsafeRawBufferPointer(start: p, count: Int(count)).map(UInt32.init)
+            }
+            if has(NFTNL_SET_USERDATA), let p = nftnl_set_get_data(s, nla(NFTNL_SET_USERDATA), &count) {
+                set.keyByteOrder = UserData.keyByteOrder(UnsafeRawBufferPointer(start: p, count: Int(count)))
+            }
+            return (table, set)
+        }
+    }
+
+    /// NFTA_SET_DESC: libnftnl ends the process on a mis-sized size or field length and keeps at most
+    /// NFT_REG32_COUNT (16) field lengths in a fixed array of bytes.
+    private static func checkDescription(_ v: UnsafeRawBufferPointer) throws {
+        var fields = 0
+        try forEachAttribute(v) { t, inner in
+            switch t {
+            case nla(NFTA_SET_DESC_SIZE):
+                guard inner.count == 4 else { throw NetlinkError.malformed("set description: mis-sized size") }
+            case nla(NFTA_SET_DESC_CONCAT):
+                try forEachAttribute(inner) { et, field in
+                    guard et == nla(NFTA_LIST_ELEM) else { return }
+                    try forEachAttribute(field) { ft, fv in
+                        guard ft == nla(NFTA_SET_FIELD_LEN) else { return }
+                        guard fv.count == 4, UInt32(bigEndian: fv.loadUnaligned(as: UInt32.self)) <= UInt8.max else {
+                            throw NetlinkError.malformed("set description: mis-sized field length")
+                        }
+                        fields += 1
+                    }
+                }
+            default: break
+            }
+        }
+        guard fields <= Int(NFT_REG32_15.rawValue - NFT_REG32_00.rawValue + 1) else { throw NetlinkError.malformed("set description: \(fields) concatenated fields, at most 16") }
+    }
+
+    private static let listKinds = AttrCheck.kinds([
+        (nla(NFTA_SET_ELEM_LIST_TABLE), .string), (nla(NFTA_SET_ELEM_LIST_SET), .string), (nla(NFTA_SET_ELEM_LIST_SET_ID), .u32),
+    ])
+    private static let elementKinds = AttrCheck.kinds([
+        (nla(NFTA_SET_ELEM_KEY), .value), (nla(NFTA_SET_ELEM_DATA), .valueOrVerdict), (nla(NFTA_SET_ELEM_FLAGS), .u32),
+        (nla(NFTA_SET_ELEM_TIMEOUT), .u64), (nla(NFTA_SET_ELEM_EXPIRATION), .u64), (nla(NFTA_SET_ELEM_USERDATA), .binary),
+        (nla(NFTA_SET_ELEM_OBJREF), .string), (nla(NFTA_SET_ELEM_KEY_END), .value),
+    ])
+    /// Element attributes libnftnl must not see: expressions, and types above the last one libnftnl 1.2 knows
+    /// (its parser would store them past the end of its attribute table).
+    private static func isDropped(elementAttribute t: UInt16) -> Bool {
+        t == nla(NFTA_SET_ELEM_EXPR) || t >= nla(NFTA_SET_ELEM_EXPRESSIONS)
+    }
+
+    /// The elements of one NEWSETELEM message, with the table and set they belong to.
+    static func elements(_ message: Message) throws -> (table: String, set: String, elements: [SetElement]) {
+        let attrs = NftnlObjects.attributes(message)
+        try AttrCheck.check(attrs, listKinds, "set element list")
+        var needsCopy = false
+        try forEachAttribute(attrs) { t, list in
+            guard t == nla(NFTA_SET_ELEM_LIST_ELEMENTS) else { return }
+            try forEachAttribute(list) { _, element in
+                try AttrCheck.check(element, elementKinds, "set element")
+                try forEachAttribute(element) { et, _ in if isDropped(elementAttribute: et) { needsCopy = true } }
+            }
+        }
+        guard needsCopy else { return try parseElements(message.bytes) }
+        let copy = try NftnlMessage.rewrite(message.bytes) { t, list in
+            guard t == nla(NFTA_SET_ELEM_LIST_ELEMENTS) else { return nil }
+            var out: [UInt8] = []
+            try NftnlMessage.forEachRaw(list) { type, element in
+                let kept = try strip(element)
+                kept.withUnsafeBytes { NftnlMessage.append(&out, type: type, $0) }
+            }
+            return out
+        }
+        return try copy.withUnsafeBytes { try parseElements($0) }
+    }
+
+    private static func strip(_ element: UnsafeRawBufferPointer) throws -> [UInt8] {
+        var out: [UInt8] = []
+        try NftnlMessage.forEachRaw(element) { type, value in
+            if !isDropped(elementAttribute: type & 0x3fff) { NftnlMessage.append(&out, type: type, value) }
+        }
+        return out
+    }
+
+    private static func parseElements(_ bytes: UnsafeRawBufferPointer) throws -> (table: String, set: String, elements: [SetElement]) {
+        try NftnlMessage.parse(
+            bytes, "a set element list", alloc: { nftnl_set_alloc() }, free: { nftnl_set_free($0) },
+            parse: { nftnl_set_elems_nlmsg_parse($0, $1) }
+        ) { s in
+            func str(_ a: nftnl_set_attr) -> String? {
+                nftnl_set_is_set(s, nla(a)) ? nftnl_set_get_str(s, nla(a)).map { String(cString: $0) } : nil
+            }
+            guard let table = str(NFTNL_SET_TABLE), let name = str(NFTNL_SET_NAME) else {
+                throw NetlinkError.malformed("set element message without table or set")
+            }
+            var elements: [SetElement] = []
+            _ = withUnsafeMutablePointer(to: &elements) { list in
+                nftnl_set_elem_foreach(s, { e, context in
+                    guard let e, let context else { return -1 }
+                    context.assumingMemoryBound(to: [SetElement].self).pointee.append(NftnlSets.element(e))
+                    return 0
+                }, list)
+            }
+            return (table, name, elements)
+        }
+    }
+
+    /// One element; a catch-all element (flag 2) has no key.
+    private static func element(_ e: OpaquePointer) -> SetElement {
+        func has(_ a: Int) -> Bool { nftnl_set_elem_is_set(e, UInt16(a)) }
+        func bytes(_ a: Int) -> [UInt8]? {
+            var len: UInt32 = 0
+            guard has(a), let p = nftnl_set_elem_get(e, UInt16(a), &len) else { return nil }
+            return Array(UnsafeRawBufferPointer(start: p, count: Int(len)))
+        }
+        func str(_ a: Int) -> String? { has(a) ? nftnl_set_elem_get_str(e, UInt16(a)).map { String(cString: $0) } : nil }
+        var verdict: Verdict?
+        if has(NFTNL_SET_ELEM_VERDICT) {
+            let code = Int32(bitPattern: nftnl_set_elem_get_u32(e, UInt16(NFTNL_SET_ELEM_VERDICT)))
+            verdict = Verdict(code: code, chain: str(NFTNL_SET_ELEM_CHAIN))
+        }
+        return SetElement(
+            key: Bytes(bytes(NFTNL_SET_ELEM_KEY) ?? []), keyEnd: bytes(NFTNL_SET_ELEM_KEY_END).map(Bytes.init),
+            flags: has(NFTNL_SET_ELEM_FLAGS) ? nftnl_set_elem_get_u32(e, UInt16(NFTNL_SET_ELEM_FLAGS)) : 0,
+            verdict: verdict, data: bytes(NFTNL_SET_ELEM_DATA).map(Bytes.init), objref: str(NFTNL_SET_ELEM_OBJREF))
+    }
+}
