@@ -36,7 +36,7 @@ enum ExpressionSchema {
                 (nla(NFTA_PAYLOAD_DREG), .u32), (nla(NFTA_PAYLOAD_BASE), .u32), (nla(NFTA_PAYLOAD_OFFSET), .u32),
                 (nla(NFTA_PAYLOAD_LEN), .u32), (nla(NFTA_PAYLOAD_SREG), .u32),
                 // The checksum fix-up of a mangle statement: no effect on matching.
-                (nla(NFTA_PAYLOAD_CSUM_TYPE), .u32), (nla(NFTA_PAYLOAD_CSUM_OFFSET), .u32), (nla(NFTA_PAYLOAD_CSUM_FLAGS), .u32),
+                (nla(NFTA_PAYLOAD_CSUM_TYPE), .u32), (nla(NFTA_PAYLOAD_CSUM_OFFSET), .u32), (nla(NFTA_PAYLOAD_CSUM_FLAGS), .u32)
             ]),
             "meta": k([(nla(NFTA_META_DREG), .u32), (nla(NFTA_META_KEY), .u32), (nla(NFTA_META_SREG), .u32)]),
             "cmp": k([(nla(NFTA_CMP_SREG), .u32), (nla(NFTA_CMP_OP), .u32), (nla(NFTA_CMP_DATA), .value)]),
@@ -44,35 +44,35 @@ enum ExpressionSchema {
             "bitwise": k([
                 (nla(NFTA_BITWISE_SREG), .u32), (nla(NFTA_BITWISE_DREG), .u32), (nla(NFTA_BITWISE_LEN), .u32),
                 (nla(NFTA_BITWISE_MASK), .value), (nla(NFTA_BITWISE_XOR), .value), (nla(NFTA_BITWISE_OP), .u32),
-                (nla(NFTA_BITWISE_DATA), .value),
+                (nla(NFTA_BITWISE_DATA), .value)
             ]),
             "byteorder": k([
                 (nla(NFTA_BYTEORDER_SREG), .u32), (nla(NFTA_BYTEORDER_DREG), .u32), (nla(NFTA_BYTEORDER_OP), .u32),
-                (nla(NFTA_BYTEORDER_LEN), .u32), (nla(NFTA_BYTEORDER_SIZE), .u32),
+                (nla(NFTA_BYTEORDER_LEN), .u32), (nla(NFTA_BYTEORDER_SIZE), .u32)
             ]),
             "range": k([
                 (nla(NFTA_RANGE_SREG), .u32), (nla(NFTA_RANGE_OP), .u32), (nla(NFTA_RANGE_FROM_DATA), .value),
-                (nla(NFTA_RANGE_TO_DATA), .value),
+                (nla(NFTA_RANGE_TO_DATA), .value)
             ]),
             "lookup": k([
                 (nla(NFTA_LOOKUP_SET), .string), (nla(NFTA_LOOKUP_SREG), .u32), (nla(NFTA_LOOKUP_DREG), .u32),
-                (nla(NFTA_LOOKUP_SET_ID), .u32), (nla(NFTA_LOOKUP_FLAGS), .u32),
+                (nla(NFTA_LOOKUP_SET_ID), .u32), (nla(NFTA_LOOKUP_FLAGS), .u32)
             ]),
             "immediate": k([(nla(NFTA_IMMEDIATE_DREG), .u32), (nla(NFTA_IMMEDIATE_DATA), .valueOrVerdict)]),
             "ct": k([
-                (nla(NFTA_CT_DREG), .u32), (nla(NFTA_CT_KEY), .u32), (nla(NFTA_CT_DIRECTION), .u8), (nla(NFTA_CT_SREG), .u32),
+                (nla(NFTA_CT_DREG), .u32), (nla(NFTA_CT_KEY), .u32), (nla(NFTA_CT_DIRECTION), .u8), (nla(NFTA_CT_SREG), .u32)
             ]),
             "fib": k([(nla(NFTA_FIB_DREG), .u32), (nla(NFTA_FIB_RESULT), .u32), (nla(NFTA_FIB_FLAGS), .u32)]),
             "nat": k([
                 (nla(NFTA_NAT_TYPE), .u32), (nla(NFTA_NAT_FAMILY), .u32), (nla(NFTA_NAT_REG_ADDR_MIN), .u32),
                 (nla(NFTA_NAT_REG_ADDR_MAX), .u32), (nla(NFTA_NAT_REG_PROTO_MIN), .u32), (nla(NFTA_NAT_REG_PROTO_MAX), .u32),
-                (nla(NFTA_NAT_FLAGS), .u32),
+                (nla(NFTA_NAT_FLAGS), .u32)
             ]),
             "redir": k([
-                (nla(NFTA_REDIR_REG_PROTO_MIN), .u32), (nla(NFTA_REDIR_REG_PROTO_MAX), .u32), (nla(NFTA_REDIR_FLAGS), .u32),
+                (nla(NFTA_REDIR_REG_PROTO_MIN), .u32), (nla(NFTA_REDIR_REG_PROTO_MAX), .u32), (nla(NFTA_REDIR_FLAGS), .u32)
             ]),
             "masq": k([
-                (nla(NFTA_MASQ_FLAGS), .u32), (nla(NFTA_MASQ_REG_PROTO_MIN), .u32), (nla(NFTA_MASQ_REG_PROTO_MAX), .u32),
+                (nla(NFTA_MASQ_FLAGS), .u32), (nla(NFTA_MASQ_REG_PROTO_MIN), .u32), (nla(NFTA_MASQ_REG_PROTO_MAX), .u32)
             ]),
             "reject": k([(nla(NFTA_REJECT_TYPE), .u32), (nla(NFTA_REJECT_ICMP_CODE), .u8)]),
             // Packet and byte counts are run-time statistics, not part of the ruleset's meaning.
@@ -81,44 +81,44 @@ enum ExpressionSchema {
             // Snaplen, queue threshold and flags say what is logged, not whether the packet passes.
             "log": k([
                 (nla(NFTA_LOG_GROUP), .u16), (nla(NFTA_LOG_PREFIX), .string), (nla(NFTA_LOG_SNAPLEN), .u32),
-                (nla(NFTA_LOG_QTHRESHOLD), .u16), (nla(NFTA_LOG_LEVEL), .u32), (nla(NFTA_LOG_FLAGS), .u32),
+                (nla(NFTA_LOG_QTHRESHOLD), .u16), (nla(NFTA_LOG_LEVEL), .u32), (nla(NFTA_LOG_FLAGS), .u32)
             ]),
             "limit": k([
                 (nla(NFTA_LIMIT_RATE), .u64), (nla(NFTA_LIMIT_UNIT), .u64), (nla(NFTA_LIMIT_BURST), .u32),
-                (nla(NFTA_LIMIT_TYPE), .u32), (nla(NFTA_LIMIT_FLAGS), .u32),
+                (nla(NFTA_LIMIT_TYPE), .u32), (nla(NFTA_LIMIT_FLAGS), .u32)
             ]),
             // NFTA_QUOTA_CONSUMED is run-time state, kept to decide the rule.
             "quota": k([(nla(NFTA_QUOTA_BYTES), .u64), (nla(NFTA_QUOTA_FLAGS), .u32), (nla(NFTA_QUOTA_CONSUMED), .u64)]),
             "connlimit": k([(nla(NFTA_CONNLIMIT_COUNT), .u32), (nla(NFTA_CONNLIMIT_FLAGS), .u32)]),
             "numgen": k([
-                (nla(NFTA_NG_DREG), .u32), (nla(NFTA_NG_MODULUS), .u32), (nla(NFTA_NG_TYPE), .u32), (nla(NFTA_NG_OFFSET), .u32),
+                (nla(NFTA_NG_DREG), .u32), (nla(NFTA_NG_MODULUS), .u32), (nla(NFTA_NG_TYPE), .u32), (nla(NFTA_NG_OFFSET), .u32)
             ]),
             "hash": k([
                 (nla(NFTA_HASH_SREG), .u32), (nla(NFTA_HASH_DREG), .u32), (nla(NFTA_HASH_LEN), .u32),
                 (nla(NFTA_HASH_MODULUS), .u32), (nla(NFTA_HASH_SEED), .u32), (nla(NFTA_HASH_OFFSET), .u32),
-                (nla(NFTA_HASH_TYPE), .u32),
+                (nla(NFTA_HASH_TYPE), .u32)
             ]),
             "socket": k([(nla(NFTA_SOCKET_KEY), .u32), (nla(NFTA_SOCKET_DREG), .u32), (nla(NFTA_SOCKET_LEVEL), .u32)]),
             "dynset": k([
                 (nla(NFTA_DYNSET_SET_NAME), .string), (nla(NFTA_DYNSET_SET_ID), .u32), (nla(NFTA_DYNSET_OP), .u32),
                 (nla(NFTA_DYNSET_SREG_KEY), .u32), (nla(NFTA_DYNSET_SREG_DATA), .u32), (nla(NFTA_DYNSET_TIMEOUT), .u64),
-                (nla(NFTA_DYNSET_EXPR), .expression), (nla(NFTA_DYNSET_FLAGS), .u32), (nla(NFTA_DYNSET_EXPRESSIONS), .expressions),
+                (nla(NFTA_DYNSET_EXPR), .expression), (nla(NFTA_DYNSET_FLAGS), .u32), (nla(NFTA_DYNSET_EXPRESSIONS), .expressions)
             ]),
             "objref": k([
                 (nla(NFTA_OBJREF_IMM_TYPE), .u32), (nla(NFTA_OBJREF_IMM_NAME), .string), (nla(NFTA_OBJREF_SET_SREG), .u32),
-                (nla(NFTA_OBJREF_SET_NAME), .string), (nla(NFTA_OBJREF_SET_ID), .u32),
+                (nla(NFTA_OBJREF_SET_NAME), .string), (nla(NFTA_OBJREF_SET_ID), .u32)
             ]),
             // Not NFTA_QUEUE_SREG_QNUM: a queue number from a register is not modelled.
             "queue": k([(nla(NFTA_QUEUE_NUM), .u16), (nla(NFTA_QUEUE_TOTAL), .u16), (nla(NFTA_QUEUE_FLAGS), .u16)]),
             // Not NFTA_EXTHDR_SREG: a write (tcp option mangle) is not modelled.
             "exthdr": k([
                 (nla(NFTA_EXTHDR_DREG), .u32), (nla(NFTA_EXTHDR_TYPE), .u8), (nla(NFTA_EXTHDR_OFFSET), .u32),
-                (nla(NFTA_EXTHDR_LEN), .u32), (nla(NFTA_EXTHDR_FLAGS), .u32), (nla(NFTA_EXTHDR_OP), .u32),
+                (nla(NFTA_EXTHDR_LEN), .u32), (nla(NFTA_EXTHDR_FLAGS), .u32), (nla(NFTA_EXTHDR_OP), .u32)
             ]),
             "match": k([(nla(NFTA_MATCH_NAME), .string), (nla(NFTA_MATCH_REV), .u32), (nla(NFTA_MATCH_INFO), .binary)]),
             "target": k([(nla(NFTA_TARGET_NAME), .string), (nla(NFTA_TARGET_REV), .u32), (nla(NFTA_TARGET_INFO), .binary)]),
             // Not modelled on its own (it becomes `.unknown`), but it is what a dynset's `update @s { … }` may carry.
-            "last": k([(nla(NFTA_LAST_SET), .u32), (nla(NFTA_LAST_MSECS), .u64)]),
+            "last": k([(nla(NFTA_LAST_SET), .u32), (nla(NFTA_LAST_MSECS), .u64)])
         ]
     }()
 }

@@ -191,7 +191,8 @@ enum NftnlExpressions {
                     op: g.u32(NFTNL_EXPR_EXTHDR_OP) ?? 0, flags: g.u32(NFTNL_EXPR_EXTHDR_FLAGS) ?? 0))
         case "match", "target":
             let isMatch = name == "match"
-            let (n, r, i) = isMatch ? (NFTNL_EXPR_MT_NAME, NFTNL_EXPR_MT_REV, NFTNL_EXPR_MT_INFO) : (NFTNL_EXPR_TG_NAME, NFTNL_EXPR_TG_REV, NFTNL_EXPR_TG_INFO)
+            let (n, r, i) =
+                isMatch ? (NFTNL_EXPR_MT_NAME, NFTNL_EXPR_MT_REV, NFTNL_EXPR_MT_INFO) : (NFTNL_EXPR_TG_NAME, NFTNL_EXPR_TG_REV, NFTNL_EXPR_TG_INFO)
             guard let xtName = g.str(n), let rev = g.u32(r) else { return nil }
             let xt = Xt(name: xtName, revision: rev, info: g.bytes(i) ?? Bytes([]))
             return isMatch ? .match(xt) : .target(xt)
@@ -204,11 +205,13 @@ enum NftnlExpressions {
     private static func nestedNames(_ e: OpaquePointer) -> [String] {
         var names: [String] = []
         _ = withUnsafeMutablePointer(to: &names) { list in
-            nftnl_expr_expr_foreach(e, { nested, context in
-                guard let nested, let context, let name = nftnl_expr_get_str(nested, UInt16(NFTNL_EXPR_NAME)) else { return -1 }
-                context.assumingMemoryBound(to: [String].self).pointee.append(String(cString: name))
-                return 0
-            }, list)
+            nftnl_expr_expr_foreach(
+                e,
+                { nested, context in
+                    guard let nested, let context, let name = nftnl_expr_get_str(nested, UInt16(NFTNL_EXPR_NAME)) else { return -1 }
+                    context.assumingMemoryBound(to: [String].self).pointee.append(String(cString: name))
+                    return 0
+                }, list)
         }
         return names
     }

@@ -2,21 +2,38 @@ internal import CNetfilter
 
 /// Handing one reply message to a libnftnl parser, and copying a message without the attributes libnftnl must not see.
 enum NftnlMessage {
-    /// Runs libnftnl's `parse` for `message` into a fresh object, calls `body` with it and frees it.
-    /// - Throws: `NetlinkError.malformed` naming `what` when libnftnl refuses the message.
-    static func parse<R>(
-        _ message: UnsafeRawBufferPointer, _ what: String,
-        alloc: () -> OpaquePointer?, free: (OpaquePointer) -> Void,
-        parse: (UnsafePointer<nlmsghdr>, OpaquePointer) -> Int32,
-        _ body: (OpaquePointer) throws -> R
-    ) throws -> R {
-        guard let object = alloc() else { throw NetlinkError.malformed("\(what): out of memory") }
-        defer { free(object) }
+    /// One kind of libnftnl object: how to allocate, parse into and free it.
+    struct Parser: Sendable {
+        let what: String
+        let alloc: @Sendable () -> OpaquePointer?
+        let free: @Sendable (OpaquePointer) -> Void
+        let parse: @Sendable (UnsafePointer<nlmsghdr>, OpaquePointer) -> Int32
+
+        static let gen = Parser(
+            what: "NEWGEN", alloc: { nftnl_gen_alloc() }, free: { nftnl_gen_free($0) }, parse: { nftnl_gen_nlmsg_parse($0, $1) })
+        static let table = Parser(
+            what: "a table", alloc: { nftnl_table_alloc() }, free: { nftnl_table_free($0) }, parse: { nftnl_table_nlmsg_parse($0, $1) })
+        static let chain = Parser(
+            what: "a chain", alloc: { nftnl_chain_alloc() }, free: { nftnl_chain_free($0) }, parse: { nftnl_chain_nlmsg_parse($0, $1) })
+        static let set = Parser(
+            what: "a set", alloc: { nftnl_set_alloc() }, free: { nftnl_set_free($0) }, parse: { nftnl_set_nlmsg_parse($0, $1) })
+        static let elements = Parser(
+            what: "a set element list", alloc: { nftnl_set_alloc() }, free: { nftnl_set_free($0) },
+            parse: { nftnl_set_elems_nlmsg_parse($0, $1) })
+        static let rule = Parser(
+            what: "a rule", alloc: { nftnl_rule_alloc() }, free: { nftnl_rule_free($0) }, parse: { nftnl_rule_nlmsg_parse($0, $1) })
+    }
+
+    /// Parses `message` into a fresh libnftnl object, calls `body` with it and frees it.
+    /// - Throws: `NetlinkError.malformed` when libnftnl refuses the message.
+    static func parse<R>(_ message: UnsafeRawBufferPointer, _ parser: Parser, _ body: (OpaquePointer) throws -> R) throws -> R {
+        guard let object = parser.alloc() else { throw NetlinkError.malformed("\(parser.what): out of memory") }
+        defer { parser.free(object) }
         guard let base = message.baseAddress, message.count >= MemoryLayout<nlmsghdr>.size else {
-            throw NetlinkError.malformed("\(what): truncated message")
+            throw NetlinkError.malformed("\(parser.what): truncated message")
         }
-        guard parse(base.assumingMemoryBound(to: nlmsghdr.self), object) >= 0 else {
-            throw NetlinkError.malformed("libnftnl could not parse \(what)")
+        guard parser.parse(base.assumingMemoryBound(to: nlmsghdr.self), object) >= 0 else {
+            throw NetlinkError.malformed("libnftnl could not parse \(parser.what)")
         }
         return try body(object)
     }
@@ -61,15 +78,6 @@ enum NftnlMessage {
         }
         let len = UInt32(out.count)
         for k in 0..<4 { out[k] = UInt8(len >> (8 * UInt32(k)) & 0xff) }
-        return out
-    }
-
-    /// The attributes of `buffer` except those whose type is in `dropped`, re-encoded.
-    static func without(_ dropped: Set<UInt16>, in buffer: UnsafeRawBufferPointer) throws -> [UInt8] {
-        var out: [UInt8] = []
-        try forEachRaw(buffer) { type, value in
-            if !dropped.contains(type & 0x3fff) { append(&out, type: type, value) }
-        }
         return out
     }
 }

@@ -7,10 +7,7 @@ import HostModel
 enum NftnlObjects {
     static func generation(_ message: Message) throws -> UInt32 {
         try AttrCheck.check(attributes(message), [nil, .u32], "NEWGEN")  // NFTA_GEN_ID
-        return try NftnlMessage.parse(
-            message.bytes, "NEWGEN", alloc: { nftnl_gen_alloc() }, free: { nftnl_gen_free($0) },
-            parse: { nftnl_gen_nlmsg_parse($0, $1) }
-        ) { g in
+        return try NftnlMessage.parse(message.bytes, .gen) { g in
             guard nftnl_gen_is_set(g, UInt16(NFTNL_GEN_ID)) else { throw NetlinkError.malformed("NEWGEN without NFTA_GEN_ID") }
             return nftnl_gen_get_u32(g, UInt16(NFTNL_GEN_ID))
         }
@@ -20,15 +17,12 @@ enum NftnlObjects {
 
     private static let tableKinds = AttrCheck.kinds([
         (nla(NFTA_TABLE_NAME), .string), (nla(NFTA_TABLE_FLAGS), .u32), (nla(NFTA_TABLE_USE), .u32),
-        (nla(NFTA_TABLE_HANDLE), .u64), (nla(NFTA_TABLE_USERDATA), .binary), (nla(NFTA_TABLE_OWNER), .u32),
+        (nla(NFTA_TABLE_HANDLE), .u64), (nla(NFTA_TABLE_USERDATA), .binary), (nla(NFTA_TABLE_OWNER), .u32)
     ])
 
     static func table(_ message: Message) throws -> TableInfo {
         try AttrCheck.check(attributes(message), tableKinds, "table")
-        return try NftnlMessage.parse(
-            message.bytes, "a table", alloc: { nftnl_table_alloc() }, free: { nftnl_table_free($0) },
-            parse: { nftnl_table_nlmsg_parse($0, $1) }
-        ) { t in
+        return try NftnlMessage.parse(message.bytes, .table) { t in
             func has(_ a: nftnl_table_attr) -> Bool { nftnl_table_is_set(t, nla(a)) }
             guard has(NFTNL_TABLE_NAME), let name = nftnl_table_get_str(t, nla(NFTNL_TABLE_NAME)) else {
                 throw NetlinkError.malformed("table without a name")
@@ -49,17 +43,14 @@ enum NftnlObjects {
     private static let chainKinds = AttrCheck.kinds([
         (nla(NFTA_CHAIN_TABLE), .string), (nla(NFTA_CHAIN_HANDLE), .u64), (nla(NFTA_CHAIN_NAME), .string),
         (nla(NFTA_CHAIN_POLICY), .u32), (nla(NFTA_CHAIN_USE), .u32), (nla(NFTA_CHAIN_TYPE), .string),
-        (nla(NFTA_CHAIN_FLAGS), .u32), (nla(NFTA_CHAIN_ID), .u32), (nla(NFTA_CHAIN_USERDATA), .binary),
+        (nla(NFTA_CHAIN_FLAGS), .u32), (nla(NFTA_CHAIN_ID), .u32), (nla(NFTA_CHAIN_USERDATA), .binary)
     ])
 
     static func chain(_ message: Message) throws -> ChainInfo {
         let attrs = attributes(message)
         try AttrCheck.check(attrs, chainKinds, "chain")
         let hasHook = try checkChainNests(attrs)
-        return try NftnlMessage.parse(
-            message.bytes, "a chain", alloc: { nftnl_chain_alloc() }, free: { nftnl_chain_free($0) },
-            parse: { nftnl_chain_nlmsg_parse($0, $1) }
-        ) { c in
+        return try NftnlMessage.parse(message.bytes, .chain) { c in
             func has(_ a: nftnl_chain_attr) -> Bool { nftnl_chain_is_set(c, nla(a)) }
             func str(_ a: nftnl_chain_attr) -> String? { has(a) ? nftnl_chain_get_str(c, nla(a)).map { String(cString: $0) } : nil }
             guard let table = str(NFTNL_CHAIN_TABLE), let name = str(NFTNL_CHAIN_NAME) else {
@@ -80,7 +71,8 @@ enum NftnlObjects {
                 priority: has(NFTNL_CHAIN_PRIO) ? nftnl_chain_get_s32(c, nla(NFTNL_CHAIN_PRIO)) : 0,
                 devices: devices,
                 policy: has(NFTNL_CHAIN_POLICY) ? nftnl_chain_get_u32(c, nla(NFTNL_CHAIN_POLICY)) : nil,
-                type: str(NFTNL_CHAIN_TYPE))
+                type: str(NFTNL_CHAIN_TYPE)
+            )
             return info
         }
     }

@@ -13,7 +13,7 @@ enum NftnlRules {
     private static let ruleKinds = AttrCheck.kinds([
         (nla(NFTA_RULE_TABLE), .string), (nla(NFTA_RULE_CHAIN), .string), (nla(NFTA_RULE_HANDLE), .u64),
         (nla(NFTA_RULE_POSITION), .u64), (nla(NFTA_RULE_USERDATA), .binary), (nla(NFTA_RULE_ID), .u32),
-        (nla(NFTA_RULE_POSITION_ID), .u32),
+        (nla(NFTA_RULE_POSITION_ID), .u32)
     ])
     private static let compatKinds = AttrCheck.kinds([(nla(NFTA_RULE_COMPAT_PROTO), .u32), (nla(NFTA_RULE_COMPAT_FLAGS), .u32)])
 
@@ -55,9 +55,7 @@ enum NftnlRules {
     }
 
     private static func parse(_ bytes: UnsafeRawBufferPointer, _ slots: [Slot]) throws -> RuleInfo {
-        try NftnlMessage.parse(
-            bytes, "a rule", alloc: { nftnl_rule_alloc() }, free: { nftnl_rule_free($0) }, parse: { nftnl_rule_nlmsg_parse($0, $1) }
-        ) { r in
+        try NftnlMessage.parse(bytes, .rule) { r in
             func has(_ a: nftnl_rule_attr) -> Bool { nftnl_rule_is_set(r, nla(a)) }
             func str(_ a: nftnl_rule_attr) -> String? { has(a) ? nftnl_rule_get_str(r, nla(a)).map { String(cString: $0) } : nil }
             guard let table = str(NFTNL_RULE_TABLE), let chain = str(NFTNL_RULE_CHAIN), has(NFTNL_RULE_HANDLE) else {

@@ -12,7 +12,7 @@ enum NftnlSets {
         (nla(NFTA_SET_KEY_TYPE), .u32), (nla(NFTA_SET_KEY_LEN), .u32), (nla(NFTA_SET_DATA_TYPE), .u32),
         (nla(NFTA_SET_DATA_LEN), .u32), (nla(NFTA_SET_POLICY), .u32), (nla(NFTA_SET_ID), .u32),
         (nla(NFTA_SET_TIMEOUT), .u64), (nla(NFTA_SET_GC_INTERVAL), .u32), (nla(NFTA_SET_USERDATA), .binary),
-        (nla(NFTA_SET_OBJ_TYPE), .u32), (nla(NFTA_SET_HANDLE), .u64),
+        (nla(NFTA_SET_OBJ_TYPE), .u32), (nla(NFTA_SET_HANDLE), .u64)
     ])
     private static let setExpressions: Set<UInt16> = [nla(NFTA_SET_EXPR), nla(NFTA_SET_EXPRESSIONS)]
 
@@ -33,9 +33,7 @@ enum NftnlSets {
     }
 
     private static func parseSet(_ bytes: UnsafeRawBufferPointer) throws -> (table: String, set: NFTSet) {
-        try NftnlMessage.parse(
-            bytes, "a set", alloc: { nftnl_set_alloc() }, free: { nftnl_set_free($0) }, parse: { nftnl_set_nlmsg_parse($0, $1) }
-        ) { s in
+        try NftnlMessage.parse(bytes, .set) { s in
             func has(_ a: nftnl_set_attr) -> Bool { nftnl_set_is_set(s, nla(a)) }
             func u32(_ a: nftnl_set_attr) -> UInt32? { has(a) ? nftnl_set_get_u32(s, nla(a)) : nil }
             func str(_ a: nftnl_set_attr) -> String? { has(a) ? nftnl_set_get_str(s, nla(a)).map { String(cString: $0) } : nil }
@@ -80,16 +78,18 @@ enum NftnlSets {
             default: break
             }
         }
-        guard fields <= Int(NFT_REG32_15.rawValue - NFT_REG32_00.rawValue + 1) else { throw NetlinkError.malformed("set description: \(fields) concatenated fields, at most 16") }
+        guard fields <= Int(NFT_REG32_15.rawValue - NFT_REG32_00.rawValue + 1) else {
+            throw NetlinkError.malformed("set description: \(fields) concatenated fields, at most 16")
+        }
     }
 
     private static let listKinds = AttrCheck.kinds([
-        (nla(NFTA_SET_ELEM_LIST_TABLE), .string), (nla(NFTA_SET_ELEM_LIST_SET), .string), (nla(NFTA_SET_ELEM_LIST_SET_ID), .u32),
+        (nla(NFTA_SET_ELEM_LIST_TABLE), .string), (nla(NFTA_SET_ELEM_LIST_SET), .string), (nla(NFTA_SET_ELEM_LIST_SET_ID), .u32)
     ])
     private static let elementKinds = AttrCheck.kinds([
         (nla(NFTA_SET_ELEM_KEY), .value), (nla(NFTA_SET_ELEM_DATA), .valueOrVerdict), (nla(NFTA_SET_ELEM_FLAGS), .u32),
         (nla(NFTA_SET_ELEM_TIMEOUT), .u64), (nla(NFTA_SET_ELEM_EXPIRATION), .u64), (nla(NFTA_SET_ELEM_USERDATA), .binary),
-        (nla(NFTA_SET_ELEM_OBJREF), .string), (nla(NFTA_SET_ELEM_KEY_END), .value),
+        (nla(NFTA_SET_ELEM_OBJREF), .string), (nla(NFTA_SET_ELEM_KEY_END), .value)
     ])
     /// Element attributes libnftnl must not see: expressions, and types above the last one libnftnl 1.2 knows
     /// (its parser would store them past the end of its attribute table).
@@ -131,10 +131,7 @@ enum NftnlSets {
     }
 
     private static func parseElements(_ bytes: UnsafeRawBufferPointer) throws -> (table: String, set: String, elements: [SetElement]) {
-        try NftnlMessage.parse(
-            bytes, "a set element list", alloc: { nftnl_set_alloc() }, free: { nftnl_set_free($0) },
-            parse: { nftnl_set_elems_nlmsg_parse($0, $1) }
-        ) { s in
+        try NftnlMessage.parse(bytes, .elements) { s in
             func str(_ a: nftnl_set_attr) -> String? {
                 nftnl_set_is_set(s, nla(a)) ? nftnl_set_get_str(s, nla(a)).map { String(cString: $0) } : nil
             }
@@ -143,11 +140,13 @@ enum NftnlSets {
             }
             var elements: [SetElement] = []
             _ = withUnsafeMutablePointer(to: &elements) { list in
-                nftnl_set_elem_foreach(s, { e, context in
-                    guard let e, let context else { return -1 }
-                    context.assumingMemoryBound(to: [SetElement].self).pointee.append(NftnlSets.element(e))
-                    return 0
-                }, list)
+                nftnl_set_elem_foreach(
+                    s,
+                    { e, context in
+                        guard let e, let context else { return -1 }
+                        context.assumingMemoryBound(to: [SetElement].self).pointee.append(NftnlSets.element(e))
+                        return 0
+                    }, list)
             }
             return (table, name, elements)
         }

@@ -75,10 +75,17 @@ import Testing
         ("hash", W.be32(2, 1) + W.be32(4, 2) + W.str(8, "s")),
         ("socket", W.be32(1, 1) + W.be32(2, 1)),
         ("socket", W.be32(1, 3) + W.be32(2, 1) + W.be32(3, 1)),
-        ("dynset", W.str(1, "meter") + W.be32(3, 1) + W.be32(4, 1) + W.be64(6, 60000)
-            + W.attr(7, nestedExpr("limit", W.be64(1, 5) + W.be64(2, 1)), nested: true)),
-        ("dynset", W.str(1, "m2") + W.be32(3, 0) + W.be32(4, 1) + W.be32(5, 2) + W.be32(9, 1)
-            + W.attr(10, W.attr(1, nestedExpr("counter", []), nested: true) + W.attr(1, nestedExpr("quota", W.be64(1, 9)), nested: true), nested: true)),
+        (
+            "dynset",
+            W.str(1, "meter") + W.be32(3, 1) + W.be32(4, 1) + W.be64(6, 60000)
+                + W.attr(7, nestedExpr("limit", W.be64(1, 5) + W.be64(2, 1)), nested: true)
+        ),
+        (
+            "dynset",
+            W.str(1, "m2") + W.be32(3, 0) + W.be32(4, 1) + W.be32(5, 2) + W.be32(9, 1)
+                + W.attr(
+                    10, W.attr(1, nestedExpr("counter", []), nested: true) + W.attr(1, nestedExpr("quota", W.be64(1, 9)), nested: true), nested: true)
+        ),
         ("dynset", W.str(1, "m3") + W.be32(3, 0)),
         ("objref", W.be32(1, 1) + W.str(2, "cnt")),
         ("objref", W.be32(3, 1) + W.str(4, "omap") + W.be32(5, 3)),
@@ -94,7 +101,7 @@ import Testing
         ("target", W.str(1, "LOG")),
         ("osf", W.be32(1, 1)),
         ("cmp", W.be32(1, 1) + W.be32(2, 0) + W.attr(3, W.attr(1, [0x16]) + W.attr(5, [1]), nested: true)),
-        ("cmp", W.be32(1, 1) + W.be32(2, 0) + W.attr(3, [], nested: true)),
+        ("cmp", W.be32(1, 1) + W.be32(2, 0) + W.attr(3, [], nested: true))
     ]
 
     static func decode() throws -> [Rule] {
