@@ -173,9 +173,10 @@ public struct RulesetAssembler {
     }
 
     private mutating func consumeElements(family: UInt8, _ message: Message) throws {
-        let (table, setName, elements) = try NftnlSets.elements(message)
-        guard let (ti, si) = setIndex[ObjectKey(family: family, table: table, name: setName)] else { sawOrphan = true; return }
-        tables[ti].sets[si].elements += elements
+        try NftnlSets.elements(message) { table, setName, fill in
+            guard let (ti, si) = setIndex[ObjectKey(family: family, table: table, name: setName)] else { sawOrphan = true; return }
+            fill(&tables[ti].sets[si].elements)
+        }
     }
 
     private mutating func consumeRule(family: UInt8, _ message: Message) throws {

@@ -16,6 +16,9 @@ enum AttrKind {
     case string
     /// Any bytes.
     case binary
+    /// Nested attributes: empty or at least one attribute header (libnftnl exits on 1…3 bytes); the content is
+    /// checked by the caller.
+    case nested
     /// `struct nft_data` holding bytes (NFTA_DATA_VALUE, 1…64 bytes).
     case value
     /// `struct nft_data` holding bytes or a verdict.
@@ -36,6 +39,7 @@ enum AttrCheck {
         case .u64: v.count == 8
         case .string: isString(v)
         case .binary: true
+        case .nested: isNested(v)
         case .value: dataKind(v) == .value
         case .valueOrVerdict: dataKind(v) != nil
         case .expression: ExpressionSchema.isValid(nested: v)
@@ -44,6 +48,8 @@ enum AttrCheck {
     }
 
     static func isString(_ v: UnsafeRawBufferPointer) -> Bool { v.count >= 1 && v[v.count - 1] == 0 }
+
+    static func isNested(_ v: UnsafeRawBufferPointer) -> Bool { v.isEmpty || v.count >= 4 }
 
     enum DataKind { case value, verdict }
 
@@ -114,10 +120,14 @@ enum AttrCheck {
     /// alone (libnftnl skips types above its maximum and does not read the others).
     /// - Throws: `NetlinkError.malformed` naming `what` for a truncated or mis-formed attribute.
     static func check(_ v: UnsafeRawBufferPointer, _ kinds: [AttrKind?], _ what: String) throws {
-        try forEachAttribute(v) { t, inner in
-            guard Int(t) < kinds.count, let kind = kinds[Int(t)] else { return }
-            guard valid(kind, inner) else { throw NetlinkError.malformed("\(what): attribute \(t) is not a valid \(kind)") }
-        }
+        try forEachAttribute(v) { t, inner in try checkOne(t, inner, kinds, what) }
+    }
+
+    /// Checks one attribute of type `t` against `kinds`, as `check` does for each.
+    @inline(__always)
+    static func checkOne(_ t: UInt16, _ v: UnsafeRawBufferPointer, _ kinds: [AttrKind?], _ what: String) throws {
+        guard Int(t) < kinds.count, let kind = kinds[Int(t)] else { return }
+        guard valid(kind, v) else { throw NetlinkError.malformed("\(what): attribute \(t) is not a valid \(kind)") }
     }
 
     /// A table of kinds indexed by attribute type.

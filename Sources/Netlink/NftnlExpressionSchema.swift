@@ -148,7 +148,7 @@ struct RawExpression {
 
     /// Whether libnftnl may parse it: a listed name and listed, well-formed attributes.
     var isParsable: Bool {
-        guard nameIsString, let kinds = ExpressionSchema.kinds(of: name) else { return false }
+        guard nameIsString, AttrCheck.isNested(data), let kinds = ExpressionSchema.kinds(of: name) else { return false }
         return ExpressionSchema.isValid(data: data, kinds: kinds)
     }
 

@@ -8,20 +8,20 @@ import HostModel
 /// is missing or a value is outside what this version models, so the evaluator can say "conditional" instead of
 /// guessing.
 enum NftnlExpressions {
-    /// Typed getters that say `nil` for an attribute the expression does not carry.
+    /// Typed getters that say `nil` for an attribute the expression does not carry (`nftnl_expr_get` says NULL).
     private struct Get {
         let e: OpaquePointer
-        func has(_ a: Int) -> Bool { nftnl_expr_is_set(e, UInt16(a)) }
-        func u8(_ a: Int) -> UInt8? { has(a) ? nftnl_expr_get_u8(e, UInt16(a)) : nil }
-        func u16(_ a: Int) -> UInt16? { has(a) ? nftnl_expr_get_u16(e, UInt16(a)) : nil }
-        func u32(_ a: Int) -> UInt32? { has(a) ? nftnl_expr_get_u32(e, UInt16(a)) : nil }
-        func u64(_ a: Int) -> UInt64? { has(a) ? nftnl_expr_get_u64(e, UInt16(a)) : nil }
-        func str(_ a: Int) -> String? { has(a) ? nftnl_expr_get_str(e, UInt16(a)).map { String(cString: $0) } : nil }
-        func bytes(_ a: Int) -> Bytes? {
+        func raw(_ a: Int) -> UnsafeRawBufferPointer? {
             var len: UInt32 = 0
-            guard has(a), let p = nftnl_expr_get(e, UInt16(a), &len) else { return nil }
-            return Bytes(Array(UnsafeRawBufferPointer(start: p, count: Int(len))))
+            return nftnl_expr_get(e, UInt16(a), &len).map { UnsafeRawBufferPointer(start: $0, count: Int(len)) }
         }
+        func has(_ a: Int) -> Bool { nftnl_expr_is_set(e, UInt16(a)) }
+        func u8(_ a: Int) -> UInt8? { raw(a).flatMap { $0.count == 1 ? $0[0] : nil } }
+        func u16(_ a: Int) -> UInt16? { raw(a).flatMap { $0.count == 2 ? $0.loadUnaligned(as: UInt16.self) : nil } }
+        func u32(_ a: Int) -> UInt32? { raw(a).flatMap { $0.count == 4 ? $0.loadUnaligned(as: UInt32.self) : nil } }
+        func u64(_ a: Int) -> UInt64? { raw(a).flatMap { $0.count == 8 ? $0.loadUnaligned(as: UInt64.self) : nil } }
+        func str(_ a: Int) -> String? { raw(a).map(rawString) }
+        func bytes(_ a: Int) -> Bytes? { raw(a).map { Bytes(copy($0)) } }
         /// Exactly one of two registers (a load or a store).
         func oneOf(_ a: Int, _ b: Int) -> Bool { has(a) != has(b) }
     }

@@ -81,3 +81,7 @@ enum NftnlMessage {
         return out
     }
 }
+
+/// The bytes of `buffer` as an array.
+@inline(__always)
+func copy(_ buffer: UnsafeRawBufferPointer) -> [UInt8] { Array(buffer) }

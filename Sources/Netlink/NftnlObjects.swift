@@ -43,7 +43,8 @@ enum NftnlObjects {
     private static let chainKinds = AttrCheck.kinds([
         (nla(NFTA_CHAIN_TABLE), .string), (nla(NFTA_CHAIN_HANDLE), .u64), (nla(NFTA_CHAIN_NAME), .string),
         (nla(NFTA_CHAIN_POLICY), .u32), (nla(NFTA_CHAIN_USE), .u32), (nla(NFTA_CHAIN_TYPE), .string),
-        (nla(NFTA_CHAIN_FLAGS), .u32), (nla(NFTA_CHAIN_ID), .u32), (nla(NFTA_CHAIN_USERDATA), .binary)
+        (nla(NFTA_CHAIN_FLAGS), .u32), (nla(NFTA_CHAIN_ID), .u32), (nla(NFTA_CHAIN_USERDATA), .binary),
+        (nla(NFTA_CHAIN_HOOK), .nested), (nla(NFTA_CHAIN_COUNTERS), .nested)
     ])
 
     static func chain(_ message: Message) throws -> ChainInfo {

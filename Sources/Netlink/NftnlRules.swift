@@ -13,7 +13,7 @@ enum NftnlRules {
     private static let ruleKinds = AttrCheck.kinds([
         (nla(NFTA_RULE_TABLE), .string), (nla(NFTA_RULE_CHAIN), .string), (nla(NFTA_RULE_HANDLE), .u64),
         (nla(NFTA_RULE_POSITION), .u64), (nla(NFTA_RULE_USERDATA), .binary), (nla(NFTA_RULE_ID), .u32),
-        (nla(NFTA_RULE_POSITION_ID), .u32)
+        (nla(NFTA_RULE_POSITION_ID), .u32), (nla(NFTA_RULE_COMPAT), .nested)
     ])
     private static let compatKinds = AttrCheck.kinds([(nla(NFTA_RULE_COMPAT_PROTO), .u32), (nla(NFTA_RULE_COMPAT_FLAGS), .u32)])
 
@@ -24,12 +24,12 @@ enum NftnlRules {
     }
 
     static func rule(_ message: Message) throws -> RuleInfo {
-        let attrs = NftnlObjects.attributes(message)
-        try AttrCheck.check(attrs, ruleKinds, "rule")
         var slots: [Slot] = [], lists = 0
-        try forEachAttribute(attrs) { t, v in
+        try forEachAttribute(NftnlObjects.attributes(message)) { t, v in
             switch t {
-            case nla(NFTA_RULE_COMPAT): try AttrCheck.check(v, compatKinds, "rule compat")
+            case nla(NFTA_RULE_COMPAT):
+                try AttrCheck.checkOne(t, v, ruleKinds, "rule")
+                try AttrCheck.check(v, compatKinds, "rule compat")
             case nla(NFTA_RULE_EXPRESSIONS):
                 lists += 1
                 guard lists == 1 else { throw NetlinkError.malformed("rule with two expression lists") }
@@ -37,7 +37,7 @@ enum NftnlRules {
                     let raw = try RawExpression(element)
                     slots.append(Slot(raw: raw, parsable: et == nla(NFTA_LIST_ELEM) && raw.isParsable))
                 }
-            default: break
+            default: try AttrCheck.checkOne(t, v, ruleKinds, "rule")
             }
         }
         if slots.allSatisfy(\.parsable) { return try parse(message.bytes, slots) }

@@ -12,7 +12,7 @@ enum NftnlSets {
         (nla(NFTA_SET_KEY_TYPE), .u32), (nla(NFTA_SET_KEY_LEN), .u32), (nla(NFTA_SET_DATA_TYPE), .u32),
         (nla(NFTA_SET_DATA_LEN), .u32), (nla(NFTA_SET_POLICY), .u32), (nla(NFTA_SET_ID), .u32),
         (nla(NFTA_SET_TIMEOUT), .u64), (nla(NFTA_SET_GC_INTERVAL), .u32), (nla(NFTA_SET_USERDATA), .binary),
-        (nla(NFTA_SET_OBJ_TYPE), .u32), (nla(NFTA_SET_HANDLE), .u64)
+        (nla(NFTA_SET_OBJ_TYPE), .u32), (nla(NFTA_SET_HANDLE), .u64), (nla(NFTA_SET_DESC), .nested)
     ])
     private static let setExpressions: Set<UInt16> = [nla(NFTA_SET_EXPR), nla(NFTA_SET_EXPRESSIONS)]
 
@@ -84,7 +84,8 @@ enum NftnlSets {
     }
 
     private static let listKinds = AttrCheck.kinds([
-        (nla(NFTA_SET_ELEM_LIST_TABLE), .string), (nla(NFTA_SET_ELEM_LIST_SET), .string), (nla(NFTA_SET_ELEM_LIST_SET_ID), .u32)
+        (nla(NFTA_SET_ELEM_LIST_TABLE), .string), (nla(NFTA_SET_ELEM_LIST_SET), .string), (nla(NFTA_SET_ELEM_LIST_SET_ID), .u32),
+        (nla(NFTA_SET_ELEM_LIST_ELEMENTS), .nested)
     ])
     private static let elementKinds = AttrCheck.kinds([
         (nla(NFTA_SET_ELEM_KEY), .value), (nla(NFTA_SET_ELEM_DATA), .valueOrVerdict), (nla(NFTA_SET_ELEM_FLAGS), .u32),
@@ -97,19 +98,27 @@ enum NftnlSets {
         t == nla(NFTA_SET_ELEM_EXPR) || t >= nla(NFTA_SET_ELEM_EXPRESSIONS)
     }
 
-    /// The elements of one NEWSETELEM message, with the table and set they belong to.
-    static func elements(_ message: Message) throws -> (table: String, set: String, elements: [SetElement]) {
+    /// Calls `body` with the table and set of one NEWSETELEM message and a function that appends its elements to
+    /// a list (the set's own, so they are not copied again).
+    static func elements(
+        _ message: Message, _ body: (String, String, (inout [SetElement]) -> Void) throws -> Void
+    ) throws {
         let attrs = NftnlObjects.attributes(message)
         try AttrCheck.check(attrs, listKinds, "set element list")
         var needsCopy = false
         try forEachAttribute(attrs) { t, list in
             guard t == nla(NFTA_SET_ELEM_LIST_ELEMENTS) else { return }
             try forEachAttribute(list) { _, element in
-                try AttrCheck.check(element, elementKinds, "set element")
-                try forEachAttribute(element) { et, _ in if isDropped(elementAttribute: et) { needsCopy = true } }
+                try forEachAttribute(element) { et, v in
+                    if isDropped(elementAttribute: et) {
+                        needsCopy = true
+                    } else {
+                        try AttrCheck.checkOne(et, v, elementKinds, "set element")
+                    }
+                }
             }
         }
-        guard needsCopy else { return try parseElements(message.bytes) }
+        guard needsCopy else { return try parseElements(message.bytes, body) }
         let copy = try NftnlMessage.rewrite(message.bytes) { t, list in
             guard t == nla(NFTA_SET_ELEM_LIST_ELEMENTS) else { return nil }
             var out: [UInt8] = []
@@ -119,7 +128,7 @@ enum NftnlSets {
             }
             return out
         }
-        return try copy.withUnsafeBytes { try parseElements($0) }
+        try copy.withUnsafeBytes { try parseElements($0, body) }
     }
 
     private static func strip(_ element: UnsafeRawBufferPointer) throws -> [UInt8] {
@@ -130,7 +139,9 @@ enum NftnlSets {
         return out
     }
 
-    private static func parseElements(_ bytes: UnsafeRawBufferPointer) throws -> (table: String, set: String, elements: [SetElement]) {
+    private static func parseElements(
+        _ bytes: UnsafeRawBufferPointer, _ body: (String, String, (inout [SetElement]) -> Void) throws -> Void
+    ) throws {
         try NftnlMessage.parse(bytes, .elements) { s in
             func str(_ a: nftnl_set_attr) -> String? {
                 nftnl_set_is_set(s, nla(a)) ? nftnl_set_get_str(s, nla(a)).map { String(cString: $0) } : nil
@@ -138,37 +149,36 @@ enum NftnlSets {
             guard let table = str(NFTNL_SET_TABLE), let name = str(NFTNL_SET_NAME) else {
                 throw NetlinkError.malformed("set element message without table or set")
             }
-            var elements: [SetElement] = []
-            _ = withUnsafeMutablePointer(to: &elements) { list in
-                nftnl_set_elem_foreach(
-                    s,
-                    { e, context in
-                        guard let e, let context else { return -1 }
-                        context.assumingMemoryBound(to: [SetElement].self).pointee.append(NftnlSets.element(e))
-                        return 0
-                    }, list)
+            try body(table, name) { list in
+                _ = withUnsafeMutablePointer(to: &list) { list in
+                    nftnl_set_elem_foreach(
+                        s,
+                        { e, context in
+                            guard let e, let context else { return -1 }
+                            context.assumingMemoryBound(to: [SetElement].self).pointee.append(NftnlSets.element(e))
+                            return 0
+                        }, list)
+                }
             }
-            return (table, name, elements)
         }
     }
 
     /// One element; a catch-all element (flag 2) has no key.
     private static func element(_ e: OpaquePointer) -> SetElement {
-        func has(_ a: Int) -> Bool { nftnl_set_elem_is_set(e, UInt16(a)) }
-        func bytes(_ a: Int) -> [UInt8]? {
+        // nftnl_set_elem_get says NULL for an attribute the element does not carry.
+        func get(_ a: Int) -> UnsafeRawBufferPointer? {
             var len: UInt32 = 0
-            guard has(a), let p = nftnl_set_elem_get(e, UInt16(a), &len) else { return nil }
-            return Array(UnsafeRawBufferPointer(start: p, count: Int(len)))
+            return nftnl_set_elem_get(e, UInt16(a), &len).map { UnsafeRawBufferPointer(start: $0, count: Int(len)) }
         }
-        func str(_ a: Int) -> String? { has(a) ? nftnl_set_elem_get_str(e, UInt16(a)).map { String(cString: $0) } : nil }
+        func u32(_ a: Int) -> UInt32? { get(a).flatMap { $0.count == 4 ? $0.loadUnaligned(as: UInt32.self) : nil } }
+        func str(_ a: Int) -> String? { get(a).map { rawString($0) } }
         var verdict: Verdict?
-        if has(NFTNL_SET_ELEM_VERDICT) {
-            let code = Int32(bitPattern: nftnl_set_elem_get_u32(e, UInt16(NFTNL_SET_ELEM_VERDICT)))
-            verdict = Verdict(code: code, chain: str(NFTNL_SET_ELEM_CHAIN))
+        if let code = u32(NFTNL_SET_ELEM_VERDICT) {
+            verdict = Verdict(code: Int32(bitPattern: code), chain: str(NFTNL_SET_ELEM_CHAIN))
         }
         return SetElement(
-            key: Bytes(bytes(NFTNL_SET_ELEM_KEY) ?? []), keyEnd: bytes(NFTNL_SET_ELEM_KEY_END).map(Bytes.init),
-            flags: has(NFTNL_SET_ELEM_FLAGS) ? nftnl_set_elem_get_u32(e, UInt16(NFTNL_SET_ELEM_FLAGS)) : 0,
-            verdict: verdict, data: bytes(NFTNL_SET_ELEM_DATA).map(Bytes.init), objref: str(NFTNL_SET_ELEM_OBJREF))
+            key: Bytes(get(NFTNL_SET_ELEM_KEY).map(copy) ?? []), keyEnd: get(NFTNL_SET_ELEM_KEY_END).map { Bytes(copy($0)) },
+            flags: u32(NFTNL_SET_ELEM_FLAGS) ?? 0, verdict: verdict, data: get(NFTNL_SET_ELEM_DATA).map { Bytes(copy($0)) },
+            objref: str(NFTNL_SET_ELEM_OBJREF))
     }
 }

@@ -57,8 +57,10 @@ import Testing
         let limit = W.expr("limit", W.be32(1, 5) + W.be64(2, 1))
         let badVerdict = W.expr("immediate", W.be32(1, 0) + W.attr(2, W.attr(2, W.attr(1, [1]), nested: true), nested: true))
         let nestedFuturex = W.expr("dynset", W.str(1, "m") + W.be32(3, 0) + W.be32(4, 1) + W.attr(7, Self.futurex, nested: true))
-        let exprs = try rules([payload, Self.meta, limit, badVerdict, nestedFuturex, Self.accept])
-        #expect(exprs.map(\.name) == ["payload", "meta", "limit", "immediate", "dynset", "immediate"])
+        let shortData = W.str(1, "meta") + W.attr(2, [0, 0], nested: true)
+        let exprs = try rules([payload, Self.meta, limit, badVerdict, nestedFuturex, shortData, Self.accept])
+        #expect(exprs.map(\.name) == ["payload", "meta", "limit", "immediate", "dynset", "meta", "immediate"])
+        #expect(exprs[5] == .unknown(Unknown(name: "meta", attributes: [])))
         for i in [0, 2, 3, 4] {
             guard case .unknown = exprs[i] else { Issue.record("expression \(i) should be unknown: \(exprs[i])"); continue }
         }
@@ -77,6 +79,20 @@ import Testing
         let fields = (0..<17).map { _ in W.attr(1, W.be32(1, 4), nested: true) }.flatMap { $0 }
         let desc = W.attr(9, W.attr(2, fields, nested: true), nested: true)
         #expect(throws: NetlinkError.self) { _ = try replay(head + [W.message(9, resID: 3, W.str(1, "t") + W.str(2, "s") + desc)]) }
+        // Nests of one to three bytes: chain counters, a set description, an element list, a rule's compat.
+        #expect(throws: NetlinkError.self) {
+            _ = try replay(head + [W.message(3, resID: 3, W.str(1, "t") + W.str(3, "c") + W.attr(8, [0, 0], nested: true))])
+        }
+        #expect(throws: NetlinkError.self) {
+            _ = try replay(head + [W.message(9, resID: 3, W.str(1, "t") + W.str(2, "s") + W.attr(9, [0, 0], nested: true))])
+        }
+        #expect(throws: NetlinkError.self) {
+            _ = try replay(head + [W.message(12, resID: 3, W.str(1, "t") + W.str(2, "s") + W.attr(3, [0, 0], nested: true))])
+        }
+        #expect(throws: NetlinkError.self) {
+            let rule = W.str(1, "t") + W.str(2, "c") + W.be64(3, 1) + W.attr(5, [0, 0], nested: true)
+            _ = try replay(head + [W.chain("t", "c", resID: 3), W.message(6, resID: 3, rule)])
+        }
         // A rule handle of four bytes.
         #expect(throws: NetlinkError.self) {
             _ = try replay(head + [W.chain("t", "c", resID: 3), W.message(6, resID: 3, W.str(1, "t") + W.str(2, "c") + W.be32(3, 1))])
