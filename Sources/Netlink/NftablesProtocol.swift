@@ -104,7 +104,7 @@ func forEachAttribute(_ buffer: UnsafeRawBufferPointer, _ body: (UInt16, UnsafeR
         guard len >= 4, offset + len <= count else {
             throw NetlinkError.malformed("attribute length \(len) at offset \(offset) of \(count) bytes")
         }
-        let type = buffer.loadUnaligned(fromByteOffset: offset + 2, as: UInt16.self) & 0x3fff
+        let type = buffer.loadUnaligned(fromByteOffset: offset + 2, as: UInt16.self) & nlaTypeMask
         try body(type, UnsafeRawBufferPointer(rebasing: buffer[(offset + 4)..<(offset + len)]))
         offset += (len + 3) & ~3
     }

@@ -6,6 +6,9 @@ func nla<T: RawRepresentable>(_ value: T) -> UInt16 where T.RawValue: BinaryInte
     UInt16(truncatingIfNeeded: value.rawValue)
 }
 
+/// NLA_TYPE_MASK (a macro Swift does not import): an attribute's type without its NESTED and BYTEORDER flags.
+let nlaTypeMask = ~UInt16(NLA_F_NESTED | NLA_F_NET_BYTEORDER)
+
 /// The form an attribute value must have before libnftnl may read it.
 ///
 /// libnftnl ends the whole process (`abi_breakage()`, `exit(1)`) on a mis-sized value, `strdup`s strings without a

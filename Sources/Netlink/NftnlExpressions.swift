@@ -21,7 +21,7 @@ enum NftnlExpressions {
         func u32(_ a: Int) -> UInt32? { raw(a).flatMap { $0.count == 4 ? $0.loadUnaligned(as: UInt32.self) : nil } }
         func u64(_ a: Int) -> UInt64? { raw(a).flatMap { $0.count == 8 ? $0.loadUnaligned(as: UInt64.self) : nil } }
         func str(_ a: Int) -> String? { raw(a).map(rawString) }
-        func bytes(_ a: Int) -> Bytes? { raw(a).map { Bytes(copy($0)) } }
+        func bytes(_ a: Int) -> Bytes? { raw(a).map { Bytes(Array($0)) } }
         /// Exactly one of two registers (a load or a store).
         func oneOf(_ a: Int, _ b: Int) -> Bool { has(a) != has(b) }
     }

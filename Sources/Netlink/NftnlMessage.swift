@@ -54,13 +54,9 @@ enum NftnlMessage {
 
     /// Appends one attribute (header, value, padding) to `out`.
     static func append(_ out: inout [UInt8], type: UInt16, _ value: UnsafeRawBufferPointer) {
-        append(&out, type: type, count: value.count) { $0.append(contentsOf: value) }
-    }
-
-    static func append(_ out: inout [UInt8], type: UInt16, count: Int, _ write: (inout [UInt8]) -> Void) {
-        let len = 4 + count
+        let len = 4 + value.count
         out += [UInt8(len & 0xff), UInt8(len >> 8 & 0xff), UInt8(type & 0xff), UInt8(type >> 8)]
-        write(&out)
+        out.append(contentsOf: value)
         while out.count % 4 != 0 { out.append(0) }
     }
 
@@ -72,7 +68,7 @@ enum NftnlMessage {
         let headerLength = 16 + 4  // nlmsghdr + nfgenmsg
         var out = Array(message[0..<min(headerLength, message.count)])
         try forEachRaw(UnsafeRawBufferPointer(rebasing: message[headerLength...])) { type, value in
-            guard let replaced = try transform(type & 0x3fff, value) else { return append(&out, type: type, value) }
+            guard let replaced = try transform(type & nlaTypeMask, value) else { return append(&out, type: type, value) }
             if replaced.isEmpty { return }
             replaced.withUnsafeBytes { append(&out, type: type, $0) }
         }
@@ -81,7 +77,3 @@ enum NftnlMessage {
         return out
     }
 }
-
-/// The bytes of `buffer` as an array.
-@inline(__always)
-func copy(_ buffer: UnsafeRawBufferPointer) -> [UInt8] { Array(buffer) }

@@ -134,7 +134,7 @@ enum NftnlSets {
     private static func strip(_ element: UnsafeRawBufferPointer) throws -> [UInt8] {
         var out: [UInt8] = []
         try NftnlMessage.forEachRaw(element) { type, value in
-            if !isDropped(elementAttribute: type & 0x3fff) { NftnlMessage.append(&out, type: type, value) }
+            if !isDropped(elementAttribute: type & nlaTypeMask) { NftnlMessage.append(&out, type: type, value) }
         }
         return out
     }
@@ -177,8 +177,8 @@ enum NftnlSets {
             verdict = Verdict(code: Int32(bitPattern: code), chain: str(NFTNL_SET_ELEM_CHAIN))
         }
         return SetElement(
-            key: Bytes(get(NFTNL_SET_ELEM_KEY).map(copy) ?? []), keyEnd: get(NFTNL_SET_ELEM_KEY_END).map { Bytes(copy($0)) },
-            flags: u32(NFTNL_SET_ELEM_FLAGS) ?? 0, verdict: verdict, data: get(NFTNL_SET_ELEM_DATA).map { Bytes(copy($0)) },
+            key: Bytes(get(NFTNL_SET_ELEM_KEY).map(Array.init) ?? []), keyEnd: get(NFTNL_SET_ELEM_KEY_END).map { Bytes(Array($0)) },
+            flags: u32(NFTNL_SET_ELEM_FLAGS) ?? 0, verdict: verdict, data: get(NFTNL_SET_ELEM_DATA).map { Bytes(Array($0)) },
             objref: str(NFTNL_SET_ELEM_OBJREF))
     }
 }
