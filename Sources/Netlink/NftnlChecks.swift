@@ -32,6 +32,29 @@ enum AttrKind {
     case expressions
 }
 
+/// The attributes of one level, one at a time, without a closure per level (the element walk is the hot path,
+/// also in debug builds).
+struct AttributeWalk {
+    let buffer: UnsafeRawBufferPointer
+    private var offset = 0
+
+    init(_ buffer: UnsafeRawBufferPointer) { self.buffer = buffer }
+
+    /// The next attribute's type (without flags) and value, or nil at the end.
+    /// - Throws: `NetlinkError.malformed` on a truncated attribute, as `forEachAttribute` does.
+    mutating func next() throws -> (type: UInt16, value: UnsafeRawBufferPointer)? {
+        guard offset + 4 <= buffer.count else { return nil }
+        let len = Int(buffer.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+        guard len >= 4, offset + len <= buffer.count else {
+            throw NetlinkError.malformed("attribute length \(len) at offset \(offset) of \(buffer.count) bytes")
+        }
+        let type = buffer.loadUnaligned(fromByteOffset: offset + 2, as: UInt16.self) & nlaTypeMask
+        let value = UnsafeRawBufferPointer(rebasing: buffer[(offset + 4)..<(offset + len)])
+        offset += (len + 3) & ~3
+        return (type, value)
+    }
+}
+
 enum AttrCheck {
     /// Whether `v` has the form `kind` requires. Never throws: a damaged nested value is just not valid.
     static func valid(_ kind: AttrKind, _ v: UnsafeRawBufferPointer) -> Bool {
@@ -58,21 +81,14 @@ enum AttrCheck {
 
     /// What a `struct nft_data` nest holds: exactly one NFTA_DATA_VALUE or one valid NFTA_DATA_VERDICT.
     static func dataKind(_ v: UnsafeRawBufferPointer) -> DataKind? {
-        var kind: DataKind?
-        var count = 0
-        do {
-            try forEachAttribute(v) { t, inner in
-                count += 1
-                switch t {
-                case nla(NFTA_DATA_VALUE) where (1...Int(NFT_DATA_VALUE_MAXLEN)).contains(inner.count): kind = .value
-                case nla(NFTA_DATA_VERDICT) where isVerdict(inner): kind = .verdict
-                default: kind = nil
-                }
-            }
-        } catch {
-            return nil
+        var walk = AttributeWalk(v)
+        guard let (t, inner) = try? walk.next() else { return nil }
+        guard case .some(.none) = try? walk.next() else { return nil }  // exactly one attribute
+        switch t {
+        case nla(NFTA_DATA_VALUE) where (1...Int(NFT_DATA_VALUE_MAXLEN)).contains(inner.count): return .value
+        case nla(NFTA_DATA_VERDICT) where isVerdict(inner): return .verdict
+        default: return nil
         }
-        return count == 1 ? kind : nil
     }
 
     /// A verdict libnftnl accepts: a known code, and a chain for jump and goto.

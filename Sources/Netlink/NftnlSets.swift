@@ -106,10 +106,13 @@ enum NftnlSets {
         let attrs = NftnlObjects.attributes(message)
         try AttrCheck.check(attrs, listKinds, "set element list")
         var needsCopy = false
-        try forEachAttribute(attrs) { t, list in
-            guard t == nla(NFTA_SET_ELEM_LIST_ELEMENTS) else { return }
-            try forEachAttribute(list) { _, element in
-                try forEachAttribute(element) { et, v in
+        var walk = AttributeWalk(attrs)
+        while let (t, list) = try walk.next() {
+            guard t == nla(NFTA_SET_ELEM_LIST_ELEMENTS) else { continue }
+            var elements = AttributeWalk(list)
+            while let (_, element) = try elements.next() {
+                var attributes = AttributeWalk(element)
+                while let (et, v) = try attributes.next() {
                     if isDropped(elementAttribute: et) {
                         needsCopy = true
                     } else {
@@ -166,19 +169,23 @@ enum NftnlSets {
     /// One element; a catch-all element (flag 2) has no key.
     private static func element(_ e: OpaquePointer) -> SetElement {
         // nftnl_set_elem_get says NULL for an attribute the element does not carry.
-        func get(_ a: Int) -> UnsafeRawBufferPointer? {
-            var len: UInt32 = 0
-            return nftnl_set_elem_get(e, UInt16(a), &len).map { UnsafeRawBufferPointer(start: $0, count: Int(len)) }
+        var len: UInt32 = 0
+        func bytes(_ p: UnsafeRawPointer) -> [UInt8] { Array(UnsafeRawBufferPointer(start: p, count: Int(len))) }
+        var element = SetElement(key: Bytes([]))
+        if let p = nftnl_set_elem_get(e, UInt16(NFTNL_SET_ELEM_KEY), &len) { element.key = Bytes(bytes(p)) }
+        if let p = nftnl_set_elem_get(e, UInt16(NFTNL_SET_ELEM_KEY_END), &len) { element.keyEnd = Bytes(bytes(p)) }
+        if let p = nftnl_set_elem_get(e, UInt16(NFTNL_SET_ELEM_FLAGS), &len), len == 4 { element.flags = p.loadUnaligned(as: UInt32.self) }
+        if let p = nftnl_set_elem_get(e, UInt16(NFTNL_SET_ELEM_VERDICT), &len), len == 4 {
+            let code = Int32(bitPattern: p.loadUnaligned(as: UInt32.self))
+            let chain = nftnl_set_elem_get(e, UInt16(NFTNL_SET_ELEM_CHAIN), &len).map {
+                rawString(UnsafeRawBufferPointer(start: $0, count: Int(len)))
+            }
+            element.verdict = Verdict(code: code, chain: chain)
         }
-        func u32(_ a: Int) -> UInt32? { get(a).flatMap { $0.count == 4 ? $0.loadUnaligned(as: UInt32.self) : nil } }
-        func str(_ a: Int) -> String? { get(a).map { rawString($0) } }
-        var verdict: Verdict?
-        if let code = u32(NFTNL_SET_ELEM_VERDICT) {
-            verdict = Verdict(code: Int32(bitPattern: code), chain: str(NFTNL_SET_ELEM_CHAIN))
+        if let p = nftnl_set_elem_get(e, UInt16(NFTNL_SET_ELEM_DATA), &len) { element.data = Bytes(bytes(p)) }
+        if let p = nftnl_set_elem_get(e, UInt16(NFTNL_SET_ELEM_OBJREF), &len) {
+            element.objref = rawString(UnsafeRawBufferPointer(start: p, count: Int(len)))
         }
-        return SetElement(
-            key: Bytes(get(NFTNL_SET_ELEM_KEY).map(Array.init) ?? []), keyEnd: get(NFTNL_SET_ELEM_KEY_END).map { Bytes(Array($0)) },
-            flags: u32(NFTNL_SET_ELEM_FLAGS) ?? 0, verdict: verdict, data: get(NFTNL_SET_ELEM_DATA).map { Bytes(Array($0)) },
-            objref: str(NFTNL_SET_ELEM_OBJREF))
+        return element
     }
 }
