@@ -95,7 +95,29 @@ enum NftnlSets {
     /// Element attributes libnftnl must not see: expressions, and types above the last one libnftnl 1.2 knows
     /// (its parser would store them past the end of its attribute table).
     private static func isDropped(elementAttribute t: UInt16) -> Bool {
-        t == nla(NFTA_SET_ELEM_EXPR) || t >= nla(NFTA_SET_ELEM_EXPRESSIONS)
+        t == A.expr || t >= A.expressions
+    }
+
+    /// The element attribute numbers the hot loops compare with, computed once.
+    private enum A {
+        static let elements = nla(NFTA_SET_ELEM_LIST_ELEMENTS)
+        static let key = nla(NFTA_SET_ELEM_KEY), keyEnd = nla(NFTA_SET_ELEM_KEY_END), flags = nla(NFTA_SET_ELEM_FLAGS)
+        static let expr = nla(NFTA_SET_ELEM_EXPR), expressions = nla(NFTA_SET_ELEM_EXPRESSIONS)
+        static let value = nla(NFTA_DATA_VALUE)
+        // libnftnl's getters
+        static let getKey = UInt16(NFTNL_SET_ELEM_KEY), getKeyEnd = UInt16(NFTNL_SET_ELEM_KEY_END)
+        static let getFlags = UInt16(NFTNL_SET_ELEM_FLAGS), getVerdict = UInt16(NFTNL_SET_ELEM_VERDICT)
+        static let getChain = UInt16(NFTNL_SET_ELEM_CHAIN), getData = UInt16(NFTNL_SET_ELEM_DATA)
+        static let getObjref = UInt16(NFTNL_SET_ELEM_OBJREF)
+    }
+
+    /// A key (or key end) nest holding exactly one NFTA_DATA_VALUE of 1…64 bytes: the common case, checked inline.
+    @inline(__always)
+    private static func isPlainValue(_ v: UnsafeRawBufferPointer) -> Bool {
+        guard v.count >= 8 else { return false }
+        let len = Int(v.loadUnaligned(as: UInt16.self))
+        let type = v.loadUnaligned(fromByteOffset: 2, as: UInt16.self) & nlaTypeMask
+        return type == A.value && len >= 5 && len <= 4 + 64 && (len + 3) & ~3 == v.count
     }
 
     /// Calls `body` with the table and set of one NEWSETELEM message and a function that appends its elements to
@@ -108,11 +130,12 @@ enum NftnlSets {
         var needsCopy = false
         var walk = AttributeWalk(attrs)
         while let (t, list) = try walk.next() {
-            guard t == nla(NFTA_SET_ELEM_LIST_ELEMENTS) else { continue }
+            guard t == A.elements else { continue }
             var elements = AttributeWalk(list)
             while let (_, element) = try elements.next() {
                 var attributes = AttributeWalk(element)
                 while let (et, v) = try attributes.next() {
+                    if (et == A.key || et == A.keyEnd) && isPlainValue(v) || et == A.flags && v.count == 4 { continue }
                     if isDropped(elementAttribute: et) {
                         needsCopy = true
                     } else {
@@ -172,18 +195,18 @@ enum NftnlSets {
         var len: UInt32 = 0
         func bytes(_ p: UnsafeRawPointer) -> [UInt8] { Array(UnsafeRawBufferPointer(start: p, count: Int(len))) }
         var element = SetElement(key: Bytes([]))
-        if let p = nftnl_set_elem_get(e, UInt16(NFTNL_SET_ELEM_KEY), &len) { element.key = Bytes(bytes(p)) }
-        if let p = nftnl_set_elem_get(e, UInt16(NFTNL_SET_ELEM_KEY_END), &len) { element.keyEnd = Bytes(bytes(p)) }
-        if let p = nftnl_set_elem_get(e, UInt16(NFTNL_SET_ELEM_FLAGS), &len), len == 4 { element.flags = p.loadUnaligned(as: UInt32.self) }
-        if let p = nftnl_set_elem_get(e, UInt16(NFTNL_SET_ELEM_VERDICT), &len), len == 4 {
+        if let p = nftnl_set_elem_get(e, A.getKey, &len) { element.key = Bytes(bytes(p)) }
+        if let p = nftnl_set_elem_get(e, A.getKeyEnd, &len) { element.keyEnd = Bytes(bytes(p)) }
+        if let p = nftnl_set_elem_get(e, A.getFlags, &len), len == 4 { element.flags = p.loadUnaligned(as: UInt32.self) }
+        if let p = nftnl_set_elem_get(e, A.getVerdict, &len), len == 4 {
             let code = Int32(bitPattern: p.loadUnaligned(as: UInt32.self))
-            let chain = nftnl_set_elem_get(e, UInt16(NFTNL_SET_ELEM_CHAIN), &len).map {
+            let chain = nftnl_set_elem_get(e, A.getChain, &len).map {
                 rawString(UnsafeRawBufferPointer(start: $0, count: Int(len)))
             }
             element.verdict = Verdict(code: code, chain: chain)
         }
-        if let p = nftnl_set_elem_get(e, UInt16(NFTNL_SET_ELEM_DATA), &len) { element.data = Bytes(bytes(p)) }
-        if let p = nftnl_set_elem_get(e, UInt16(NFTNL_SET_ELEM_OBJREF), &len) {
+        if let p = nftnl_set_elem_get(e, A.getData, &len) { element.data = Bytes(bytes(p)) }
+        if let p = nftnl_set_elem_get(e, A.getObjref, &len) {
             element.objref = rawString(UnsafeRawBufferPointer(start: p, count: Int(len)))
         }
         return element
