@@ -34,10 +34,70 @@ private extension KeyedDecodingContainer where K == Keys {
     func interfaceName() throws -> String { try getIfPresent("interface") ?? standInInterface }
 }
 
-extension ListenerExposure {
-    public func encode(to encoder: any Encoder) throws {
+/// Encodes itself with or without the document's shared set table (without: sets cut inline, as schema 2 did).
+protocol SetReferencingEncodable {
+    func encode(to encoder: any Encoder, sets: ExposureTables?) throws
+}
+
+/// A value encoded with the document's set table.
+struct WithSets<T: SetReferencingEncodable>: Encodable {
+    let value: T
+    let sets: ExposureTables
+    init(_ value: T, _ sets: ExposureTables) {
+        self.value = value
+        self.sets = sets
+    }
+    func encode(to encoder: any Encoder) throws { try value.encode(to: encoder, sets: sets) }
+}
+
+private extension KeyedEncodingContainer where K == Keys {
+    mutating func put<T: SetReferencingEncodable>(_ v: [T], _ k: String, sets: ExposureTables?) throws {
+        if let sets { try put(v.map { WithSets($0, sets) }, k) } else { try put(v.map { Plain($0) }, k) }
+    }
+}
+
+/// A value encoded without a set table.
+private struct Plain<T: SetReferencingEncodable>: Encodable {
+    let value: T
+    init(_ value: T) { self.value = value }
+    func encode(to encoder: any Encoder) throws { try value.encode(to: encoder, sets: nil) }
+}
+
+extension Decoder {
+    /// The tables of the report being read (see `ExposureDocument.userInfo(for:)`).
+    private func tables(_ what: String) throws -> ExposureReadTables {
+        guard let t = userInfo[.exposureTables] as? ExposureReadTables else {
+            throw DecodingError.dataCorrupted(.init(codingPath: codingPath, debugDescription: "a reference to \(what) outside a whole report"))
+        }
+        return t
+    }
+
+    /// Entry `index` of the report's `addressSets`, which must be of `family`.
+    func referencedSet(_ index: Int, family: IPFamily) throws -> AddressSet {
+        let sets = try tables("addressSets[\(index)]").sets
+        guard sets.indices.contains(index), sets[index].family == family else {
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: codingPath, debugDescription: "addressSets[\(index)] is not an \(family.rawValue) set of this report"))
+        }
+        return sets[index]
+    }
+
+    /// Entry `index` of the report's `paths`.
+    func referencedPath(_ index: Int) throws -> [PathStep] {
+        let paths = try tables("paths[\(index)]").paths
+        guard paths.indices.contains(index) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: codingPath, debugDescription: "paths[\(index)] is not in this report"))
+        }
+        return paths[index]
+    }
+}
+
+extension ListenerExposure: SetReferencingEncodable {
+    public func encode(to encoder: any Encoder) throws { try encode(to: encoder, sets: nil) }
+
+    func encode(to encoder: any Encoder, sets: ExposureTables?) throws {
         var c = encoder.container(keyedBy: Keys.self)
-        try c.put(acceptedRanges, "acceptedRanges")
+        try c.put(acceptedRanges, "acceptedRanges", sets: sets)
         try c.put(acceptedSources, "acceptedSources")
         let split = InterfaceScope.split(interfaces)
         try c.put(split.named, "interfaces")
@@ -45,7 +105,7 @@ extension ListenerExposure {
         try c.put(listener, "listener")
         try c.put(split.others, "otherInterfaces")
         try c.put(reasons, "reasons")
-        try c.put(regions, "regions")
+        try c.put(regions, "regions", sets: sets)
         try c.put(summary, "summary")
         try c.put(viaPorts, "viaPorts")
     }
@@ -59,37 +119,58 @@ extension ListenerExposure {
     }
 }
 
-extension ExposureRegion {
-    public func encode(to encoder: any Encoder) throws {
+extension ExposureRegion: SetReferencingEncodable {
+    public func encode(to encoder: any Encoder) throws { try encode(to: encoder, sets: nil) }
+
+    func encode(to encoder: any Encoder, sets: ExposureTables?) throws {
         var c = encoder.container(keyedBy: Keys.self)
         let other = InterfaceScope.isStandIn(interface)
+        let shared = sets.flatMap { t in ExposureSetTable.referenced(self).flatMap(t.sets.index(of:)) }
+        let pathIndex = sets?.paths.index(of: path)
         try c.put(destination, "destination")
         try c.put(destinationPort, "destinationPort")
         try c.put(family, "family")
         if !other { try c.put(interface, "interface") }
         try c.put(interfaceExists, "interfaceExists")
         try c.putIfPresent(limits, "limits")
-        try c.put(omittedSources, "omittedSources")
+        try c.put(shared == nil ? omittedSources : 0, "omittedSources")
         try c.put(other, "otherInterfaces")
-        try c.put(path, "path")
+        if let pathIndex { try c.put(pathIndex, "pathIndex") } else { try c.put(path, "path") }
         try c.put(reasons, "reasons")
         try c.put(sourceCount, "sourceCount")
-        try c.put(sources, "sources")
+        if let shared { try c.put(shared, "sourceSet") } else { try c.put(sources, "sources") }
         try c.put(verdict, "verdict")
     }
 
+    /// A `sourceSet` reference (schema 3) gives the exact set, and the display list is cut from it as the evaluator
+    /// cuts it; otherwise `sources` is the list as written.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: Keys.self)
+        let family: IPFamily = try c.get("family")
+        var sources: [String] = []
+        var omitted: Int = try c.get("omittedSources")
+        var exact: AddressSet?
+        if let index: Int = try c.getIfPresent("sourceSet") {
+            let set = try decoder.referencedSet(index, family: family)
+            sources = set.ranges.prefix(ExposureRegion.maxListed).map { AddressSet.describe($0, family) }
+            omitted = set.rangeCount - sources.count
+            exact = set
+        } else {
+            sources = try c.get("sources")
+        }
         self.init(
-            family: try c.get("family"), interface: try c.interfaceName(), interfaceExists: try c.get("interfaceExists"),
-            destination: try c.get("destination"), destinationPort: try c.get("destinationPort"), sources: try c.get("sources"),
-            omittedSources: try c.get("omittedSources"), sourceCount: try c.get("sourceCount"), verdict: try c.get("verdict"),
-            path: try c.get("path"), reasons: try c.get("reasons"), limits: try c.getIfPresent("limits"))
+            family: family, interface: try c.interfaceName(), interfaceExists: try c.get("interfaceExists"),
+            destination: try c.get("destination"), destinationPort: try c.get("destinationPort"), sources: sources,
+            omittedSources: omitted, sourceCount: try c.get("sourceCount"), verdict: try c.get("verdict"),
+            path: try c.getIfPresent("pathIndex").map { (i: Int) throws in try decoder.referencedPath(i) } ?? c.get("path"),
+            reasons: try c.get("reasons"), limits: try c.getIfPresent("limits"), sourceSet: exact)
     }
 }
 
-extension ForwardedPort {
-    public func encode(to encoder: any Encoder) throws {
+extension ForwardedPort: SetReferencingEncodable {
+    public func encode(to encoder: any Encoder) throws { try encode(to: encoder, sets: nil) }
+
+    func encode(to encoder: any Encoder, sets: ExposureTables?) throws {
         var c = encoder.container(keyedBy: Keys.self)
         try c.put(destinations, "destinations")
         try c.put(family, "family")
@@ -103,7 +184,7 @@ extension ForwardedPort {
         try c.put(port, "port")
         try c.put(proto, "proto")
         try c.put(reasons, "reasons")
-        try c.put(regions, "regions")
+        try c.put(regions, "regions", sets: sets)
         try c.put(sources, "sources")
         try c.put(summary, "summary")
         try c.put(target, "target")

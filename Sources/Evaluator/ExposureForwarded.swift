@@ -112,7 +112,8 @@ extension Evaluator {
             let region = ExposureRegion(
                 family: k.family, interface: k.interface, interfaceExists: k.exists, destination: dest,
                 destinationPort: k.dport, sources: listed.0, omittedSources: listed.1, sourceCount: Double(set.count),
-                verdict: k.verdict, path: a.path, reasons: a.reasons, limits: a.limits.isEmpty ? nil : a.limits)
+                verdict: k.verdict, path: a.path, reasons: a.reasons, limits: a.limits.isEmpty ? nil : a.limits,
+                sourceSet: set)
             var g = groups[gk] ?? Group(sources: AddressSet(family: k.family))
             if groups[gk] == nil { gorder.append(gk) }
             g.regions.append(region)

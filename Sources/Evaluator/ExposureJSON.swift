@@ -2,22 +2,45 @@ import HostModel
 
 /// What `portwarden exposure --format json` prints.
 public struct ExposureDocument: Encodable, Sendable {
-    /// 2: interface lists name real interfaces only, with `otherInterfaces` for every other one (1 had `(any other)`).
-    public var schema = "portwarden-exposure/2"
+    /// 3: address sets too long to list inline are written once in `addressSets` and referred to by index
+    /// (`sourceSet` in regions, `set` in accepted ranges), exactly, instead of cut per listener (2 cut them at 64 and
+    /// 256 ranges). 2: interface lists name real interfaces only, with `otherInterfaces` (1 had `(any other)`).
+    public var schema = ExposureDocument.currentSchema
     public var host: HostInfo
     public var caveats: [String]
     public var listeners: [ListenerExposure]
     /// Host ports that DNAT sends to another machine (the forward path is not evaluated).
     public var forwarded: [ForwardedPort]
+    /// Named nftables sets (`family table name`) and their addresses: an `addressSets` entry equal to one is named.
+    public var namedSets: [(String, AddressSet)]
 
-    public init(host: HostInfo, caveats: [String], listeners: [ListenerExposure], forwarded: [ForwardedPort]) {
+    public static let currentSchema = "portwarden-exposure/3"
+
+    public init(
+        host: HostInfo, caveats: [String], listeners: [ListenerExposure], forwarded: [ForwardedPort],
+        namedSets: [(String, AddressSet)] = []
+    ) {
         self.host = host
         self.caveats = caveats
         self.listeners = listeners
         self.forwarded = forwarded
+        self.namedSets = namedSets
     }
 
-    enum CodingKeys: String, CodingKey { case schema, host, caveats, listeners, forwarded }
+    enum CodingKeys: String, CodingKey { case addressSets, schema, host, caveats, listeners, forwarded, paths }
+
+    /// The same members as `writeJSON`, for `JSONEncoder` (the writer's reference in tests).
+    public func encode(to encoder: any Encoder) throws {
+        let table = ExposureTables(listeners: listeners, forwarded: forwarded, named: namedSets)
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(table.sets.entries, forKey: .addressSets)
+        try c.encode(caveats, forKey: .caveats)
+        try c.encode(forwarded.map { WithSets($0, table) }, forKey: .forwarded)
+        try c.encode(host, forKey: .host)
+        try c.encode(listeners.map { WithSets($0, table) }, forKey: .listeners)
+        try c.encode(table.paths.paths, forKey: .paths)
+        try c.encode(schema, forKey: .schema)
+    }
 
     /// Streams the document in chunks of about `chunkSize` bytes, byte for byte what `JSONEncoder` writes with
     /// `[.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]`: a large host's report is hundreds of megabytes, which
@@ -26,12 +49,15 @@ public struct ExposureDocument: Encodable, Sendable {
         terminator: [UInt8] = [], chunkSize: Int = 64 * 1024,
         to sink: (UnsafeBufferPointer<UInt8>) throws(E) -> Void
     ) throws(E) {
+        let table = ExposureTables(listeners: listeners, forwarded: forwarded, named: namedSets)
         try SnapshotJSONWriter.stream(chunkSize: chunkSize, terminator: terminator, to: sink) { w in
             var o = w.openObject(0)
+            w.key(&o, "addressSets"); w.write(table.sets, indent: 2)
             w.key(&o, "caveats"); w.strings(caveats, indent: 2)
-            w.key(&o, "forwarded"); w.drainingArray(forwarded, indent: 2) { $0.write($1, indent: $2) }
+            w.key(&o, "forwarded"); w.drainingArray(forwarded, indent: 2) { $0.write($1, table, indent: $2) }
             w.key(&o, "host"); w.write(host, indent: 2)
-            w.key(&o, "listeners"); w.drainingArray(listeners, indent: 2) { $0.write($1, indent: $2) }
+            w.key(&o, "listeners"); w.drainingArray(listeners, indent: 2) { $0.write($1, table, indent: $2) }
+            w.key(&o, "paths"); w.array(table.paths.paths, indent: 2) { w, p, i in w.array(p, indent: i) { $0.write($1, indent: $2) } }
             w.key(&o, "schema"); w.string(schema)
             w.closeObject(o)
         }
@@ -42,9 +68,38 @@ public struct ExposureDocument: Encodable, Sendable {
 /// the synthesized `Codable` conformances and `AcceptedRanges.encode(to:)` write them. `ExposureJSONTests` compares
 /// the bytes with `JSONEncoder`.
 extension SnapshotJSONWriter {
-    mutating func write(_ x: ListenerExposure, indent: Int) {
+    mutating func write(_ table: ExposureSetTable, indent: Int) {
+        var a = openArray(indent)
+        for i in table.sets.indices {
+            let set = table.sets[i]
+            item(&a)
+            var o = openObject(indent + 2)
+            if case .delta(_, let added, _) = table.forms[i] { key(&o, "added"); ranges(added, indent: indent + 4) }
+            if case .delta(let base, _, _) = table.forms[i] { key(&o, "base"); number(UInt64(base)) }
+            key(&o, "count"); double(Double(set.count))
+            key(&o, "family"); string(set.family.rawValue)
+            if let name = table.names[i] { key(&o, "nftSet"); string(name) }
+            if case .full = table.forms[i] { key(&o, "ranges"); ranges(set, indent: indent + 4) }
+            if case .delta(_, _, let removed) = table.forms[i] { key(&o, "removed"); ranges(removed, indent: indent + 4) }
+            closeObject(o)
+        }
+        closeArray(a)
+    }
+
+    /// Every range of `set`, handing the buffer over as it fills (a table entry can be a million ranges).
+    mutating func ranges(_ set: AddressSet, indent: Int) {
+        var r = openArray(indent)
+        for range in set.ranges {
+            item(&r)
+            string(AddressSet.describe(range, set.family))
+            drainIfFull()
+        }
+        closeArray(r)
+    }
+
+    mutating func write(_ x: ListenerExposure, _ table: ExposureTables, indent: Int) {
         var o = openObject(indent)
-        key(&o, "acceptedRanges"); array(x.acceptedRanges, indent: indent + 2) { $0.write($1, indent: $2) }
+        key(&o, "acceptedRanges"); array(x.acceptedRanges, indent: indent + 2) { $0.write($1, table, indent: $2) }
         key(&o, "acceptedSources"); strings(x.acceptedSources, indent: indent + 2)
         let interfaces = InterfaceScope.split(x.interfaces)
         key(&o, "interfaces"); strings(interfaces.named, indent: indent + 2)
@@ -52,13 +107,13 @@ extension SnapshotJSONWriter {
         key(&o, "listener"); write(x.listener, indent: indent + 2)
         key(&o, "otherInterfaces"); bool(interfaces.others)
         key(&o, "reasons"); strings(x.reasons, indent: indent + 2)
-        key(&o, "regions"); array(x.regions, indent: indent + 2) { $0.write($1, indent: $2) }
+        key(&o, "regions"); array(x.regions, indent: indent + 2) { $0.write($1, table, indent: $2) }
         key(&o, "summary"); string(x.summary.rawValue)
         key(&o, "viaPorts"); array(x.viaPorts, indent: indent + 2) { w, port, _ in w.number(port) }
         closeObject(o)
     }
 
-    mutating func write(_ a: AcceptedRanges, indent: Int) {
+    mutating func write(_ a: AcceptedRanges, _ table: ExposureTables, indent: Int) {
         var o = openObject(indent)
         key(&o, "allRoutable"); bool(a.allRoutable)
         key(&o, "count"); double(Double(a.set.count))
@@ -66,15 +121,18 @@ extension SnapshotJSONWriter {
         let other = InterfaceScope.isStandIn(a.interface)
         if !other { key(&o, "interface"); string(a.interface) }
         key(&o, "interfaceExists"); bool(a.interfaceExists)
-        let shown = Array(a.set.ranges.prefix(AcceptedRanges.maxEncoded))
-        key(&o, "omitted"); number(UInt64(a.set.ranges.count - shown.count))
+        let shared = ExposureSetTable.referenced(a).flatMap(table.sets.index(of:))
+        let shown = shared == nil ? Array(a.set.ranges.prefix(AcceptedRanges.maxEncoded)) : []
+        key(&o, "omitted"); number(UInt64(shared == nil ? a.set.ranges.count - shown.count : 0))
         key(&o, "otherInterfaces"); bool(other)
-        key(&o, "ranges"); strings(shown.map { AddressSet.describe($0, a.family) }, indent: indent + 2)
+        if shared == nil { key(&o, "ranges"); strings(shown.map { AddressSet.describe($0, a.family) }, indent: indent + 2) }
+        if let shared { key(&o, "set"); number(UInt64(shared)) }
         closeObject(o)
     }
 
-    mutating func write(_ r: ExposureRegion, indent: Int) {
+    mutating func write(_ r: ExposureRegion, _ table: ExposureTables, indent: Int) {
         var o = openObject(indent)
+        let shared = ExposureSetTable.referenced(r).flatMap(table.sets.index(of:))
         key(&o, "destination"); string(r.destination)
         key(&o, "destinationPort"); number(r.destinationPort)
         key(&o, "family"); string(r.family.rawValue)
@@ -82,12 +140,17 @@ extension SnapshotJSONWriter {
         if !other { key(&o, "interface"); string(r.interface) }
         key(&o, "interfaceExists"); bool(r.interfaceExists)
         if let l = r.limits { key(&o, "limits"); strings(l, indent: indent + 2) }
-        key(&o, "omittedSources"); signed(Int64(r.omittedSources))
+        key(&o, "omittedSources"); signed(Int64(shared == nil ? r.omittedSources : 0))
         key(&o, "otherInterfaces"); bool(other)
-        key(&o, "path"); array(r.path, indent: indent + 2) { $0.write($1, indent: $2) }
+        if let p = table.paths.index(of: r.path) {
+            key(&o, "pathIndex"); number(UInt64(p))
+        } else {
+            key(&o, "path"); array(r.path, indent: indent + 2) { $0.write($1, indent: $2) }
+        }
         key(&o, "reasons"); strings(r.reasons, indent: indent + 2)
         key(&o, "sourceCount"); double(r.sourceCount)
-        key(&o, "sources"); strings(r.sources, indent: indent + 2)
+        if let shared { key(&o, "sourceSet"); number(UInt64(shared)) }
+        if shared == nil { key(&o, "sources"); strings(r.sources, indent: indent + 2) }
         key(&o, "verdict"); string(r.verdict.rawValue)
         closeObject(o)
     }
@@ -104,7 +167,7 @@ extension SnapshotJSONWriter {
         closeObject(o)
     }
 
-    mutating func write(_ f: ForwardedPort, indent: Int) {
+    mutating func write(_ f: ForwardedPort, _ table: ExposureTables, indent: Int) {
         var o = openObject(indent)
         key(&o, "destinations"); strings(f.destinations, indent: indent + 2)
         key(&o, "family"); string(f.family.rawValue)
@@ -118,7 +181,7 @@ extension SnapshotJSONWriter {
         key(&o, "port"); number(f.port)
         key(&o, "proto"); string(f.proto.rawValue)
         key(&o, "reasons"); strings(f.reasons, indent: indent + 2)
-        key(&o, "regions"); array(f.regions, indent: indent + 2) { $0.write($1, indent: $2) }
+        key(&o, "regions"); array(f.regions, indent: indent + 2) { $0.write($1, table, indent: $2) }
         key(&o, "sources"); strings(f.sources, indent: indent + 2)
         key(&o, "summary"); string(f.summary.rawValue)
         key(&o, "target"); string(f.target)

@@ -230,7 +230,7 @@ extension Evaluator {
                 destination: memo.text(k.daddr, k.family), destinationPort: k.dport,
                 sources: listed.0, omittedSources: listed.1, sourceCount: Double(memo.count(set)), verdict: k.verdict, path: a.path,
                 reasons: a.reasons,
-                limits: a.limits.isEmpty ? nil : a.limits)
+                limits: a.limits.isEmpty ? nil : a.limits, sourceSet: set)
             out.append(region)
             let reaches = k.verdict == .accept || k.verdict == .conditional
             if reaches && k.dport != l.port { via.insert(k.dport) }

@@ -184,13 +184,19 @@ public struct ExposureRegion: Codable, Sendable, Equatable {
     /// Rate limits and quotas (nft syntax) the accepted connections pass: they slow a flood, they do not choose who
     /// connects. Nil when there are none.
     public var limits: [String]?
+    /// Every source, exactly (`sources` is its display form, cut after `maxListed`): what JSON writes in the shared
+    /// `addressSets` table when the display is cut. Nil only for a region read back from a report that did not carry
+    /// it (schema 2, or a list that fit in `sources`).
+    public var sourceSet: AddressSet?
 
     public static let maxListed = 64
 
     public init(
         family: IPFamily, interface: String, interfaceExists: Bool, destination: String, destinationPort: UInt16, sources: [String],
-        omittedSources: Int, sourceCount: Double, verdict: PacketVerdict, path: [PathStep], reasons: [String], limits: [String]? = nil
+        omittedSources: Int, sourceCount: Double, verdict: PacketVerdict, path: [PathStep], reasons: [String], limits: [String]? = nil,
+        sourceSet: AddressSet? = nil
     ) {
+        self.sourceSet = sourceSet
         self.limits = limits
         self.family = family
         self.interface = interface
@@ -203,6 +209,15 @@ public struct ExposureRegion: Codable, Sendable, Equatable {
         self.verdict = verdict
         self.path = path
         self.reasons = reasons
+    }
+
+    /// What the region shows; the exact sets are compared only when both sides carry one (a region read back from
+    /// JSON carries it only where the display was cut, and then it is the same set).
+    public static func == (a: ExposureRegion, b: ExposureRegion) -> Bool {
+        a.family == b.family && a.interface == b.interface && a.interfaceExists == b.interfaceExists && a.destination == b.destination
+            && a.destinationPort == b.destinationPort && a.sources == b.sources && a.omittedSources == b.omittedSources
+            && a.sourceCount == b.sourceCount && a.verdict == b.verdict && a.path == b.path && a.reasons == b.reasons
+            && a.limits == b.limits && (a.sourceSet == nil || b.sourceSet == nil || a.sourceSet == b.sourceSet)
     }
 }
 
@@ -231,9 +246,9 @@ public struct AcceptedRanges: Codable, Sendable, Equatable {
     public var family: IPFamily
     public var interface: String
     public var interfaceExists: Bool
-    /// The exact set. In JSON it is `ranges` (`a`, `a/len` or `a-b`), cut after `maxEncoded` with `omitted` saying how
-    /// many were left out (only large allow or deny lists reach that, and it keeps a big host's report bounded); `count`
-    /// is the number of addresses.
+    /// The exact set. In JSON it is `ranges` (`a`, `a/len` or `a-b`); a set of more than `maxEncoded` ranges is `set`,
+    /// an index into the document's `addressSets`, where every range is listed once for all listeners (schema 2 cut
+    /// the list instead, with `omitted` saying how many were left out); `count` is the number of addresses.
     public var set: AddressSet
     /// Every source the kernel would route is accepted (the set plus the martian sources it drops is everything).
     public var allRoutable: Bool
@@ -248,10 +263,14 @@ public struct AcceptedRanges: Codable, Sendable, Equatable {
         self.allRoutable = allRoutable
     }
 
-    enum CodingKeys: String, CodingKey { case family, interface, interfaceExists, allRoutable, count, ranges, omitted, otherInterfaces }
+    enum CodingKeys: String, CodingKey { case family, interface, interfaceExists, allRoutable, count, ranges, omitted, otherInterfaces, set }
 
     /// The stand-in for every interface the host does not name has no `interface` and `otherInterfaces: true`.
-    public func encode(to encoder: any Encoder) throws {
+    public func encode(to encoder: any Encoder) throws { try encode(to: encoder, sets: nil) }
+
+    /// With the document's set table, a set of more than `maxEncoded` ranges is `set` (an index into `addressSets`)
+    /// instead of a cut `ranges` list.
+    func encode(to encoder: any Encoder, sets: ExposureTables?) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         let other = InterfaceScope.isStandIn(interface)
         try c.encode(family, forKey: .family)
@@ -260,6 +279,11 @@ public struct AcceptedRanges: Codable, Sendable, Equatable {
         try c.encode(interfaceExists, forKey: .interfaceExists)
         try c.encode(allRoutable, forKey: .allRoutable)
         try c.encode(Double(set.count), forKey: .count)
+        if let shared = sets.flatMap({ t in ExposureSetTable.referenced(self).flatMap(t.sets.index(of:)) }) {
+            try c.encode(shared, forKey: .set)
+            try c.encode(0, forKey: .omitted)
+            return
+        }
         let shown = Array(set.ranges.prefix(AcceptedRanges.maxEncoded))
         try c.encode(shown.map { AddressSet.describe($0, family) }, forKey: .ranges)
         try c.encode(set.ranges.count - shown.count, forKey: .omitted)
@@ -271,6 +295,10 @@ public struct AcceptedRanges: Codable, Sendable, Equatable {
         interface = try c.decodeIfPresent(String.self, forKey: .interface) ?? standInInterface
         interfaceExists = try c.decodeIfPresent(Bool.self, forKey: .interfaceExists) ?? true
         allRoutable = try c.decodeIfPresent(Bool.self, forKey: .allRoutable) ?? false
+        if let index = try c.decodeIfPresent(Int.self, forKey: .set) {
+            set = try decoder.referencedSet(index, family: family)
+            return
+        }
         var out: [ClosedRange<UInt128>] = []
         for text in try c.decodeIfPresent([String].self, forKey: .ranges) ?? [] {
             guard let r = AddressSet.parseRange(text, family) else {
@@ -281,6 +309,8 @@ public struct AcceptedRanges: Codable, Sendable, Equatable {
         set = AddressSet(family: family, ranges: out)
     }
 }
+
+extension AcceptedRanges: SetReferencingEncodable {}
 
 /// A port of this host that DNAT sends on to another machine or namespace (Docker-style published ports, kube-proxy
 /// services): such connections go through the forward hook, not input, so they are listed apart from listeners.

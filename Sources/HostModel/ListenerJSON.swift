@@ -53,7 +53,7 @@ package struct SnapshotJSONWriter: ~Copyable {
     }
 
     /// Hands the buffer over when it is full (called between array items, where any cut is fine).
-    @inline(__always) mutating func drainIfFull() {
+    @inline(__always) package mutating func drainIfFull() {
         if out.count >= chunkSize, let drain {
             drain(out.bytes)
             out.removeAll()

@@ -1,0 +1,255 @@
+import HostModel
+
+/// The large address sets of an exposure document, each written once in its `addressSets` table and referred to by
+/// index: a deny list's million ranges and what is left of the address space around it are the same sets under every
+/// listener, so the report grows with the distinct sets, not with listeners times regions. Small sets stay inline
+/// where they are used. A set that differs from an earlier full entry by a few ranges (the drop region of one port
+/// against another's) is written as that entry plus and minus those ranges.
+public struct ExposureSetTable: Sendable {
+    /// How an entry is written: every range, or an earlier full entry with ranges added and removed.
+    public enum Form: Sendable {
+        case full
+        case delta(base: Int, added: AddressSet, removed: AddressSet)
+    }
+
+    /// The sets in the order the document first refers to them; a reference is an index into this list.
+    public private(set) var sets: [AddressSet] = []
+    public private(set) var forms: [Form] = []
+    /// The named nftables set (`family table name`) each entry is exactly, when it is one.
+    public private(set) var names: [String?] = []
+    private var byIdentity: [SetIdentity: Int] = [:]
+    private var byShape: [Shape: [Int]] = [:]
+    /// Full entries, newest last: the candidates a new set is compared with.
+    private var fullEntries: [Int] = []
+
+    /// A delta is written when it lists at most this share of the set's ranges.
+    static let deltaShare = 8
+    /// How many recent full entries of the family a new set is compared with.
+    static let deltaCandidates = 4
+
+    /// Cheap to compute for a set of any size: candidates for equality without comparing every range.
+    private struct Shape: Hashable {
+        var family: IPFamily
+        var ranges: Int
+        var first: UInt128
+        var last: UInt128
+
+        init(_ s: AddressSet) {
+            family = s.family
+            ranges = s.rangeCount
+            first = s.ranges.first?.lowerBound ?? 0
+            last = s.ranges.last?.upperBound ?? 0
+        }
+    }
+
+    /// The table of every set `listeners` and `forwarded` refer to, in document order (forwarded ports come first
+    /// in the sorted keys); `named` gives the named sets the entries are matched against.
+    public init(listeners: [ListenerExposure], forwarded: [ForwardedPort], named: [(String, AddressSet)] = []) {
+        for f in forwarded { for r in f.regions { if let s = Self.referenced(r) { add(s) } } }
+        for x in listeners {
+            for a in x.acceptedRanges { if let s = Self.referenced(a) { add(s) } }
+            for r in x.regions { if let s = Self.referenced(r) { add(s) } }
+        }
+        names = sets.map { _ in nil }
+        for (name, s) in named where s.rangeCount > 0 {
+            if let i = lookup(s), names[i] == nil { names[i] = name }
+        }
+    }
+
+    /// A region's sources go to the table when their display is cut and the exact set is known.
+    static func referenced(_ r: ExposureRegion) -> AddressSet? {
+        guard r.omittedSources > 0, let s = r.sourceSet, s.rangeCount > r.sources.count else { return nil }
+        return s
+    }
+
+    /// Accepted ranges go to the table when they are more than `AcceptedRanges.maxEncoded` (what schema 2 cut).
+    static func referenced(_ a: AcceptedRanges) -> AddressSet? { a.set.rangeCount > AcceptedRanges.maxEncoded ? a.set : nil }
+
+    /// The index of a set the table holds (by storage, then by content).
+    public func index(of s: AddressSet) -> Int? { lookup(s) }
+
+    private func lookup(_ s: AddressSet) -> Int? {
+        if let i = byIdentity[SetIdentity(s)] { return i }
+        return byShape[Shape(s)]?.first { sets[$0] == s }
+    }
+
+    @discardableResult
+    private mutating func add(_ s: AddressSet) -> Int {
+        let id = SetIdentity(s)
+        if let i = byIdentity[id] { return i }
+        let shape = Shape(s)
+        let i: Int
+        if let same = byShape[shape]?.first(where: { sets[$0] == s }) {
+            i = same
+        } else {
+            i = sets.count
+            sets.append(s)
+            byShape[shape, default: []].append(i)
+            if let d = delta(s) {
+                forms.append(d)
+            } else {
+                forms.append(.full)
+                fullEntries.append(i)
+            }
+        }
+        byIdentity[id] = i
+        return i
+    }
+
+    /// The smallest difference from a recent full entry of the family, when it is small enough to be worth it.
+    private func delta(_ s: AddressSet) -> Form? {
+        let limit = s.rangeCount / Self.deltaShare
+        var best: Form?
+        var bestSize = limit + 1
+        for b in fullEntries.reversed().lazy.filter({ self.sets[$0].family == s.family }).prefix(Self.deltaCandidates) {
+            let base = sets[b]
+            // A smaller difference than `limit` needs range counts at most `limit` apart.
+            if abs(base.rangeCount - s.rangeCount) > limit { continue }
+            let added = s.subtracting(base)
+            if added.rangeCount >= bestSize { continue }
+            let removed = base.subtracting(s)
+            let size = added.rangeCount + removed.rangeCount
+            if size < bestSize {
+                bestSize = size
+                best = .delta(base: b, added: added, removed: removed)
+            }
+        }
+        return best
+    }
+}
+
+/// The distinct rule paths of an exposure document, each written once in its `paths` table: thousands of listeners
+/// under the same rules repeat a handful of paths.
+public struct ExposurePathTable: Sendable {
+    public private(set) var paths: [[PathStep]] = []
+    private var index: [[PathStep]: Int] = [:]
+
+    public init(listeners: [ListenerExposure], forwarded: [ForwardedPort]) {
+        for f in forwarded { for r in f.regions { add(r.path) } }
+        for x in listeners { for r in x.regions { add(r.path) } }
+    }
+
+    private mutating func add(_ p: [PathStep]) {
+        if index[p] == nil {
+            index[p] = paths.count
+            paths.append(p)
+        }
+    }
+
+    /// The index of a path the table holds (every region's path of the document it was built from).
+    public func index(of p: [PathStep]) -> Int? { index[p] }
+}
+
+/// Both tables of a document.
+public struct ExposureTables: Sendable {
+    public let sets: ExposureSetTable
+    public let paths: ExposurePathTable
+
+    public init(listeners: [ListenerExposure], forwarded: [ForwardedPort], named: [(String, AddressSet)] = []) {
+        sets = ExposureSetTable(listeners: listeners, forwarded: forwarded, named: named)
+        paths = ExposurePathTable(listeners: listeners, forwarded: forwarded)
+    }
+}
+
+/// One entry of the `addressSets` table: a family, its number of addresses, and either every range (`a`, `a/len` or
+/// `a-b`) or `base`, an earlier entry listed in full, with `added` ranges and without `removed` ones; `nftSet` names
+/// the named nftables set the entry equals, when it equals one.
+public struct ExposureSetEntry: Codable, Sendable {
+    public var family: IPFamily
+    public var count: Double
+    public var ranges: [String]?
+    public var base: Int?
+    public var added: [String]?
+    public var removed: [String]?
+    public var nftSet: String?
+}
+
+extension ExposureSetTable {
+    /// The entries as `JSONEncoder` writes them (the streaming writer writes the same without building them).
+    var entries: [ExposureSetEntry] {
+        sets.indices.map { i in
+            let s = sets[i]
+            var e = ExposureSetEntry(family: s.family, count: Double(s.count), nftSet: names[i])
+            switch forms[i] {
+            case .full: e.ranges = s.descriptionsList
+            case .delta(let base, let added, let removed):
+                e.base = base
+                e.added = added.descriptionsList
+                e.removed = removed.descriptionsList
+            }
+            return e
+        }
+    }
+}
+
+extension AddressSet {
+    /// Every range as text, none summarized.
+    var descriptionsList: [String] { ranges.map { AddressSet.describe($0, family) } }
+}
+
+/// Why a report's tables cannot be read.
+public enum ExposureReportError: Error, Equatable, CustomStringConvertible {
+    case unsupportedSchema(String)
+    case badRange(entry: Int, text: String)
+    case badBase(entry: Int)
+
+    public var description: String {
+        switch self {
+        case .unsupportedSchema(let s): "unsupported exposure report schema '\(s)' (this version reads portwarden-exposure/2 and /3)"
+        case .badRange(let entry, let text): "addressSets[\(entry)]: bad address range '\(text)'"
+        case .badBase(let entry): "addressSets[\(entry)]: neither ranges nor an earlier full entry of its family as base"
+        }
+    }
+}
+
+/// The tables of the report being read, which its regions and accepted ranges refer to.
+struct ExposureReadTables: Sendable {
+    var sets: [AddressSet]
+    var paths: [[PathStep]]
+}
+
+extension ExposureDocument {
+    /// A report's schema and tables: read first, so the listeners that refer to them can be read with
+    /// `userInfo(for:)` on the decoder.
+    public struct Head: Decodable, Sendable {
+        public var schema: String
+        public var addressSets: [ExposureSetEntry]?
+        public var paths: [[PathStep]]?
+    }
+
+    /// Schemas whose listeners, regions and accepted ranges `ListenerExposure` and `ForwardedPort` decode.
+    public static let readableSchemas = ["portwarden-exposure/2", currentSchema]
+
+    /// The decoder `userInfo` that resolves the references of a report with this head (schema 2 has none).
+    public static func userInfo(for head: Head) throws(ExposureReportError) -> [CodingUserInfoKey: any Sendable] {
+        guard readableSchemas.contains(head.schema) else { throw .unsupportedSchema(head.schema) }
+        var sets: [AddressSet] = []
+        var full = Set<Int>()
+        func parse(_ texts: [String], _ family: IPFamily, _ i: Int) throws(ExposureReportError) -> AddressSet {
+            var ranges: [ClosedRange<UInt128>] = []
+            ranges.reserveCapacity(texts.count)
+            for text in texts {
+                guard let r = AddressSet.parseRange(text, family) else { throw .badRange(entry: i, text: text) }
+                ranges.append(r)
+            }
+            return AddressSet(family: family, ranges: ranges)
+        }
+        for (i, e) in (head.addressSets ?? []).enumerated() {
+            if let ranges = e.ranges {
+                sets.append(try parse(ranges, e.family, i))
+                full.insert(i)
+                continue
+            }
+            guard let b = e.base, full.contains(b), sets[b].family == e.family else { throw .badBase(entry: i) }
+            let removed = try parse(e.removed ?? [], e.family, i)
+            let added = try parse(e.added ?? [], e.family, i)
+            sets.append(sets[b].subtracting(removed).union(added))
+        }
+        return [.exposureTables: ExposureReadTables(sets: sets, paths: head.paths ?? [])]
+    }
+}
+
+extension CodingUserInfoKey {
+    /// The tables of the report being read (`ExposureReadTables`), for references inside it.
+    static let exposureTables = CodingUserInfoKey(rawValue: "portwarden.exposureTables")!
+}
