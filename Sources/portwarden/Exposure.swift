@@ -37,7 +37,7 @@ struct Exposure: ParsableCommand {
             case .json:
                 let document = ExposureDocument(
                     host: snapshot.host, caveats: evaluator.caveats, listeners: result.listeners,
-                    forwarded: result.forwarded)
+                    forwarded: result.forwarded, namedSets: evaluator.namedAddressSets())
                 try writeOutput(to: destination.output, what: "the report") { (sink) throws(WriteFailure) in
                     try document.writeJSON(terminator: [0x0a], to: sink)
                 }
