@@ -9,7 +9,7 @@ import HostModel
 /// The evaluator's name for every interface the snapshot and the rules do not name.
 let standInInterface = "(any other)"
 
-private struct Keys: CodingKey {
+struct ExposureKeys: CodingKey {
     var stringValue: String
     var intValue: Int? { nil }
     init(_ s: String) { stringValue = s }
@@ -17,14 +17,14 @@ private struct Keys: CodingKey {
     init?(intValue: Int) { nil }
 }
 
-private extension KeyedEncodingContainer where K == Keys {
-    mutating func put<T: Encodable>(_ v: T, _ k: String) throws { try encode(v, forKey: Keys(k)) }
-    mutating func putIfPresent<T: Encodable>(_ v: T?, _ k: String) throws { try encodeIfPresent(v, forKey: Keys(k)) }
+private extension KeyedEncodingContainer where K == ExposureKeys {
+    mutating func put<T: Encodable>(_ v: T, _ k: String) throws { try encode(v, forKey: ExposureKeys(k)) }
+    mutating func putIfPresent<T: Encodable>(_ v: T?, _ k: String) throws { try encodeIfPresent(v, forKey: ExposureKeys(k)) }
 }
 
-private extension KeyedDecodingContainer where K == Keys {
-    func get<T: Decodable>(_ k: String) throws -> T { try decode(T.self, forKey: Keys(k)) }
-    func getIfPresent<T: Decodable>(_ k: String) throws -> T? { try decodeIfPresent(T.self, forKey: Keys(k)) }
+extension KeyedDecodingContainer where K == ExposureKeys {
+    func get<T: Decodable>(_ k: String) throws -> T { try decode(T.self, forKey: ExposureKeys(k)) }
+    func getIfPresent<T: Decodable>(_ k: String) throws -> T? { try decodeIfPresent(T.self, forKey: ExposureKeys(k)) }
     /// A named-interface list plus `otherInterfaces`, back into the evaluator's list with the stand-in.
     func interfaceList(_ k: String) throws -> [String] {
         let named: [String] = try get(k)
@@ -50,7 +50,7 @@ struct WithSets<T: SetReferencingEncodable>: Encodable {
     func encode(to encoder: any Encoder) throws { try value.encode(to: encoder, sets: sets) }
 }
 
-private extension KeyedEncodingContainer where K == Keys {
+private extension KeyedEncodingContainer where K == ExposureKeys {
     mutating func put<T: SetReferencingEncodable>(_ v: [T], _ k: String, sets: ExposureTables?) throws {
         if let sets { try put(v.map { WithSets($0, sets) }, k) } else { try put(v.map { Plain($0) }, k) }
     }
@@ -81,22 +81,13 @@ extension Decoder {
         }
         return sets[index]
     }
-
-    /// Entry `index` of the report's `paths`.
-    func referencedPath(_ index: Int) throws -> [PathStep] {
-        let paths = try tables("paths[\(index)]").paths
-        guard paths.indices.contains(index) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: codingPath, debugDescription: "paths[\(index)] is not in this report"))
-        }
-        return paths[index]
-    }
 }
 
 extension ListenerExposure: SetReferencingEncodable {
     public func encode(to encoder: any Encoder) throws { try encode(to: encoder, sets: nil) }
 
     func encode(to encoder: any Encoder, sets: ExposureTables?) throws {
-        var c = encoder.container(keyedBy: Keys.self)
+        var c = encoder.container(keyedBy: ExposureKeys.self)
         try c.put(acceptedRanges, "acceptedRanges", sets: sets)
         try c.put(acceptedSources, "acceptedSources")
         let split = InterfaceScope.split(interfaces)
@@ -105,30 +96,32 @@ extension ListenerExposure: SetReferencingEncodable {
         try c.put(listener, "listener")
         try c.put(split.others, "otherInterfaces")
         try c.put(reasons, "reasons")
-        try c.put(regions, "regions", sets: sets)
+        try c.putRegions(regions, own: listener.port, tables: sets)
         try c.put(summary, "summary")
         try c.put(viaPorts, "viaPorts")
     }
 
     public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: Keys.self)
+        let c = try decoder.container(keyedBy: ExposureKeys.self)
+        let listener: Listener = try c.get("listener")
         self.init(
-            listener: try c.get("listener"), summary: try c.get("summary"), interfaces: try c.interfaceList("interfaces"),
-            acceptedSources: try c.get("acceptedSources"), reasons: try c.get("reasons"), regions: try c.get("regions"),
+            listener: listener, summary: try c.get("summary"), interfaces: try c.interfaceList("interfaces"),
+            acceptedSources: try c.get("acceptedSources"), reasons: try c.get("reasons"), regions: try c.regions(own: listener.port, decoder),
             viaPorts: try c.get("viaPorts"), acceptedRanges: try c.get("acceptedRanges"), limits: try c.getIfPresent("limits"))
     }
 }
 
-extension ExposureRegion: SetReferencingEncodable {
-    public func encode(to encoder: any Encoder) throws { try encode(to: encoder, sets: nil) }
+extension ExposureRegion {
+    public func encode(to encoder: any Encoder) throws { try encode(to: encoder, tables: nil, port: destinationPort) }
 
-    func encode(to encoder: any Encoder, sets: ExposureTables?) throws {
-        var c = encoder.container(keyedBy: Keys.self)
+    /// With the document's tables: a cell of its `regions` table, `port` nil for the referring listener's own port.
+    func encode(to encoder: any Encoder, tables: ExposureTables?, port: UInt16?) throws {
+        var c = encoder.container(keyedBy: ExposureKeys.self)
         let other = InterfaceScope.isStandIn(interface)
-        let shared = sets.flatMap { t in ExposureSetTable.referenced(self).flatMap(t.sets.index(of:)) }
-        let pathIndex = sets?.paths.index(of: path)
+        let shared = tables.flatMap { t in ExposureSetTable.referenced(self).flatMap(t.sets.index(of:)) }
+        let pathIndex = tables?.paths.index(of: path)
         try c.put(destination, "destination")
-        try c.put(destinationPort, "destinationPort")
+        try c.putIfPresent(port, "destinationPort")
         try c.put(family, "family")
         if !other { try c.put(interface, "interface") }
         try c.put(interfaceExists, "interfaceExists")
@@ -142,36 +135,109 @@ extension ExposureRegion: SetReferencingEncodable {
         try c.put(verdict, "verdict")
     }
 
-    /// A `sourceSet` reference (schema 3) gives the exact set, and the display list is cut from it as the evaluator
-    /// cuts it; otherwise `sources` is the list as written.
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: Keys.self)
-        let family: IPFamily = try c.get("family")
-        var sources: [String] = []
-        var omitted: Int = try c.get("omittedSources")
-        var exact: AddressSet?
-        if let index: Int = try c.getIfPresent("sourceSet") {
-            let set = try decoder.referencedSet(index, family: family)
-            sources = set.ranges.prefix(ExposureRegion.maxListed).map { AddressSet.describe($0, family) }
-            omitted = set.rangeCount - sources.count
-            exact = set
-        } else {
-            sources = try c.get("sources")
+    /// A region as written: inline (schema 2), or a cell of the `regions` table whose set and path are references.
+    public struct Cell: Decodable, Sendable {
+        var destination: String
+        var destinationPort: UInt16?
+        var family: IPFamily
+        var interface: String?
+        var interfaceExists: Bool
+        var limits: [String]?
+        var omittedSources: Int
+        var path: [PathStep]?
+        var pathIndex: Int?
+        var reasons: [String]
+        var sourceCount: Double
+        var sourceSet: Int?
+        var sources: [String]?
+        var verdict: PacketVerdict
+
+        /// The region, with `port` for a cell written without one; nil when a reference is not in the tables. A
+        /// `sourceSet` gives the exact set, and the display list is cut from it as the evaluator cuts it.
+        func resolve(sets: [AddressSet], paths: [[PathStep]], port: UInt16 = 0) -> ExposureRegion? {
+            var shown = sources ?? []
+            var omitted = omittedSources
+            var exact: AddressSet?
+            if let i = sourceSet {
+                guard sets.indices.contains(i), sets[i].family == family else { return nil }
+                exact = sets[i]
+                shown = sets[i].ranges.prefix(ExposureRegion.maxListed).map { AddressSet.describe($0, family) }
+                omitted = sets[i].rangeCount - shown.count
+            } else if sources == nil {
+                return nil
+            }
+            let steps: [PathStep]
+            if let i = pathIndex {
+                guard paths.indices.contains(i) else { return nil }
+                steps = paths[i]
+            } else if let path {
+                steps = path
+            } else {
+                return nil
+            }
+            return ExposureRegion(
+                family: family, interface: interface ?? standInInterface, interfaceExists: interfaceExists, destination: destination,
+                destinationPort: destinationPort ?? port, sources: shown, omittedSources: omitted, sourceCount: sourceCount,
+                verdict: verdict, path: steps, reasons: reasons, limits: limits, sourceSet: exact)
         }
-        self.init(
-            family: family, interface: try c.interfaceName(), interfaceExists: try c.get("interfaceExists"),
-            destination: try c.get("destination"), destinationPort: try c.get("destinationPort"), sources: sources,
-            omittedSources: omitted, sourceCount: try c.get("sourceCount"), verdict: try c.get("verdict"),
-            path: try c.getIfPresent("pathIndex").map { (i: Int) throws in try decoder.referencedPath(i) } ?? c.get("path"),
-            reasons: try c.get("reasons"), limits: try c.getIfPresent("limits"), sourceSet: exact)
     }
+
+    /// A region written inline; its `sourceSet` and `pathIndex`, if any, refer to the tables of the report read.
+    public init(from decoder: any Decoder) throws {
+        let cell = try Cell(from: decoder)
+        let tables = decoder.userInfo[.exposureTables] as? ExposureReadTables
+        guard cell.destinationPort != nil, let r = cell.resolve(sets: tables?.sets ?? [], paths: tables?.paths ?? []) else {
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "a region without destinationPort, sources or path, or with a reference not in the report"))
+        }
+        self = r
+    }
+}
+
+extension KeyedDecodingContainer where K == ExposureKeys {
+    /// `regions`: cell indices into the report's `regions` table (schema 3), or regions inline (schema 2).
+    func regions(own port: UInt16, _ decoder: any Decoder) throws -> [ExposureRegion] {
+        guard let cells = (decoder.userInfo[.exposureTables] as? ExposureReadTables)?.cells, let ids: [Int] = try? get("regions") else {
+            return try get("regions")
+        }
+        return try ids.map { i in
+            guard cells.indices.contains(i) else {
+                throw DecodingError.dataCorruptedError(forKey: ExposureKeys("regions"), in: self, debugDescription: "regions[\(i)] is not in this report")
+            }
+            var r = cells[i].region
+            if cells[i].port == nil { r.destinationPort = port }
+            return r
+        }
+    }
+}
+
+private extension KeyedEncodingContainer where K == ExposureKeys {
+    /// `regions` as cell indices of the document's tables, or inline without them.
+    mutating func putRegions(_ regions: [ExposureRegion], own port: UInt16, tables: ExposureTables?) throws {
+        guard let tables else { return try put(regions, "regions") }
+        let ids = try regions.map { r in
+            guard let i = tables.cell(r, own: port) else {
+                throw EncodingError.invalidValue(r, .init(codingPath: codingPath, debugDescription: "a region not in the document's tables"))
+            }
+            return i
+        }
+        try put(ids, "regions")
+    }
+}
+
+/// A cell of the document's `regions` table.
+struct RegionCellOut: Encodable {
+    let region: ExposureRegion
+    let port: UInt16?
+    let tables: ExposureTables
+    func encode(to encoder: any Encoder) throws { try region.encode(to: encoder, tables: tables, port: port) }
 }
 
 extension ForwardedPort: SetReferencingEncodable {
     public func encode(to encoder: any Encoder) throws { try encode(to: encoder, sets: nil) }
 
     func encode(to encoder: any Encoder, sets: ExposureTables?) throws {
-        var c = encoder.container(keyedBy: Keys.self)
+        var c = encoder.container(keyedBy: ExposureKeys.self)
         try c.put(destinations, "destinations")
         try c.put(family, "family")
         let split = InterfaceScope.split(interfaces)
@@ -184,18 +250,19 @@ extension ForwardedPort: SetReferencingEncodable {
         try c.put(port, "port")
         try c.put(proto, "proto")
         try c.put(reasons, "reasons")
-        try c.put(regions, "regions", sets: sets)
+        try c.putRegions(regions, own: port, tables: sets)
         try c.put(sources, "sources")
         try c.put(summary, "summary")
         try c.put(target, "target")
     }
 
     public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: Keys.self)
+        let c = try decoder.container(keyedBy: ExposureKeys.self)
+        let port: UInt16 = try c.get("port")
         self.init(
-            proto: try c.get("proto"), family: try c.get("family"), port: try c.get("port"), target: try c.get("target"),
+            proto: try c.get("proto"), family: try c.get("family"), port: port, target: try c.get("target"),
             destinations: try c.get("destinations"), interfaces: try c.interfaceList("interfaces"), sources: try c.get("sources"),
-            reasons: try c.get("reasons"), regions: try c.get("regions"), namespace: try c.getIfPresent("namespace"),
+            reasons: try c.get("reasons"), regions: try c.regions(own: port, decoder), namespace: try c.getIfPresent("namespace"),
             listener: try c.getIfPresent("listener"), summary: try c.get("summary"))
         namespaceNames = try c.getIfPresent("namespaceNames") ?? []
         limits = try c.getIfPresent("limits")

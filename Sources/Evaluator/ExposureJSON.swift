@@ -27,7 +27,7 @@ public struct ExposureDocument: Encodable, Sendable {
         self.namedSets = namedSets
     }
 
-    enum CodingKeys: String, CodingKey { case addressSets, schema, host, caveats, listeners, forwarded, paths }
+    enum CodingKeys: String, CodingKey { case addressSets, schema, host, caveats, listeners, forwarded, paths, regions }
 
     /// The same members as `writeJSON`, for `JSONEncoder` (the writer's reference in tests).
     public func encode(to encoder: any Encoder) throws {
@@ -39,6 +39,8 @@ public struct ExposureDocument: Encodable, Sendable {
         try c.encode(host, forKey: .host)
         try c.encode(listeners.map { WithSets($0, table) }, forKey: .listeners)
         try c.encode(table.paths.paths, forKey: .paths)
+        let cells = table.regions
+        try c.encode(cells.cells.indices.map { RegionCellOut(region: cells.cells[$0], port: cells.ports[$0], tables: table) }, forKey: .regions)
         try c.encode(schema, forKey: .schema)
     }
 
@@ -54,10 +56,15 @@ public struct ExposureDocument: Encodable, Sendable {
             var o = w.openObject(0)
             w.key(&o, "addressSets"); w.write(table.sets, indent: 2)
             w.key(&o, "caveats"); w.strings(caveats, indent: 2)
-            w.key(&o, "forwarded"); w.drainingArray(forwarded, indent: 2) { $0.write($1, table, indent: $2) }
+            w.key(&o, "forwarded")
+            w.drainingArray(Array(forwarded.indices), indent: 2) { $0.write(forwarded[$1], table, cells: table.regions.forwardedCells[$1], indent: $2) }
             w.key(&o, "host"); w.write(host, indent: 2)
-            w.key(&o, "listeners"); w.drainingArray(listeners, indent: 2) { $0.write($1, table, indent: $2) }
+            w.key(&o, "listeners")
+            w.drainingArray(Array(listeners.indices), indent: 2) { $0.write(listeners[$1], table, cells: table.regions.listenerCells[$1], indent: $2) }
             w.key(&o, "paths"); w.array(table.paths.paths, indent: 2) { w, p, i in w.array(p, indent: i) { $0.write($1, indent: $2) } }
+            let cells = table.regions
+            w.key(&o, "regions")
+            w.drainingArray(Array(cells.cells.indices), indent: 2) { $0.write(cells.cells[$1], port: cells.ports[$1], table, indent: $2) }
             w.key(&o, "schema"); w.string(schema)
             w.closeObject(o)
         }
@@ -97,7 +104,7 @@ extension SnapshotJSONWriter {
         closeArray(r)
     }
 
-    mutating func write(_ x: ListenerExposure, _ table: ExposureTables, indent: Int) {
+    mutating func write(_ x: ListenerExposure, _ table: ExposureTables, cells: [Int], indent: Int) {
         var o = openObject(indent)
         key(&o, "acceptedRanges"); array(x.acceptedRanges, indent: indent + 2) { $0.write($1, table, indent: $2) }
         key(&o, "acceptedSources"); strings(x.acceptedSources, indent: indent + 2)
@@ -107,7 +114,7 @@ extension SnapshotJSONWriter {
         key(&o, "listener"); write(x.listener, indent: indent + 2)
         key(&o, "otherInterfaces"); bool(interfaces.others)
         key(&o, "reasons"); strings(x.reasons, indent: indent + 2)
-        key(&o, "regions"); array(x.regions, indent: indent + 2) { $0.write($1, table, indent: $2) }
+        key(&o, "regions"); array(cells, indent: indent + 2) { w, i, _ in w.number(UInt64(i)) }
         key(&o, "summary"); string(x.summary.rawValue)
         key(&o, "viaPorts"); array(x.viaPorts, indent: indent + 2) { w, port, _ in w.number(port) }
         closeObject(o)
@@ -130,11 +137,12 @@ extension SnapshotJSONWriter {
         closeObject(o)
     }
 
-    mutating func write(_ r: ExposureRegion, _ table: ExposureTables, indent: Int) {
+    /// A cell of the `regions` table: `port` nil for the referring listener's (or forwarded port's) own port.
+    mutating func write(_ r: ExposureRegion, port: UInt16?, _ table: ExposureTables, indent: Int) {
         var o = openObject(indent)
         let shared = ExposureSetTable.referenced(r).flatMap(table.sets.index(of:))
         key(&o, "destination"); string(r.destination)
-        key(&o, "destinationPort"); number(r.destinationPort)
+        if let port { key(&o, "destinationPort"); number(port) }
         key(&o, "family"); string(r.family.rawValue)
         let other = InterfaceScope.isStandIn(r.interface)
         if !other { key(&o, "interface"); string(r.interface) }
@@ -167,7 +175,7 @@ extension SnapshotJSONWriter {
         closeObject(o)
     }
 
-    mutating func write(_ f: ForwardedPort, _ table: ExposureTables, indent: Int) {
+    mutating func write(_ f: ForwardedPort, _ table: ExposureTables, cells: [Int], indent: Int) {
         var o = openObject(indent)
         key(&o, "destinations"); strings(f.destinations, indent: indent + 2)
         key(&o, "family"); string(f.family.rawValue)
@@ -181,7 +189,7 @@ extension SnapshotJSONWriter {
         key(&o, "port"); number(f.port)
         key(&o, "proto"); string(f.proto.rawValue)
         key(&o, "reasons"); strings(f.reasons, indent: indent + 2)
-        key(&o, "regions"); array(f.regions, indent: indent + 2) { $0.write($1, table, indent: $2) }
+        key(&o, "regions"); array(cells, indent: indent + 2) { w, i, _ in w.number(UInt64(i)) }
         key(&o, "sources"); strings(f.sources, indent: indent + 2)
         key(&o, "summary"); string(f.summary.rawValue)
         key(&o, "target"); string(f.target)

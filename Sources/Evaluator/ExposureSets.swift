@@ -140,15 +140,77 @@ public struct ExposurePathTable: Sendable {
     public func index(of p: [PathStep]) -> Int? { index[p] }
 }
 
-/// Both tables of a document.
+/// The distinct regions of an exposure document, each written once in its `regions` table: listeners under the
+/// same rules have the same cells (interface, destination, verdict, sources, path) on their own port, so a region
+/// whose port is the listener's (or forwarded port's) own is written without `destinationPort` and shared.
+public struct ExposureRegionTable: Sendable {
+    public private(set) var cells: [ExposureRegion] = []
+    /// Per cell, the destination port it is written with; nil for the own port of whatever refers to it.
+    public private(set) var ports: [UInt16?] = []
+    /// Per listener, per forwarded port of the document: its regions as cell indices.
+    public private(set) var listenerCells: [[Int]] = []
+    public private(set) var forwardedCells: [[Int]] = []
+    private var index: [Key: Int] = [:]
+
+    struct Key: Hashable {
+        var family: IPFamily
+        var interface: String
+        var exists: Bool
+        var destination: String
+        var port: UInt16?
+        var verdict: PacketVerdict
+        var path: Int?
+        var set: Int?
+        var sources: [String]
+        var omitted: Int
+        var count: Double
+        var reasons: [String]
+        var limits: [String]?
+    }
+
+    init(listeners: [ListenerExposure], forwarded: [ForwardedPort], sets: ExposureSetTable, paths: ExposurePathTable) {
+        forwardedCells = forwarded.map { f in f.regions.map { add($0, own: f.port, sets, paths) } }
+        listenerCells = listeners.map { x in x.regions.map { add($0, own: x.listener.port, sets, paths) } }
+    }
+
+    static func key(_ r: ExposureRegion, own: UInt16, _ sets: ExposureSetTable, _ paths: ExposurePathTable) -> Key {
+        let set = ExposureSetTable.referenced(r).flatMap(sets.index(of:))
+        return Key(
+            family: r.family, interface: r.interface, exists: r.interfaceExists, destination: r.destination,
+            port: r.destinationPort == own ? nil : r.destinationPort, verdict: r.verdict, path: paths.index(of: r.path), set: set,
+            sources: set == nil ? r.sources : [], omitted: set == nil ? r.omittedSources : 0, count: r.sourceCount,
+            reasons: r.reasons, limits: r.limits)
+    }
+
+    private mutating func add(_ r: ExposureRegion, own: UInt16, _ sets: ExposureSetTable, _ paths: ExposurePathTable) -> Int {
+        let k = Self.key(r, own: own, sets, paths)
+        if let i = index[k] { return i }
+        index[k] = cells.count
+        cells.append(r)
+        ports.append(k.port)
+        return cells.count - 1
+    }
+
+    /// The cell of a region of the document, on a listener or forwarded port whose own port is `own`.
+    func index(of r: ExposureRegion, own: UInt16, _ sets: ExposureSetTable, _ paths: ExposurePathTable) -> Int? {
+        index[Self.key(r, own: own, sets, paths)]
+    }
+}
+
+/// The tables of a document.
 public struct ExposureTables: Sendable {
     public let sets: ExposureSetTable
     public let paths: ExposurePathTable
+    public let regions: ExposureRegionTable
 
     public init(listeners: [ListenerExposure], forwarded: [ForwardedPort], named: [(String, AddressSet)] = []) {
         sets = ExposureSetTable(listeners: listeners, forwarded: forwarded, named: named)
         paths = ExposurePathTable(listeners: listeners, forwarded: forwarded)
+        regions = ExposureRegionTable(listeners: listeners, forwarded: forwarded, sets: sets, paths: paths)
     }
+
+    /// The cell index of a region of the document (see `ExposureRegionTable`).
+    func cell(_ r: ExposureRegion, own: UInt16) -> Int? { regions.index(of: r, own: own, sets, paths) }
 }
 
 /// One entry of the `addressSets` table: a family, its number of addresses, and either every range (`a`, `a/len` or
@@ -192,20 +254,24 @@ public enum ExposureReportError: Error, Equatable, CustomStringConvertible {
     case unsupportedSchema(String)
     case badRange(entry: Int, text: String)
     case badBase(entry: Int)
+    case badRegion(entry: Int)
 
     public var description: String {
         switch self {
         case .unsupportedSchema(let s): "unsupported exposure report schema '\(s)' (this version reads portwarden-exposure/2 and /3)"
         case .badRange(let entry, let text): "addressSets[\(entry)]: bad address range '\(text)'"
         case .badBase(let entry): "addressSets[\(entry)]: neither ranges nor an earlier full entry of its family as base"
+        case .badRegion(let entry): "regions[\(entry)]: its sourceSet or pathIndex is not in the report, or it has neither sources nor sourceSet"
         }
     }
 }
 
-/// The tables of the report being read, which its regions and accepted ranges refer to.
+/// The tables of the report being read, which its listeners, regions and accepted ranges refer to.
 struct ExposureReadTables: Sendable {
     var sets: [AddressSet]
     var paths: [[PathStep]]
+    /// The `regions` cells, with the port they were written with (nil: the referring listener's own port).
+    var cells: [(region: ExposureRegion, port: UInt16?)]
 }
 
 extension ExposureDocument {
@@ -215,6 +281,7 @@ extension ExposureDocument {
         public var schema: String
         public var addressSets: [ExposureSetEntry]?
         public var paths: [[PathStep]]?
+        public var regions: [ExposureRegion.Cell]?
     }
 
     /// Schemas whose listeners, regions and accepted ranges `ListenerExposure` and `ForwardedPort` decode.
@@ -245,7 +312,13 @@ extension ExposureDocument {
             let added = try parse(e.added ?? [], e.family, i)
             sets.append(sets[b].subtracting(removed).union(added))
         }
-        return [.exposureTables: ExposureReadTables(sets: sets, paths: head.paths ?? [])]
+        let paths = head.paths ?? []
+        var cells: [(region: ExposureRegion, port: UInt16?)] = []
+        for (i, c) in (head.regions ?? []).enumerated() {
+            guard let r = c.resolve(sets: sets, paths: paths) else { throw .badRegion(entry: i) }
+            cells.append((r, c.destinationPort))
+        }
+        return [.exposureTables: ExposureReadTables(sets: sets, paths: paths, cells: cells)]
     }
 }
 

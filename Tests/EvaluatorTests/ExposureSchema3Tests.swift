@@ -48,7 +48,13 @@ import Testing
         #expect(cutBack.sources == cut.sources && cutBack.omittedSources == cut.omittedSources)
         let doc = try Self.object(data)
         #expect(doc["schema"] as? String == "portwarden-exposure/3")
-        let regions = try #require(doc["listeners"] as? [[String: Any]]).flatMap { $0["regions"] as? [[String: Any]] ?? [] }
+        // Listeners refer to cells of the `regions` table; the cells to the sets and paths.
+        let regions = try #require(doc["regions"] as? [[String: Any]])
+        let refs = try #require(doc["listeners"] as? [[String: Any]]).flatMap { $0["regions"] as? [Int] ?? [] }
+        #expect(refs.count == d.listeners.flatMap(\.regions).count)
+        let forwardedRefs = try #require(doc["forwarded"] as? [[String: Any]]).flatMap { $0["regions"] as? [Int] ?? [] }
+        #expect(Set(refs + forwardedRefs) == Set(regions.indices))
+        #expect(regions.count < refs.count)
         #expect(regions.allSatisfy { $0["omittedSources"] as? Int == 0 && $0["pathIndex"] is Int && $0["path"] == nil })
         #expect(regions.contains { $0["sourceSet"] is Int && $0["sources"] == nil })
     }
@@ -91,8 +97,12 @@ import Testing
         let paths = try #require(doc["paths"] as? [[[String: Any]]])
         #expect(paths.count == 1)
         let xs = try #require(doc["listeners"] as? [[String: Any]])
-        let refs = xs.compactMap { (($0["regions"] as? [[String: Any]])?.first?["sourceSet"] as? Int) }
-        #expect(refs == [0, 0, 1])
+        let cells = try #require(doc["regions"] as? [[String: Any]])
+        // Ports 22 and 80 share one cell (their own port, the same set and path); 443 has its own.
+        let cellRefs = xs.compactMap { ($0["regions"] as? [Int])?.first }
+        #expect(cellRefs == [0, 0, 1])
+        #expect(cells.map { $0["sourceSet"] as? Int } == [0, 1])
+        #expect(cells.allSatisfy { $0["destinationPort"] == nil && $0["pathIndex"] as? Int == 0 })
         #expect(xs.allSatisfy { (($0["acceptedRanges"] as? [[String: Any]])?.first?["ranges"]) == nil })
         let back = try Self.read(data)
         #expect(back.listeners == listeners)
