@@ -155,7 +155,7 @@ import Testing
         let r = try portwarden(["exposure", "--snapshot", Self.fixture, "--format", "json"])
         #expect(r.status == 0, "\(r.stderr)")
         let doc = try #require(try JSONSerialization.jsonObject(with: r.stdoutData) as? [String: Any])
-        #expect(doc["schema"] as? String == "portwarden-exposure/2")
+        #expect(doc["schema"] as? String == "portwarden-exposure/3")
         #expect(!r.stdout.contains("(any other)"))
         let listeners = try #require(doc["listeners"] as? [[String: Any]])
         func key(_ x: [String: Any]) -> String? {
@@ -176,8 +176,12 @@ import Testing
         let eth0 = try #require(ar.first { $0["interface"] as? String == "eth0" && $0["family"] as? String == "ipv4" })
         #expect(eth0["ranges"] as? [String] == ["203.0.113.0/24"])
         #expect(eth0["allRoutable"] as? Bool == false)
-        let regions = try #require(pg["regions"] as? [[String: Any]])
-        #expect(regions.contains { ($0["verdict"] as? String) == "accept" && ($0["sources"] as? [String]) == ["203.0.113.0/24"] })
+        // regions are indices into the document's regions table; a cell without destinationPort is on the own port
+        let cells = try #require(doc["regions"] as? [[String: Any]])
+        let regions = try #require(pg["regions"] as? [Int]).map { cells[$0] }
+        #expect(regions.contains {
+            ($0["verdict"] as? String) == "accept" && ($0["sources"] as? [String]) == ["203.0.113.0/24"] && $0["destinationPort"] == nil
+        })
         let ssh = try #require(listeners.first { key($0) == "tcp 0.0.0.0:22" })
         #expect(ssh["viaPorts"] as? [Int] == [2222])
         let forwarded = try #require(doc["forwarded"] as? [[String: Any]])
