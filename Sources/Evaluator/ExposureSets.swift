@@ -24,19 +24,21 @@ public struct ExposureSetTable: Sendable {
 
     /// A delta is written when it lists at most this share of the set's ranges.
     static let deltaShare = 8
-    /// How many recent full entries of the family a new set is compared with.
-    static let deltaCandidates = 4
+    /// How many full entries of the family (the closest in size) a new set is compared with.
+    static let deltaCandidates = 1
 
     /// Cheap to compute for a set of any size: candidates for equality without comparing every range.
     private struct Shape: Hashable {
         var family: IPFamily
         var ranges: Int
+        var addresses: UInt128
         var first: UInt128
         var last: UInt128
 
         init(_ s: AddressSet) {
             family = s.family
             ranges = s.rangeCount
+            addresses = s.count
             first = s.ranges.first?.lowerBound ?? 0
             last = s.ranges.last?.upperBound ?? 0
         }
@@ -70,7 +72,30 @@ public struct ExposureSetTable: Sendable {
 
     private func lookup(_ s: AddressSet) -> Int? {
         if let i = byIdentity[SetIdentity(s)] { return i }
-        return byShape[Shape(s)]?.first { sets[$0] == s }
+        return byShape[Shape(s)]?.first { Self.equal(sets[$0], s) }
+    }
+
+    /// Equality that first compares the slices: sets cut from the same stores (every listener's copy of a deny
+    /// list's remainder) are equal without reading a million ranges each.
+    static func equal(_ a: AddressSet, _ b: AddressSet) -> Bool {
+        if a.family != b.family || a.rangeCount != b.rangeCount { return false }
+        let x = coalesced(a.runs), y = coalesced(b.runs)
+        if x.count == y.count, zip(x, y).allSatisfy({ $0.store === $1.store && $0.start == $1.start && $0.end == $1.end }) { return true }
+        return a == b
+    }
+
+    /// Runs with each slice joined to the next one of the same store that continues it.
+    static func coalesced(_ runs: [RangeRun]) -> [RangeRun] {
+        var out: [RangeRun] = []
+        out.reserveCapacity(runs.count)
+        for r in runs {
+            if let p = out.last, p.store === r.store, p.end == r.start {
+                out[out.count - 1] = RangeRun(store: p.store, start: p.start, end: r.end)
+            } else {
+                out.append(r)
+            }
+        }
+        return out
     }
 
     @discardableResult
@@ -79,7 +104,7 @@ public struct ExposureSetTable: Sendable {
         if let i = byIdentity[id] { return i }
         let shape = Shape(s)
         let i: Int
-        if let same = byShape[shape]?.first(where: { sets[$0] == s }) {
+        if let same = byShape[shape]?.first(where: { Self.equal(sets[$0], s) }) {
             i = same
         } else {
             i = sets.count
@@ -101,7 +126,11 @@ public struct ExposureSetTable: Sendable {
         let limit = s.rangeCount / Self.deltaShare
         var best: Form?
         var bestSize = limit + 1
-        for b in fullEntries.reversed().lazy.filter({ self.sets[$0].family == s.family }).prefix(Self.deltaCandidates) {
+        // The full entries closest in size: near copies of one large set (a deny list's remainder under different
+        // rules) differ in a few ranges, and each comparison reads both sets.
+        let near = fullEntries.filter { self.sets[$0].family == s.family }
+            .sorted { abs(self.sets[$0].rangeCount - s.rangeCount) < abs(self.sets[$1].rangeCount - s.rangeCount) }
+        for b in near.prefix(Self.deltaCandidates) {
             let base = sets[b]
             // A smaller difference than `limit` needs range counts at most `limit` apart.
             if abs(base.rangeCount - s.rangeCount) > limit { continue }
