@@ -24,8 +24,8 @@ public struct ExposureSetTable: Sendable {
 
     /// A delta is written when it lists at most this share of the set's ranges.
     static let deltaShare = 8
-    /// How many full entries of the family (the closest in size) a new set is compared with.
-    static let deltaCandidates = 1
+    /// How many full entries of the family (the closest in addresses) a new set is compared with.
+    static let deltaCandidates = 2
 
     /// Cheap to compute for a set of any size: candidates for equality without comparing every range.
     private struct Shape: Hashable {
@@ -126,10 +126,12 @@ public struct ExposureSetTable: Sendable {
         let limit = s.rangeCount / Self.deltaShare
         var best: Form?
         var bestSize = limit + 1
-        // The full entries closest in size: near copies of one large set (a deny list's remainder under different
-        // rules) differ in a few ranges, and each comparison reads both sets.
-        let near = fullEntries.filter { self.sets[$0].family == s.family }
-            .sorted { abs(self.sets[$0].rangeCount - s.rangeCount) < abs(self.sets[$1].rangeCount - s.rangeCount) }
+        // The full entries closest in addresses: near copies of one large set (a deny list, or what it leaves, under
+        // different rules) differ in a few ranges, while a deny list and its remainder have as many ranges but few
+        // addresses in common; each comparison reads both sets, so only the closest are tried.
+        let n = s.count
+        func distance(_ i: Int) -> UInt128 { let c = sets[i].count; return c > n ? c - n : n - c }
+        let near = fullEntries.filter { self.sets[$0].family == s.family }.sorted { distance($0) < distance($1) }
         for b in near.prefix(Self.deltaCandidates) {
             let base = sets[b]
             // A smaller difference than `limit` needs range counts at most `limit` apart.
