@@ -70,7 +70,7 @@ import Testing
         let extra: ClosedRange<UInt128> = 0xcb00_7100...0xcb00_71ff
         let nearly = deny.union(AddressSet(family: .ipv4, ranges: [extra]))
         func listener(_ port: UInt16, _ set: AddressSet) -> ListenerExposure {
-            let steps = [PathStep(table: "filter", family: "inet", chain: "input", hook: "input", priority: 0, handle: 4, action: "drop")]
+            let steps = [PathStep(table: "filter", family: .table(.inet), chain: "input", hook: .hook(.input), priority: 0, handle: 4, action: .drop)]
             let region = ExposureRegion(
                 family: .ipv4, interface: "eth0", interfaceExists: true, destination: "192.0.2.1", destinationPort: port,
                 sources: set.ranges.prefix(ExposureRegion.maxListed).map { AddressSet.describe($0, .ipv4) },
