@@ -25,7 +25,7 @@ public struct ExposureSetTable: Sendable {
     /// A delta is written when it lists at most this share of the set's ranges.
     static let deltaShare = 8
     /// How many full entries of the family (the closest in addresses) a new set is compared with.
-    static let deltaCandidates = 2
+    static let deltaCandidates = 1
 
     /// Cheap to compute for a set of any size: candidates for equality without comparing every range.
     private struct Shape: Hashable {
