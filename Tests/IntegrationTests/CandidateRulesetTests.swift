@@ -117,12 +117,22 @@ import Testing
         try #require(viaCandidate.status == 0)
         try ns.exec([portwardenBinary, "collect", "--netns", "host", "--output", dir.file("after.json")])
         let viaApplied = try ns.exec([portwardenBinary, "exposure", "--format", "json", "--snapshot", dir.file("after.json")])
-        // Regions with equal sort keys come in no particular order: compare them as sets.
+        // Regions with equal sort keys come in no particular order: compare them as sets. Listeners refer to cells
+        // of the document's `regions` table, and cells to its `paths` and `addressSets` (schema 3): resolve them,
+        // since the two documents number their tables on their own.
         func listeners(_ r: CommandResult) throws -> String {
             let o = try JSONSerialization.jsonObject(with: r.stdoutData) as? [String: Any]
+            let cells = (o?["regions"] as? [[String: Any]]) ?? []
+            let paths = (o?["paths"] as? [Any]) ?? []
+            let sets = (o?["addressSets"] as? [Any]) ?? []
             var ls = (o?["listeners"] as? [[String: Any]]) ?? []
             for i in ls.indices {
-                let regions = (ls[i]["regions"] as? [Any]) ?? []
+                let regions: [[String: Any]] = ((ls[i]["regions"] as? [Int]) ?? []).map { c in
+                    var cell = cells[c]
+                    if let p = cell.removeValue(forKey: "pathIndex") as? Int { cell["path"] = paths[p] }
+                    if let s = cell.removeValue(forKey: "sourceSet") as? Int { cell["sourceSet"] = sets[s] }
+                    return cell
+                }
                 ls[i]["regions"] = try regions.map {
                     String(decoding: try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]), as: UTF8.self)
                 }.sorted()

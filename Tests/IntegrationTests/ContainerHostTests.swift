@@ -178,7 +178,10 @@ import Testing
         #expect(web["summary"] as? String == "public")
         #expect((web["namespace"] as? String)?.contains(lab.container.name) == true)
         #expect((web["listener"] as? [String: Any])?["port"] as? Int == 80)
-        let paths = (web["regions"] as? [[String: Any]] ?? []).flatMap { $0["path"] as? [[String: Any]] ?? [] }
+        // regions and paths are indices into the document's `regions` and `paths` tables (schema 3)
+        let cells = x["regions"] as? [[String: Any]] ?? []
+        let pathTable = x["paths"] as? [[[String: Any]]] ?? []
+        let paths = (web["regions"] as? [Int] ?? []).flatMap { pathTable[cells[$0]["pathIndex"] as? Int ?? 0] }
         #expect(paths.contains { $0["chain"] as? String == "DOCKER" && $0["hook"] as? String == "prerouting" })
         #expect(paths.contains { $0["chain"] as? String == "DOCKER" && $0["hook"] as? String == "forward" && $0["action"] as? String == "accept" })
         // nothing listens behind 8081: listed, without a listener
