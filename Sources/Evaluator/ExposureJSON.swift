@@ -2,9 +2,10 @@ import HostModel
 
 /// What `portwarden exposure --format json` prints.
 public struct ExposureDocument: Encodable, Sendable {
-    /// 3: address sets too long to list inline are written once in `addressSets` and referred to by index
-    /// (`sourceSet` in regions, `set` in accepted ranges), exactly, instead of cut per listener (2 cut them at 64 and
-    /// 256 ranges). 2: interface lists name real interfaces only, with `otherInterfaces` (1 had `(any other)`).
+    /// 3: distinct regions, rule paths and address sets too long to list inline are written once, in `regions`,
+    /// `paths` and `addressSets`, and referred to by index (listeners' `regions`, `pathIndex`, `sourceSet`, `set`);
+    /// sets are exact instead of cut per listener (2 cut them at 64 and 256 ranges). 2: interface lists name real
+    /// interfaces only, with `otherInterfaces` (1 had `(any other)`).
     public var schema = ExposureDocument.currentSchema
     public var host: HostInfo
     public var caveats: [String]
