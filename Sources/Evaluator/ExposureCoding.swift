@@ -188,7 +188,9 @@ extension ExposureRegion {
         let tables = decoder.userInfo[.exposureTables] as? ExposureReadTables
         guard cell.destinationPort != nil, let r = cell.resolve(sets: tables?.sets ?? [], paths: tables?.paths ?? []) else {
             throw DecodingError.dataCorrupted(
-                .init(codingPath: decoder.codingPath, debugDescription: "a region without destinationPort, sources or path, or with a reference not in the report"))
+                .init(
+                    codingPath: decoder.codingPath,
+                    debugDescription: "a region without destinationPort, sources or path, or with a reference not in the report"))
         }
         self = r
     }
@@ -202,7 +204,8 @@ extension KeyedDecodingContainer where K == ExposureKeys {
         }
         return try ids.map { i in
             guard cells.indices.contains(i) else {
-                throw DecodingError.dataCorruptedError(forKey: ExposureKeys("regions"), in: self, debugDescription: "regions[\(i)] is not in this report")
+                throw DecodingError.dataCorruptedError(
+                    forKey: ExposureKeys("regions"), in: self, debugDescription: "regions[\(i)] is not in this report")
             }
             var r = cells[i].region
             if cells[i].port == nil { r.destinationPort = port }

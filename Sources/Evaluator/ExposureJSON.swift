@@ -58,10 +58,14 @@ public struct ExposureDocument: Encodable, Sendable {
             w.key(&o, "addressSets"); w.write(table.sets, indent: 2)
             w.key(&o, "caveats"); w.strings(caveats, indent: 2)
             w.key(&o, "forwarded")
-            w.drainingArray(Array(forwarded.indices), indent: 2) { $0.write(forwarded[$1], table, cells: table.regions.forwardedCells[$1], indent: $2) }
+            w.drainingArray(Array(forwarded.indices), indent: 2) {
+                $0.write(forwarded[$1], table, cells: table.regions.forwardedCells[$1], indent: $2)
+            }
             w.key(&o, "host"); w.write(host, indent: 2)
             w.key(&o, "listeners")
-            w.drainingArray(Array(listeners.indices), indent: 2) { $0.write(listeners[$1], table, cells: table.regions.listenerCells[$1], indent: $2) }
+            w.drainingArray(Array(listeners.indices), indent: 2) {
+                $0.write(listeners[$1], table, cells: table.regions.listenerCells[$1], indent: $2)
+            }
             w.key(&o, "paths"); w.array(table.paths.paths, indent: 2) { w, p, i in w.array(p, indent: i) { $0.write($1, indent: $2) } }
             let cells = table.regions
             w.key(&o, "regions")

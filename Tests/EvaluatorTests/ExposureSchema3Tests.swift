@@ -40,7 +40,8 @@ import Testing
         #expect(back.forwarded == d.forwarded)
         // Nothing was cut: the accepted ranges of more than 256 ranges come back whole, and so do cut region sources.
         let wide = try #require(d.listeners.flatMap(\.acceptedRanges).first { $0.set.rangeCount > AcceptedRanges.maxEncoded })
-        let wideBack = try #require(back.listeners.flatMap(\.acceptedRanges).first { $0.interface == wide.interface && $0.set.count == wide.set.count })
+        let wideBack = try #require(
+            back.listeners.flatMap(\.acceptedRanges).first { $0.interface == wide.interface && $0.set.count == wide.set.count })
         #expect(wideBack.set == wide.set)
         let cut = try #require(d.listeners.flatMap(\.regions).first { $0.omittedSources > 0 })
         let cutBack = try #require(back.listeners.flatMap(\.regions).first { $0.sourceSet != nil && $0.sourceCount == cut.sourceCount })
@@ -168,7 +169,8 @@ import Testing
         let head = try JSONDecoder().decode(ExposureDocument.Head.self, from: Data(#"{"schema":"portwarden-exposure/3","addressSets":[]}"#.utf8))
         let decoder = JSONDecoder()
         decoder.userInfo = try ExposureDocument.userInfo(for: head)
-        let ar = #"{"family":"ipv4","interface":"eth0","interfaceExists":true,"allRoutable":false,"count":1,"omitted":0,"otherInterfaces":false,"set":3}"#
+        let ar =
+            #"{"family":"ipv4","interface":"eth0","interfaceExists":true,"allRoutable":false,"count":1,"omitted":0,"otherInterfaces":false,"set":3}"#
         #expect(throws: DecodingError.self) { try decoder.decode(AcceptedRanges.self, from: Data(ar.utf8)) }
     }
 }

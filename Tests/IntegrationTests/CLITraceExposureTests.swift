@@ -179,9 +179,10 @@ import Testing
         // regions are indices into the document's regions table; a cell without destinationPort is on the own port
         let cells = try #require(doc["regions"] as? [[String: Any]])
         let regions = try #require(pg["regions"] as? [Int]).map { cells[$0] }
-        #expect(regions.contains {
-            ($0["verdict"] as? String) == "accept" && ($0["sources"] as? [String]) == ["203.0.113.0/24"] && $0["destinationPort"] == nil
-        })
+        #expect(
+            regions.contains {
+                ($0["verdict"] as? String) == "accept" && ($0["sources"] as? [String]) == ["203.0.113.0/24"] && $0["destinationPort"] == nil
+            })
         let ssh = try #require(listeners.first { key($0) == "tcp 0.0.0.0:22" })
         #expect(ssh["viaPorts"] as? [Int] == [2222])
         let forwarded = try #require(doc["forwarded"] as? [[String: Any]])
