@@ -329,7 +329,9 @@ import Testing
                 let web = try #require(published.first { $0["port"] as? Int == 8080 && $0["proto"] as? String == "tcp" })
                 // No client reaches it; only a packet claiming the bridge's own address as its source would pass the
                 // container's rule (the kernel drops such martians before the forward hook; not modelled).
-                let sources = (web["regions"] as? [[String: Any]] ?? []).flatMap { $0["sources"] as? [String] ?? [] }
+                // regions are indices into the document's `regions` table (schema 3); a short source list is inline
+                let cells = x["regions"] as? [[String: Any]] ?? []
+                let sources = (web["regions"] as? [Int] ?? []).flatMap { cells[$0]["sources"] as? [String] ?? [] }
                 #expect(Set(sources) == ["198.51.100.1"], "\(web)")
                 let dns = try #require(published.first { $0["port"] as? Int == 5353 && $0["proto"] as? String == "udp" })
                 #expect(dns["summary"] as? String == "restricted", "\(dns)")
