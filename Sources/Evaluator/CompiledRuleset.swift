@@ -48,22 +48,49 @@ struct CompiledRuleset: Sendable {
     /// The addresses of each xt `recent` list, per family; nil when the snapshot did not read them.
     var recent: [String: [IPFamily: AddressSet]]?
 
+    /// The addresses of each xt `recent` list as a set per family.
+    static func recentSets(_ lists: [RecentList]) -> [String: [IPFamily: AddressSet]] {
+        var out: [String: [IPFamily: AddressSet]] = [:]
+        for l in lists {
+            var byFamily: [IPFamily: [ClosedRange<UInt128>]] = [:]
+            for a in l.addresses {
+                guard let ip = IPAddress(a) else { continue }
+                let v = addressValue(ip.bytes)
+                byFamily[ip.family, default: []].append(v...v)
+            }
+            out[l.name] = Dictionary(uniqueKeysWithValues: IPFamily.allCases.map { ($0, AddressSet(family: $0, ranges: byFamily[$0] ?? [])) })
+        }
+        return out
+    }
+
+    /// The base chains of table `t` (at `index`) on the hooks a new connection meets; a dormant table has none. NAT
+    /// chains run inside the NAT core at its fixed priority.
+    static func baseRefs(_ t: Table, index ti: Int) -> [BaseRef] {
+        var out: [BaseRef] = []
+        for (ci, c) in t.chains.enumerated() {
+            guard !t.dormant, let b = c.base else { continue }
+            guard [.ingress, .prerouting, .input, .forward, .output, .postrouting].contains(b.hook) else { continue }
+            let isNat = b.type == "nat"
+            var eff = b.priority
+            if isNat {
+                switch b.hook {
+                case .prerouting, .output: eff = -100
+                case .input, .postrouting: eff = 100
+                default: break
+                }
+            }
+            out.append(
+                BaseRef(
+                    table: ti, chain: ci, hook: b.hook, priority: b.priority, effectivePriority: eff,
+                    isNat: isNat, devices: b.devices, policy: b.policy))
+        }
+        return out
+    }
+
     init(_ fw: Firewall) {
         firewallStatus = fw.status
         legacyPresent = !fw.legacyTables.isEmpty
-        recent = fw.recentLists.map { lists in
-            var out: [String: [IPFamily: AddressSet]] = [:]
-            for l in lists {
-                var byFamily: [IPFamily: [ClosedRange<UInt128>]] = [:]
-                for a in l.addresses {
-                    guard let ip = IPAddress(a) else { continue }
-                    let v = addressValue(ip.bytes)
-                    byFamily[ip.family, default: []].append(v...v)
-                }
-                out[l.name] = Dictionary(uniqueKeysWithValues: IPFamily.allCases.map { ($0, AddressSet(family: $0, ranges: byFamily[$0] ?? [])) })
-            }
-            return out
-        }
+        recent = fw.recentLists.map(Self.recentSets)
         var ts: [TableInfo] = []
         var bs: [BaseRef] = []
         var hasNat = false
@@ -118,23 +145,7 @@ struct CompiledRuleset: Sendable {
                     }
                 }
             }
-            for (ci, c) in t.chains.enumerated() {
-                guard !t.dormant, let b = c.base else { continue }
-                guard [.ingress, .prerouting, .input, .forward, .output, .postrouting].contains(b.hook) else { continue }
-                let isNat = b.type == "nat"
-                var eff = b.priority
-                if isNat {
-                    switch b.hook {
-                    case .prerouting, .output: eff = -100
-                    case .input, .postrouting: eff = 100
-                    default: break
-                    }
-                }
-                bs.append(
-                    BaseRef(
-                        table: ti, chain: ci, hook: b.hook, priority: b.priority, effectivePriority: eff,
-                        isNat: isNat, devices: b.devices, policy: b.policy))
-            }
+            bs += Self.baseRefs(t, index: ti)
         }
         // Signed priority across tables; NAT chains sit at the NAT core's priority, ordered among themselves by their own.
         bs.sort { a, b in
