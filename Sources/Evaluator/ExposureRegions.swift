@@ -267,32 +267,11 @@ extension Evaluator {
             if a.interface != b.interface { return a.interface < b.interface }
             return a.family == .ipv4 && b.family == .ipv6
         }
-        let summary: ExposureSummary
-        if publicHit {
-            summary = .public
-        } else if conditionalRemote {
-            summary = .conditional
-        } else if !acceptedRemote.isEmpty {
-            summary = .restricted
-        } else if acceptedLocal {
-            summary = .localOnly
-        } else {
-            summary = .blocked
-        }
-        // Indices are sorted, not the regions themselves: moving a region moves a dozen strings and arrays.
-        let order = out.indices.sorted { ia, ib in
-            let a = out[ia], b = out[ib]
-            if a.verdict != b.verdict { return a.verdict < b.verdict }
-            if a.interface != b.interface { return a.interface < b.interface }
-            if a.destination != b.destination { return a.destination < b.destination }
-            if a.destinationPort != b.destinationPort { return a.destinationPort < b.destinationPort }
-            // Ties (one cell decided by several rules, for different sources) in a fixed order, not the hash order.
-            let pa = a.path.map(Evaluator.stepKey)
-            let pb = b.path.map(Evaluator.stepKey)
-            if pa != pb { return pa.lexicographicallyPrecedes(pb) }
-            return a.sources.lexicographicallyPrecedes(b.sources)
-        }
-        out = order.map { out[$0] }
+        let summary: ExposureSummary =
+            publicHit
+            ? .public
+            : conditionalRemote ? .conditional : !acceptedRemote.isEmpty ? .restricted : acceptedLocal ? .localOnly : .blocked
+        out = Self.regionOrder(out).map { out[$0] }
         // In the order of the sorted regions, so the output does not depend on dictionary order.
         reasons = []
         for region in out { for r in region.reasons where !reasons.contains(r) { reasons.append(r) } }
@@ -306,5 +285,23 @@ extension Evaluator {
             listener: l, summary: summary, interfaces: ifaces.sorted(), acceptedSources: sources,
             reasons: reasons, regions: out, viaPorts: via.sorted(), acceptedRanges: acceptedRanges,
             limits: limits.isEmpty ? nil : limits)
+    }
+
+    /// The regions' order in a listener's report: verdict, interface, destination, port, then path and sources, so
+    /// the output never depends on dictionary order. Indices are sorted, not the regions themselves: moving a region
+    /// moves a dozen strings and arrays.
+    static func regionOrder(_ out: [ExposureRegion]) -> [Int] {
+        return out.indices.sorted { ia, ib in
+            let a = out[ia], b = out[ib]
+            if a.verdict != b.verdict { return a.verdict < b.verdict }
+            if a.interface != b.interface { return a.interface < b.interface }
+            if a.destination != b.destination { return a.destination < b.destination }
+            if a.destinationPort != b.destinationPort { return a.destinationPort < b.destinationPort }
+            // Ties (one cell decided by several rules, for different sources) in a fixed order, not the hash order.
+            let pa = a.path.map(Evaluator.stepKey)
+            let pb = b.path.map(Evaluator.stepKey)
+            if pa != pb { return pa.lexicographicallyPrecedes(pb) }
+            return a.sources.lexicographicallyPrecedes(b.sources)
+        }
     }
 }
