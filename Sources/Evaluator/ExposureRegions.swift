@@ -117,18 +117,38 @@ extension Evaluator {
         return segments
     }
 
+    /// What a leaf's outcome shows as in a region (a branch forwarded elsewhere did not reach this socket).
+    static func verdict(of k: Leaf.Kind) -> PacketVerdict {
+        switch k {
+        case .accept: .accept
+        case .drop, .forwarded: .drop
+        case .reject: .reject
+        case .undecidable: .conditional
+        }
+    }
+
+    /// A piece of the sources where the leaves covering it disagree or are undecidable: conditional, with every
+    /// reason, limit and listener among them; nil when none reaches a listener. Its region is set by the caller.
+    static func conditionalSegment(_ active: [Leaf], listeners: [Int?], firstKey: String) -> Segment? {
+        var reasons: [String] = []
+        var limits: [String] = []
+        for l in active {
+            if case .undecidable(let r) = l.kind, !reasons.contains(r) { reasons.append(r) }
+            for a in l.assumptions where !reasons.contains(a) { reasons.append(a) }
+            for a in l.limits where !limits.contains(a) { limits.append(a) }
+        }
+        var ls: [Int] = []
+        for li in listeners { if let li, !ls.contains(li) { ls.append(li) } }
+        guard !ls.isEmpty, let first = active.first else { return nil }
+        return Segment(
+            region: AddressSet(family: first.packet.family), verdict: .conditional, listeners: ls, path: first.path, reasons: reasons,
+            leafPathKey: "?" + firstKey + reasons.joined(), limits: limits)
+    }
+
     func overlayLeaves(_ leaves: [Leaf], keys: [String], proto: L4Proto) -> [Segment] {
         guard let fam = leaves.first?.region?.family else { return [] }
         let listeners = leaves.map { $0.kind == .forwarded ? nil : listenerFor($0.packet, proto: proto) }
         func key(_ i: Int) -> String { keys[i] }
-        func verdictOf(_ k: Leaf.Kind) -> PacketVerdict {
-            switch k {
-            case .accept: .accept
-            case .drop, .forwarded: .drop
-            case .reject: .reject
-            case .undecidable: .conditional
-            }
-        }
         let overlapping = leaves.contains {
             !$0.assumptions.isEmpty
                 || {
@@ -139,7 +159,7 @@ extension Evaluator {
             return leaves.indices.compactMap { i in
                 guard let r = leaves[i].region, !r.isEmpty, leaves[i].kind != .forwarded, let li = listeners[i] else { return nil }
                 return Segment(
-                    region: r, verdict: verdictOf(leaves[i].kind), listeners: [li], path: leaves[i].path, reasons: [], leafPathKey: key(i),
+                    region: r, verdict: Self.verdict(of: leaves[i].kind), listeners: [li], path: leaves[i].path, reasons: [], leafPathKey: key(i),
                     limits: leaves[i].limits)
             }
         }
@@ -167,22 +187,13 @@ extension Evaluator {
                 let best = active.min { leaves[$0].assumptions.count < leaves[$1].assumptions.count } ?? first
                 guard leaves[best].kind != .forwarded, let li = listeners[best] else { continue }
                 seg = Segment(
-                    region: AddressSet(family: fam, sorted: [lo...hi]), verdict: verdictOf(leaves[best].kind), listeners: [li],
+                    region: AddressSet(family: fam, sorted: [lo...hi]), verdict: Self.verdict(of: leaves[best].kind), listeners: [li],
                     path: leaves[best].path, reasons: [], leafPathKey: key(best), limits: leaves[best].limits)
             } else {
-                var reasons: [String] = []
-                var limits: [String] = []
-                for i in active {
-                    if case .undecidable(let r) = leaves[i].kind, !reasons.contains(r) { reasons.append(r) }
-                    for a in leaves[i].assumptions where !reasons.contains(a) { reasons.append(a) }
-                    for a in leaves[i].limits where !limits.contains(a) { limits.append(a) }
-                }
-                var ls: [Int] = []
-                for i in active { if let li = listeners[i], !ls.contains(li) { ls.append(li) } }
-                if ls.isEmpty { continue }
-                seg = Segment(
-                    region: AddressSet(family: fam, sorted: [lo...hi]), verdict: .conditional, listeners: ls,
-                    path: leaves[first].path, reasons: reasons, leafPathKey: "?" + key(first) + reasons.joined(), limits: limits)
+                guard let c = Self.conditionalSegment(active.map { leaves[$0] }, listeners: active.map { listeners[$0] }, firstKey: key(first))
+                else { continue }
+                seg = c
+                seg.region = AddressSet(family: fam, sorted: [lo...hi])
             }
             // Limits are rare: they join the key only when there are some (this runs for every cut of every cell).
             var k = "\(seg.verdict)|\(seg.listeners)|\(seg.leafPathKey)"
