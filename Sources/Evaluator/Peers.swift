@@ -62,79 +62,90 @@ extension Evaluator {
         let d = addressValue(l.packet.daddr)
         guard let i = peers.byAddress[fam]?[d] else { return nil }
         let e = peers.evaluators[i]
-        let label = peers.labels[i]
         let index = e.routing.localDevice(fam, d) ?? 0
-        let name = e.routing.iface(index: index)?.name ?? "if\(index)"
-        let entry = PathStep.routing(fam, .note("into \(label) on \(name)"))
-        let arrival = addressText(d, fam)
-        func packet(_ from: Leaf, source: [UInt8]) -> PacketState {
-            e.makePacket(
-                family: fam, proto: proto, saddr: source, daddr: from.packet.daddr,
-                sport: from.packet.sportKnown ? from.packet.sport : nil, dport: from.packet.dport, iif: name)
-        }
-        func listener(_ pkt: PacketState) -> ListenerRef? {
-            e.listenerFor(pkt, proto: proto).map { ListenerRef(e.snapshot.listeners[$0], namespace: label, arrival: arrival) }
-        }
+        let p = PeerEntry(
+            e: e, label: peers.labels[i], family: fam, iif: e.routing.iface(index: index)?.name ?? "if\(index)",
+            arrival: addressText(d, fam), proto: proto)
         if e.rs.bases.isEmpty && e.blindSpot == nil {
             // No chain in that namespace (most containers): the socket lookup alone decides, for every source.
             var leaf = l
             leaf.kind = .accept
-            leaf.path = l.path + [entry]
-            leaf.packet = packet(l, source: l.packet.saddr)
-            return [PeerOutcome(leaf: leaf, listener: listener(leaf.packet), namespace: label)]
+            leaf.path = l.path + [p.step]
+            leaf.packet = p.packet(l, source: l.packet.saddr)
+            return [PeerOutcome(leaf: leaf, listener: p.listener(leaf.packet), namespace: p.label)]
         }
-        guard peers.readsSource[i] else {
-            return walkPeer(e, l, packet(l, source: l.packet.saddr), entry: entry, label: label, proto: proto, arrival: arrival)
-        }
+        guard peers.readsSource[i] else { return p.walk(l, source: l.packet.saddr) }
         var out: [PeerOutcome] = []
         for nl in throughPostroutingNat(l) {
             guard nl.kind == .forwarded else {
-                out.append(PeerOutcome(leaf: nl, listener: nil, namespace: label))
+                out.append(PeerOutcome(leaf: nl, listener: nil, namespace: p.label))
                 continue
             }
             switch nl.packet.sourceNat {
             case nil:
-                out += walkPeer(e, nl, packet(nl, source: nl.packet.saddr), entry: entry, label: label, proto: proto, arrival: arrival)
+                out += p.walk(nl, source: nl.packet.saddr)
             case .to(let source):
                 // One source for the whole region: the namespace decides it once, for every client of the branch.
                 var concrete = nl
                 concrete.region = nil
-                out += walkPeer(e, concrete, packet(nl, source: source), entry: entry, label: label, proto: proto, arrival: arrival).map {
+                out += p.walk(concrete, source: source).map {
                     var o = $0
                     o.leaf.region = nl.region
                     return o
                 }
             case .unknown(let why):
                 var leaf = nl
-                let reason = "\(label) sees the source after \(why)"
+                let reason = "\(p.label) sees the source after \(why)"
                 leaf.kind = .undecidable(reason)
                 if !leaf.assumptions.contains(reason) { leaf.assumptions.append(reason) }
-                leaf.path = nl.path + [entry]
-                leaf.packet = packet(nl, source: nl.packet.saddr)
-                out.append(PeerOutcome(leaf: leaf, listener: listener(leaf.packet), namespace: label))
+                leaf.path = nl.path + [p.step]
+                leaf.packet = p.packet(nl, source: nl.packet.saddr)
+                out.append(PeerOutcome(leaf: leaf, listener: p.listener(leaf.packet), namespace: p.label))
             }
         }
         return out
     }
+}
 
-    /// The namespace's own chains and socket lookup for one branch arriving as `pkt`.
-    func walkPeer(_ e: Evaluator, _ l: Leaf, _ pkt: PacketState, entry: PathStep, label: String, proto: L4Proto, arrival: String) -> [PeerOutcome] {
+/// A forwarded branch's way into one namespace of the host: the interface it arrives on, the address it arrives at,
+/// and that namespace's evaluator, which decides it.
+struct PeerEntry {
+    let e: Evaluator
+    let label: String
+    let family: IPFamily
+    let iif: String
+    let arrival: String
+    let proto: L4Proto
+
+    /// The step that enters the namespace in a path.
+    var step: PathStep { PathStep.routing(family, .note("into \(label) on \(iif)")) }
+
+    /// The branch's packet as the namespace receives it, from `source`.
+    func packet(_ from: Leaf, source: [UInt8]) -> PacketState {
+        e.makePacket(
+            family: family, proto: proto, saddr: source, daddr: from.packet.daddr,
+            sport: from.packet.sportKnown ? from.packet.sport : nil, dport: from.packet.dport, iif: iif)
+    }
+
+    /// The namespace's socket that receives `pkt`, if any.
+    func listener(_ pkt: PacketState) -> ListenerRef? {
+        e.listenerFor(pkt, proto: proto).map { ListenerRef(e.snapshot.listeners[$0], namespace: label, arrival: arrival) }
+    }
+
+    /// The namespace's own chains and socket lookup for branch `l` arriving from `source`.
+    func walk(_ l: Leaf, source: [UInt8]) -> [PeerOutcome] {
+        let pkt = packet(l, source: source)
         let symbolic = l.region != nil
         var walker = Walker(
             rs: e.rs, routing: e.routing, sysctls: e.snapshot.sysctls, stages: e.stages(for: pkt), symbolic: symbolic,
             cache: symbolic ? SymbolicCache() : nil)
         return walker.run(e.initialThread(pkt, region: l.region)).map { pl in
             var leaf = pl
-            leaf.path = l.path + [entry] + pl.path
+            leaf.path = l.path + [step] + pl.path
             leaf.assumptions = l.assumptions + pl.assumptions.filter { !l.assumptions.contains($0) }
             leaf.limits = l.limits + pl.limits.filter { !l.limits.contains($0) }
             if let blind = e.blindSpot, pl.kind == .accept { leaf.kind = .undecidable("\(label): \(blind)") }
-            let ref =
-                pl.kind == .forwarded
-                ? nil
-                : e.listenerFor(pl.packet, proto: proto)
-                    .map { ListenerRef(e.snapshot.listeners[$0], namespace: label, arrival: arrival) }
-            return PeerOutcome(leaf: leaf, listener: ref, namespace: label)
+            return PeerOutcome(leaf: leaf, listener: pl.kind == .forwarded ? nil : listener(pl.packet), namespace: label)
         }
     }
 }

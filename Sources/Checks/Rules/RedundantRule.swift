@@ -34,24 +34,22 @@ public struct RedundantRule: Check {
         var flagged = Set<String>()
         for (earlier, rule) in coveredPairs(rules) where rule.verdict == earlier.verdict {
             flagged.insert(rule.subject)
-            out.append(
-                finding(
-                    rule.subject,
-                    "Rule #\(rule.handle) in \(rule.family.rawValue) \(rule.table) \(rule.chain) (\(rule.text)) is redundant: rule #\(earlier.handle) (\(earlier.text)) already does the same.",
-                    rule: rule.ref, remediation: "Delete it: `\(rule.ref.deleteCommand)`.",
-                    fix: RulesetFix(lead: "Delete it:", edit: .delete(rule.ref, text: rule.text))))
+            out.append(redundant(rule, because: "rule #\(earlier.handle) (\(earlier.text)) already does the same"))
         }
         var lastByChain: [String: RuleMatch] = [:]
         for r in rules { lastByChain["\(r.family.rawValue)/\(r.table)/\(r.chain)"] = r }
         for r in lastByChain.values.sorted(by: { $0.subject < $1.subject }) where !flagged.contains(r.subject) {
             guard let policy = r.chainPolicy, r.matchesAnyTraffic, r.interface == nil, r.verdict == RuleVerdict(policy) else { continue }
-            out.append(
-                finding(
-                    r.subject,
-                    "Rule #\(r.handle) in \(r.family.rawValue) \(r.table) \(r.chain) (\(r.text)) is redundant: it ends the chain with the verdict of the chain policy (\(policy.rawValue)).",
-                    rule: r.ref, remediation: "Delete it: `\(r.ref.deleteCommand)`.",
-                    fix: RulesetFix(lead: "Delete it:", edit: .delete(r.ref, text: r.text))))
+            out.append(redundant(r, because: "it ends the chain with the verdict of the chain policy (\(policy.rawValue))"))
         }
         return out
+    }
+
+    /// The finding for a rule that changes nothing, with the deletion that removes it.
+    func redundant(_ r: RuleMatch, because why: String) -> Finding {
+        finding(
+            r.subject, "Rule #\(r.handle) in \(r.family.rawValue) \(r.table) \(r.chain) (\(r.text)) is redundant: \(why).",
+            rule: r.ref, remediation: "Delete it: `\(r.ref.deleteCommand)`.",
+            fix: RulesetFix(lead: "Delete it:", edit: .delete(r.ref, text: r.text)))
     }
 }
