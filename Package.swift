@@ -35,10 +35,12 @@ let package = Package(
         .target(name: "Netlink", dependencies: ["CNetfilter", "HostModel"], swiftSettings: swiftSettings),
         .target(name: "Collector", dependencies: ["Netlink", "HostModel"], swiftSettings: swiftSettings),
         .target(name: "Evaluator", dependencies: ["HostModel"], swiftSettings: swiftSettings),
+        // The file formats: snapshot, exposure report, findings report and trace lines, one writer and one reader each.
+        .target(name: "Serialization", dependencies: ["HostModel", "Evaluator", "Checks", "Policy"], swiftSettings: swiftSettings),
         .target(name: "Policy", dependencies: ["HostModel", .product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
         .target(name: "Checks", dependencies: ["HostModel", "Evaluator", "Policy"], swiftSettings: swiftSettings),
-        .target(name: "Reporting", dependencies: ["Checks", "Evaluator", "Policy", "HostModel"], swiftSettings: swiftSettings),
-        .target(name: "Diffing", dependencies: ["HostModel", "Evaluator", "Checks", "Policy", "Reporting"], swiftSettings: swiftSettings),
+        .target(name: "Reporting", dependencies: ["Checks", "Evaluator", "Policy", "HostModel", "Serialization"], swiftSettings: swiftSettings),
+        .target(name: "Diffing", dependencies: ["HostModel", "Evaluator", "Checks", "Policy", "Reporting", "Serialization"], swiftSettings: swiftSettings),
         // A candidate ruleset file: where each loaded rule came from (FILE:LINE), and fixes as edits of that file.
         .target(name: "RulesetSource", dependencies: ["HostModel", "Evaluator", "Checks", "Policy"], swiftSettings: swiftSettings),
         // `--ruleset FILE`: a candidate ruleset loaded by nft in a private network namespace and read back.
@@ -49,27 +51,28 @@ let package = Package(
             name: "portwarden",
             dependencies: [
                 "HostModel", "Collector", "Evaluator", "Policy", "Checks", "Reporting", "Diffing", "RulesetSource", "CandidateLoader", "Netlink",
-                "Reconcile",
+                "Reconcile", "Serialization",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),
         // The parsers of untrusted input behind one entry each, for Fuzz/ and the corpus replay tests.
-        .target(name: "FuzzEntries", dependencies: ["HostModel", "Netlink", "Evaluator", "Policy", "Checks", "Reporting"], swiftSettings: swiftSettings),
+        .target(name: "FuzzEntries", dependencies: ["HostModel", "Netlink", "Evaluator", "Policy", "Checks", "Reporting", "Serialization"], swiftSettings: swiftSettings),
         // Helpers shared by test targets (never linked into the tool).
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
-        .testTarget(name: "HostModelTests", dependencies: ["HostModel", "TestSupport"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+        .testTarget(name: "HostModelTests", dependencies: ["HostModel", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "SerializationTests", dependencies: ["Serialization", "Evaluator", "HostModel", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "HostModel"], resources: [.copy("Captures")], swiftSettings: swiftSettings),
         .testTarget(name: "CollectorTests", dependencies: ["Collector", "Netlink", "HostModel"], swiftSettings: swiftSettings),
-        .testTarget(name: "EvaluatorTests", dependencies: ["Evaluator", "HostModel", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "EvaluatorTests", dependencies: ["Evaluator", "Serialization", "HostModel", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "HostModel", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ChecksTests", dependencies: ["Checks", "Policy", "Evaluator", "HostModel", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Checks", "Policy", "HostModel", "TestSupport", .product(name: "Yams", package: "Yams")], exclude: ["Goldens"], swiftSettings: swiftSettings),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Serialization", "Checks", "Policy", "HostModel", "TestSupport", .product(name: "Yams", package: "Yams")], exclude: ["Goldens"], swiftSettings: swiftSettings),
         .testTarget(name: "RulesetSourceTests", dependencies: ["RulesetSource", "Checks", "Policy", "Evaluator", "HostModel"], swiftSettings: swiftSettings),
         .testTarget(name: "CandidateLoaderTests", dependencies: ["CandidateLoader", "HostModel"], swiftSettings: swiftSettings),
-        .testTarget(name: "DiffingTests", dependencies: ["Diffing", "Reporting", "Checks", "Policy", "Evaluator", "HostModel", "TestSupport"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+        .testTarget(name: "DiffingTests", dependencies: ["Diffing", "Serialization", "Reporting", "Checks", "Policy", "Evaluator", "HostModel", "TestSupport"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "Evaluator", "HostModel"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "FuzzTests", dependencies: ["FuzzEntries"], swiftSettings: swiftSettings),
-        .testTarget(name: "IntegrationTests", dependencies: ["HostModel", "Evaluator", "Checks", "TestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "IntegrationTests", dependencies: ["HostModel", "Serialization", "Evaluator", "Checks", "TestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     ]
 )

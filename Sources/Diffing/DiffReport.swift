@@ -1,6 +1,7 @@
 import Foundation
 import HostModel
 import Checks
+import Serialization
 
 /// Renders a `SnapshotDiff` as text or as the `portwarden-diff/1` JSON document. SARIF goes through `SARIFReporter`
 /// with the new and widened findings only (`baselineState` new / updated), so code scanning annotates exactly what a
@@ -38,17 +39,14 @@ public enum DiffReport {
     }
 
     /// - Parameters: `oldLabel`/`newLabel` name the two sides as the user gave them (file, `live`, `+ ruleset F`).
-    public static func json(_ d: SnapshotDiff, oldLabel: String, newLabel: String, toolVersion: String) -> String {
+    public static func json(_ d: SnapshotDiff, oldLabel: String, newLabel: String, toolVersion: String) throws(ReportEncodingError) -> String {
         let doc = Document(
             schema: schema, toolVersion: toolVersion,
             old: Side(hostname: d.oldHost.hostname, collectedAt: d.oldHost.collectedAt, label: oldLabel),
             new: Side(hostname: d.newHost.hostname, collectedAt: d.newHost.collectedAt, label: newLabel),
             summary: summary(d), caveats: d.caveats, listeners: d.listeners,
             findings: FindingSet(new: d.newFindings, widened: d.widenedFindings, fixed: d.fixedFindings))
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? enc.encode(doc) else { return "{}\n" }
-        return String(decoding: data, as: UTF8.self) + "\n"
+        return try ReportEncodingError.encode(doc, document: "diff report")
     }
 
     public static func text(_ d: SnapshotDiff, oldLabel: String, newLabel: String) -> String {

@@ -1,6 +1,7 @@
 import HostModel
 import Evaluator
 import Checks
+import Serialization
 import Policy
 import Reporting
 

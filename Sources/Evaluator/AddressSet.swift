@@ -4,8 +4,8 @@ import HostModel
 ///
 /// Sets are ropes of slices of these stores: cutting a rule's prefix out of a million-range deny list shares the
 /// list's storage instead of copying it, so memory follows the number of cuts, not cuts times list size.
-final class RangeStore: Sendable {
-    let ranges: [ClosedRange<UInt128>]
+package final class RangeStore: Sendable {
+    package let ranges: [ClosedRange<UInt128>]
     /// Wrapping prefix sums of the range sizes (`sums[i]`: addresses in `ranges[0..<i]`), so a slice of a large
     /// store is counted in constant time; empty for small stores, which are counted by walking them.
     let sums: [UInt128]
@@ -27,16 +27,22 @@ final class RangeStore: Sendable {
 }
 
 /// A slice `start..<end` (never empty) of a store.
-struct RangeRun: Sendable {
-    let store: RangeStore
-    let start: Int
-    let end: Int
-    var count: Int { end - start }
-    var first: ClosedRange<UInt128> { store.ranges[start] }
-    var last: ClosedRange<UInt128> { store.ranges[end - 1] }
+package struct RangeRun: Sendable {
+    package let store: RangeStore
+    package let start: Int
+    package let end: Int
+    package var count: Int { end - start }
+    package var first: ClosedRange<UInt128> { store.ranges[start] }
+    package var last: ClosedRange<UInt128> { store.ranges[end - 1] }
+
+    package init(store: RangeStore, start: Int, end: Int) {
+        self.store = store
+        self.start = start
+        self.end = end
+    }
 
     /// Addresses in the slice, saturating at UInt128.max.
-    var addressCount: UInt128 {
+    package var addressCount: UInt128 {
         let sums = store.sums
         if !sums.isEmpty {
             // The true count is at most 2^128 (the slice's ranges are disjoint), so the wrapped difference is exact
@@ -65,9 +71,9 @@ struct RangeRun: Sendable {
 public struct AddressSet: Sendable, Equatable, Hashable {
     public let family: IPFamily
     /// The slices whose concatenation is the set's ranges, in order.
-    let runs: [RangeRun]
+    package let runs: [RangeRun]
     /// Number of ranges.
-    let rangeCount: Int
+    package let rangeCount: Int
 
     public init(family: IPFamily, ranges: [ClosedRange<UInt128>] = []) {
         self.init(family: family, sorted: AddressSet.normalize(ranges))
@@ -488,7 +494,7 @@ public struct AddressSet: Sendable, Equatable, Hashable {
         return ranges.map { AddressSet.describe($0, family) }
     }
 
-    static func describe(_ r: ClosedRange<UInt128>, _ family: IPFamily) -> String {
+    package static func describe(_ r: ClosedRange<UInt128>, _ family: IPFamily) -> String {
         // A range that is exactly one prefix prints as CIDR.
         let width = family == .ipv4 ? 128 - 32 : 0
         let size = r.upperBound &- r.lowerBound

@@ -2,7 +2,7 @@ import HostModel
 
 extension AddressSet {
     /// The inverse of `describe`: `a`, `a/len` or `a-b` of `family` as a value range; nil when malformed.
-    static func parseRange(_ text: String, _ family: IPFamily) -> ClosedRange<UInt128>? {
+    package static func parseRange(_ text: String, _ family: IPFamily) -> ClosedRange<UInt128>? {
         func value(_ s: Substring) -> UInt128? {
             if family == .ipv4 { return IPv4Address(String(s)).map { addressValue($0.bytes) } }
             return IPv6Address(String(s)).map { addressValue($0.bytes) }

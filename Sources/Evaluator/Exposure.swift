@@ -33,7 +33,7 @@ extension Evaluator {
         for name in ruleInterfaceNames() where !seen.contains(name) && name != "lo" {
             out.append(GridInterface(name: name, exists: false, local: false)); seen.insert(name)
         }
-        out.append(GridInterface(name: standInInterface, exists: false, local: false))
+        out.append(GridInterface(name: InterfaceScope.standIn, exists: false, local: false))
         out.append(GridInterface(name: "lo", exists: true, local: true))
         return out
     }

@@ -2,6 +2,9 @@
 /// eth1", "eth0 and eth1". The evaluator also asks about interfaces the snapshot does not have (one created later, a
 /// tunnel that is down): internally that stand-in is named `(any other)`; no report shows that name.
 public struct InterfaceScope: Sendable, Equatable, Hashable {
+    /// The evaluator's name for every interface the snapshot and the rules do not name.
+    package static let standIn = "(any other)"
+
     /// Named interfaces reached (real ones, and names a rule mentions that do not exist), sorted.
     public var named: [String]
     /// Also reached on every interface not named in the snapshot or the rules.

@@ -164,7 +164,7 @@ public enum ExposureSummary: String, Codable, Sendable, Hashable, Comparable {
 }
 
 /// One cell of a listener's exposure: packets of `family` arriving on `interface` for `destination`, from `sources`.
-public struct ExposureRegion: Codable, Sendable, Equatable {
+public struct ExposureRegion: Sendable, Equatable {
     public var family: IPFamily
     /// Interface name; `lo` for host-local traffic; names that do not exist yet are marked by `interfaceExists`.
     public var interface: String
@@ -222,7 +222,7 @@ public struct ExposureRegion: Codable, Sendable, Equatable {
 }
 
 /// A listener and who can open a new connection to it.
-public struct ListenerExposure: Codable, Sendable, Equatable {
+public struct ListenerExposure: Sendable, Equatable {
     public var listener: Listener
     public var summary: ExposureSummary
     /// Interfaces (other than `lo`) on which some source is accepted or conditional.
@@ -239,10 +239,25 @@ public struct ListenerExposure: Codable, Sendable, Equatable {
     public var acceptedRanges: [AcceptedRanges]
     /// Rate limits and quotas in front of the accepting rules (see `ExposureRegion.limits`); nil when none.
     public var limits: [String]? = nil
+
+    public init(
+        listener: Listener, summary: ExposureSummary, interfaces: [String], acceptedSources: [String], reasons: [String],
+        regions: [ExposureRegion], viaPorts: [UInt16], acceptedRanges: [AcceptedRanges], limits: [String]? = nil
+    ) {
+        self.listener = listener
+        self.summary = summary
+        self.interfaces = interfaces
+        self.acceptedSources = acceptedSources
+        self.reasons = reasons
+        self.regions = regions
+        self.viaPorts = viaPorts
+        self.acceptedRanges = acceptedRanges
+        self.limits = limits
+    }
 }
 
 /// Every source address accepted (not conditional) for one family on one non-loopback input interface.
-public struct AcceptedRanges: Codable, Sendable, Equatable {
+public struct AcceptedRanges: Sendable, Equatable {
     public var family: IPFamily
     public var interface: String
     public var interfaceExists: Bool
@@ -262,61 +277,13 @@ public struct AcceptedRanges: Codable, Sendable, Equatable {
         self.set = set
         self.allRoutable = allRoutable
     }
-
-    enum CodingKeys: String, CodingKey { case family, interface, interfaceExists, allRoutable, count, ranges, omitted, otherInterfaces, set }
-
-    /// The stand-in for every interface the host does not name has no `interface` and `otherInterfaces: true`.
-    public func encode(to encoder: any Encoder) throws { try encode(to: encoder, sets: nil) }
-
-    /// With the document's set table, a set of more than `maxEncoded` ranges is `set` (an index into `addressSets`)
-    /// instead of a cut `ranges` list.
-    func encode(to encoder: any Encoder, sets: ExposureTables?) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        let other = InterfaceScope.isStandIn(interface)
-        try c.encode(family, forKey: .family)
-        if !other { try c.encode(interface, forKey: .interface) }
-        try c.encode(other, forKey: .otherInterfaces)
-        try c.encode(interfaceExists, forKey: .interfaceExists)
-        try c.encode(allRoutable, forKey: .allRoutable)
-        try c.encode(Double(set.count), forKey: .count)
-        if let shared = sets.flatMap({ t in ExposureSetTable.referenced(self).flatMap(t.sets.index(of:)) }) {
-            try c.encode(shared, forKey: .set)
-            try c.encode(0, forKey: .omitted)
-            return
-        }
-        let shown = Array(set.ranges.prefix(AcceptedRanges.maxEncoded))
-        try c.encode(shown.map { AddressSet.describe($0, family) }, forKey: .ranges)
-        try c.encode(set.ranges.count - shown.count, forKey: .omitted)
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        family = try c.decode(IPFamily.self, forKey: .family)
-        interface = try c.decodeIfPresent(String.self, forKey: .interface) ?? standInInterface
-        interfaceExists = try c.decodeIfPresent(Bool.self, forKey: .interfaceExists) ?? true
-        allRoutable = try c.decodeIfPresent(Bool.self, forKey: .allRoutable) ?? false
-        if let index = try c.decodeIfPresent(Int.self, forKey: .set) {
-            set = try decoder.referencedSet(index, family: family)
-            return
-        }
-        var out: [ClosedRange<UInt128>] = []
-        for text in try c.decodeIfPresent([String].self, forKey: .ranges) ?? [] {
-            guard let r = AddressSet.parseRange(text, family) else {
-                throw DecodingError.dataCorruptedError(forKey: .ranges, in: c, debugDescription: "bad address range '\(text)'")
-            }
-            out.append(r)
-        }
-        set = AddressSet(family: family, ranges: out)
-    }
 }
-
-extension AcceptedRanges: SetReferencingEncodable {}
 
 /// A port of this host that DNAT sends on to another machine or namespace (Docker-style published ports, kube-proxy
 /// services): such connections go through the forward hook, not input, so they are listed apart from listeners.
 /// `sources` are those that pass prerouting, the routing decision, the forward and postrouting chains and, when the
 /// target is a namespace of this host, that namespace's own chains.
-public struct ForwardedPort: Codable, Sendable, Equatable {
+public struct ForwardedPort: Sendable, Equatable {
     public var proto: L4Proto
     public var family: IPFamily
     /// The external destination port the connection is addressed to.
@@ -368,7 +335,7 @@ public struct ForwardedPort: Codable, Sendable, Equatable {
 }
 
 /// Everything `exposure` finds on a host: listeners, and ports forwarded elsewhere by DNAT.
-public struct ExposureResult: Codable, Sendable, Equatable {
+public struct ExposureResult: Sendable, Equatable {
     public var listeners: [ListenerExposure]
     public var forwarded: [ForwardedPort]
 

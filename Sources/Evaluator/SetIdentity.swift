@@ -2,24 +2,24 @@ import HostModel
 
 /// Which storage a set reads: equal identities mean the same slices of the same stores, so the same set. An
 /// identity holds its stores, so it can never come back for a different set.
-struct SetIdentity: Hashable {
-    let family: IPFamily
-    let count: Int
-    let runs: [RangeRun]
+package struct SetIdentity: Hashable {
+    package let family: IPFamily
+    package let count: Int
+    package let runs: [RangeRun]
 
-    init(_ s: AddressSet) {
+    package init(_ s: AddressSet) {
         family = s.family
         count = s.rangeCount
         runs = s.runs
     }
 
-    static func == (a: SetIdentity, b: SetIdentity) -> Bool {
+    package static func == (a: SetIdentity, b: SetIdentity) -> Bool {
         guard a.family == b.family, a.count == b.count, a.runs.count == b.runs.count else { return false }
         for (x, y) in zip(a.runs, b.runs) where x.store !== y.store || x.start != y.start || x.end != y.end { return false }
         return true
     }
 
-    func hash(into h: inout Hasher) {
+    package func hash(into h: inout Hasher) {
         h.combine(family)
         h.combine(count)
         h.combine(runs.count)
@@ -32,7 +32,7 @@ struct SetIdentity: Hashable {
     }
 
     /// A fixed order over identities (by first store and slice), to build order-independent keys from lists.
-    static func precedes(_ a: SetIdentity, _ b: SetIdentity) -> Bool {
+    package static func precedes(_ a: SetIdentity, _ b: SetIdentity) -> Bool {
         func key(_ s: SetIdentity) -> (UInt, Int, Int, Int) {
             guard let r = s.runs.first else { return (0, 0, 0, s.count) }
             return (UInt(bitPattern: ObjectIdentifier(r.store)), r.start, s.runs.count, s.count)

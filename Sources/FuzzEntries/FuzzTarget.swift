@@ -15,7 +15,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case snapshot
     /// `trace --probes` lines through `ProbeLine.parse`.
     case probe
-    /// `audit --baseline` reports through `JSONReporter.findings(fromReport:)`.
+    /// `audit --baseline` reports through `FindingsJSON.findings(fromReport:)`.
     case report
 
     /// Feeds one input to the parser. Rejecting the input is a normal outcome; a crash is a bug, and so is a

@@ -1,5 +1,6 @@
 import Foundation
 import HostModel
+import Serialization
 
 /// Snapshot JSON: `SnapshotFastReader` may decline anything, but whatever it accepts the `Codable` path must accept
 /// with an equal value; `SnapshotCodec.decode` must accept (with the same value) and refuse what the `Codable` path

@@ -2,6 +2,7 @@ import Checks
 import Evaluator
 import Foundation
 import HostModel
+import Serialization
 import Policy
 import Reporting
 
@@ -57,10 +58,10 @@ enum TextEntries {
         }
     }
 
-    /// A baseline report gives its findings or `BaselineError`; the findings it gives encode and decode unchanged.
+    /// A baseline report gives its findings or `FindingsJSON.ReadError`; the findings it gives encode and decode unchanged.
     static func report(_ input: UnsafeRawBufferPointer) throws(FuzzContractViolation) -> FuzzOutcome {
         let findings: [Finding]
-        do { findings = try JSONReporter.findings(fromReport: Data(input)) } catch { return .rejected }
+        do { findings = try FindingsJSON.findings(fromReport: Data(input)) } catch { return .rejected }
         do {
             let again = try JSONDecoder().decode([Finding].self, from: JSONEncoder().encode(findings))
             guard again == findings else { throw FuzzContractViolation("baseline findings change when encoded and decoded again") }

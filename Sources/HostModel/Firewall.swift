@@ -278,7 +278,7 @@ public enum Verdict: Codable, Sendable, Equatable, Hashable {
     }
 
     /// The name written in JSON's `verdict` field (`description` without the chain).
-    var codingName: String {
+    package var codingName: String {
         switch self {
         case .jump: "jump"
         case .goto: "goto"
@@ -337,10 +337,10 @@ public struct Bytes: Codable, Sendable, Hashable, Comparable, CustomStringConver
     }
 
     /// The ASCII lowercase hex digits, by value.
-    static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+    package static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// 0…15 for an ASCII hex digit of either case, 16 or more otherwise (`| 0x20` folds only `A`…`F` onto `a`…`f`).
-    static func hexValue(_ c: UInt8) -> UInt8 {
+    @inlinable package static func hexValue(_ c: UInt8) -> UInt8 {
         let digit = c &- 48
         if digit < 10 { return digit }
         let letter = (c | 0x20) &- 97

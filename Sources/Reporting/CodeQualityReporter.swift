@@ -1,5 +1,6 @@
 import Foundation
 import Checks
+import Serialization
 import Policy
 
 /// GitLab Code Quality (the subset of the Code Climate spec GitLab reads): a JSON array with one issue per unsuppressed
@@ -30,8 +31,8 @@ public struct CodeQualityReporter: Reporter {
 
     struct Lines: Encodable { var begin: Int }
 
-    public func render(_ report: Report) -> String {
-        Self.encode(issues(report))
+    public func render(_ report: Report) throws(ReportEncodingError) -> String {
+        try Self.encode(issues(report))
     }
 
     /// The issues of one report (`merge` concatenates those of every host).
@@ -47,11 +48,8 @@ public struct CodeQualityReporter: Reporter {
         }
     }
 
-    static func encode(_ issues: [Issue]) -> String {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? enc.encode(issues) else { return "[]\n" }
-        return String(decoding: data, as: UTF8.self) + "\n"
+    static func encode(_ issues: [Issue]) throws(ReportEncodingError) -> String {
+        try ReportEncodingError.encode(issues, document: "Code Quality report")
     }
 
     /// GitLab's scale for a finding: info→info, low→minor, medium→major, high→critical, critical→blocker; a conditional

@@ -2,6 +2,7 @@ import Foundation
 import Checks
 import HostModel
 import Policy
+import Serialization
 
 /// The fleet contract (`portwarden-fleet/1`): `hosts[]` with each host's counts and findings exactly as in its own
 /// report, and `byCheck[]` with every check's unsuppressed findings across hosts. Stable keys, sorted.
@@ -17,7 +18,7 @@ public struct FleetJSONReporter: Sendable {
         var byCheck: [Check]
     }
 
-    typealias Tool = JSONReporter.Tool
+    typealias Tool = FindingsJSON.Tool
 
     struct Host: Encodable {
         var host: String
@@ -49,7 +50,7 @@ public struct FleetJSONReporter: Sendable {
     }
 
     /// The fleet as `portwarden-fleet/1` (schemas/fleet-1.schema.json).
-    public func render(_ fleet: FleetReport) -> String {
+    public func render(_ fleet: FleetReport) throws(ReportEncodingError) -> String {
         let hosts = fleet.hosts.map { h in
             let report = fleet.report(h)
             return Host(
@@ -68,11 +69,8 @@ public struct FleetJSONReporter: Sendable {
                         conditional: $0.finding.conditional, fingerprint: $0.finding.fingerprint)
                 })
         }
-        let doc = Document(schema: Self.schema, tool: Tool(name: "portwarden", version: fleet.toolVersion), hosts: hosts, byCheck: checks)
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? enc.encode(doc) else { return "{}\n" }
-        return String(decoding: data, as: UTF8.self) + "\n"
+        let doc = Document(schema: Self.schema, tool: Tool(version: fleet.toolVersion), hosts: hosts, byCheck: checks)
+        return try ReportEncodingError.encode(doc, document: "fleet report")
     }
 
     /// Unsuppressed findings per severity, `suppressed` and `total`, as in the findings report's `summary`.

@@ -1,5 +1,6 @@
 import Foundation
 import Checks
+import Serialization
 import HostModel
 import Policy
 
@@ -19,8 +20,8 @@ public struct HostReport: Sendable {
     }
 
     /// Reads a report; the error is one line without the file name (the caller adds it).
-    public static func read(file: String, data: Data) throws(JSONReporter.BaselineError) -> HostReport {
-        let (result, version) = try JSONReporter.result(fromReport: data)
+    public static func read(file: String, data: Data) throws(FindingsJSON.ReadError) -> HostReport {
+        let (result, version) = try FindingsJSON.result(fromReport: data)
         return HostReport(file: file, result: result, toolVersion: version)
     }
 
@@ -137,12 +138,12 @@ public enum FleetFormat: String, Sendable, CaseIterable {
     case text, json, sarif, codequality
 
     /// The fleet in this format.
-    public func render(_ fleet: FleetReport) -> String {
+    public func render(_ fleet: FleetReport) throws(ReportEncodingError) -> String {
         switch self {
         case .text: FleetTextReporter().render(fleet)
-        case .json: FleetJSONReporter().render(fleet)
-        case .sarif: SARIFReporter.document(runs: fleet.hosts.map { SARIFReporter().run(fleet.report($0)) })
-        case .codequality: CodeQualityReporter.encode(fleet.hosts.flatMap { CodeQualityReporter().issues(fleet.report($0)) })
+        case .json: try FleetJSONReporter().render(fleet)
+        case .sarif: try SARIFReporter.document(runs: fleet.hosts.map { SARIFReporter().run(fleet.report($0)) })
+        case .codequality: try CodeQualityReporter.encode(fleet.hosts.flatMap { CodeQualityReporter().issues(fleet.report($0)) })
         }
     }
 }

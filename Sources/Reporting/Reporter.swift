@@ -3,6 +3,7 @@ import Checks
 import Evaluator
 import HostModel
 import Policy
+import Serialization
 
 /// The files of the user's repository a report was made from. SARIF results point only at these (code scanning
 /// annotates files of the repository), never at the built-in policy, which is not one of them.
@@ -23,27 +24,6 @@ public struct ReportInputs: Sendable, Equatable {
     /// Where a result without a line of its own points: line 1 of the policy given, else of the candidate ruleset,
     /// else of the snapshot; nil when none is a file (the built-in policy on a live host).
     public var fallbackFile: String? { policyFile ?? rulesetFile ?? snapshotFile }
-}
-
-/// How a finding compares with a baseline (SARIF `baselineState`): `--baseline` for `audit`, the old side for `diff`.
-public enum BaselineState: String, Sendable, Codable {
-    /// Not in the baseline.
-    case new
-    /// In the baseline, not wider than it was.
-    case unchanged
-    /// In the baseline, but its exposure or severity grew (it fails the run like a new finding).
-    case updated
-}
-
-/// A finding's baseline state, and for `updated` what grew (one sentence each).
-public struct BaselineMark: Sendable, Equatable {
-    public var state: BaselineState
-    public var widened: [String]
-
-    public init(_ state: BaselineState, widened: [String] = []) {
-        self.state = state
-        self.widened = widened
-    }
 }
 
 /// Everything a reporter needs besides the findings: who made the report and how to name files in it.
@@ -107,10 +87,11 @@ public struct Report: Sendable {
     public var catalog: [CheckMetadata] { builtInChecks.map { $0.metadata } }
 }
 
-/// One output format. Implementations are pure: a report in, text out.
+/// One output format. Implementations are pure: a report in, text out; a report that cannot be encoded is an
+/// error, never an empty document.
 public protocol Reporter: Sendable {
     static var format: ReportFormat { get }
-    func render(_ report: Report) -> String
+    func render(_ report: Report) throws(ReportEncodingError) -> String
 }
 
 /// The formats `audit --format` accepts; exhaustive, so adding one forces a reporter.

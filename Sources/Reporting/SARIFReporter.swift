@@ -1,5 +1,6 @@
 import Foundation
 import Checks
+import Serialization
 import HostModel
 import Policy
 
@@ -16,17 +17,23 @@ public struct SARIFReporter: Reporter {
 
     public init() {}
 
-    public func render(_ report: Report) -> String {
-        Self.document(runs: [run(report)])
+    public func render(_ report: Report) throws(ReportEncodingError) -> String {
+        try Self.document(runs: [run(report)])
     }
 
     /// A SARIF log of `runs` (`merge` writes one run per host), serialized with sorted keys.
-    public static func document(runs: [[String: Any]]) -> String {
+    public static func document(runs: [[String: Any]]) throws(ReportEncodingError) -> String {
         let doc: [String: Any] = ["$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0", "runs": runs]
-        guard let data = try? JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) else {
-            return "{}\n"
+        // JSONSerialization raises an Objective-C style exception, not a Swift error, for what JSON cannot carry: check first.
+        guard JSONSerialization.isValidJSONObject(doc) else {
+            throw ReportEncodingError(document: "SARIF log", reason: "a value JSON cannot carry")
         }
-        return String(decoding: data, as: UTF8.self) + "\n"
+        do {
+            let data = try JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            return String(decoding: data, as: UTF8.self) + "\n"
+        } catch {
+            throw ReportEncodingError(document: "SARIF log", reason: "\(error)")
+        }
     }
 
     /// The run of one report: the catalog, its results and the host's `automationDetails.id`.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HostModel
+import Serialization
 import Evaluator
 import Policy
 import Checks
@@ -118,7 +119,7 @@ struct Audit: ParsableCommand {
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw CommandFailure(status: .invalidInput, message: "cannot read the baseline \(path): \(error.localizedDescription)")
         }
-        do { return try JSONReporter.findings(fromReport: data) } catch {
+        do { return try FindingsJSON.findings(fromReport: data) } catch {
             throw CommandFailure(status: .invalidInput, message: "\(path): \(error)")
         }
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HostModel
+import Serialization
 import Collector
 import Netlink
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HostModel
+import Serialization
 import Policy
 import Checks
 import Reporting
@@ -130,12 +131,12 @@ struct Diff: ParsableCommand {
             case .text:
                 let plain = DiffReport.text(d, oldLabel: oldLabel, newLabel: newLabel)
                 text = output == nil && terminalWantsColour() ? Colour.diff(plain) : plain
-            case .json: text = DiffReport.json(d, oldLabel: oldLabel, newLabel: newLabel, toolVersion: toolVersion)
+            case .json: text = try DiffReport.json(d, oldLabel: oldLabel, newLabel: newLabel, toolVersion: toolVersion)
             case .sarif, .codequality, .prometheus:
                 var result = d.newAudit
                 if let map { result.findings = map.pointing(result.findings, reaches: d.newReaches) }
                 let inputs = ReportInputs(policyFile: self.policy, rulesetFile: candidate.ruleset, snapshotFile: snapshotFile)
-                text = format.reporter.render(
+                text = try format.reporter.render(
                     Report(
                         result: result, toolVersion: toolVersion,
                         baseDirectory: FileManager.default.currentDirectoryPath,

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HostModel
+import Serialization
 import Collector
 
 /// The documented exit codes. 64 (usage) comes from swift-argument-parser itself.
@@ -9,6 +10,7 @@ enum ExitStatus: Int32 {
     case findings = 1
     case invalidInput = 2
     case hostUnreadable = 3
+    case internalError = 4
 
     static let documentation = """
         Exit codes:
@@ -16,6 +18,7 @@ enum ExitStatus: Int32 {
           1   findings at or above --fail-on (reconcile: a port the scan and the prediction disagree on)
           2   invalid input: policy, snapshot, probe file, nmap XML or report
           3   the host could not be read (missing privilege, kernel error)
+          4   internal error: a report could not be encoded (nothing is written; please report it)
           64  command-line usage error
         """
 }
@@ -40,6 +43,9 @@ func exitOnFailure<T>(_ body: () throws -> T) throws -> T {
     } catch let error as CollectError {
         FileHandle.standardError.write(Data("portwarden: \(error)\n".utf8))
         throw ExitCode(ExitStatus.hostUnreadable.rawValue)
+    } catch let error as ReportEncodingError {
+        FileHandle.standardError.write(Data("portwarden: \(error)\n".utf8))
+        throw ExitCode(ExitStatus.internalError.rawValue)
     }
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Evaluator
 import Foundation
 import HostModel
+import Serialization
 
 /// `portwarden exposure`: every listener, who can open a new connection to it, and the rule that decides it.
 struct Exposure: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HostModel
+import Serialization
 
 /// `portwarden listeners`: every listening socket with its bind scope and owners — the inventory the audit starts from.
 struct Listeners: ParsableCommand {

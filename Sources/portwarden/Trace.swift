@@ -2,6 +2,7 @@ import ArgumentParser
 import Evaluator
 import Foundation
 import HostModel
+import Serialization
 
 /// `portwarden trace`: what the kernel does with one new connection, or with a batch of them (JSON lines).
 struct Trace: ParsableCommand {
@@ -72,7 +73,7 @@ struct Trace: ParsableCommand {
         var out = ""
         switch format {
         case .json:
-            var w = JSONLineWriter()
+            var w = TraceLineWriter()
             w.write(probe: probe, result: result)
             out = String(decoding: w.bytes, as: UTF8.self)
         case .text:
@@ -99,7 +100,7 @@ struct Trace: ParsableCommand {
         // Results go out in ~1 MiB chunks through the shared output path; a bad line stops the batch after the
         // results of the lines before it.
         try writeOutput(to: destination.output, what: "the results") { (sink) throws(WriteFailure) in
-            var writer = JSONLineWriter(capacity: (1 << 20) + (1 << 16))
+            var writer = TraceLineWriter(capacity: (1 << 20) + (1 << 16))
             var written: WriteFailure?
             var lineNumber = 0
             data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
@@ -141,135 +142,6 @@ struct Trace: ParsableCommand {
         guard !ev.hasInterface(named: name) else { return }
         let known = ev.interfaceNames.map { "'\(TerminalText.escape($0))'" }.joined(separator: ", ")
         throw ProbeLineError(message: "no interface '\(TerminalText.escape(name))' in the snapshot (it has \(known))", column: column)
-    }
-}
-
-/// Writes trace results as JSON lines into a `ByteBuffer`: each append is one capacity check and a copy, with no
-/// String interpolation, copy-on-write or uniqueness checks (batch output is ~430 bytes a probe, 100k probes at a
-/// time). Noncopyable because the buffer is.
-struct JSONLineWriter: ~Copyable {
-    private var buffer: ByteBuffer
-
-    init(capacity: Int = 4096) { buffer = ByteBuffer(capacity: capacity) }
-
-    /// The bytes written so far; valid until the next write.
-    var bytes: UnsafeBufferPointer<UInt8> { buffer.bytes }
-    var count: Int { buffer.count }
-
-    mutating func removeAll() { buffer.removeAll() }
-
-    @inline(__always) mutating func byte(_ b: UInt8) { buffer.append(b) }
-
-    @inline(__always) mutating func append(_ p: UnsafeBufferPointer<UInt8>) { buffer.append(contentsOf: p) }
-
-    /// Literal JSON text (keys and punctuation).
-    @inline(__always) mutating func raw(_ s: StaticString) {
-        s.withUTF8Buffer { append($0) }
-    }
-
-    /// An integer in decimal, as `"\(v)"` prints it.
-    mutating func int<T: BinaryInteger>(_ v: T) {
-        if v < 0 { byte(0x2d) }
-        buffer.appendDecimal(UInt64(v.magnitude))
-    }
-
-    mutating func bool(_ v: Bool) { if v { raw("true") } else { raw("false") } }
-
-    /// A JSON string: runs of plain bytes are copied whole; `"`, `\\` and control characters are escaped.
-    mutating func string(_ s: String) {
-        byte(0x22)
-        if s.utf8.withContiguousStorageIfAvailable({ escaped($0) }) == nil {
-            Array(s.utf8).withUnsafeBufferPointer { escaped($0) }
-        }
-        byte(0x22)
-    }
-
-    private mutating func escaped(_ b: UnsafeBufferPointer<UInt8>) {
-        var run = 0
-        for k in 0..<b.count {
-            let c = b[k]
-            if c >= 0x20 && c != 0x22 && c != 0x5c { continue }
-            if k > run { append(UnsafeBufferPointer(rebasing: b[run..<k])) }
-            run = k + 1
-            switch c {
-            case 0x22: raw("\\\"")
-            case 0x5c: raw("\\\\")
-            case 0x0a: raw("\\n")
-            case 0x0d: raw("\\r")
-            case 0x09: raw("\\t")
-            default:
-                let hex: StaticString = "0123456789abcdef"
-                raw("\\u00")
-                hex.withUTF8Buffer { h in
-                    byte(h[Int(c >> 4)])
-                    byte(h[Int(c & 0xf)])
-                }
-            }
-        }
-        if run < b.count { append(UnsafeBufferPointer(rebasing: b[run..<b.count])) }
-    }
-
-    /// One path step; taken from the array in place (a `for` loop would copy each step and its five strings).
-    private mutating func step(_ s: PathStep) {
-        raw("{\"table\":"); string(s.table)
-        raw(",\"family\":"); string(s.family.description)
-        raw(",\"chain\":"); string(s.chain)
-        raw(",\"hook\":"); string(s.hookText)
-        raw(",\"priority\":"); int(s.priority)
-        raw(",\"handle\":")
-        if let h = s.handle { int(h) } else { raw("null") }
-        raw(",\"action\":"); string(s.action.description)
-        raw("}")
-    }
-
-    mutating func write(probe p: Probe, result r: TraceResult) {
-        raw("{\"proto\":"); string(p.proto.rawValue)
-        raw(",\"src\":"); string(p.src)
-        raw(",\"dst\":"); string(p.dst)
-        if let s = p.sport { raw(",\"sport\":"); int(s) }
-        raw(",\"dport\":"); int(p.dport)
-        raw(",\"iif\":"); string(p.iif)
-        raw(",\"verdict\":"); string(r.verdict.rawValue)
-        raw(",\"path\":[")
-        for i in r.path.indices {
-            if i > 0 { raw(",") }
-            step(r.path[i])
-        }
-        raw("],\"listener\":")
-        if let l = r.listener {
-            raw("{\"proto\":"); string(l.proto.rawValue)
-            raw(",\"address\":"); string(l.address)
-            raw(",\"port\":"); int(l.port)
-            raw(",\"device\":")
-            if let d = l.device { string(d) } else { raw("null") }
-            raw(",\"processes\":[")
-            for i in l.processes.indices {
-                if i > 0 { raw(",") }
-                raw("{\"pid\":"); int(l.processes[i].pid)
-                raw(",\"name\":"); string(l.processes[i].name); raw("}")
-            }
-            raw("]")
-            if let n = l.namespace { raw(",\"namespace\":"); string(n) }
-            if let b = l.bind { raw(",\"bind\":"); string(b) }
-            raw("}")
-        } else {
-            raw("null")
-        }
-        raw(",\"delivered\":"); bool(r.delivered)
-        raw(",\"forwarded\":"); bool(r.forwarded)
-        if let t = r.translatedTo { raw(",\"translatedTo\":"); string(t) }
-        if let d = r.dnat { raw(",\"dnat\":{\"address\":"); string(d.address); raw(",\"port\":"); int(d.port); raw("}") }
-        if let limits = r.limits {
-            raw(",\"limits\":[")
-            for (i, l) in limits.enumerated() { if i > 0 { byte(0x2c) }; string(l) }
-            byte(0x5d)
-        }
-        if !r.reasons.isEmpty {
-            raw(",\"reasons\":[")
-            for i in r.reasons.indices { if i > 0 { raw(",") }; string(r.reasons[i]) }
-            raw("]")
-        }
-        raw("}\n")
     }
 }
 

@@ -10,7 +10,7 @@ import Testing
 /// already had unchanged (the report is built as the CLI builds it, from `newAudit` and `baselineMarks`).
 @Suite struct DiffCodeQualityTests {
     func issues(_ d: SnapshotDiff) throws -> [[String: Any]] {
-        let text = CodeQualityReporter().render(
+        let text = try CodeQualityReporter().render(
             Report(
                 result: d.newAudit, toolVersion: "9.9.9-test", baseline: d.baselineMarks,
                 automationCategory: "portwarden-diff"))

@@ -60,7 +60,7 @@ import Testing
         #expect(Self.gate(d) >= 1)
         #expect(Self.gate(d, .high) >= 1)
         #expect(DiffReport.text(d, oldLabel: "a", newLabel: "b").contains("^ HIGH PW1006 widened:"))
-        let text = DiffReport.json(d, oldLabel: "a", newLabel: "b", toolVersion: "t")
+        let text = try DiffReport.json(d, oldLabel: "a", newLabel: "b", toolVersion: "t")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         let widened = (json["findings"] as? [String: Any])?["widened"] as? [[String: Any]]
         #expect(widened?.contains { ($0["finding"] as? [String: Any])?["ruleId"] as? String == "PW1006" } == true)

@@ -2,6 +2,7 @@ import Foundation
 import HostModel
 import Testing
 @testable import Evaluator
+@testable import Serialization
 
 /// `exposure --format json` is written by a streaming writer that must produce exactly what `JSONEncoder` produces
 /// for the same document (the format is the `Encodable` conformances; the writer only has to be faster).

@@ -2,6 +2,7 @@ import Foundation
 import HostModel
 import Testing
 @testable import Evaluator
+@testable import Serialization
 
 /// Exposure schema 3: large source sets written once in `addressSets` (in full, or as an earlier entry plus and
 /// minus a few ranges) and paths once in `paths`, both referred to by index; a report reads back to the same results

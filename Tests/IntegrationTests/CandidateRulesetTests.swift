@@ -1,5 +1,6 @@
 import Foundation
 import HostModel
+import Serialization
 import Testing
 
 /// `--ruleset FILE`: the candidate is loaded in a private namespace the tool makes and destroys itself; these tests

@@ -1,5 +1,6 @@
 import Foundation
 import HostModel
+import Serialization
 import Testing
 
 /// Collection while the host changes under it (issue 14, faults): processes that exit between the socket dump and the

@@ -1,5 +1,6 @@
 import Foundation
 import HostModel
+import Serialization
 import Testing
 
 /// `collect` without privilege, and the CLI's exit codes for bad snapshot files.

@@ -1,5 +1,6 @@
 import Foundation
 import HostModel
+import Serialization
 import Testing
 
 /// Python holder for the listener tests: opens every kind of socket the collector must report, forks once so one

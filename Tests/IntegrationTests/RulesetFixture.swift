@@ -1,5 +1,6 @@
 import Foundation
 import HostModel
+import Serialization
 import Testing
 
 /// The varied ruleset the differential tests load, and the ways to read it back: our reader (through

@@ -4,6 +4,7 @@ import Policy
 import Checks
 import Testing
 @testable import Reporting
+import Serialization
 
 /// GitLab Code Quality: the shape GitLab reads, the severity scale, fingerprints shared with SARIF, and locations only
 /// in files the user gave.
@@ -12,8 +13,8 @@ import Testing
         try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]], "not a JSON array: \(text.prefix(200))")
     }
 
-    func report(_ result: AuditResult, inputs: ReportInputs? = nil, failOnConditional: Bool = false) -> String {
-        CodeQualityReporter().render(Report(result: result, toolVersion: "9.9.9-test", failOnConditional: failOnConditional, inputs: inputs))
+    func report(_ result: AuditResult, inputs: ReportInputs? = nil, failOnConditional: Bool = false) throws -> String {
+        try CodeQualityReporter().render(Report(result: result, toolVersion: "9.9.9-test", failOnConditional: failOnConditional, inputs: inputs))
     }
 
     @Test func everyIssueHasGitLabsKeysWithTheirTypes() throws {
@@ -102,7 +103,7 @@ import Testing
     @Test func widenedFindingsSayWhatGrew() throws {
         let result = try sampleResult()
         let f = try #require(result.findings.first { !$0.isSuppressed })
-        let text = CodeQualityReporter().render(
+        let text = try CodeQualityReporter().render(
             Report(
                 result: result, toolVersion: "t",
                 baseline: [f.fingerprint: BaselineMark(.updated, widened: ["now also on eth1"])]))

@@ -4,6 +4,7 @@ import Policy
 import Checks
 import Testing
 @testable import Reporting
+import Serialization
 
 /// `merge`: host reports read back from the JSON `audit` writes, joined into one fleet report per format.
 @Suite struct FleetReportTests {
@@ -12,7 +13,7 @@ import Testing
         var r = result
         r.host.hostname = host
         r.host.collectedAt = at
-        let json = JSONReporter().render(Report(result: r, toolVersion: "9.9.9-test"))
+        let json = try JSONReporter().render(Report(result: r, toolVersion: "9.9.9-test"))
         return try HostReport.read(file: file ?? "reports/\(host).json", data: Data(json.utf8))
     }
 
@@ -44,7 +45,7 @@ import Testing
     }
 
     @Test func aFindingsFileOfAnotherKindIsRefusedWithTheReason() throws {
-        #expect(throws: JSONReporter.BaselineError.self) { try HostReport.read(file: "x", data: Data(#"{"schema":"portwarden-snapshot/2"}"#.utf8)) }
+        #expect(throws: FindingsJSON.ReadError.self) { try HostReport.read(file: "x", data: Data(#"{"schema":"portwarden-snapshot/2"}"#.utf8)) }
         do {
             _ = try HostReport.read(file: "x", data: Data(#"{"schema":"portwarden-findings/1","findings":[]}"#.utf8))
             Issue.record("a report without a host was accepted")
@@ -141,7 +142,7 @@ import Testing
 
     @Test func sarifHasOneRunPerHostEachAsAuditWritesIt() throws {
         let fleet = try Self.fleet()
-        let text = FleetFormat.sarif.render(fleet)
+        let text = try FleetFormat.sarif.render(fleet)
         let runs = try #require(try Self.json(text)["runs"] as? [[String: Any]])
         #expect(runs.count == 3)
         let ids = runs.compactMap { ($0["automationDetails"] as? [String: Any])?["id"] as? String }

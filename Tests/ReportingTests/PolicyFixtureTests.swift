@@ -92,7 +92,7 @@ struct PolicyFixture: Sendable, CustomTestStringConvertible {
         let snapshot = f.snapshot
         let context = AuditContext(snapshot: snapshot, policy: policy, today: PolicyDate(year: 2026, month: 11, day: 25))
         let result = Auditor.run(context)
-        let report = format.reporter.render(Report(result: result, toolVersion: "9.9.9-test", baseDirectory: repoRoot.path))
+        let report = try format.reporter.render(Report(result: result, toolVersion: "9.9.9-test", baseDirectory: repoRoot.path))
         try assertGolden(report, "policy-\(f.policy.replacingOccurrences(of: ".yaml", with: "")).\(format.fileExtension)")
         if format == .sarif, let tool = sarifValidator() {
             let file = try tempFile("policy.sarif", report)

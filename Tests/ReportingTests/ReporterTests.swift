@@ -6,6 +6,7 @@ import Checks
 import Testing
 import TestSupport
 @testable import Reporting
+import Serialization
 
 let repoRoot = repositoryRoot
 let goldens = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Goldens")
@@ -48,7 +49,7 @@ func sampleResult() throws -> AuditResult {
 
 /// The sample report in `format`; the run time is fixed (2026-11-25T09:30:00Z) so the Prometheus golden is stable.
 func render(_ format: ReportFormat, color: Bool = false) throws -> String {
-    format.reporter.render(
+    try format.reporter.render(
         Report(
             result: try sampleResult(), toolVersion: "9.9.9-test", color: color,
             exposure: PrometheusReporter.exposureCounts(sampleReaches()), runAt: Date(timeIntervalSince1970: 1_795_599_000)))
@@ -136,12 +137,12 @@ func tempFile(_ name: String, _ text: String) throws -> URL {
 
     @Test func baselineReadsFingerprintsBack() throws {
         let json = try render(.json)
-        let fps = try JSONReporter.fingerprints(fromReport: Data(json.utf8))
+        let fps = try FindingsJSON.fingerprints(fromReport: Data(json.utf8))
         #expect(fps == Set(try sampleResult().findings.map(\.fingerprint)))
-        #expect(throws: JSONReporter.BaselineError.self) { try JSONReporter.fingerprints(fromReport: Data("{}".utf8)) }
+        #expect(throws: FindingsJSON.ReadError.self) { try FindingsJSON.fingerprints(fromReport: Data("{}".utf8)) }
         // Whatever is wrong with it, a baseline that is not a report is said in one short line.
         func why(_ text: String) -> String {
-            do { _ = try JSONReporter.fingerprints(fromReport: Data(text.utf8)); return "" } catch { return error.description }
+            do { _ = try FindingsJSON.fingerprints(fromReport: Data(text.utf8)); return "" } catch { return error.description }
         }
         let prefix = "the baseline is not a portwarden JSON report (\(JSONReporter.schema)): "
         #expect(why("garbage") == prefix + "not valid JSON")
@@ -175,7 +176,7 @@ func tempFile(_ name: String, _ text: String) throws -> URL {
         defer { try? FileManager.default.removeItem(at: file) }
         let (status, out) = try run([tool.path, file.path])
         #expect(status == 0, "\(out)")
-        let empty = ReportFormat.sarif.reporter.render(
+        let empty = try ReportFormat.sarif.reporter.render(
             Report(
                 result: AuditResult(
                     host: HostInfo(hostname: "h", kernel: "k", collectedAt: "t", toolVersion: "v"), policySource: "policies/default.yaml",

@@ -4,6 +4,7 @@ import Policy
 import Checks
 import Testing
 @testable import Reporting
+import Serialization
 
 /// With `--ruleset FILE`, a finding names FILE:LINE of its rule in text and JSON too, not only in SARIF.
 @Suite struct RulesetLocationTests {
@@ -25,7 +26,7 @@ import Testing
     }
 
     @Test func jsonCarriesItAndStaysValid() throws {
-        let json = JSONReporter().render(try report())
+        let json = try JSONReporter().render(try report())
         let doc = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
         let findings = (doc?["findings"] as? [[String: Any]]) ?? []
         let located = findings.filter { $0["rulesetLocation"] != nil }

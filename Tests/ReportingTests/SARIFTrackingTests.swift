@@ -5,6 +5,7 @@ import Policy
 import Checks
 import Testing
 @testable import Reporting
+import Serialization
 
 /// SARIF that code scanning can track: one category per host, result identity from host + check + subject (not from
 /// policy lines), locations only in files the user has, and `baselineState` against a baseline.
@@ -164,7 +165,7 @@ import Testing
         let result = try Self.result()
         let first = try #require(result.findings.first), second = try #require(result.findings.dropFirst().first)
         let marks = [first.fingerprint: BaselineMark(.unchanged), second.fingerprint: BaselineMark(.updated, widened: ["severity high → critical"])]
-        let json = JSONReporter().render(Report(result: result, toolVersion: "1.0.0", baseline: marks))
+        let json = try JSONReporter().render(Report(result: result, toolVersion: "1.0.0", baseline: marks))
         let doc = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         let findings = try #require(doc["findings"] as? [[String: Any]])
         #expect(findings[0]["baselineState"] as? String == "unchanged" && findings[0]["widened"] == nil)
@@ -173,11 +174,11 @@ import Testing
         // The report still reads back as a baseline.
         // (`fix` is the structured form of `remediation`, not part of the JSON contract.)
         #expect(
-            try JSONReporter.findings(fromReport: Data(json.utf8))
+            try FindingsJSON.findings(fromReport: Data(json.utf8))
                 == result.findings.map {
                     var f = $0; f.fix = nil; return f
                 })
-        #expect(!JSONReporter().render(Report(result: result, toolVersion: "1.0.0")).contains("baselineState"))
+        #expect(try !JSONReporter().render(Report(result: result, toolVersion: "1.0.0")).contains("baselineState"))
         // Text says it too, next to each finding.
         let text = TextReporter().render(Report(result: result, toolVersion: "1.0.0", baseline: marks))
         #expect(text.contains("[baseline: unchanged]\n    \(first.message)\n"))
@@ -193,5 +194,13 @@ import Testing
             #expect(r["helpUri"] == nil)
             #expect(((r["help"] as? [String: Any])?["text"] as? String)?.contains("portwarden explain \(r["id"] as? String ?? "")") == true)
         }
+    }
+}
+
+/// SARIF is written with JSONSerialization, which traps on what JSON cannot carry: such a log is an error instead.
+@Suite struct SARIFEncodingFailureTests {
+    @Test func aNumberJSONCannotCarryIsAnErrorNotAnEmptyLog() {
+        #expect(throws: ReportEncodingError.self) { try SARIFReporter.document(runs: [["count": Double.nan]]) }
+        #expect((try? SARIFReporter.document(runs: [["count": 1]]))?.contains("\"count\" : 1") == true)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
-@testable import HostModel
+import HostModel
+@testable import Serialization
 import Testing
 import TestSupport
 

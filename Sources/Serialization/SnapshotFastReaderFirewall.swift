@@ -1,3 +1,5 @@
+import HostModel
+
 /// The firewall part of `SnapshotFastReader`: tables, chains, rules, sets and every expression kind, members in
 /// sorted-key order as the writer puts them; anything else declines to `JSONDecoder`.
 extension SnapshotFastReader {

@@ -1,5 +1,6 @@
 import Foundation
 import HostModel
+import Serialization
 import Testing
 import TestSupport
 

@@ -1,3 +1,5 @@
+import HostModel
+
 /// A hand-written JSON writer that produces exactly the bytes `JSONEncoder` writes with
 /// `[.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]`, several times faster and without an intermediate tree.
 ///
@@ -6,7 +8,7 @@
 /// writes the rest of the snapshot. Keys are written in the order `.sortedKeys` gives: by UTF-8 bytes, so uppercase
 /// sorts before lowercase (`sregData` < `sregKey` < `sreg…`) and a prefix before its extensions (`key` < `keyEnd`).
 /// `SnapshotCodecTests` compares the output byte for byte with `JSONEncoder`. The primitives are visible to the
-/// package: `exposure --format json` writes its document with them (`ExposureJSON.swift` in the evaluator).
+/// package: `exposure --format json` writes its document with them (`ExposureJSON.swift`).
 package struct SnapshotJSONWriter: ~Copyable {
     private(set) var out: ByteBuffer
     /// Rendered holder processes by pid (checked for equality on use): keyed by `Int32` rather than by the whole

@@ -1,3 +1,4 @@
+import Evaluator
 import HostModel
 
 /// The large address sets of an exposure document, each written once in its `addressSets` table and referred to by

@@ -1,4 +1,5 @@
 import Foundation
+import HostModel
 
 /// The fast reader met something it does not fully understand; `SnapshotCodec.decode` then decodes the same bytes
 /// with `JSONDecoder`, which accepts them or reports the error exactly as it always has.
@@ -124,9 +125,9 @@ package struct SnapshotFastReader {
         }
     }
 
-    mutating func process() throws(Declined) -> ProcessInfo {
+    mutating func process() throws(Declined) -> HostModel.ProcessInfo {
         try object { r throws(Declined) in
-            ProcessInfo(
+            HostModel.ProcessInfo(
                 pid: try r.int32("pid"), name: try r.string("name"), exe: try r.stringIfPresent("exe"),
                 cmdline: try r.decode("cmdline") { r throws(Declined) in try r.strings() },
                 unit: try r.stringIfPresent("unit"), container: try r.stringIfPresent("container"))

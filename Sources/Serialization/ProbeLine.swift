@@ -1,3 +1,4 @@
+import Evaluator
 import HostModel
 
 // The reader of `portwarden trace --probes` lines. It lives in this library (not in the command) so the fuzz

@@ -1,3 +1,4 @@
+import Evaluator
 import HostModel
 
 /// What `portwarden exposure --format json` prints.

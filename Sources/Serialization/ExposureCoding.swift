@@ -1,3 +1,4 @@
+import Evaluator
 import HostModel
 
 // The JSON shape of exposure results. The evaluator asks about one stand-in for every interface the host and its
@@ -7,7 +8,7 @@ import HostModel
 // stand-in, so results read back compare equal.
 
 /// The evaluator's name for every interface the snapshot and the rules do not name.
-let standInInterface = "(any other)"
+let standInInterface = InterfaceScope.standIn
 
 struct ExposureKeys: CodingKey {
     var stringValue: String
@@ -83,7 +84,7 @@ extension Decoder {
     }
 }
 
-extension ListenerExposure: SetReferencingEncodable {
+extension ListenerExposure: Codable, SetReferencingEncodable {
     public func encode(to encoder: any Encoder) throws { try encode(to: encoder, sets: nil) }
 
     func encode(to encoder: any Encoder, sets: ExposureTables?) throws {
@@ -111,7 +112,7 @@ extension ListenerExposure: SetReferencingEncodable {
     }
 }
 
-extension ExposureRegion {
+extension ExposureRegion: Codable {
     public func encode(to encoder: any Encoder) throws { try encode(to: encoder, tables: nil, port: destinationPort) }
 
     /// With the document's tables: a cell of its `regions` table, `port` nil for the referring listener's own port.
@@ -236,7 +237,7 @@ struct RegionCellOut: Encodable {
     func encode(to encoder: any Encoder) throws { try region.encode(to: encoder, tables: tables, port: port) }
 }
 
-extension ForwardedPort: SetReferencingEncodable {
+extension ForwardedPort: Codable, SetReferencingEncodable {
     public func encode(to encoder: any Encoder) throws { try encode(to: encoder, sets: nil) }
 
     func encode(to encoder: any Encoder, sets: ExposureTables?) throws {
@@ -269,5 +270,55 @@ extension ForwardedPort: SetReferencingEncodable {
             listener: try c.getIfPresent("listener"), summary: try c.get("summary"))
         namespaceNames = try c.getIfPresent("namespaceNames") ?? []
         limits = try c.getIfPresent("limits")
+    }
+}
+
+extension AcceptedRanges: Codable, SetReferencingEncodable {
+    enum CodingKeys: String, CodingKey { case family, interface, interfaceExists, allRoutable, count, ranges, omitted, otherInterfaces, set }
+
+    /// The stand-in for every interface the host does not name has no `interface` and `otherInterfaces: true`.
+    public func encode(to encoder: any Encoder) throws { try encode(to: encoder, sets: nil) }
+
+    /// With the document's set table, a set of more than `maxEncoded` ranges is `set` (an index into `addressSets`)
+    /// instead of a cut `ranges` list.
+    func encode(to encoder: any Encoder, sets: ExposureTables?) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        let other = InterfaceScope.isStandIn(interface)
+        try c.encode(family, forKey: .family)
+        if !other { try c.encode(interface, forKey: .interface) }
+        try c.encode(other, forKey: .otherInterfaces)
+        try c.encode(interfaceExists, forKey: .interfaceExists)
+        try c.encode(allRoutable, forKey: .allRoutable)
+        try c.encode(Double(set.count), forKey: .count)
+        if let shared = sets.flatMap({ t in ExposureSetTable.referenced(self).flatMap(t.sets.index(of:)) }) {
+            try c.encode(shared, forKey: .set)
+            try c.encode(0, forKey: .omitted)
+            return
+        }
+        let shown = Array(set.ranges.prefix(AcceptedRanges.maxEncoded))
+        try c.encode(shown.map { AddressSet.describe($0, family) }, forKey: .ranges)
+        try c.encode(set.ranges.count - shown.count, forKey: .omitted)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let family = try c.decode(IPFamily.self, forKey: .family)
+        let set: AddressSet
+        if let index = try c.decodeIfPresent(Int.self, forKey: .set) {
+            set = try decoder.referencedSet(index, family: family)
+        } else {
+            var out: [ClosedRange<UInt128>] = []
+            for text in try c.decodeIfPresent([String].self, forKey: .ranges) ?? [] {
+                guard let r = AddressSet.parseRange(text, family) else {
+                    throw DecodingError.dataCorruptedError(forKey: .ranges, in: c, debugDescription: "bad address range '\(text)'")
+                }
+                out.append(r)
+            }
+            set = AddressSet(family: family, ranges: out)
+        }
+        self.init(
+            family: family, interface: try c.decodeIfPresent(String.self, forKey: .interface) ?? standInInterface,
+            interfaceExists: try c.decodeIfPresent(Bool.self, forKey: .interfaceExists) ?? true, set: set,
+            allRoutable: try c.decodeIfPresent(Bool.self, forKey: .allRoutable) ?? false)
     }
 }

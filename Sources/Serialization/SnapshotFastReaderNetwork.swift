@@ -1,3 +1,5 @@
+import HostModel
+
 /// The network part of `SnapshotFastReader`: interfaces, routes, sysctls and the other network namespaces.
 extension SnapshotFastReader {
     mutating func routing() throws(Declined) -> Routing {

@@ -1,4 +1,5 @@
 import Foundation
+import HostModel
 
 /// Why a snapshot file could not be used. Each case names the field or position a user has to fix.
 public enum SnapshotError: Error, CustomStringConvertible, Equatable {

@@ -1,3 +1,5 @@
+import HostModel
+
 /// The whole snapshot through `SnapshotJSONWriter`: the same bytes as `JSONEncoder` (pretty, sorted keys, slashes
 /// unescaped), written member by member from the model, so no encoder tree, no second copy of the output and, when
 /// streaming, no full output buffer exist. Members are listed in sorted-key order (UTF-8 byte order); optionals are

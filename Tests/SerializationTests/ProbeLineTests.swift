@@ -1,4 +1,5 @@
 import Evaluator
+import Serialization
 import Testing
 
 /// `ProbeLine.parse` on JSON escapes (the CLI tests pin its error messages): every escape JSON defines decodes to its
