@@ -199,57 +199,7 @@ public struct RulesetSourceMap: Sendable {
             let words = s.map(\.text)
             switch context {
             case .top:
-                let cmd = words[0]
-                if cmd == "include", s.count > 1 {
-                    let target = s[1].text
-                    let dir = URL(fileURLWithPath: file).deletingLastPathComponent()
-                    let path = target.hasPrefix("/") ? target : dir.appendingPathComponent(target).path
-                    if !target.contains("*") && !target.contains("?") { scan(file: path, visited: &visited) }
-                    continue
-                }
-                var rest = Array(words.dropFirst())
-                let verb = (cmd == "add" || cmd == "create") ? "add" : cmd
-                if verb == "add" || verb == "table" || verb == "chain" {
-                    var object = verb
-                    if verb == "add" { object = rest.first ?? ""; rest = Array(rest.dropFirst()) }
-                    let (fam, names) = Self.splitFamily(rest)
-                    switch object {
-                    case "table" where names.count >= 1:
-                        let key = "\(fam) \(names[0])"
-                        if tables[key] == nil { tables[key] = head.loc }
-                        if opens { parseBlock(t, &i, context: .table, family: fam, table: names[0], chain: "", file: file, visited: &visited) }
-                    case "chain" where names.count >= 2:
-                        let key = ChainKey(family: fam, table: names[0], chain: names[1])
-                        if chains[key] == nil { chains[key] = head.loc }
-                        if opens { parseBlock(t, &i, context: .chain, family: fam, table: names[0], chain: names[1], file: file, visited: &visited) }
-                    case "rule" where names.count >= 2:
-                        let key = ChainKey(family: fam, table: names[0], chain: names[1])
-                        if names.contains("position") || names.contains("handle") || names.contains("index") { unordered.insert(key) }
-                        rules[key, default: []].append(head.loc)
-                        if opens { skipBlock(t, &i) }
-                    default:
-                        if opens { skipBlock(t, &i) }
-                    }
-                } else if verb == "insert" || verb == "replace" || (verb == "delete" && rest.first == "rule") {
-                    let (fam, names) = Self.splitFamily(Array(rest.dropFirst()))
-                    if names.count >= 2 { unordered.insert(ChainKey(family: fam, table: names[0], chain: names[1])) }
-                    if opens { skipBlock(t, &i) }
-                } else if verb == "flush" || verb == "delete" || verb == "destroy" {
-                    let object = rest.first ?? ""
-                    let (fam, names) = Self.splitFamily(Array(rest.dropFirst()))
-                    switch object {
-                    case "ruleset":
-                        rules = [:]; unordered = []
-                    case "table" where !names.isEmpty:
-                        for k in rules.keys where k.family == fam && k.table == names[0] { rules[k] = nil }
-                    case "chain" where names.count >= 2:
-                        rules[ChainKey(family: fam, table: names[0], chain: names[1])] = nil
-                    default: break
-                    }
-                    if opens { skipBlock(t, &i) }
-                } else if opens {
-                    skipBlock(t, &i)
-                }
+                topStatement(s, opens: opens, t, &i, file: file, visited: &visited)
             case .table:
                 if words[0] == "chain", s.count >= 2 {
                     let key = ChainKey(family: family, table: table, chain: words[1])
@@ -265,6 +215,65 @@ public struct RulesetSourceMap: Sendable {
             case .other:
                 if opens { skipBlock(t, &i) }
             }
+        }
+    }
+
+    /// One statement at the top of a file: an include, or a command (`add`, `table`, `insert`, `flush`, …).
+    private mutating func topStatement(
+        _ s: [Token], opens: Bool, _ t: [Token], _ i: inout Int, file: String, visited: inout Set<String>
+    ) {
+        guard let head = s.first else { return }
+        let words = s.map(\.text)
+        let cmd = words[0]
+        if cmd == "include", s.count > 1 {
+            let target = s[1].text
+            let dir = URL(fileURLWithPath: file).deletingLastPathComponent()
+            let path = target.hasPrefix("/") ? target : dir.appendingPathComponent(target).path
+            if !target.contains("*") && !target.contains("?") { scan(file: path, visited: &visited) }
+            return
+        }
+        var rest = Array(words.dropFirst())
+        let verb = (cmd == "add" || cmd == "create") ? "add" : cmd
+        if verb == "add" || verb == "table" || verb == "chain" {
+            var object = verb
+            if verb == "add" { object = rest.first ?? ""; rest = Array(rest.dropFirst()) }
+            let (fam, names) = Self.splitFamily(rest)
+            switch object {
+            case "table" where names.count >= 1:
+                let key = "\(fam) \(names[0])"
+                if tables[key] == nil { tables[key] = head.loc }
+                if opens { parseBlock(t, &i, context: .table, family: fam, table: names[0], chain: "", file: file, visited: &visited) }
+            case "chain" where names.count >= 2:
+                let key = ChainKey(family: fam, table: names[0], chain: names[1])
+                if chains[key] == nil { chains[key] = head.loc }
+                if opens { parseBlock(t, &i, context: .chain, family: fam, table: names[0], chain: names[1], file: file, visited: &visited) }
+            case "rule" where names.count >= 2:
+                let key = ChainKey(family: fam, table: names[0], chain: names[1])
+                if names.contains("position") || names.contains("handle") || names.contains("index") { unordered.insert(key) }
+                rules[key, default: []].append(head.loc)
+                if opens { skipBlock(t, &i) }
+            default:
+                if opens { skipBlock(t, &i) }
+            }
+        } else if verb == "insert" || verb == "replace" || (verb == "delete" && rest.first == "rule") {
+            let (fam, names) = Self.splitFamily(Array(rest.dropFirst()))
+            if names.count >= 2 { unordered.insert(ChainKey(family: fam, table: names[0], chain: names[1])) }
+            if opens { skipBlock(t, &i) }
+        } else if verb == "flush" || verb == "delete" || verb == "destroy" {
+            let object = rest.first ?? ""
+            let (fam, names) = Self.splitFamily(Array(rest.dropFirst()))
+            switch object {
+            case "ruleset":
+                rules = [:]; unordered = []
+            case "table" where !names.isEmpty:
+                for k in rules.keys where k.family == fam && k.table == names[0] { rules[k] = nil }
+            case "chain" where names.count >= 2:
+                rules[ChainKey(family: fam, table: names[0], chain: names[1])] = nil
+            default: break
+            }
+            if opens { skipBlock(t, &i) }
+        } else if opens {
+            skipBlock(t, &i)
         }
     }
 
