@@ -14,8 +14,11 @@ public struct ExposureState: Codable, Sendable, Equatable {
     public var scope = InterfaceScope(reached: [], asked: [])
     /// Families on which some remote source is accepted (or conditional).
     public var families: [IPFamily]
-    /// Accepted (or conditional) remote sources, merged per family, as ranges.
+    /// Accepted (or conditional) remote sources, merged per family, as ranges: the first `ExposureRegion.maxListed` of
+    /// each family (comparisons use the exact sets).
     public var sources: [String]
+    /// How many further ranges `sources` leaves out (a deny list's complement); nil (not in JSON) when none.
+    public var omittedSources: Int?
     /// `name[pid]` of every holder, and the socket's uid: the owner.
     public var processes: [String]
     public var uid: UInt32
@@ -25,7 +28,7 @@ public struct ExposureState: Codable, Sendable, Equatable {
     /// Reachable from somewhere other than the host itself (conditional counts, as in the checks).
     public var isRemote: Bool { summary == .public || summary == .restricted || summary == .conditional }
 
-    enum CodingKeys: String, CodingKey { case summary, interfaces, otherInterfaces, families, sources, processes, uid, decidedBy }
+    enum CodingKeys: String, CodingKey { case summary, interfaces, otherInterfaces, families, sources, omittedSources, processes, uid, decidedBy }
 
     public init(_ x: ListenerExposure) {
         let reach = ListenerReach(x)
@@ -37,7 +40,16 @@ public struct ExposureState: Codable, Sendable, Equatable {
         processes = x.listener.processes.map { "\($0.name)[\($0.pid)]" }
         uid = x.listener.uid
         decidedBy = reach.path.last { $0.handle != nil }
-        sources = IPFamily.allCases.flatMap { fam in SourceCoverage.of(x, family: fam).map { $0.descriptions } ?? [] }
+        var shown: [String] = []
+        var omitted = 0
+        for fam in IPFamily.allCases {
+            guard let set = SourceCoverage.of(x, family: fam) else { continue }
+            let listed = set.isFull ? set.descriptions : set.ranges.prefix(ExposureRegion.maxListed).map { AddressSet.describe($0, fam) }
+            shown += listed
+            omitted += set.isFull ? 0 : set.ranges.count - listed.count
+        }
+        sources = shown
+        omittedSources = omitted > 0 ? omitted : nil
     }
 }
 
@@ -236,16 +248,12 @@ public enum SnapshotDiffer {
     }
 }
 
-/// The remote sources that reach a listener, as one address set per family, rebuilt from the evaluator's regions.
+/// The remote sources that reach a listener, as one address set per family (the evaluator's exact sets), and the
+/// parser of range texts in reports read back (a finding's evidence).
 enum SourceCoverage {
     static func of(_ x: ListenerExposure, family: IPFamily) -> AddressSet? {
-        var set: AddressSet?
-        for r in x.regions where r.family == family && r.interface != "lo" && (r.verdict == .accept || r.verdict == .conditional) {
-            var s = set ?? AddressSet(family: family)
-            for text in r.sources { if let part = parse(text, family) { s = s.union(part) } }
-            set = s
-        }
-        return set.flatMap { $0.isEmpty ? nil : $0 }
+        let set = x.remoteSources(family)
+        return set.isEmpty ? nil : set
     }
 
     /// The family of one of the evaluator's range strings, or nil when it is neither form.
@@ -255,24 +263,6 @@ enum SourceCoverage {
 
     /// Parses the evaluator's range forms: `a`, `a/len`, `a-b`.
     static func parse(_ text: String, _ family: IPFamily) -> AddressSet? {
-        func value(_ t: Substring) -> UInt128? {
-            switch family {
-            case .ipv4: return IPv4Address(String(t)).map { UInt128($0.value) }
-            case .ipv6: return IPv6Address(String(t)).map { $0.bytes.reduce(UInt128(0)) { $0 << 8 | UInt128($1) } }
-            }
-        }
-        let bits = family == .ipv4 ? 32 : 128
-        if let slash = text.firstIndex(of: "/") {
-            guard let v = value(text[..<slash]), let len = Int(text[text.index(after: slash)...]), len >= 0, len <= bits else { return nil }
-            if len == 0 { return AddressSet.full(family) }
-            let host = bits - len
-            let mask: UInt128 = host == 0 ? 0 : (host >= 128 ? UInt128.max : (UInt128(1) << host) - 1)
-            return AddressSet(family: family, ranges: [(v & ~mask)...(v | mask)])
-        }
-        if let dash = text.firstIndex(of: "-") {
-            guard let lo = value(text[..<dash]), let hi = value(text[text.index(after: dash)...]), lo <= hi else { return nil }
-            return AddressSet(family: family, ranges: [lo...hi])
-        }
-        return value(text[...]).map { AddressSet.point(family, $0) }
+        AddressSet.parseRange(text, family).map { AddressSet(family: family, ranges: [$0]) }
     }
 }

@@ -48,7 +48,7 @@ func addressValue(_ bytes: [UInt8]) -> UInt128 { addressValue(bytes[...]) }
 
 extension CIDR {
     /// The prefix as an inclusive range of address values.
-    var valueRange: ClosedRange<UInt128> {
+    package var valueRange: ClosedRange<UInt128> {
         let bits = family == .ipv4 ? 32 : 128
         let base = addressValue(address.bytes)
         let hostBits = bits - prefixLength

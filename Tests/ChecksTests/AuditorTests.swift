@@ -145,6 +145,28 @@ import Testing
         #expect(!r.findings.contains { $0.ruleId == "PW1013" || $0.ruleId == "PW1014" })
     }
 
+    /// The listed sources stop after 64 ranges; the check judges the exact sets, so a source beyond them still counts.
+    @Test func aSourceBeyondTheListedRangesIsStillTooWide() throws {
+        let pg = Listener(proto: .tcp, family: .ipv4, address: "0.0.0.0", port: 5432, uid: 70, processes: [ProcessInfo(pid: 2, name: "postgres")])
+        var rules = (0..<70).map { i in ExampleRule.source(UInt64(10 + i), "10.0.0.\(2 * i + 1)/32", .tcp, 5432) }
+        rules.append(ExampleRule.source(200, "192.0.2.200/32", .tcp, 5432))
+        let s = snapshot([pg], firewall: ExampleRule.firewall(policy: .drop, rules))
+        let policy = try PolicyLoader.parse(
+            "version: 1\nlisteners: [{proto: tcp, port: 5432, exposure: {sources: [10.0.0.0/8]}}]\n", file: "p.yaml")
+        let ctx = AuditContext(snapshot: s, policy: policy, today: today)
+        let reach = try #require(ctx.reaches.first { $0.listener.port == 5432 })
+        #expect(reach.sources.count == ExposureRegion.maxListed, "the display list is cut: \(reach.sources.count)")
+        #expect(!reach.sources.contains("192.0.2.200"))
+        #expect(reach.sourceSets.map { $0.ranges.count } == [71])
+        let r = Auditor.run(ctx)
+        let f = try #require(r.findings.first { $0.ruleId == "PW1004" }, "\(r.findings.map(\.ruleId))")
+        #expect(f.message.contains("sources outside 10.0.0.0/8"), "\(f.message)")
+        // Only the 10.0.0.0/8 hosts: within the policy, nothing to report.
+        let inside = snapshot([pg], firewall: ExampleRule.firewall(policy: .drop, Array(rules.dropLast())))
+        #expect(!Auditor.run(AuditContext(snapshot: inside, policy: policy, today: today)).findings.contains { $0.ruleId == "PW1004" })
+        #expect(reach.width == .singleHosts)
+    }
+
     @Test func ruleFactsDecodeNftExpressions() {
         let fw = ExampleRule.firewall([ExampleRule.iifname(1, "lo"), ExampleRule.established(2), ExampleRule.port(3, .tcp, 22)])
         let facts = Evaluator.rules(of: fw)

@@ -8,8 +8,11 @@ public struct ListenerReach: Sendable, Equatable {
     public var summary: ExposureSummary
     /// Non-loopback interfaces on which some source is accepted (or conditional).
     public var interfaces: [String]
-    /// Accepted (or conditional) remote source ranges as the evaluator prints them (`0.0.0.0/0`, `10.0.0.0/8`, `a-b`, `a`).
+    /// Accepted (or conditional) remote source ranges as the evaluator prints them (`0.0.0.0/0`, `10.0.0.0/8`, `a-b`, `a`),
+    /// cut after `ExposureRegion.maxListed` per family: for people (evidence, messages).
     public var sources: [String]
+    /// The same sources exactly, one set per family reached (empty sets left out): what checks judge.
+    public var sourceSets: [AddressSet]
     /// Families on which some remote source is accepted or conditional.
     public var reachedFamilies: [IPFamily]
     /// The rule path that decides the widest remote outcome (accepting, else conditional, else blocking).
@@ -30,6 +33,7 @@ public struct ListenerReach: Sendable, Equatable {
         self.summary = summary
         self.interfaces = interfaces
         self.sources = sources
+        self.sourceSets = IPFamily.allCases.map { AddressSet.parsing(sources, $0) }.filter { !$0.isEmpty }
         let remote = summary == .public || summary == .restricted || summary == .conditional
         self.reachedFamilies = reachedFamilies ?? (remote ? listener.receivesFamilies : [])
         self.path = path
@@ -56,6 +60,7 @@ public struct ListenerReach: Sendable, Equatable {
             viaPorts: e.viaPorts)
         askedInterfaces = e.regions.map(\.interface)
         limits = e.limits ?? []
+        sourceSets = IPFamily.allCases.map { e.remoteSources($0) }.filter { !$0.isEmpty }
     }
 
     /// The interfaces it is reached on, in words ("every interface except eth1").
@@ -93,9 +98,16 @@ public enum SourceWidth: Int, Sendable, Comparable {
         default: break
         }
         var w = SourceWidth.none
-        for s in r.sources {
-            guard let range = AddressRange(s) else { w = max(w, .wide); continue }
-            if range.isSingle { w = max(w, .singleHosts) } else if range.isPrivate { w = max(w, .privateRanges) } else { w = max(w, .wide) }
+        for set in r.sourceSets {
+            // Every range a single address: no need to walk a long list of hosts.
+            if set.count == UInt128(set.ranges.count) {
+                w = max(w, .singleHosts)
+                continue
+            }
+            for range in set.ranges {
+                let a = AddressRange(family: set.family, low: range.lowerBound, high: range.upperBound)
+                if a.isSingle { w = max(w, .singleHosts) } else if a.isPrivate { w = max(w, .privateRanges) } else { return .wide }
+            }
         }
         return w
     }
@@ -139,12 +151,12 @@ public struct AddressRange: Sendable, Hashable {
 
     /// Inside RFC 1918, 100.64/10 (CGNAT), link-local, loopback, ULA fc00::/7 or fe80::/10.
     public var isPrivate: Bool {
-        let privates: [String] =
-            family == .ipv4
-            ? ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8"]
-            : ["fc00::/7", "fe80::/10", "::1/128"]
-        return privates.compactMap(CIDR.init).map(AddressRange.init).contains { $0.low <= low && high <= $0.high }
+        (family == .ipv4 ? AddressRange.private4 : AddressRange.private6).contains { $0.low <= low && high <= $0.high }
     }
+
+    private static let private4 = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8"]
+        .compactMap(CIDR.init).map(AddressRange.init)
+    private static let private6 = ["fc00::/7", "fe80::/10", "::1/128"].compactMap(CIDR.init).map(AddressRange.init)
 
     public func contains(_ other: AddressRange) -> Bool { family == other.family && low <= other.low && other.high <= high }
 

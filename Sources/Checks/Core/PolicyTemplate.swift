@@ -63,10 +63,8 @@ public enum PolicyTemplate {
             y +=
                 "  # seen: \(f.text), \(f.summary.rawValue) on \(f.interfaceScope.text) from \(f.sources.prefix(6).joined(separator: ", "))\(f.sources.count > 6 ? ", …" : "")\n"
             y += "  - name: \(quote(selector))\n    proto: \(f.proto.rawValue)\n    port: \(f.port)\n    namespace: \(quote(selector))\n"
-            var cidrs: [String] = []
-            var exact = f.summary == .restricted
-            for s in f.sources { if let r = AddressRange(s) { cidrs += r.cidrs } else { exact = false } }
-            y += "    exposure: \(exact && !cidrs.isEmpty ? "{sources: [\(unique(cidrs).map(quote).joined(separator: ", "))]}" : "public")\n"
+            let cidrs = f.summary == .restricted ? prefixes(IPFamily.allCases.map { f.remoteSources($0) }) : nil
+            y += "    exposure: \(cidrs.map { $0.isEmpty ? "public" : "{sources: [\($0.map(quote).joined(separator: ", "))]}" } ?? "public")\n"
         }
         return y
     }
@@ -86,6 +84,21 @@ public enum PolicyTemplate {
         return y
     }
 
+    /// The sets as CIDR prefixes, each once; nil beyond `maxPrefixes` (a deny list's complement), where a policy
+    /// line listing them would be neither readable nor under the policy size limit: the entry says `public` then.
+    static func prefixes(_ sets: [AddressSet]) -> [String]? {
+        var out: [String] = []
+        for set in sets {
+            for r in set.ranges {
+                out += AddressRange(family: set.family, low: r.lowerBound, high: r.upperBound).cidrs
+                if out.count > maxPrefixes { return nil }
+            }
+        }
+        return unique(out)
+    }
+
+    static let maxPrefixes = 256
+
     static func reachText(_ r: ListenerReach) -> String {
         switch r.summary {
         case .public, .restricted, .conditional:
@@ -101,18 +114,13 @@ public enum PolicyTemplate {
         if g.contains(where: { $0.summary == .public || $0.summary == .conditional }) { return "public" }
         let remote = g.filter { $0.summary == .restricted }
         if remote.isEmpty { return "local-only" }
-        var cidrs: [String] = []
-        for r in remote {
-            for s in r.sources {
-                if let range = AddressRange(s) { cidrs += range.cidrs } else { return "public" }
-            }
-        }
+        guard let cidrs = prefixes(remote.flatMap(\.sourceSets)) else { return "public" }
         // The stand-in for interfaces that do not exist yet means the firewall does not restrict by interface.
         let all = unique(remote.flatMap(\.interfaces))
         let ifaces = all.contains(where: isPlaceholderInterface) ? [] : all
         var parts: [String] = []
         if !ifaces.isEmpty { parts.append("interfaces: [\(ifaces.map(quote).joined(separator: ", "))]") }
-        if !cidrs.isEmpty { parts.append("sources: [\(unique(cidrs).map(quote).joined(separator: ", "))]") }
+        if !cidrs.isEmpty { parts.append("sources: [\(cidrs.map(quote).joined(separator: ", "))]") }
         return parts.isEmpty ? "local-only" : "{\(parts.joined(separator: ", "))}"
     }
 

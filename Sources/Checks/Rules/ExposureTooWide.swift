@@ -52,9 +52,9 @@ public struct ExposureTooWide: Check {
                         excess.append("interfaces \(InterfaceScope.list(words))")
                     }
                     if !sources.isEmpty {
-                        let allowed = sources.map(AddressRange.init)
-                        let wide = r.sources.compactMap(AddressRange.init).flatMap { $0.subtracting(allowed) }
-                        if !wide.isEmpty || (r.sources.isEmpty && r.summary == .conditional) {
+                        // The exact sets: the listed `sources` are cut after 64 ranges and would hide what lies beyond.
+                        let wide = r.sourceSets.contains { $0.exceeds(sources) }
+                        if wide || (r.sourceSets.isEmpty && r.summary == .conditional) {
                             excess.append("sources outside \(sources.map(\.description).joined(separator: ", "))")
                         }
                     }

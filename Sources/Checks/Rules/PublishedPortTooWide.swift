@@ -60,9 +60,9 @@ public struct PublishedPortTooWide: Check {
                         )
                     }
                     if !sources.isEmpty {
-                        let allowed = sources.map(AddressRange.init)
-                        let wide = f.sources.compactMap(AddressRange.init).flatMap { $0.subtracting(allowed) }
-                        if !wide.isEmpty { excess.append("sources outside \(sources.map(\.description).joined(separator: ", "))") }
+                        // The exact sets: the listed `sources` are cut after 64 ranges and would hide what lies beyond.
+                        let wide = IPFamily.allCases.contains { f.remoteSources($0).exceeds(sources) }
+                        if wide { excess.append("sources outside \(sources.map(\.description).joined(separator: ", "))") }
                     }
                 }
                 guard !excess.isEmpty else { continue }
