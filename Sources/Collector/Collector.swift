@@ -22,7 +22,7 @@ public struct CollectOptions: Sendable {
     /// Which other network namespaces (containers, pods, named ones) are read besides the collector's own.
     public var namespaces: NamespaceSelection
     /// A pause between the socket dump and the /proc walk, so tests can make processes exit inside that window
-    /// (`PORTWARDEN_TEST_OWNER_WALK_DELAY_MS` for `collect`); nil in every real run.
+    /// (`PORTWARDEN_TEST_OWNER_WALK_DELAY_MS` for `collect`; a line on stderr says when it starts); nil in every real run.
     public var ownerWalkDelayMilliseconds: UInt32? = nil
 
     public init(
@@ -105,7 +105,11 @@ public enum Collector {
         for s in raw where s.inode != 0 { inodes.insert(UInt64(s.inode)) }
         for n in others { for s in n.raw where s.inode != 0 { inodes.insert(UInt64(s.inode)) } }
         // Test seam: widen the window between the socket dump and the /proc walk (CollectFaultTests).
-        if let ms = options.ownerWalkDelayMilliseconds { usleep(UInt32(min(ms, 10_000)) * 1000) }
+        if let ms = options.ownerWalkDelayMilliseconds {
+            let line = Array("portwarden: test seam: sockets dumped, owner walk in \(ms) ms\n".utf8)
+            _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+            usleep(UInt32(min(ms, 10_000)) * 1000)
+        }
         var scan = ProcOwners.scan(procRoot: options.procRoot, inodes: inodes)
         recheckUnheld(&raw, scan: &scan, procRoot: options.procRoot, warnings: &warnings)
         var processes: [Int32: HostModel.ProcessInfo] = [:]
@@ -121,6 +125,22 @@ public enum Collector {
         let listeners = assembleListeners(raw, scan: scan, processes: processes, interfaces: net.interfaces)
         warnings += incompleteScanWarnings(scan, unknownOwners: listeners.lazy.filter { $0.owner == .unknown }.count)
 
+        let namespaces = assembleNamespaces(others, scan: scan, processes: processes, procRoot: options.procRoot, warnings: &warnings)
+
+        let host = HostInfo(
+            hostname: HostFiles.hostname(), kernel: HostFiles.kernelRelease(),
+            collectedAt: HostFiles.rfc3339Now(), toolVersion: options.toolVersion)
+        return Snapshot(
+            host: host, listeners: listeners, interfaces: net.interfaces, routes: net.routing,
+            sysctls: options.readRouting ? SysctlReader.read(procRoot: options.procRoot) : Sysctls(), firewall: firewall,
+            privileges: privileges, warnings: warnings, netns: found.own, namespaces: namespaces)
+    }
+
+    /// The other namespaces' listeners with owners from the host's one /proc walk, and the container that owns each.
+    private static func assembleNamespaces(
+        _ others: [NamespaceRead], scan: OwnerScan, processes: [Int32: HostModel.ProcessInfo], procRoot: String,
+        warnings: inout [String]
+    ) -> [NetworkNamespace] {
         var namespaces: [NetworkNamespace] = []
         for n in others {
             warnings += n.warnings
@@ -130,18 +150,11 @@ public enum Collector {
             let pids = n.candidate.pids.isEmpty ? Array(Set(ls.flatMap { $0.processes.map(\.pid) })).sorted().prefix(8).map { $0 } : n.candidate.pids
             namespaces.append(
                 NetworkNamespace(
-                    id: n.candidate.id, owner: ContainerOwners.owner(pids: pids, roots: .init(procRoot: options.procRoot)),
+                    id: n.candidate.id, owner: ContainerOwners.owner(pids: pids, roots: .init(procRoot: procRoot)),
                     entered: n.entered, pids: pids, listeners: ls, interfaces: n.net.interfaces,
                     routes: n.net.routing, sysctls: n.sysctls, firewall: n.firewall, warnings: n.warnings))
         }
-
-        let host = HostInfo(
-            hostname: HostFiles.hostname(), kernel: HostFiles.kernelRelease(),
-            collectedAt: HostFiles.rfc3339Now(), toolVersion: options.toolVersion)
-        return Snapshot(
-            host: host, listeners: listeners, interfaces: net.interfaces, routes: net.routing,
-            sysctls: options.readRouting ? SysctlReader.read(procRoot: options.procRoot) : Sysctls(), firewall: firewall,
-            privileges: privileges, warnings: warnings, netns: found.own, namespaces: namespaces)
+        return namespaces
     }
 
     /// A socket no process was found holding may have closed between the socket dump and the /proc walk (its process

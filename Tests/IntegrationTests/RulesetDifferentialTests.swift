@@ -127,13 +127,19 @@ import Testing
             }
             """)
         // Every transaction keeps the invariant: chain c holds two rules with the same comment "gN", and set s
-        // holds 200 consecutive ports starting at 1 + 200*(N % 100).
+        // holds 200 consecutive ports starting at 1 + 200*(N % 100). The churner changes the ruleset in bursts of 20
+        // transactions with a quiet second between them: reads during a burst are overtaken and retried, and one
+        // started in a quiet second completes, however slow a loaded machine makes each pass.
         let script = """
             i=0
             while :; do
-              i=$((i+1)); b=$(( (i % 100) * 200 + 1 ))
-              printf 'flush chain inet churn c\\nadd rule inet churn c tcp dport %d accept comment "g%d"\\nadd rule inet churn c udp dport %d drop comment "g%d"\\nflush set inet churn s\\nadd element inet churn s { %s }\\n' \
-                "$b" "$i" "$b" "$i" "$(seq -s, "$b" $((b + 199)))" | nft -f -
+              n=0
+              while [ $n -lt 20 ]; do
+                n=$((n+1)); i=$((i+1)); b=$(( (i % 100) * 200 + 1 ))
+                printf 'flush chain inet churn c\\nadd rule inet churn c tcp dport %d accept comment "g%d"\\nadd rule inet churn c udp dport %d drop comment "g%d"\\nflush set inet churn s\\nadd element inet churn s { %s }\\n' \
+                  "$b" "$i" "$b" "$i" "$(seq -s, "$b" $((b + 199)))" | nft -f -
+              done
+              sleep 1
             done
             """
         try ns.spawn(["sh", "-c", script])
