@@ -32,6 +32,12 @@ enum NftnlMessage {
         guard let base = message.baseAddress, message.count >= MemoryLayout<nlmsghdr>.size else {
             throw NetlinkError.malformed("\(parser.what): truncated message")
         }
+        // libmnl reads the top-level attributes up to the message length rounded up to 4 bytes, past what was checked;
+        // the kernel's messages always end aligned (found by make fuzz-nftables: an attribute header across the end).
+        let length = base.loadUnaligned(as: UInt32.self)
+        guard length % 4 == 0, Int(length) <= message.count else {
+            throw NetlinkError.malformed("\(parser.what): message length \(length) is not a multiple of 4 within \(message.count) bytes")
+        }
         guard parser.parse(base.assumingMemoryBound(to: nlmsghdr.self), object) >= 0 else {
             throw NetlinkError.malformed("libnftnl could not parse \(parser.what)")
         }

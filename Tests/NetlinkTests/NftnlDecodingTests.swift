@@ -110,6 +110,19 @@ import Testing
         #expect(decoded.elements == [SetElement(key: Bytes([0, 22]))])
     }
 
+    /// libmnl reads top-level attributes up to the message length rounded up to 4: an attribute header that starts
+    /// inside an unaligned message and ends past it (a zero-length NFTA_SET_FLAGS, on which libnftnl exits) is never
+    /// handed over. Found by `make fuzz-nftables` (Fuzz/Regressions/nftables/unaligned-set-message-length).
+    @Test func anUnalignedMessageLengthIsRefusedBeforeLibnftnlReadsPastIt() throws {
+        var set = W.message(9, resID: 3, W.str(1, "t") + W.str(2, "s") + [4, 0, 3, 0])
+        let length = UInt32(set.count - 2)
+        for k in 0..<4 { set[k] = UInt8(length >> (8 * UInt32(k)) & 0xff) }
+        #expect(throws: NetlinkError.self) { _ = try replay([W.gen(3), W.table("t", resID: 3), set]) }
+        // The same set with its length aligned decodes.
+        let whole = W.message(9, resID: 3, W.str(1, "t") + W.str(2, "s") + W.be32(3, 0) + W.be32(4, 13) + W.be32(5, 2))
+        #expect(try replay([W.gen(3), W.table("t", resID: 3), whole]).result.first?.set(named: "s") != nil)
+    }
+
     /// Random damage to the recorded captures: every outcome is a result or a `NetlinkError`, never a trap or an
     /// exit inside libnftnl (which would end this test process).
     @Test func damagedCapturesNeverEndTheProcess() throws {
