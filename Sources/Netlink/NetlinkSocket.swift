@@ -46,10 +46,10 @@ public final class NetlinkSocket {
         var failure: (any Error)?
         while !finished {
             let n = try transport.receive(into: &buffer)
-            let datagram = Array(buffer[0..<n])
-            recorder?.record(datagram)
-            try datagram.withUnsafeBytes { raw in
-                try forEachMessage(in: raw) { m in
+            if let recorder { recorder.record(Array(buffer[0..<n])) }
+            // Read in place: the buffer is not touched again until the next receive.
+            try buffer.withUnsafeBytes { all in
+                try forEachMessage(in: UnsafeRawBufferPointer(rebasing: all[0..<n])) { m in
                     guard m.seq == seq, m.portID == portID || m.portID == 0 else { return }
                     if m.isDumpInterrupted { interrupted = true }
                     switch m.type {

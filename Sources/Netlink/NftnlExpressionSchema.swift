@@ -7,7 +7,45 @@ internal import CNetfilter
 /// kernel, a damaged value) is kept as `.unknown` with its raw attributes and never reaches libnftnl, which would
 /// drop the whole rule for an unknown name and end the process for a mis-sized value.
 enum ExpressionSchema {
-    static func kinds(of name: String) -> [AttrKind?]? { table[name] }
+    /// A listed expression: its name and the kinds of its attributes.
+    struct Entry: Sendable {
+        let name: String
+        let kinds: [AttrKind?]
+    }
+
+    /// The listed expressions; `index(named:)` answers a position in this list.
+    static let entries: [Entry] = table.map { Entry(name: $0.key, kinds: $0.value) }
+
+    /// The position in `entries` of the expression whose name is `bytes` (an NFTA_EXPR_NAME value, read up to its
+    /// first NUL), or nil when it is not listed. Every rule's every expression is looked up here, so the names are
+    /// compared as packed integers instead of building and hashing a String.
+    static func index(named bytes: UnsafeRawBufferPointer) -> Int? {
+        guard let key = PackedName(bytes) else { return nil }
+        return packedNames.firstIndex(of: key)
+    }
+
+    /// `entries`' names, packed, in the same order.
+    private static let packedNames: [PackedName] = entries.map { entry in
+        Array(entry.name.utf8).withUnsafeBytes { PackedName($0) } ?? PackedName()
+    }
+
+    /// A name of at most 16 bytes as two integers (zero-padded), so comparing two names is two compares.
+    private struct PackedName: Equatable, Sendable {
+        var low: UInt64 = 0, high: UInt64 = 0
+
+        /// The empty name (never listed).
+        init() {}
+
+        /// nil for a name longer than 16 bytes (none is listed).
+        init?(_ bytes: UnsafeRawBufferPointer) {
+            let end = bytes.firstIndex(of: 0) ?? bytes.count
+            guard end <= 16 else { return nil }
+            for i in 0..<end {
+                let byte = UInt64(bytes[i])
+                if i < 8 { low |= byte << (8 * UInt64(i)) } else { high |= byte << (8 * UInt64(i - 8)) }
+            }
+        }
+    }
 
     /// Whether a nested expression (name + data, as inside NFTA_DYNSET_EXPR) is listed and valid.
     static func isValid(nested v: UnsafeRawBufferPointer) -> Bool {
@@ -125,8 +163,11 @@ enum ExpressionSchema {
 
 /// One expression of a rule as it is on the wire: its name and its NFTA_EXPR_DATA (empty when absent).
 struct RawExpression {
-    let name: String
+    /// The position in `ExpressionSchema.entries` of the listed expression of that name; nil for a name this
+    /// version does not model. (An index, not the entry: a rule's expressions are copied around as plain values.)
+    let schemaIndex: Int?
     let data: UnsafeRawBufferPointer
+    private let nameBytes: UnsafeRawBufferPointer
     /// The name is NUL-terminated, as libnftnl needs it.
     private let nameIsString: Bool
 
@@ -141,15 +182,19 @@ struct RawExpression {
             }
         }
         guard let name else { throw NetlinkError.malformed("expression without a name") }
-        self.name = rawString(name)
+        self.nameBytes = name
+        self.schemaIndex = ExpressionSchema.index(named: name)
         self.nameIsString = AttrCheck.isString(name)
         self.data = data
     }
 
+    /// The expression's name (the listed String when it is listed, so no String is built for it).
+    var name: String { schemaIndex.map { ExpressionSchema.entries[$0].name } ?? rawString(nameBytes) }
+
     /// Whether libnftnl may parse it: a listed name and listed, well-formed attributes.
     var isParsable: Bool {
-        guard nameIsString, AttrCheck.isNested(data), let kinds = ExpressionSchema.kinds(of: name) else { return false }
-        return ExpressionSchema.isValid(data: data, kinds: kinds)
+        guard nameIsString, AttrCheck.isNested(data), let schemaIndex else { return false }
+        return ExpressionSchema.isValid(data: data, kinds: ExpressionSchema.entries[schemaIndex].kinds)
     }
 
     /// Every attribute as it came, for `.unknown`.

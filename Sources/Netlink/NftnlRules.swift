@@ -25,6 +25,7 @@ enum NftnlRules {
 
     static func rule(_ message: Message) throws -> RuleInfo {
         var slots: [Slot] = [], lists = 0
+        slots.reserveCapacity(16)  // most rules have fewer expressions: one allocation
         try forEachAttribute(NftnlObjects.attributes(message)) { t, v in
             switch t {
             case nla(NFTA_RULE_COMPAT):

@@ -120,6 +120,42 @@ enum NftnlSets {
         return type == A.value && len >= 5 && len <= 4 + 64 && (len + 3) & ~3 == v.count
     }
 
+    /// What the check of a NEWSETELEM message found out about its elements.
+    private struct ElementSurvey {
+        /// How many elements the message lists (what the set's list grows by).
+        var count = 0
+        /// Every element carries only a plain key, key end and flags: three getters convert it.
+        var allPlain = true
+        /// Some element carries attributes libnftnl must not see: it parses a copy without them.
+        var needsCopy = false
+    }
+
+    /// Checks every element attribute libnftnl will read; the common ones (a plain key or key end, 4-byte flags)
+    /// inline, the others against `elementKinds`.
+    /// - Throws: `NetlinkError.malformed` for a truncated or mis-formed attribute.
+    private static func survey(_ attrs: UnsafeRawBufferPointer) throws -> ElementSurvey {
+        var survey = ElementSurvey()
+        var walk = AttributeWalk(attrs)
+        while let (t, list) = try walk.next() {
+            guard t == A.elements else { continue }
+            var elements = AttributeWalk(list)
+            while let (_, element) = try elements.next() {
+                survey.count += 1
+                var attributes = AttributeWalk(element)
+                while let (et, v) = try attributes.next() {
+                    if (et == A.key || et == A.keyEnd) && isPlainValue(v) || et == A.flags && v.count == 4 { continue }
+                    survey.allPlain = false
+                    if isDropped(elementAttribute: et) {
+                        survey.needsCopy = true
+                    } else {
+                        try AttrCheck.checkOne(et, v, elementKinds, "set element")
+                    }
+                }
+            }
+        }
+        return survey
+    }
+
     /// Calls `body` with the table and set of one NEWSETELEM message and a function that appends its elements to
     /// a list (the set's own, so they are not copied again).
     static func elements(
@@ -127,24 +163,8 @@ enum NftnlSets {
     ) throws {
         let attrs = NftnlObjects.attributes(message)
         try AttrCheck.check(attrs, listKinds, "set element list")
-        var needsCopy = false
-        var walk = AttributeWalk(attrs)
-        while let (t, list) = try walk.next() {
-            guard t == A.elements else { continue }
-            var elements = AttributeWalk(list)
-            while let (_, element) = try elements.next() {
-                var attributes = AttributeWalk(element)
-                while let (et, v) = try attributes.next() {
-                    if (et == A.key || et == A.keyEnd) && isPlainValue(v) || et == A.flags && v.count == 4 { continue }
-                    if isDropped(elementAttribute: et) {
-                        needsCopy = true
-                    } else {
-                        try AttrCheck.checkOne(et, v, elementKinds, "set element")
-                    }
-                }
-            }
-        }
-        guard needsCopy else { return try parseElements(message.bytes, body) }
+        let survey = try survey(attrs)
+        guard survey.needsCopy else { return try parseElements(message.bytes, survey, body) }
         let copy = try NftnlMessage.rewrite(message.bytes) { t, list in
             guard t == nla(NFTA_SET_ELEM_LIST_ELEMENTS) else { return nil }
             var out: [UInt8] = []
@@ -154,7 +174,7 @@ enum NftnlSets {
             }
             return out
         }
-        try copy.withUnsafeBytes { try parseElements($0, body) }
+        try copy.withUnsafeBytes { try parseElements($0, survey, body) }
     }
 
     private static func strip(_ element: UnsafeRawBufferPointer) throws -> [UInt8] {
@@ -166,7 +186,8 @@ enum NftnlSets {
     }
 
     private static func parseElements(
-        _ bytes: UnsafeRawBufferPointer, _ body: (String, String, (inout [SetElement]) -> Void) throws -> Void
+        _ bytes: UnsafeRawBufferPointer, _ survey: ElementSurvey,
+        _ body: (String, String, (inout [SetElement]) -> Void) throws -> Void
     ) throws {
         try NftnlMessage.parse(bytes, .elements) { s in
             func str(_ a: nftnl_set_attr) -> String? {
@@ -176,17 +197,42 @@ enum NftnlSets {
                 throw NetlinkError.malformed("set element message without table or set")
             }
             try body(table, name) { list in
+                // Grown geometrically: a large set arrives in hundreds of messages.
+                let needed = list.count + survey.count
+                if list.capacity < needed { list.reserveCapacity(max(needed, 2 * list.capacity)) }
                 _ = withUnsafeMutablePointer(to: &list) { list in
-                    nftnl_set_elem_foreach(
-                        s,
-                        { e, context in
-                            guard let e, let context else { return -1 }
-                            context.assumingMemoryBound(to: [SetElement].self).pointee.append(NftnlSets.element(e))
-                            return 0
-                        }, list)
+                    // A C callback per element appends it to the list `context` points to.
+                    if survey.allPlain {
+                        nftnl_set_elem_foreach(
+                            s,
+                            { e, context in
+                                guard let e, let context else { return -1 }
+                                context.assumingMemoryBound(to: [SetElement].self).pointee.append(NftnlSets.plainElement(e))
+                                return 0
+                            }, list)
+                    } else {
+                        nftnl_set_elem_foreach(
+                            s,
+                            { e, context in
+                                guard let e, let context else { return -1 }
+                                context.assumingMemoryBound(to: [SetElement].self).pointee.append(NftnlSets.element(e))
+                                return 0
+                            }, list)
+                    }
                 }
             }
         }
+    }
+
+    /// An element the survey found to carry only a key, a key end and flags (the common case: three getters
+    /// instead of seven).
+    private static func plainElement(_ e: OpaquePointer) -> SetElement {
+        var len: UInt32 = 0
+        let key = nftnl_set_elem_get(e, A.getKey, &len).map { Bytes(Array(UnsafeRawBufferPointer(start: $0, count: Int(len)))) }
+        let keyEnd = nftnl_set_elem_get(e, A.getKeyEnd, &len).map { Bytes(Array(UnsafeRawBufferPointer(start: $0, count: Int(len)))) }
+        var flags: UInt32 = 0
+        if let p = nftnl_set_elem_get(e, A.getFlags, &len), len == 4 { flags = p.loadUnaligned(as: UInt32.self) }
+        return SetElement(key: key ?? Bytes([]), keyEnd: keyEnd, flags: flags)
     }
 
     /// One element; a catch-all element (flag 2) has no key.
