@@ -207,7 +207,7 @@ enum NftnlSets {
                             s,
                             { e, context in
                                 guard let e, let context else { return -1 }
-                                context.assumingMemoryBound(to: [SetElement].self).pointee.append(NftnlSets.plainElement(e))
+                                NftnlSets.appendPlain(e, to: &context.assumingMemoryBound(to: [SetElement].self).pointee)
                                 return 0
                             }, list)
                     } else {
@@ -224,15 +224,15 @@ enum NftnlSets {
         }
     }
 
-    /// An element the survey found to carry only a key, a key end and flags (the common case: three getters
-    /// instead of seven).
-    private static func plainElement(_ e: OpaquePointer) -> SetElement {
+    /// Appends an element the survey found to carry only a key, a key end and flags (the common case: three
+    /// getters instead of seven).
+    private static func appendPlain(_ e: OpaquePointer, to list: inout [SetElement]) {
         var len: UInt32 = 0
         let key = nftnl_set_elem_get(e, A.getKey, &len).map { Bytes(Array(UnsafeRawBufferPointer(start: $0, count: Int(len)))) }
         let keyEnd = nftnl_set_elem_get(e, A.getKeyEnd, &len).map { Bytes(Array(UnsafeRawBufferPointer(start: $0, count: Int(len)))) }
         var flags: UInt32 = 0
         if let p = nftnl_set_elem_get(e, A.getFlags, &len), len == 4 { flags = p.loadUnaligned(as: UInt32.self) }
-        return SetElement(key: key ?? Bytes([]), keyEnd: keyEnd, flags: flags)
+        list.append(SetElement(key: key ?? Bytes([]), keyEnd: keyEnd, flags: flags))
     }
 
     /// One element; a catch-all element (flag 2) has no key.
