@@ -1,5 +1,6 @@
 import Dispatch
 import HostModel
+import Synchronization
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -187,23 +188,57 @@ extension Evaluator {
         var forwarded: [ForwardPiece]
     }
 
-    /// Walks every question on every interface of the grid. Questions are split between workers by protocol and
-    /// port, so each worker sees every question its walks can be reused for and keeps its own caches; the walks
-    /// are pure, so the split changes the speed, never the answer.
+    /// Walks every question on every interface of the grid. Workers take units of work as they finish the last
+    /// one: all the local questions of one (family, protocol, port) together, since those reuse each other's walks
+    /// (see `walkUnits`), and every other question alone. Each unit starts with empty walk records, so which worker
+    /// takes it changes the speed, never the answer; a worker keeps its symbolic cache (pure results) across units.
     func walkAll(_ questions: [Question], grid: [GridInterface], reuseWalks: Bool, workers: Int) -> [[Cell?]] {
-        var buckets = [[Int]](repeating: [], count: workers)
-        for (i, q) in questions.enumerated() {
-            buckets[(Int(q.dport) &* 31 &+ (q.proto == .tcp ? 0 : 1)) % workers].append(i)
-        }
+        let units = walkUnits(questions)
         let slots = Slots<[Cell?]>(count: questions.count, empty: [])
-        let work = buckets
-        let run: @Sendable (Int) -> Void = { w in
+        let next = WorkCounter()
+        let run: @Sendable (Int) -> Void = { _ in
             let cache = SymbolicCache()
-            var walks: [WalkKey: [WalkRecord]] = [:]
-            for qi in work[w] { slots[qi] = self.walk(questions[qi], grid: grid, reuseWalks: reuseWalks, cache: cache, walks: &walks) }
+            while true {
+                let u = next.take()
+                if u >= units.count { return }
+                var walks: [WalkKey: [WalkRecord]] = [:]
+                for qi in units[u] {
+                    slots[qi] = self.walk(questions[qi], grid: grid, reuseWalks: reuseWalks, cache: cache, walks: &walks)
+                }
+            }
         }
         if workers == 1 { run(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: run) }
         return slots.values
+    }
+
+    /// Question indices grouped into units of work, in question order: a walk is reused only for a question of the
+    /// same family, protocol and port with a local destination, so those stay in one unit; the rest (a ClusterIP,
+    /// a loopback address) are units of one. Without this a container host's 2,000 ClusterIP questions, all on
+    /// port 80, fell to one worker.
+    func walkUnits(_ questions: [Question]) -> [[Int]] {
+        struct UnitKey: Hashable {
+            var family: IPFamily
+            var proto: L4Proto
+            var dport: UInt16
+        }
+        var units: [[Int]] = []
+        var shared: [UnitKey: Int] = [:]
+        for (i, q) in questions.enumerated() {
+            let v = addressValue(q.daddr)
+            let loopDst = q.family == .ipv4 ? (v >> 24 == 127) : v == 1
+            guard !loopDst, routing.isLocal(q.family, v) else {
+                units.append([i])
+                continue
+            }
+            let k = UnitKey(family: q.family, proto: q.proto, dport: q.dport)
+            if let u = shared[k] {
+                units[u].append(i)
+            } else {
+                shared[k] = units.count
+                units.append([i])
+            }
+        }
+        return units
     }
 
     func walk(_ q: Question, grid: [GridInterface], reuseWalks: Bool, cache: SymbolicCache, walks: inout [WalkKey: [WalkRecord]]) -> [Cell?] {
@@ -445,6 +480,13 @@ extension Evaluator {
         out.append("/")
         out.append(s.action.description)
     }
+}
+
+/// Hands out unit numbers 0, 1, 2, ... to concurrent workers, each number once.
+final class WorkCounter: Sendable {
+    private let next = Atomic<Int>(0)
+
+    func take() -> Int { next.add(1, ordering: .relaxed).oldValue }
 }
 
 /// Result slots filled by concurrent workers: each index is written by exactly one worker, and read only after
