@@ -144,8 +144,9 @@ extension Evaluator {
         // In question order, so parts, paths and reasons accumulate exactly as a sequential run would.
         var acc: [Int: [RegionKey: Accum]] = [:]
         let memo = SetMemo(routeLocalnet: snapshot.sysctls.routeLocalnet["all"] == true, interner: SetInterner())
-        var fwd: [ForwardKey: Accum] = [:]
-        var fwdOrder: [ForwardKey] = []
+        var fwdIndex: [ForwardKey: Int] = [:]
+        var fwdKeys: [ForwardKey] = []
+        var fwdCells: [Accum] = []
         for (qi, q) in questions.enumerated() {
             for (gi, g) in grid.enumerated() {
                 guard let cell = cells[qi][gi] else { continue }
@@ -154,11 +155,13 @@ extension Evaluator {
                         proto: q.proto, family: q.family, daddr: q.daddr, dport: q.dport, target: piece.target,
                         namespace: piece.namespace, listener: piece.listener, interface: g.name, exists: g.exists,
                         verdict: piece.verdict, leaf: piece.leafKey)
-                    if fwd[k] != nil {
-                        fwd[k]?.add(memo.intern(piece.region), piece.reasons, limits: piece.limits)
+                    if let i = fwdIndex[k] {
+                        fwdCells[i].add(memo.intern(piece.region), piece.reasons, limits: piece.limits)
                     } else {
-                        fwd[k] = Accum(sets: [memo.intern(piece.region)], path: piece.path, reasons: piece.reasons, limits: piece.limits)
-                        fwdOrder.append(k)
+                        fwdIndex[k] = fwdKeys.count
+                        fwdKeys.append(k)
+                        fwdCells.append(
+                            Accum(sets: [memo.intern(piece.region)], path: piece.path, reasons: piece.reasons, limits: piece.limits))
                     }
                 }
                 for seg in cell.segments {
@@ -179,7 +182,7 @@ extension Evaluator {
             if a.element.summary != b.element.summary { return a.element.summary < b.element.summary }
             return a.offset < b.offset
         }.map(\.element)
-        return ExposureResult(listeners: listeners, forwarded: summarizeForwarded(fwd, fwdOrder, memo: memo))
+        return ExposureResult(listeners: listeners, forwarded: summarizeForwarded(fwdKeys, fwdCells, workers: workers))
     }
 
     /// What one (question, interface) walk contributes: disjoint segments, and the branches DNAT sent elsewhere.
@@ -256,33 +259,39 @@ extension Evaluator {
             let stages = stages(for: pkt)
             let tied = Evaluator.tiedGroups(stages)
             // Another local, non-loopback destination or another device often takes the very same path: reuse
-            // a walk when nothing it ran could tell the two questions apart (see `reusable`). Walks with tied base
+            // a walk when nothing it ran could tell the two questions apart (see `reusable`). A destination that is
+            // not local is routed by its address, so its walks stand only for other devices. Walks with tied base
             // chains are walked in several orders, which the record would not describe: never reused.
-            let memoizable = reuseWalks && isLocal && !loopDst && tied.isEmpty
-            let wk = WalkKey(family: q.family, proto: q.proto, dport: q.dport, local: g.local)
+            let memoizable = reuseWalks && !loopDst && tied.isEmpty
+            let wk = WalkKey(family: q.family, proto: q.proto, dport: q.dport, local: g.local, daddr: isLocal ? nil : q.daddr)
             let leaves: [Leaf]
-            let keys: [String]
+            let keys: LeafKeys
+            var forwarded: [ForwardPiece]?
             if memoizable, let rec = walks[wk]?.first(where: { reusable($0, start.pkt, g) }) {
                 leaves = rec.leaves.map { rebase($0, onto: start.pkt) }
                 keys = rec.keys
+                // The same destination: the translated branches are the record's, whatever the device.
+                if rec.daddr == q.daddr { forwarded = rec.forwarded }
             } else {
                 var walker = Walker(
                     rs: rs, routing: routing, sysctls: snapshot.sysctls, stages: stages,
                     symbolic: true, cache: cache)
                 walker.recordObservations = memoizable
                 leaves = walker.run(start)
-                keys = leaves.map(Evaluator.pathKey)
+                keys = LeafKeys(leaves)
+                if !g.local && isLocal { forwarded = forwardPieces(leaves, keys: keys, proto: q.proto) }
                 if memoizable && (walks[wk]?.count ?? 0) < 8 {
                     walks[wk, default: []].append(
                         WalkRecord(
                             leaves: leaves, keys: keys, daddr: q.daddr, interface: g.name,
-                            touched: walker.touched, interfaceGuards: walker.interfaceGuards))
+                            touched: walker.touched, interfaceGuards: walker.interfaceGuards,
+                            forwarded: forwardedReadsDevice(leaves) ? nil : forwarded))
                 }
             }
-            let forwarded = !g.local && isLocal ? forwardPieces(leaves, keys: keys, proto: q.proto) : []
+            if forwarded == nil && !g.local && isLocal { forwarded = forwardPieces(leaves, keys: keys, proto: q.proto) }
             var segments = overlay(leaves, keys: keys, proto: q.proto)
             if !tied.isEmpty { segments = orderAmbiguity(segments, stages: stages, groups: tied, start: start, cache: cache, proto: q.proto) }
-            out.append(Cell(segments: segments, forwarded: forwarded))
+            out.append(Cell(segments: segments, forwarded: forwarded ?? []))
         }
         return out
     }
@@ -321,7 +330,7 @@ extension Evaluator {
                 alt.replaceSubrange(g, with: order)
                 var walker = Walker(rs: rs, routing: routing, sysctls: snapshot.sysctls, stages: alt, symbolic: true, cache: cache)
                 let leaves = walker.run(start)
-                let other = overlay(leaves, keys: leaves.map(Evaluator.pathKey), proto: proto)
+                let other = overlay(leaves, keys: LeafKeys(leaves), proto: proto)
                 // Where the two orders disagree: the symmetric difference of each delivery outcome's sources.
                 let mine = byKey(segments), theirs = byKey(other)
                 var differ: [AddressSet] = []
@@ -404,16 +413,20 @@ extension Evaluator {
         var proto: L4Proto
         var dport: UInt16
         var local: Bool
+        /// A destination that is not local (routed by its address); nil for local ones.
+        var daddr: [UInt8]?
     }
 
     /// A finished walk and what it observed of its question.
     struct WalkRecord {
         var leaves: [Leaf]
-        var keys: [String]
+        var keys: LeafKeys
         var daddr: [UInt8]
         var interface: String
         var touched: UInt8
         var interfaceGuards: [Walker.GuardOutcome]
+        /// The translated branches followed on (`forwardPieces`), when they do not depend on the input device.
+        var forwarded: [ForwardPiece]?
     }
 
     /// Whether `rec` is exactly the walk a packet `pkt` arriving on `g` would take (same family, protocol, port and
@@ -449,8 +462,6 @@ extension Evaluator {
         return l
     }
 
-    static func pathKey(_ leaf: Leaf) -> String { pathKey(leaf.path) }
-
     /// A path as one key: the steps' keys joined. Leaves, regions and forwarded cells are grouped by it.
     /// Built by appending into one buffer: keys are made for every leaf of every walk (a tenth of a container host's
     /// exposure went to interpolating and joining them).
@@ -479,6 +490,26 @@ extension Evaluator {
         out.append(String(s.handle ?? 0))
         out.append("/")
         out.append(s.action.description)
+    }
+}
+
+/// The path keys of one walk's leaves (`Evaluator.pathKey`), each made when first asked for: most leaves never need
+/// one (a branch to another host with no listener of this one, a martian drop), and a container host's exposure spent a
+/// tenth of its time joining keys. A walk's keys serve every question that reuses the walk: the paths are the same.
+final class LeafKeys {
+    private let leaves: [Leaf]
+    private var keys: [String?]
+
+    init(_ leaves: [Leaf]) {
+        self.leaves = leaves
+        keys = Array(repeating: nil, count: leaves.count)
+    }
+
+    subscript(i: Int) -> String {
+        if let k = keys[i] { return k }
+        let k = Evaluator.pathKey(leaves[i].path)
+        keys[i] = k
+        return k
     }
 }
 

@@ -105,7 +105,7 @@ extension Evaluator {
     }
 
     /// Resolves overlapping leaves (from undecidable splits) into disjoint segments with one outcome each.
-    func overlay(_ leaves: [Leaf], keys: [String], proto: L4Proto) -> [Segment] {
+    func overlay(_ leaves: [Leaf], keys: LeafKeys, proto: L4Proto) -> [Segment] {
         var segments = overlayLeaves(leaves, keys: keys, proto: proto)
         if let blind = blindSpot {
             for i in segments.indices where segments[i].verdict == .accept {
@@ -145,7 +145,7 @@ extension Evaluator {
             leafPathKey: "?" + firstKey + reasons.joined(), limits: limits)
     }
 
-    func overlayLeaves(_ leaves: [Leaf], keys: [String], proto: L4Proto) -> [Segment] {
+    func overlayLeaves(_ leaves: [Leaf], keys: LeafKeys, proto: L4Proto) -> [Segment] {
         guard let fam = leaves.first?.region?.family else { return [] }
         let listeners = leaves.map { $0.kind == .forwarded ? nil : listenerFor($0.packet, proto: proto) }
         func key(_ i: Int) -> String { keys[i] }

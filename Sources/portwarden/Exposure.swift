@@ -171,7 +171,11 @@ enum ExposureReport {
         for (r, f) in zip(rows, forwarded) {
             lines.append("  " + (0...last).map { $0 < last ? pad(r[$0], widths[$0]) : r[$0] }.joined(separator: "  "))
             var seen = Set<String>()
+            // Regions of one path (every interface and host address of a port) give one line: the text is made once.
+            var done: [[PathStep]] = []
             for region in f.regions {
+                if done.contains(region.path) { continue }
+                done.append(region.path)
                 // The deciding steps only: translations, verdicts and the routing hops (not the jumps and returns).
                 let decided = region.path.filter { s in
                     switch s.action {
