@@ -15,6 +15,8 @@ struct CompiledRuleset: Sendable {
         /// Per chain, per rule: the destination ports its guard allows, `lo << 16 | hi` (0...65535 when unconstrained).
         /// Plain integers, so a walk steps over the rules of other ports without touching their guards.
         var portBounds: [[UInt32]]
+        /// Per chain, per rule: the one IPv4 destination its guard requires (`RuleGuard.destinationKey`), or 0.
+        var destinationKeys: [[UInt64]]
     }
 
     struct BaseRef: Sendable {
@@ -117,7 +119,7 @@ struct CompiledRuleset: Sendable {
             ts.append(
                 TableInfo(
                     family: t.family, name: t.name, chains: t.chains, chainIndex: idx, sets: sets, guards: guards,
-                    touches: touches, portBounds: bounds))
+                    touches: touches, portBounds: bounds, destinationKeys: guards.map { g in g.map(\.destinationKey) }))
             // NAT constants: candidate external ports and addresses for exposure. A table that translates destinations
             // is read whole: the port often sits in the rule that jumps to the DNAT (kube-proxy's KUBE-NODEPORTS).
             let isDnat: (Rule) -> Bool = { r in

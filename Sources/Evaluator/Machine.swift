@@ -209,6 +209,7 @@ struct Walker {
         var rules: [Rule] = []
         var guards: [RuleGuard] = []
         var bounds: [UInt32] = []
+        var destinations: [UInt64] = []
         while true {
             if !t.inChain {
                 if t.stage >= stages.count { leaf(t, t.pkt.notModelled.map { .undecidable($0) } ?? .forwarded); return }
@@ -230,6 +231,7 @@ struct Walker {
                 rules = rs.tables[t.table].chains[t.chain].rules
                 guards = rs.tables[t.table].guards[t.chain]
                 bounds = rs.tables[t.table].portBounds[t.chain]
+                destinations = rs.tables[t.table].destinationKeys[t.chain]
             }
             if t.rule >= rules.count {
                 if let top = t.stack.popLast() {
@@ -246,8 +248,19 @@ struct Walker {
             }
             if t.expr == 0 {
                 // Rules for other destination ports fail their guard anyway: step over them without loading it.
+                // So do rules for another IPv4 destination (they read it: a reused walk must not skip them elsewhere).
                 let port = UInt32(t.pkt.dport)
-                while t.rule < bounds.count, port < bounds[t.rule] >> 16 || port > bounds[t.rule] & 0xffff { t.rule += 1 }
+                let daddr = Walker.destinationKey(t.pkt)
+                while t.rule < bounds.count {
+                    if port < bounds[t.rule] >> 16 || port > bounds[t.rule] & 0xffff {
+                        t.rule += 1
+                    } else if destinations[t.rule] != 0 && destinations[t.rule] != daddr {
+                        if recordObservations { touched |= RuleTouches.destination }
+                        t.rule += 1
+                    } else {
+                        break
+                    }
+                }
                 if t.rule >= rules.count { continue }
             }
             t.steps += 1

@@ -50,6 +50,15 @@ struct RuleGuard: Sendable {
         return lo << 16 | hi
     }
 
+    /// `1 << 32 | address` when a test requires one whole IPv4 destination and none reads the input interface
+    /// (whose outcome exposure records), else 0: a packet to another address fails the guard, so a walk steps over
+    /// the rule by this integer alone (kube-proxy's KUBE-SERVICES: one rule per ClusterIP, all on port 80).
+    var destinationKey: UInt64 {
+        if readsInterface { return 0 }
+        for t in tests where t.field == .daddr4 && t.op == 0 && t.len == 4 { return 1 << 32 | t.a >> 32 }
+        return 0
+    }
+
     var isEmpty: Bool { tests.isEmpty && names.isEmpty }
 
     static func pack(_ b: [UInt8]) -> UInt64 {
@@ -67,5 +76,14 @@ struct RuleGuard: Sendable {
         case .gt: 4
         case .gte: 5
         }
+    }
+}
+
+extension Walker {
+    /// The packet's destination as `RuleGuard.destinationKey` spells it (0 for IPv6, which no such key matches).
+    @inline(__always) static func destinationKey(_ pkt: PacketState) -> UInt64 {
+        let d = pkt.daddr
+        guard d.count == 4 else { return 0 }
+        return 1 << 32 | UInt64(d[0]) << 24 | UInt64(d[1]) << 16 | UInt64(d[2]) << 8 | UInt64(d[3])
     }
 }
