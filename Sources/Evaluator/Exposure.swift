@@ -144,26 +144,13 @@ extension Evaluator {
         // In question order, so parts, paths and reasons accumulate exactly as a sequential run would.
         var acc: [Int: [RegionKey: Accum]] = [:]
         let memo = SetMemo(routeLocalnet: snapshot.sysctls.routeLocalnet["all"] == true, interner: SetInterner())
-        var fwdIndex: [ForwardKey: Int] = [:]
         var fwdKeys: [ForwardKey] = []
         var fwdCells: [Accum] = []
         for (qi, q) in questions.enumerated() {
             for (gi, g) in grid.enumerated() {
                 guard let cell = cells[qi][gi] else { continue }
-                for piece in cell.forwarded {
-                    let k = ForwardKey(
-                        proto: q.proto, family: q.family, daddr: q.daddr, dport: q.dport, target: piece.target,
-                        namespace: piece.namespace, listener: piece.listener, interface: g.name, exists: g.exists,
-                        verdict: piece.verdict, leaf: piece.leafKey)
-                    if let i = fwdIndex[k] {
-                        fwdCells[i].add(memo.intern(piece.region), piece.reasons, limits: piece.limits)
-                    } else {
-                        fwdIndex[k] = fwdKeys.count
-                        fwdKeys.append(k)
-                        fwdCells.append(
-                            Accum(sets: [memo.intern(piece.region)], path: piece.path, reasons: piece.reasons, limits: piece.limits))
-                    }
-                }
+                fwdKeys += cell.forwarded.keys
+                fwdCells += cell.forwarded.cells
                 for seg in cell.segments {
                     // One shared copy per distinct set: listeners and ports under the same rules get equal sets.
                     let region = memo.intern(seg.region)
@@ -185,10 +172,11 @@ extension Evaluator {
         return ExposureResult(listeners: listeners, forwarded: summarizeForwarded(fwdKeys, fwdCells, workers: workers))
     }
 
-    /// What one (question, interface) walk contributes: disjoint segments, and the branches DNAT sent elsewhere.
+    /// What one (question, interface) walk contributes: disjoint segments, and the branches DNAT sent elsewhere
+    /// (merged by outcome; no other cell has the same keys, since every key names the question and the interface).
     struct Cell: Sendable {
         var segments: [Segment]
-        var forwarded: [ForwardPiece]
+        var forwarded: ForwardCells
     }
 
     /// Walks every question on every interface of the grid. Workers take units of work as they finish the last
@@ -291,7 +279,7 @@ extension Evaluator {
             if forwarded == nil && !g.local && isLocal { forwarded = forwardPieces(leaves, keys: keys, proto: q.proto) }
             var segments = overlay(leaves, keys: keys, proto: q.proto)
             if !tied.isEmpty { segments = orderAmbiguity(segments, stages: stages, groups: tied, start: start, cache: cache, proto: q.proto) }
-            out.append(Cell(segments: segments, forwarded: forwarded ?? []))
+            out.append(Cell(segments: segments, forwarded: forwardCells(forwarded ?? [], q, g)))
         }
         return out
     }
@@ -438,7 +426,8 @@ extension Evaluator {
         if rec.interface == g.name { return true }
         if rec.touched & RuleTouches.interface != 0 || g.local { return false }
         if ingressDevices.contains(rec.interface) || ingressDevices.contains(g.name) { return false }
-        if snapshot.sysctls.routeLocalnet[rec.interface] != snapshot.sysctls.routeLocalnet[g.name] { return false }
+        // As routing reads it: an interface without the sysctl (the stand-in, a name only rules mention) is off.
+        if (snapshot.sysctls.routeLocalnet[rec.interface] == true) != (snapshot.sysctls.routeLocalnet[g.name] == true) { return false }
         for o in rec.interfaceGuards where Walker.guardPasses(pkt, rs.tables[o.table].guards[o.chain][o.rule]) != o.passed {
             return false
         }

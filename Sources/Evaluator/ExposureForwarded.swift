@@ -80,6 +80,33 @@ extension Evaluator {
         return out
     }
 
+    /// A cell's forwarded pieces merged by key, in the order first met.
+    struct ForwardCells: Sendable {
+        var keys: [ForwardKey] = []
+        var cells: [Accum] = []
+    }
+
+    /// The pieces of the cell of question `q` on interface `g`, merged by outcome (on the workers: the main
+    /// thread only concatenates cells, in question order, as a sequential run would have met them).
+    func forwardCells(_ pieces: [ForwardPiece], _ q: Question, _ g: GridInterface) -> ForwardCells {
+        var out = ForwardCells()
+        var index: [ForwardKey: Int] = [:]
+        for piece in pieces {
+            let k = ForwardKey(
+                proto: q.proto, family: q.family, daddr: q.daddr, dport: q.dport, target: piece.target,
+                namespace: piece.namespace, listener: piece.listener, interface: g.name, exists: g.exists,
+                verdict: piece.verdict, leaf: piece.leafKey)
+            if let i = index[k] {
+                out.cells[i].add(piece.region, piece.reasons, limits: piece.limits)
+            } else {
+                index[k] = out.keys.count
+                out.keys.append(k)
+                out.cells.append(Accum(sets: [piece.region], path: piece.path, reasons: piece.reasons, limits: piece.limits))
+            }
+        }
+        return out
+    }
+
     /// Whether following the translated branches of `leaves` may read the input device: only the host's postrouting
     /// source NAT does (before a namespace whose rules read the source); a namespace's own walk starts on its own
     /// interface. When it does not, a walk reused for another device has the same forwarded pieces.
