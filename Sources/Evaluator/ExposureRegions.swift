@@ -148,6 +148,9 @@ extension Evaluator {
     func overlayLeaves(_ leaves: [Leaf], keys: LeafKeys, proto: L4Proto) -> [Segment] {
         guard let fam = leaves.first?.region?.family else { return [] }
         let listeners = leaves.map { $0.kind == .forwarded ? nil : listenerFor($0.packet, proto: proto) }
+        // Every segment names a listener: with none among the leaves there is nothing to overlay (most cells of a
+        // host's forwarded ports, whose branches leave for other namespaces).
+        if !listeners.contains(where: { $0 != nil }) { return [] }
         func key(_ i: Int) -> String { keys[i] }
         let overlapping = leaves.contains {
             !$0.assumptions.isEmpty
