@@ -87,3 +87,56 @@ import Testing
         #expect(eth1.isEmpty)
     }
 }
+
+/// Addresses only rules compare (a ClusterIP) are routed by their address: their walks are reused for other devices
+/// only, and a rule for another IPv4 destination is stepped over by its guard's destination alone.
+@Suite struct ClusterAddressReuseTests {
+    static let listeners = [tcpListener("192.0.2.1", 8080), tcpListener("198.51.100.1", 8443)]
+
+    func evaluator() throws -> Evaluator {
+        let nat = table(.ip, "nat")
+        try nat.chain(
+            "pre", hook: .prerouting, type: "nat", priority: -100,
+            [
+                "ip daddr 203.0.113.10 tcp dport 80 dnat to 192.0.2.1:8080",
+                "ip daddr 203.0.113.11 tcp dport 80 dnat to 198.51.100.1:8443",
+                "ip daddr 203.0.113.12 tcp dport 80 dnat to 192.0.2.1:8080"
+            ])
+        let f = table(.inet, "f")
+        try f.chain("input", hook: .input, policy: .drop, ["iif lo accept", "iifname eth1 tcp dport 8080 accept", "iifname eth0 tcp dport 8443 accept"])
+        try f.chain("forward", hook: .forward, policy: .drop, ["iifname eth0 accept"])
+        return Evaluator(snapshot: snapshot(listeners: Self.listeners, nat, f))
+    }
+
+    @Test func reuseEqualsFreshWalks() throws {
+        let e = try evaluator()
+        #expect(e.fullExposure() == e.fullExposure(reuseWalks: false))
+        #expect(e.fullExposure() == e.fullExposure(workers: 1))
+    }
+
+    @Test func eachClusterAddressKeepsItsOwnDevices() throws {
+        let r = try evaluator().fullExposure()
+        func accepted(_ port: UInt16, _ destination: String) -> [String] {
+            let l = r.listeners.first { $0.listener.port == port }
+            return (l?.regions ?? []).filter { $0.destination == destination && $0.destinationPort == 80 && $0.verdict == .accept }
+                .map(\.interface).sorted()
+        }
+        #expect(accepted(8080, "203.0.113.10") == ["eth1"])
+        #expect(accepted(8080, "203.0.113.12") == ["eth1"])
+        #expect(accepted(8443, "203.0.113.11") == ["eth0"])
+        #expect(accepted(8443, "203.0.113.10").isEmpty)
+    }
+
+    @Test func destinationGuardsAreKeyedForSkipping() throws {
+        let e = try evaluator()
+        let nat = try #require(e.rs.tables.first { $0.name == "nat" })
+        let pre = try #require(nat.chainIndex["pre"])
+        let keys = nat.destinationKeys[pre]
+        #expect(keys.count == 3)
+        #expect(keys[0] == 1 << 32 | 0xCB00_710A)
+        #expect(keys[2] == 1 << 32 | 0xCB00_710C)
+        // A rule reading the input interface keeps its guard (its outcome is recorded for reuse).
+        let f = try #require(e.rs.tables.first { $0.name == "f" })
+        #expect(f.destinationKeys.allSatisfy { $0.allSatisfy { $0 == 0 } })
+    }
+}
