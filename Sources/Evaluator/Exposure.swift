@@ -428,8 +428,12 @@ extension Evaluator {
         if ingressDevices.contains(rec.interface) || ingressDevices.contains(g.name) { return false }
         // As routing reads it: an interface without the sysctl (the stand-in, a name only rules mention) is off.
         if (snapshot.sysctls.routeLocalnet[rec.interface] == true) != (snapshot.sysctls.routeLocalnet[g.name] == true) { return false }
-        for o in rec.interfaceGuards where Walker.guardPasses(pkt, rs.tables[o.table].guards[o.chain][o.rule]) != o.passed {
-            return false
+        // Each guard is tested on the packet as it saw it: a DNAT before it changed the destination it compares.
+        for o in rec.interfaceGuards {
+            var seen = pkt
+            seen.dport = o.dport
+            seen.daddr = o.daddr
+            if Walker.guardPasses(seen, rs.tables[o.table].guards[o.chain][o.rule]) != o.passed { return false }
         }
         return true
     }

@@ -90,6 +90,9 @@ struct Walker {
         var chain: Int
         var rule: Int
         var passed: Bool
+        /// The destination the guard saw (after any DNAT on the way), to test it again on another device.
+        var dport: UInt16
+        var daddr: [UInt8]
     }
 
     init(rs: CompiledRuleset, routing: HostRouting, sysctls: Sysctls, stages: [Stage], symbolic: Bool, cache: SymbolicCache?) {
@@ -272,7 +275,10 @@ struct Walker {
                 let g = guards[t.rule]
                 let passed = Walker.guardPasses(t.pkt, g)
                 if recordObservations {
-                    if g.readsInterface { interfaceGuards.append(GuardOutcome(table: t.table, chain: t.chain, rule: t.rule, passed: passed)) }
+                    if g.readsInterface {
+                        interfaceGuards.append(
+                            GuardOutcome(table: t.table, chain: t.chain, rule: t.rule, passed: passed, dport: t.pkt.dport, daddr: t.pkt.daddr))
+                    }
                     if g.readsDestination { touched |= RuleTouches.destination }
                     if passed { touched |= rs.tables[t.table].touches[t.chain][t.rule] }
                 }

@@ -140,3 +140,20 @@ import Testing
         #expect(f.destinationKeys.allSatisfy { $0.allSatisfy { $0 == 0 } })
     }
 }
+
+/// A guard that reads the device and the port, after a DNAT that changed the port: a walk reused for another device
+/// must test the guard on the translated port it saw, not on the question's own.
+@Suite struct TranslatedGuardReuseTests {
+    @Test func guardAfterDnatIsTestedOnTheTranslatedPort() throws {
+        let nat = table(.ip, "nat")
+        try nat.chain("pre", hook: .prerouting, type: "nat", priority: -100, ["tcp dport 2222 dnat to 192.0.2.1:22"])
+        let f = table(.inet, "f")
+        try f.chain("input", hook: .input, policy: .drop, ["iif lo accept", "iifname eth1 tcp dport 22 accept"])
+        let e = Evaluator(snapshot: snapshot(listeners: [Host.sshd], nat, f))
+        let reused = e.fullExposure()
+        #expect(reused == e.fullExposure(reuseWalks: false))
+        let ssh = try #require(reused.listeners.first)
+        let via2222 = ssh.regions.filter { $0.destinationPort == 2222 && $0.verdict == .accept && $0.destination == "192.0.2.1" }
+        #expect(via2222.map(\.interface) == ["eth1"])
+    }
+}
