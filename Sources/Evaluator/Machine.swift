@@ -250,20 +250,7 @@ struct Walker {
                 continue
             }
             if t.expr == 0 {
-                // Rules for other destination ports fail their guard anyway: step over them without loading it.
-                // So do rules for another IPv4 destination (they read it: a reused walk must not skip them elsewhere).
-                let port = UInt32(t.pkt.dport)
-                let daddr = Walker.destinationKey(t.pkt)
-                while t.rule < bounds.count {
-                    if port < bounds[t.rule] >> 16 || port > bounds[t.rule] & 0xffff {
-                        t.rule += 1
-                    } else if destinations[t.rule] != 0 && destinations[t.rule] != daddr {
-                        if recordObservations { touched |= RuleTouches.destination }
-                        t.rule += 1
-                    } else {
-                        break
-                    }
-                }
+                skipOtherDestinations(&t, bounds: bounds, destinations: destinations)
                 if t.rule >= rules.count { continue }
             }
             t.steps += 1
@@ -274,14 +261,7 @@ struct Walker {
             if t.expr == 0 {
                 let g = guards[t.rule]
                 let passed = Walker.guardPasses(t.pkt, g)
-                if recordObservations {
-                    if g.readsInterface {
-                        interfaceGuards.append(
-                            GuardOutcome(table: t.table, chain: t.chain, rule: t.rule, passed: passed, dport: t.pkt.dport, daddr: t.pkt.daddr))
-                    }
-                    if g.readsDestination { touched |= RuleTouches.destination }
-                    if passed { touched |= rs.tables[t.table].touches[t.chain][t.rule] }
-                }
+                if recordObservations { observe(g, passed: passed, t) }
                 if !passed {
                     t.rule += 1
                     continue
@@ -305,6 +285,33 @@ struct Walker {
                 return
             case .verdict(let v, let handle):
                 if !applyVerdict(&t, v, handle: handle) { return }
+            }
+        }
+    }
+
+    /// Records what a guard's test observed of the question (exposure reuses the walk where it would read the same).
+    mutating func observe(_ g: RuleGuard, passed: Bool, _ t: EvalThread) {
+        if g.readsInterface {
+            interfaceGuards.append(
+                GuardOutcome(table: t.table, chain: t.chain, rule: t.rule, passed: passed, dport: t.pkt.dport, daddr: t.pkt.daddr))
+        }
+        if g.readsDestination { touched |= RuleTouches.destination }
+        if passed { touched |= rs.tables[t.table].touches[t.chain][t.rule] }
+    }
+
+    /// Rules for other destination ports fail their guard anyway: steps over them without loading it. So do rules
+    /// for another IPv4 destination (those read it, which is recorded: a reused walk must not skip them elsewhere).
+    mutating func skipOtherDestinations(_ t: inout EvalThread, bounds: [UInt32], destinations: [UInt64]) {
+        let port = UInt32(t.pkt.dport)
+        let daddr = Walker.destinationKey(t.pkt)
+        while t.rule < bounds.count {
+            if port < bounds[t.rule] >> 16 || port > bounds[t.rule] & 0xffff {
+                t.rule += 1
+            } else if destinations[t.rule] != 0 && destinations[t.rule] != daddr {
+                if recordObservations { touched |= RuleTouches.destination }
+                t.rule += 1
+            } else {
+                return
             }
         }
     }
