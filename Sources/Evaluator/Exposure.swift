@@ -329,46 +329,52 @@ extension Evaluator {
                 }
                 let d = AddressSet.unionAll(family, differ)
                 if d.isEmpty { continue }
-                var next: [Segment] = []
-                for s in segments {
-                    let keep = s.region.subtracting(d)
-                    if !keep.isEmpty {
-                        var k = s
-                        k.region = keep
-                        next.append(k)
-                    }
-                    let amb = s.region.intersection(d)
-                    if amb.isEmpty { continue }
-                    var ls = s.listeners
-                    var reasons = s.reasons
-                    for t in other where t.region.intersects(amb) {
-                        for li in t.listeners where !ls.contains(li) { ls.append(li) }
-                        for r in t.reasons where !reasons.contains(r) { reasons.append(r) }
-                    }
-                    if !reasons.contains(reason) { reasons.append(reason) }
-                    next.append(
-                        Segment(
-                            region: amb, verdict: .conditional, listeners: ls, path: s.path, reasons: reasons,
-                            leafPathKey: "?" + s.leafPathKey + reasons.joined()))
-                }
-                // Sources only the other order delivers (or lets reach a listener at all).
-                let rest = d.subtracting(AddressSet.unionAll(family, segments.map(\.region)))
-                if !rest.isEmpty {
-                    for t in other {
-                        let r = t.region.intersection(rest)
-                        if r.isEmpty { continue }
-                        var reasons = t.reasons
-                        if !reasons.contains(reason) { reasons.append(reason) }
-                        next.append(
-                            Segment(
-                                region: r, verdict: .conditional, listeners: t.listeners, path: t.path, reasons: reasons,
-                                leafPathKey: "?" + t.leafPathKey + reasons.joined()))
-                    }
-                }
-                segments = next
+                segments = Self.markAmbiguous(segments, other: other, where: d, reason: reason, family: family)
             }
         }
         return segments
+    }
+
+    /// The segments with the sources `d`, where another order of equal-priority chains decides differently, made
+    /// conditional (with both orders' listeners and reasons), plus the sources only the other order lets through.
+    static func markAmbiguous(_ segments: [Segment], other: [Segment], where d: AddressSet, reason: String, family: IPFamily) -> [Segment] {
+        var next: [Segment] = []
+        for s in segments {
+            let keep = s.region.subtracting(d)
+            if !keep.isEmpty {
+                var k = s
+                k.region = keep
+                next.append(k)
+            }
+            let amb = s.region.intersection(d)
+            if amb.isEmpty { continue }
+            var ls = s.listeners
+            var reasons = s.reasons
+            for t in other where t.region.intersects(amb) {
+                for li in t.listeners where !ls.contains(li) { ls.append(li) }
+                for r in t.reasons where !reasons.contains(r) { reasons.append(r) }
+            }
+            if !reasons.contains(reason) { reasons.append(reason) }
+            next.append(
+                Segment(
+                    region: amb, verdict: .conditional, listeners: ls, path: s.path, reasons: reasons,
+                    leafPathKey: "?" + s.leafPathKey + reasons.joined()))
+        }
+        // Sources only the other order delivers (or lets reach a listener at all).
+        let rest = d.subtracting(AddressSet.unionAll(family, segments.map(\.region)))
+        if !rest.isEmpty {
+            for t in other {
+                let r = t.region.intersection(rest)
+                if r.isEmpty { continue }
+                var reasons = t.reasons
+                if !reasons.contains(reason) { reasons.append(reason) }
+                next.append(
+                    Segment(
+                        region: r, verdict: .conditional, listeners: t.listeners, path: t.path, reasons: reasons,
+                        leafPathKey: "?" + t.leafPathKey + reasons.joined()))
+            }
+        }
+        return next
     }
 
     /// Every listener's summary; workers take interleaved listeners, each with its own memo (pure functions of the

@@ -74,32 +74,7 @@ struct HostRouting: Sendable {
     private var cuts: [IPFamily: [UInt128]] = [:]
 
     init(_ s: Snapshot) {
-        var ifs: [Iface] = []
-        for i in s.interfaces {
-            var v4: [UInt128] = [], v6: [UInt128] = []
-            var p4: [UInt8]?, p6: [UInt8]?
-            var subnets: [Subnet] = []
-            for a in i.addresses {
-                guard let ip = IPAddress(a.address) else { continue }
-                if a.scope == "global" {
-                    subnets.append(
-                        Subnet(family: ip.family, prefix: CIDR(address: ip, prefixLength: Int(a.prefixLength)).valueRange, bytes: ip.bytes))
-                }
-                switch ip {
-                case .v4(let x): v4.append(UInt128(x.value)); if p4 == nil { p4 = x.bytes }
-                case .v6(let x): v6.append(addressValue(x.bytes)); if p6 == nil, !x.isLinkLocal { p6 = x.bytes }
-                }
-            }
-            if p6 == nil, let first = i.addresses.first(where: { $0.family == .ipv6 }), let ip = IPv6Address(first.address) { p6 = ip.bytes }
-            ifs.append(
-                Iface(
-                    index: i.index, name: i.name, loopback: i.isLoopback || i.name == "lo", kind: i.kind,
-                    v4: v4, v6: v6, primaryV4: p4, primaryV6: p6, subnets: subnets))
-        }
-        let kinds = Dictionary(s.interfaces.map { ($0.name, $0.kind ?? "") }, uniquingKeysWith: { a, _ in a })
-        for (k, i) in s.interfaces.enumerated() where k < ifs.count {
-            if let m = i.master, ["bridge", "bond", "team"].contains(kinds[m] ?? "") { ifs[k].portOfBridgeOrBond = true }
-        }
+        let ifs = Self.interfaces(of: s)
         interfaces = ifs
         var bn: [String: Int] = [:], bi: [UInt32: Int] = [:]
         for (n, i) in ifs.enumerated() { bn[i.name] = n; bi[i.index] = n }
@@ -153,6 +128,37 @@ struct HostRouting: Sendable {
         lookupTables = tables
         rulesUseMark = s.routes.rules.contains { $0.fwmark != nil }
         buildIndexes()
+    }
+
+    /// The snapshot's interfaces with their addresses as values, primary addresses and global-scope subnets.
+    private static func interfaces(of s: Snapshot) -> [Iface] {
+        var ifs: [Iface] = []
+        for i in s.interfaces {
+            var v4: [UInt128] = [], v6: [UInt128] = []
+            var p4: [UInt8]?, p6: [UInt8]?
+            var subnets: [Subnet] = []
+            for a in i.addresses {
+                guard let ip = IPAddress(a.address) else { continue }
+                if a.scope == "global" {
+                    subnets.append(
+                        Subnet(family: ip.family, prefix: CIDR(address: ip, prefixLength: Int(a.prefixLength)).valueRange, bytes: ip.bytes))
+                }
+                switch ip {
+                case .v4(let x): v4.append(UInt128(x.value)); if p4 == nil { p4 = x.bytes }
+                case .v6(let x): v6.append(addressValue(x.bytes)); if p6 == nil, !x.isLinkLocal { p6 = x.bytes }
+                }
+            }
+            if p6 == nil, let first = i.addresses.first(where: { $0.family == .ipv6 }), let ip = IPv6Address(first.address) { p6 = ip.bytes }
+            ifs.append(
+                Iface(
+                    index: i.index, name: i.name, loopback: i.isLoopback || i.name == "lo", kind: i.kind,
+                    v4: v4, v6: v6, primaryV4: p4, primaryV6: p6, subnets: subnets))
+        }
+        let kinds = Dictionary(s.interfaces.map { ($0.name, $0.kind ?? "") }, uniquingKeysWith: { a, _ in a })
+        for (k, i) in s.interfaces.enumerated() where k < ifs.count {
+            if let m = i.master, ["bridge", "bond", "team"].contains(kinds[m] ?? "") { ifs[k].portOfBridgeOrBond = true }
+        }
+        return ifs
     }
 
     private mutating func buildIndexes() {
