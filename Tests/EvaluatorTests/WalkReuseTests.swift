@@ -103,7 +103,8 @@ import Testing
                 "ip daddr 203.0.113.12 tcp dport 80 dnat to 192.0.2.1:8080"
             ])
         let f = table(.inet, "f")
-        try f.chain("input", hook: .input, policy: .drop, ["iif lo accept", "iifname eth1 tcp dport 8080 accept", "iifname eth0 tcp dport 8443 accept"])
+        try f.chain(
+            "input", hook: .input, policy: .drop, ["iif lo accept", "iifname eth1 tcp dport 8080 accept", "iifname eth0 tcp dport 8443 accept"])
         try f.chain("forward", hook: .forward, policy: .drop, ["iifname eth0 accept"])
         return Evaluator(snapshot: snapshot(listeners: Self.listeners, nat, f))
     }
