@@ -155,21 +155,39 @@ public struct ExposureSetTable: Sendable {
 public struct ExposurePathTable: Sendable {
     public private(set) var paths: [[PathStep]] = []
     private var index: [[PathStep]: Int] = [:]
+    /// By array storage: regions of one document share their path arrays, and hashing every step's strings for each
+    /// of them (three times: table, region keys, writing) was most of the JSON render. The document holds every array
+    /// while the table is used, so a storage address stands for one unchanged path.
+    private var byStorage: [UInt: Int] = [:]
 
     public init(listeners: [ListenerExposure], forwarded: [ForwardedPort]) {
         for f in forwarded { for r in f.regions { add(r.path) } }
         for x in listeners { for r in x.regions { add(r.path) } }
     }
 
+    private static func storage(_ p: [PathStep]) -> UInt? {
+        p.withUnsafeBufferPointer { $0.baseAddress.map { UInt(bitPattern: $0) } }
+    }
+
     private mutating func add(_ p: [PathStep]) {
-        if index[p] == nil {
-            index[p] = paths.count
+        let address = Self.storage(p)
+        if let address, byStorage[address] != nil { return }
+        let i: Int
+        if let known = index[p] {
+            i = known
+        } else {
+            i = paths.count
+            index[p] = i
             paths.append(p)
         }
+        if let address { byStorage[address] = i }
     }
 
     /// The index of a path the table holds (every region's path of the document it was built from).
-    public func index(of p: [PathStep]) -> Int? { index[p] }
+    public func index(of p: [PathStep]) -> Int? {
+        if let address = Self.storage(p), let i = byStorage[address] { return i }
+        return index[p]
+    }
 }
 
 /// The distinct regions of an exposure document, each written once in its `regions` table: listeners under the
