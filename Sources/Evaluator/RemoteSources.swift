@@ -7,8 +7,7 @@ extension ExposureRegion {
     /// The region's sources, exactly: `sourceSet`, or for a region read back from a report that did not carry one, its
     /// listed ranges (complete unless `omittedSources` says ranges were cut, as schema 2 did for large lists).
     public var exactSources: AddressSet {
-        if let sourceSet { return sourceSet }
-        return AddressSet(family: family, ranges: sources.compactMap { AddressSet.parseRange($0, family) })
+        sourceSet ?? .parsing(sources, family)
     }
 
     /// Accepted or conditional for remote traffic (any interface but loopback).
@@ -17,10 +16,7 @@ extension ExposureRegion {
     /// Every remote source of `family` the regions accept or leave conditional, merged. Every source the kernel
     /// would route (all but the martian sources it drops) is the whole family, as reports write it (`0.0.0.0/0`).
     public static func remoteSources(_ regions: [ExposureRegion], _ family: IPFamily) -> AddressSet {
-        var parts: [AddressSet] = []
-        for r in regions where r.family == family && r.reachesRemotely { parts.append(r.exactSources) }
-        guard var out = parts.first else { return AddressSet(family: family) }
-        for p in parts.dropFirst() { out = out.union(p) }
+        let out = AddressSet.unionAll(family, regions.filter { $0.family == family && $0.reachesRemotely }.map(\.exactSources))
         let routable = [false, true].contains { out.unionIsFull(Walker.martianSources(family, routeLocalnet: $0)) }
         return routable ? .full(family) : out
     }

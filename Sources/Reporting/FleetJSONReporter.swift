@@ -56,7 +56,7 @@ public struct FleetJSONReporter: Sendable {
             return Host(
                 host: h.hostname, kernel: h.result.host.kernel, collectedAt: h.result.host.collectedAt,
                 report: report.relative(h.file), toolVersion: h.toolVersion, policy: h.result.policySource,
-                counts: counts(h.result), caveats: h.result.caveats, findings: h.result.findings)
+                counts: FindingsJSON.summary(h.result), caveats: h.result.caveats, findings: h.result.findings)
         }
         let checks = fleet.byCheck.map { g in
             var names: [String] = []
@@ -71,15 +71,5 @@ public struct FleetJSONReporter: Sendable {
         }
         let doc = Document(schema: Self.schema, tool: Tool(version: fleet.toolVersion), hosts: hosts, byCheck: checks)
         return try ReportEncodingError.encode(doc, document: "fleet report")
-    }
-
-    /// Unsuppressed findings per severity, `suppressed` and `total`, as in the findings report's `summary`.
-    func counts(_ r: AuditResult) -> [String: Int] {
-        var out: [String: Int] = [:]
-        let c = r.counts
-        for s in Severity.allCases { out[s.rawValue] = c[s] ?? 0 }
-        out["suppressed"] = r.findings.filter(\.isSuppressed).count
-        out["total"] = r.findings.count
-        return out
     }
 }

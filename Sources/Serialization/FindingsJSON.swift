@@ -94,18 +94,23 @@ public enum FindingsJSON {
     public static func write(
         _ result: AuditResult, toolVersion: String, baseline: [String: BaselineMark]?
     ) throws(ReportEncodingError) -> String {
-        var summary: [String: Int] = [:]
-        let counts = result.counts
-        for s in Severity.allCases { summary[s.rawValue] = counts[s] ?? 0 }
-        summary["suppressed"] = result.findings.filter(\.isSuppressed).count
-        summary["total"] = result.findings.count
         let doc = Document(
             schema: schema, tool: Tool(version: toolVersion),
             host: Host(hostname: result.host.hostname, kernel: result.host.kernel, collectedAt: result.host.collectedAt),
             policy: PolicyInfo(source: result.policySource, files: result.policyFiles),
-            summary: summary, caveats: result.caveats,
+            summary: summary(result), caveats: result.caveats,
             findings: result.findings.map { ReportedFinding(finding: $0, mark: baseline?[$0.fingerprint]) })
         return try ReportEncodingError.encode(doc, document: "findings report")
+    }
+
+    /// `summary`: unsuppressed findings per severity, `suppressed` and `total` (also each host's `counts` in a fleet).
+    public static func summary(_ r: AuditResult) -> [String: Int] {
+        var out: [String: Int] = [:]
+        let c = r.counts
+        for s in Severity.allCases { out[s.rawValue] = c[s] ?? 0 }
+        out["suppressed"] = r.findings.filter(\.isSuppressed).count
+        out["total"] = r.findings.count
+        return out
     }
 
     /// Why a report file cannot be used as a baseline or merged.
