@@ -122,7 +122,7 @@ public struct AddressSet: Sendable, Equatable, Hashable {
     }
 
     public static func == (a: AddressSet, b: AddressSet) -> Bool {
-        a.family == b.family && a.rangeCount == b.rangeCount && (SetIdentity(a) == SetIdentity(b) || a.ranges == b.ranges)
+        a.family == b.family && a.rangeCount == b.rangeCount && (SetIdentity(a) == SetIdentity(b) || a.sameRanges(b))
     }
 
     public func hash(into h: inout Hasher) {

@@ -78,3 +78,67 @@ final class SetInterner {
         return s
     }
 }
+
+/// One store per distinct content among the large stores of the sets it is given: sets computed apart (each exposure
+/// worker has its own cache, so its own copy of a deny list's complement) then read the same store, and comparing
+/// or subtracting them steps over the slices they share instead of reading a million ranges each.
+package struct StoreInterner {
+    private struct Fingerprint: Hashable {
+        var count: Int
+        var first: ClosedRange<UInt128>?
+        var last: ClosedRange<UInt128>?
+        var addresses: UInt128
+    }
+
+    /// The store each store seen reads instead (itself when first of its content); the key's store is kept alive
+    /// by `seen`, so an identifier never comes back for another store.
+    private var canonical: [ObjectIdentifier: RangeStore] = [:]
+    private var seen: [RangeStore] = []
+    private var byFingerprint: [Fingerprint: [RangeStore]] = [:]
+
+    package init() {}
+
+    /// `s` with each large store replaced by the first equal one seen: the same ranges, shared storage.
+    package mutating func intern(_ s: AddressSet) -> AddressSet {
+        var runs = s.runs
+        var changed = false
+        for k in runs.indices {
+            let c = store(runs[k].store)
+            if c !== runs[k].store {
+                runs[k] = RangeRun(store: c, start: runs[k].start, end: runs[k].end)
+                changed = true
+            }
+        }
+        return changed ? AddressSet(family: s.family, runs: runs, count: s.rangeCount) : s
+    }
+
+    private mutating func store(_ st: RangeStore) -> RangeStore {
+        // Small stores are copied pieces; only prefix-summed (large) ones are worth a comparison.
+        guard let total = st.sums.last else { return st }
+        let id = ObjectIdentifier(st)
+        if let c = canonical[id] { return c }
+        let print = Fingerprint(count: st.ranges.count, first: st.ranges.first, last: st.ranges.last, addresses: total)
+        let c = byFingerprint[print]?.first { $0.ranges == st.ranges } ?? st
+        if c === st { byFingerprint[print, default: []].append(st) }
+        canonical[id] = c
+        seen.append(st)
+        return c
+    }
+}
+
+extension AddressSet {
+    /// Whether both hold the same ranges, stepping over stretches that are the same slice of the same store.
+    func sameRanges(_ other: AddressSet) -> Bool {
+        guard family == other.family, rangeCount == other.rangeCount else { return false }
+        var pa = startPosition, pb = other.startPosition
+        var unused = RangeBuilder()
+        while let x = range(at: pa) {
+            guard let y = other.range(at: pb) else { return false }
+            if passShared(&pa, other, &pb, keep: false, into: &unused) { continue }
+            if x != y { return false }
+            pa = after(pa)
+            pb = other.after(pb)
+        }
+        return other.range(at: pb) == nil
+    }
+}

@@ -22,6 +22,9 @@ public struct ExposureSetTable: Sendable {
     private var byShape: [Shape: [Int]] = [:]
     /// Full entries, newest last: the candidates a new set is compared with.
     private var fullEntries: [Int] = []
+    /// Each exposure worker builds its own copy of a large set (a deny list's complement); entries are kept on one
+    /// copy's storage, so comparing and subtracting them steps over the slices they share.
+    private var stores = StoreInterner()
 
     /// A delta is written when it lists at most this share of the set's ranges.
     static let deltaShare = 8
@@ -55,7 +58,7 @@ public struct ExposureSetTable: Sendable {
         }
         names = sets.map { _ in nil }
         for (name, s) in named where s.rangeCount > 0 {
-            if let i = lookup(s), names[i] == nil { names[i] = name }
+            if let i = lookup(stores.intern(s)), names[i] == nil { names[i] = name }
         }
     }
 
@@ -73,39 +76,17 @@ public struct ExposureSetTable: Sendable {
 
     private func lookup(_ s: AddressSet) -> Int? {
         if let i = byIdentity[SetIdentity(s)] { return i }
-        return byShape[Shape(s)]?.first { Self.equal(sets[$0], s) }
-    }
-
-    /// Equality that first compares the slices: sets cut from the same stores (every listener's copy of a deny
-    /// list's remainder) are equal without reading a million ranges each.
-    static func equal(_ a: AddressSet, _ b: AddressSet) -> Bool {
-        if a.family != b.family || a.rangeCount != b.rangeCount { return false }
-        let x = coalesced(a.runs), y = coalesced(b.runs)
-        if x.count == y.count, zip(x, y).allSatisfy({ $0.store === $1.store && $0.start == $1.start && $0.end == $1.end }) { return true }
-        return a == b
-    }
-
-    /// Runs with each slice joined to the next one of the same store that continues it.
-    static func coalesced(_ runs: [RangeRun]) -> [RangeRun] {
-        var out: [RangeRun] = []
-        out.reserveCapacity(runs.count)
-        for r in runs {
-            if let p = out.last, p.store === r.store, p.end == r.start {
-                out[out.count - 1] = RangeRun(store: p.store, start: p.start, end: r.end)
-            } else {
-                out.append(r)
-            }
-        }
-        return out
+        return byShape[Shape(s)]?.first { sets[$0] == s }
     }
 
     @discardableResult
-    private mutating func add(_ s: AddressSet) -> Int {
-        let id = SetIdentity(s)
+    private mutating func add(_ given: AddressSet) -> Int {
+        let id = SetIdentity(given)
         if let i = byIdentity[id] { return i }
+        let s = stores.intern(given)
         let shape = Shape(s)
         let i: Int
-        if let same = byShape[shape]?.first(where: { Self.equal(sets[$0], s) }) {
+        if let same = byShape[shape]?.first(where: { sets[$0] == s }) {
             i = same
         } else {
             i = sets.count
@@ -119,6 +100,7 @@ public struct ExposureSetTable: Sendable {
             }
         }
         byIdentity[id] = i
+        byIdentity[SetIdentity(s)] = i
         return i
     }
 

@@ -126,6 +126,33 @@ import Testing
         }
     }
 
+    /// Copies of one large set built apart read one store once interned; sets of other content keep theirs, and
+    /// equality still sees a single range's difference inside shared slices.
+    @Test func internedCopiesShareOneStore() {
+        var g = SplitMix64(seed: 5)
+        let big = Self.random(20_000, &g, window: 2_000_000)
+        let copy = AddressSet(family: Self.family, ranges: Array(big.ranges))
+        let other = Self.random(20_000, &g, window: 2_000_000)
+        #expect(big.runs[0].store !== copy.runs[0].store)
+        let a = big.subtracting(AddressSet(family: Self.family, ranges: [500_000...600_000]))
+        let b = copy.subtracting(AddressSet(family: Self.family, ranges: [900_000...950_000]))
+        var interner = StoreInterner()
+        let ia = interner.intern(a), ib = interner.intern(b), io = interner.intern(other)
+        #expect(ia == a && ib == b && io == other)
+        let store = big.runs[0].store
+        #expect(ia.runs.filter { $0.store.ranges.count >= 64 }.allSatisfy { $0.store === store })
+        #expect(ib.runs.filter { $0.store.ranges.count >= 64 }.allSatisfy { $0.store === store })
+        #expect(io.runs[0].store === other.runs[0].store)
+        // One range more, inside otherwise shared slices: not equal, and the difference is found.
+        let range = Array(big.ranges)[10_000]
+        let gap = range.upperBound + 2
+        let plus = ib.union(AddressSet.point(Self.family, gap))
+        #expect(!ib.sameRanges(plus) && !plus.sameRanges(ib) && plus != ib)
+        let moved = ib.subtracting(AddressSet.point(Self.family, range.lowerBound)).union(AddressSet.point(Self.family, gap))
+        #expect(moved.rangeCount == ib.rangeCount || moved.rangeCount == ib.rangeCount + 1)
+        #expect(moved != ib && ib.sameRanges(interner.intern(copy).subtracting(AddressSet(family: Self.family, ranges: [900_000...950_000]))))
+    }
+
     @Test func largeCountsSaturateAndSlicesCountInConstantTime() {
         let v6 = AddressSet.full(.ipv6)
         #expect(v6.count == UInt128.max)

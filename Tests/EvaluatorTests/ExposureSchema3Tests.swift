@@ -112,6 +112,42 @@ import Testing
         #expect(back.listeners[2].regions[0].sourceSet == nearly)
     }
 
+    /// Each exposure worker builds its own copy of a large set: copies in separate storage are still one entry, a
+    /// near copy is still a delta, and the table keeps them on one storage (so comparing them skips shared slices).
+    @Test func copiesInSeparateStorageAreOneEntry() throws {
+        let parts = (0..<300).map { i -> ClosedRange<UInt128> in
+            let start = UInt128(0x0a00_0000 + i * 512)
+            return start...(start + 255)
+        }
+        let first = AddressSet(family: .ipv4, ranges: parts)
+        let second = AddressSet(family: .ipv4, ranges: parts)
+        #expect(first.runs[0].store !== second.runs[0].store)
+        let near = second.subtracting(AddressSet(family: .ipv4, ranges: [parts[7]]))
+        func listener(_ port: UInt16, _ set: AddressSet) -> ListenerExposure {
+            let region = ExposureRegion(
+                family: .ipv4, interface: "eth0", interfaceExists: true, destination: "192.0.2.1", destinationPort: port,
+                sources: set.ranges.prefix(ExposureRegion.maxListed).map { AddressSet.describe($0, .ipv4) },
+                omittedSources: set.rangeCount - ExposureRegion.maxListed, sourceCount: Double(set.count), verdict: .drop,
+                path: [], reasons: [], sourceSet: set)
+            return ListenerExposure(
+                listener: tcpListener("0.0.0.0", port), summary: .public, interfaces: ["eth0"], acceptedSources: [],
+                reasons: [], regions: [region], viaPorts: [], acceptedRanges: [])
+        }
+        let listeners = [listener(22, first), listener(80, second), listener(443, near)]
+        let table = ExposureSetTable(listeners: listeners, forwarded: [])
+        #expect(table.sets.count == 2)
+        #expect(table.index(of: first) == 0 && table.index(of: second) == 0 && table.index(of: near) == 1)
+        #expect(table.sets[1] == near)
+        #expect(table.sets[1].runs.allSatisfy { $0.store.ranges.count < 64 || $0.store === first.runs[0].store })
+        guard case .delta(let base, let added, let removed) = table.forms[1] else {
+            Issue.record("the near copy is not a delta: \(table.forms[1])")
+            return
+        }
+        #expect(base == 0 && added.isEmpty && removed == AddressSet(family: .ipv4, ranges: [parts[7]]))
+        let back = try Self.read(Self.bytes(ExposureDocument(host: Self.host, caveats: [], listeners: listeners, forwarded: [])))
+        #expect(back.listeners.map { $0.regions[0].sourceSet } == [first, second, near])
+    }
+
     /// The drop region of `ip saddr @deny drop` is the named set itself: its entry says so, and the evaluator lists
     /// the named address sets it knows (interval and plain, not maps).
     @Test func namedSetEntriesAreNamed() throws {
