@@ -73,6 +73,6 @@ let package = Package(
         .testTarget(name: "DiffingTests", dependencies: ["Diffing", "Serialization", "Reporting", "Checks", "Policy", "Evaluator", "HostModel", "TestSupport"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "Evaluator", "HostModel"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "FuzzTests", dependencies: ["FuzzEntries"], swiftSettings: swiftSettings),
-        .testTarget(name: "IntegrationTests", dependencies: ["HostModel", "Serialization", "Evaluator", "Checks", "TestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "IntegrationTests", dependencies: ["HostModel", "Serialization", "Evaluator", "Checks", "Collector", "Netlink", "TestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     ]
 )

@@ -63,15 +63,19 @@ public enum Collector {
     /// - Throws: `CollectError.firewallUnreadable` without CAP_NET_ADMIN (unless `allowPartial`),
     ///   `CollectError.kernel` when sockets, links or the ruleset cannot be read.
     public static func collect(_ options: CollectOptions) throws(CollectError) -> Snapshot {
+        // The ruleset dump, the largest read on a firewalled host, runs on a thread of its own meanwhile.
+        let firewallRead = options.readFirewall ? FirewallRead(options) : nil
+        let hostRead: Result<HostRead, CollectError>
+        do { hostRead = .success(try readHost(options)) } catch { hostRead = .failure(error) }
+
         var warnings: [String] = []
         var privileges = Privileges()
-
-        // The firewall first: without the privilege for it, fail before the expensive /proc walk.
         var firewall = Firewall(status: .unreadable, error: "not collected: this view does not read the firewall")
-        if options.readFirewall {
-            firewall = try readFirewall(options, privileges: &privileges, warnings: &warnings)
-            firewall.legacyTables = HostFiles.legacyTables(procRoot: options.procRoot)
-            firewall.recentLists = HostFiles.recentLists(procRoot: options.procRoot)
+        if let read = firewallRead?.join() {
+            // Without the privilege for the firewall, that is the error, whatever else failed.
+            firewall = try read.result.get()
+            privileges.netAdmin = read.netAdmin
+            warnings = read.warnings
         }
         if !firewall.legacyTables.isEmpty {
             let names =
@@ -79,7 +83,31 @@ public enum Collector {
                 + firewall.legacyTables.arp.map { "arp:\($0)" }).joined(separator: ", ")
             warnings.append("ruleset incomplete: legacy iptables tables present (\(names)); their rules are not visible to portwarden")
         }
+        let host = try hostRead.get()
+        privileges.procFds = host.procFds
+        warnings += host.warnings
 
+        let info = HostInfo(
+            hostname: HostFiles.hostname(), kernel: HostFiles.kernelRelease(),
+            collectedAt: HostFiles.rfc3339Now(), toolVersion: options.toolVersion)
+        return Snapshot(
+            host: info, listeners: host.listeners, interfaces: host.net.interfaces, routes: host.net.routing,
+            sysctls: options.readRouting ? SysctlReader.read(procRoot: options.procRoot) : Sysctls(), firewall: firewall,
+            privileges: privileges, warnings: warnings, netns: host.own, namespaces: host.namespaces)
+    }
+
+    /// Everything but the firewall: sockets with their owners, links and routes, and the other namespaces.
+    struct HostRead {
+        var listeners: [Listener]
+        var net: RouteNetlink.Result
+        var own: NamespaceID?
+        var namespaces: [NetworkNamespace]
+        var procFds = true
+        var warnings: [String] = []
+    }
+
+    static func readHost(_ options: CollectOptions) throws(CollectError) -> HostRead {
+        var warnings: [String] = []
         var raw: [RawSocket]
         let net: RouteNetlink.Result
         var unavailable: [String] = []
@@ -118,22 +146,16 @@ public enum Collector {
                 if let p = ProcOwners.process(pid: pid, procRoot: options.procRoot) { processes[pid] = p }
             }
         }
+        var read = HostRead(listeners: [], net: net, own: found.own, namespaces: [])
         if scan.denied {
-            privileges.procFds = false
+            read.procFds = false
             warnings.append(ownersUnknownWarning)
         }
-        let listeners = assembleListeners(raw, scan: scan, processes: processes, interfaces: net.interfaces)
-        warnings += incompleteScanWarnings(scan, unknownOwners: listeners.lazy.filter { $0.owner == .unknown }.count)
-
-        let namespaces = assembleNamespaces(others, scan: scan, processes: processes, procRoot: options.procRoot, warnings: &warnings)
-
-        let host = HostInfo(
-            hostname: HostFiles.hostname(), kernel: HostFiles.kernelRelease(),
-            collectedAt: HostFiles.rfc3339Now(), toolVersion: options.toolVersion)
-        return Snapshot(
-            host: host, listeners: listeners, interfaces: net.interfaces, routes: net.routing,
-            sysctls: options.readRouting ? SysctlReader.read(procRoot: options.procRoot) : Sysctls(), firewall: firewall,
-            privileges: privileges, warnings: warnings, netns: found.own, namespaces: namespaces)
+        read.listeners = assembleListeners(raw, scan: scan, processes: processes, interfaces: net.interfaces)
+        warnings += incompleteScanWarnings(scan, unknownOwners: read.listeners.lazy.filter { $0.owner == .unknown }.count)
+        read.namespaces = assembleNamespaces(others, scan: scan, processes: processes, procRoot: options.procRoot, warnings: &warnings)
+        read.warnings = warnings
+        return read
     }
 
     /// The other namespaces' listeners with owners from the host's one /proc walk, and the container that owns each.
