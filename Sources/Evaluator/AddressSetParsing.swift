@@ -46,6 +46,9 @@ func addressValue(_ bytes: ArraySlice<UInt8>) -> UInt128 {
 
 func addressValue(_ bytes: [UInt8]) -> UInt128 { addressValue(bytes[...]) }
 
+/// A loopback address as a destination: 127.0.0.0/8 or ::1 (martian when it arrives from outside).
+func isLoopback(_ family: IPFamily, _ v: UInt128) -> Bool { family == .ipv4 ? v >> 24 == 127 : v == 1 }
+
 extension CIDR {
     /// The prefix as an inclusive range of address values.
     package var valueRange: ClosedRange<UInt128> {

@@ -216,7 +216,7 @@ extension Evaluator {
         var shared: [UnitKey: Int] = [:]
         for (i, q) in questions.enumerated() {
             let v = addressValue(q.daddr)
-            let loopDst = q.family == .ipv4 ? (v >> 24 == 127) : v == 1
+            let loopDst = isLoopback(q.family, v)
             guard !loopDst, routing.isLocal(q.family, v) else {
                 units.append([i])
                 continue
@@ -234,7 +234,7 @@ extension Evaluator {
 
     func walk(_ q: Question, grid: [GridInterface], reuseWalks: Bool, cache: SymbolicCache, walks: inout [WalkKey: [WalkRecord]]) -> [Cell?] {
         let dValue = addressValue(q.daddr)
-        let loopDst = q.family == .ipv4 ? (dValue >> 24 == 127) : dValue == 1
+        let loopDst = isLoopback(q.family, dValue)
         let isLocal = routing.isLocal(q.family, dValue)
         var out: [Cell?] = []
         out.reserveCapacity(grid.count)

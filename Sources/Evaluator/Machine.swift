@@ -425,7 +425,7 @@ struct Walker {
                 return false
             }
             let d = addressValue(t.pkt.daddr)
-            let loopDst = fam == .ipv4 ? (d >> 24 == 127) : (d == 1)
+            let loopDst = isLoopback(fam, d)
             if loopDst {
                 let localnet = fam == .ipv4 && (sysctls.routeLocalnet["all"] == true || sysctls.routeLocalnet[t.pkt.arrivalName] == true)
                 if !localnet {
