@@ -19,6 +19,9 @@ public struct CollectOptions: Sendable {
     /// How rules are dumped: per chain (linear in the number of rules) or in one dump (as `nft` does; quadratic in the
     /// kernel). Both return the same ruleset; the choice exists so the benchmark can show the crossover.
     public var ruleDump: RuleDumpStrategy
+    /// How many sockets answer the ruleset's element and rule dumps at once (`NftablesReader.read(workers:)`): two
+    /// on a machine with more than one core, where decoding the dumps in parallel shortens the read; 1 otherwise.
+    public var rulesetWorkers = sysconf(Int32(_SC_NPROCESSORS_ONLN)) > 1 ? 2 : 1
     /// Which other network namespaces (containers, pods, named ones) are read besides the collector's own.
     public var namespaces: NamespaceSelection
     /// A pause between the socket dump and the /proc walk, so tests can make processes exit inside that window
@@ -231,7 +234,7 @@ public enum Collector {
     /// Maps the nftables reader's outcome to the snapshot's firewall, or to the failure the user has to act on.
     static func readFirewall(_ options: CollectOptions, privileges: inout Privileges, warnings: inout [String]) throws(CollectError) -> Firewall {
         do {
-            let read = try NftablesReader.read(rules: options.ruleDump)
+            let read = try NftablesReader.read(rules: options.ruleDump, workers: options.rulesetWorkers)
             privileges.netAdmin = true
             return Firewall(status: read.tables.isEmpty ? .absent : .ok, generation: read.generation, tables: read.tables)
         } catch {

@@ -87,6 +87,27 @@ public struct RulesetAssembler {
         return assembler
     }
 
+    /// Takes what `other` (a copy of this assembler made after the table, chain and set lists) read for `request`:
+    /// a set's elements or a chain's rules, and whether it saw a changed generation or an orphan.
+    mutating func adopt(_ request: NftablesRequest, from other: RulesetAssembler) {
+        generationChanged = generationChanged || other.generationChanged
+        sawOrphan = sawOrphan || other.sawOrphan
+        switch request {
+        case .setElements(let family, let table, let set):
+            guard let (ti, si) = setIndex[ObjectKey(family: family, table: table, name: set)] else { return }
+            tables[ti].sets[si].elements = other.tables[ti].sets[si].elements
+        case .chainRules(let family, let table, let chain):
+            guard let (ti, ci) = chainIndex[ObjectKey(family: family, table: table, name: chain)] else { return }
+            tables[ti].chains[ci].rules = other.tables[ti].chains[ci].rules
+        case .allRules:
+            for (ti, table) in tables.enumerated() {
+                for ci in table.chains.indices { tables[ti].chains[ci].rules = other.tables[ti].chains[ci].rules }
+            }
+        case .generation, .tables, .chains, .sets:
+            break
+        }
+    }
+
     // MARK: - Objects
 
     private mutating func consumeGeneration(_ message: Message) throws {

@@ -33,17 +33,22 @@ public enum NftablesReader {
     /// - Throws: `NetlinkError.kernel(_, EPERM)` without CAP_NET_ADMIN; `NetlinkError.inconsistent` when the
     ///   ruleset kept changing for `maxAttempts` passes.
     ///   A receive buffer overrun (ENOBUFS: the kernel dropped replies) also redoes the pass, on a new socket.
-    /// - Parameter connect: the socket for a pass (tests replay recorded datagrams through it).
+    /// - Parameters:
+    ///   - workers: how many sockets answer the element and rule dumps at once, each on a thread of its own (see
+    ///     `NftablesDumpWorkers`); 1 reads everything on the calling thread. Recording (`PORTWARDEN_RECORD_NETLINK`)
+    ///     always reads on one socket, so a capture replays in order.
+    ///   - connect: the socket for a pass (tests replay recorded datagrams through it); called on the calling thread.
     public static func read(
-        maxAttempts: Int = 5, rules strategy: RuleDumpStrategy = .perChain,
+        maxAttempts: Int = 5, rules strategy: RuleDumpStrategy = .perChain, workers: Int = 1,
         connect: () throws -> NetlinkSocket = { try NetlinkSocket(protocol: NetlinkSocket.netfilter) }
     ) throws -> RulesetRead {
         var socket = try connect()
         let attempts = max(1, maxAttempts)
+        let workers = socket.recorder == nil ? max(1, workers) : 1
         var overrun: NetlinkError?
         for attempt in 1...attempts {
             do {
-                if let (generation, tables) = try pass(socket, strategy: strategy) {
+                if let (generation, tables) = try pass(socket, strategy: strategy, workers: workers, connect: connect) {
                     return RulesetRead(generation: generation, tables: tables, attempts: attempt)
                 }
                 overrun = nil
@@ -67,7 +72,9 @@ public enum NftablesReader {
     }
 
     /// One pass; nil when it was not consistent and must be redone.
-    private static func pass(_ socket: NetlinkSocket, strategy: RuleDumpStrategy) throws -> (UInt32, [Table])? {
+    private static func pass(
+        _ socket: NetlinkSocket, strategy: RuleDumpStrategy, workers: Int, connect: () throws -> NetlinkSocket
+    ) throws -> (UInt32, [Table])? {
         var assembler = RulesetAssembler()
         var interrupted = false
         do {
@@ -76,18 +83,19 @@ public enum NftablesReader {
             for request in [NftablesRequest.tables, .chains, .sets] {
                 interrupted = try send(request, on: socket, into: &assembler) || interrupted
             }
-            for set in assembler.setRefs {
-                interrupted = try send(.setElements(family: set.family, table: set.table, set: set.name), on: socket, into: &assembler) || interrupted
-            }
+            var dumps = assembler.setRefs.map { NftablesRequest.setElements(family: $0.family, table: $0.table, set: $0.name) }
             switch strategy {
-            case .whole:
-                interrupted = try send(.allRules, on: socket, into: &assembler) || interrupted
-            case .perChain:
-                for chain in assembler.chainRefs {
-                    interrupted =
-                        try send(.chainRules(family: chain.family, table: chain.table, chain: chain.name), on: socket, into: &assembler)
-                        || interrupted
-                }
+            case .whole: dumps.append(.allRules)
+            case .perChain: dumps += assembler.chainRefs.map { .chainRules(family: $0.family, table: $0.table, chain: $0.name) }
+            }
+            if workers > 1, dumps.count > 1 {
+                let sockets = try [socket] + (1..<min(workers, dumps.count)).map { _ in try connect() }
+                interrupted =
+                    try NftablesDumpWorkers.run(dumps, sockets: sockets, into: &assembler) { request, socket, assembler in
+                        try send(request, on: socket, into: &assembler)
+                    } || interrupted
+            } else {
+                for request in dumps { interrupted = try send(request, on: socket, into: &assembler) || interrupted }
             }
             interrupted = try send(.generation, on: socket, into: &assembler) || interrupted
             guard !interrupted, assembler.isConsistent else { return nil }

@@ -46,6 +46,13 @@ import Testing
         #expect(a.generation == b.generation)
         #expect(a.tables.flatMap(\.chains).flatMap(\.rules).count > 30)
         #expect(a.tables == b.tables)
+        // Shared out among several sockets, the dumps give the same ruleset, in the same order.
+        for (strategy, workers) in [("perChain", 2), ("perChain", 5), ("whole", 3)] {
+            let parallel = try RulesetFixture.bridge(in: ns, strategy: strategy, workers: workers)
+            #expect(parallel.error == nil, "\(strategy) on \(workers) sockets: \(parallel.error ?? "")")
+            #expect(parallel.reads.first?.tables == a.tables, "\(strategy) on \(workers) sockets read another ruleset")
+            #expect(parallel.reads.first?.generation == a.generation)
+        }
         // And each is right on its own.
         let nft = try RulesetFixture.nftJSON(in: ns)
         let compared = try RulesetComparison.compare(ours: b.tables, nft: nft)
@@ -144,17 +151,23 @@ import Testing
             """
         try ns.spawn(["sh", "-c", script])
         Thread.sleep(forTimeInterval: 0.3)
-        var reads: [RulesetFixture.LiveReport.Read] = []
+        // Read on one socket and with the dumps shared by two (as `collect` reads), alternately: both must be
+        // retried when overtaken and never return a mix.
+        var reads: [Int: [RulesetFixture.LiveReport.Read]] = [1: [], 2: []]
         var rounds = 0
-        while rounds < 6 && (reads.isEmpty || reads.allSatisfy { $0.attempts == 1 }) {
+        func retried(_ workers: Int) -> Bool { reads[workers, default: []].contains { $0.attempts > 1 } }
+        while rounds < 12 && !(retried(1) && retried(2)) {
             rounds += 1
-            let report = try RulesetFixture.bridge(in: ns, reads: 10, maxAttempts: 100)
+            let workers = rounds % 2 == 1 ? 1 : 2
+            let report = try RulesetFixture.bridge(in: ns, reads: 10, maxAttempts: 100, workers: workers)
             #expect(report.error == nil, "\(report.error ?? "")")
-            reads += report.reads
+            reads[workers, default: []] += report.reads
         }
-        #expect(reads.count >= 10)
-        #expect(reads.contains { $0.attempts > 1 }, "the retry path never ran: \(reads.map(\.attempts))")
-        for read in reads {
+        for workers in [1, 2] {
+            #expect(reads[workers, default: []].count >= 10)
+            #expect(retried(workers), "the retry path never ran on \(workers) socket(s): \(reads[workers, default: []].map(\.attempts))")
+        }
+        for read in reads.values.joined() {
             let table = try #require(read.tables.first { $0.name == "churn" })
             let rules = try #require(table.chain(named: "c")).rules
             let comments = Set(rules.compactMap(\.comment))
@@ -167,8 +180,8 @@ import Testing
         }
         // With a single allowed pass, a disturbed read fails with "kept changing" instead of returning a mix.
         var failure: String?
-        for _ in 0..<5 where failure == nil {
-            failure = try RulesetFixture.bridge(in: ns, reads: 20, maxAttempts: 1).error
+        for round in 0..<6 where failure == nil {
+            failure = try RulesetFixture.bridge(in: ns, reads: 20, maxAttempts: 1, workers: 1 + round % 2).error
         }
         #expect(failure?.contains("kept changing while it was read (1 attempts)") == true, "\(failure ?? "no read was disturbed")")
     }

@@ -126,9 +126,10 @@ enum RulesetFixture {
         return FileManager.default.currentDirectoryPath + "/" + arg0
     }
 
-    /// Runs `NftablesReader` inside `ns` through the bridge. `asUser` drops to that uid with no capabilities.
+    /// Runs `NftablesReader` inside `ns` through the bridge, its dumps shared by `workers` sockets. `asUser` drops to
+    /// that uid with no capabilities.
     static func bridge(
-        in ns: TestNamespace, strategy: String = "perChain", reads: Int = 1, maxAttempts: Int = 5,
+        in ns: TestNamespace, strategy: String = "perChain", reads: Int = 1, maxAttempts: Int = 5, workers: Int = 1,
         asUser uid: Int? = nil
     ) throws -> LiveReport {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pwt-ruleset-\(UUID().uuidString)")
@@ -138,7 +139,7 @@ enum RulesetFixture {
         let output = dir.appendingPathComponent("report.json").path
         var command = [
             "env", "PORTWARDEN_LIVE_NETNS=1", "PORTWARDEN_LIVE_OUTPUT=\(output)", "PORTWARDEN_LIVE_STRATEGY=\(strategy)",
-            "PORTWARDEN_LIVE_READS=\(reads)", "PORTWARDEN_LIVE_MAX_ATTEMPTS=\(maxAttempts)",
+            "PORTWARDEN_LIVE_READS=\(reads)", "PORTWARDEN_LIVE_MAX_ATTEMPTS=\(maxAttempts)", "PORTWARDEN_LIVE_WORKERS=\(workers)",
             testBinary, "--testing-library", "swift-testing", "--filter", "NetlinkTests.LiveRead"
         ]
         if let uid {

@@ -8,7 +8,7 @@ import Testing
 /// setns() is per thread, so the integration tests cannot call the reader in-process inside another namespace.
 /// Instead they run this test binary under `ip netns exec <ns> env PORTWARDEN_LIVE_NETNS=1 …`; this test reads the
 /// namespace's ruleset `PORTWARDEN_LIVE_READS` times (default 1) with `PORTWARDEN_LIVE_STRATEGY` (`perChain` or
-/// `whole`) and writes a `LiveReport` as JSON to `PORTWARDEN_LIVE_OUTPUT`, including a failure's errno. Without
+/// `whole`) on `PORTWARDEN_LIVE_WORKERS` sockets (default 1) and writes a `LiveReport` as JSON to `PORTWARDEN_LIVE_OUTPUT`, including a failure's errno. Without
 /// the variable it is skipped (it is not a test of its own). Captures/record.sh uses it too.
 @Suite struct LiveRead {
     struct ReadResult: Codable {
@@ -38,13 +38,14 @@ import Testing
         let strategy: RuleDumpStrategy = env["PORTWARDEN_LIVE_STRATEGY"] == "whole" ? .whole : .perChain
         let count = Int(env["PORTWARDEN_LIVE_READS"] ?? "1") ?? 1
         let maxAttempts = Int(env["PORTWARDEN_LIVE_MAX_ATTEMPTS"] ?? "5") ?? 5
+        let workers = Int(env["PORTWARDEN_LIVE_WORKERS"] ?? "1") ?? 1
         var report = LiveReport()
         do {
             report.generationBefore = try NftablesReader.generation()
             for _ in 0..<count {
                 let clock = ContinuousClock()
                 let start = clock.now
-                let read = try NftablesReader.read(maxAttempts: maxAttempts, rules: strategy)
+                let read = try NftablesReader.read(maxAttempts: maxAttempts, rules: strategy, workers: workers)
                 let elapsed = (clock.now - start).components
                 let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
                 report.reads.append(ReadResult(generation: read.generation, attempts: read.attempts, tables: read.tables, seconds: seconds))
