@@ -101,7 +101,7 @@ import Testing
         let ns = try Self.loaded("rsro")
         defer { ns.cleanup() }
         let before = try RulesetFixture.nftJSON(in: ns)
-        let report = try RulesetFixture.bridge(in: ns, reads: 3)
+        let report = try RulesetFixture.bridge(in: ns, reads: 3, workers: 2)
         let between = try RulesetFixture.bridge(in: ns, strategy: "whole", reads: 2)
         let after = try RulesetFixture.nftJSON(in: ns)
         #expect(report.error == nil && between.error == nil)
