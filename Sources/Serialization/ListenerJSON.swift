@@ -19,8 +19,6 @@ package struct SnapshotJSONWriter: ~Copyable {
     /// large snapshot never exists in memory as a whole.
     private var drain: ((UnsafeBufferPointer<UInt8>) -> Void)?
     private var chunkSize = Int.max
-    /// A newline followed by indentation, sliced for each line start (one copy instead of one append per space).
-    private let lineStart: [UInt8] = [10] + [UInt8](repeating: 32, count: 64)
 
     init(capacity: Int = 0) { out = ByteBuffer(capacity: capacity) }
 
@@ -104,17 +102,33 @@ package struct SnapshotJSONWriter: ~Copyable {
 
     /// Starts an array item: the separator, a new line and the item's indentation.
     @inline(__always) package mutating func item(_ s: inout Scope) {
-        if !s.empty { out.append(UInt8(ascii: ",")) }
+        let comma = s.empty ? 0 : 1
         s.empty = false
-        newline(indent: s.indent + 2)
+        let indent = s.indent + 2
+        let p = out.appendUninitialized(comma + 1 + indent)
+        if comma == 1 { p[0] = UInt8(ascii: ",") }
+        p[comma] = 10
+        (p + comma + 1).initialize(repeating: 32, count: indent)
     }
 
-    /// Starts an object member: like `item`, then `"key" : `.
+    /// Starts an object member: like `item`, then `"key" : `, reserved and written in one go (a snapshot has
+    /// millions of keys).
     @inline(__always) package mutating func key(_ s: inout Scope, _ k: StaticString) {
-        item(&s)
-        out.append(34)
-        k.withUTF8Buffer { out.append(contentsOf: $0) }
-        out.append(34); out.append(32); out.append(58); out.append(32)
+        k.withUTF8Buffer { key in
+            let comma = s.empty ? 0 : 1
+            s.empty = false
+            let indent = s.indent + 2
+            let p = out.appendUninitialized(comma + indent + key.count + 6)
+            if comma == 1 { p[0] = UInt8(ascii: ",") }
+            p[comma] = 10
+            var i = comma + 1
+            (p + i).initialize(repeating: 32, count: indent)
+            i += indent
+            p[i] = 34
+            if let k = key.baseAddress { (p + i + 1).initialize(from: k, count: key.count) }
+            i += 1 + key.count
+            p[i] = 34; p[i + 1] = 32; p[i + 2] = 58; p[i + 3] = 32
+        }
     }
 
     /// A constant string value that needs no escaping (enum names).
@@ -159,12 +173,9 @@ package struct SnapshotJSONWriter: ~Copyable {
     }
 
     @inline(__always) mutating func newline(indent n: Int) {
-        if n < lineStart.count {
-            lineStart.withUnsafeBufferPointer { out.append(contentsOf: UnsafeBufferPointer(rebasing: $0[...n])) }
-        } else {
-            out.append(10)
-            for _ in 0..<n { out.append(32) }
-        }
+        let p = out.appendUninitialized(1 + n)
+        p[0] = 10
+        (p + 1).initialize(repeating: 32, count: n)
     }
 
     // MARK: Scalars
@@ -190,13 +201,19 @@ package struct SnapshotJSONWriter: ~Copyable {
 
     /// `Bytes` as its JSON string: lowercase hex, written without building a String first.
     mutating func hex(_ b: Bytes) {
-        out.append(34)
-        for byte in b.bytes {
-            out.append(Bytes.hexDigits[Int(byte >> 4)])
-            out.append(Bytes.hexDigits[Int(byte & 0xf)])
+        b.bytes.withUnsafeBufferPointer { bytes in
+            let p = out.appendUninitialized(2 * bytes.count + 2)
+            p[0] = 34
+            for (i, byte) in bytes.enumerated() {
+                p[1 + 2 * i] = Self.hexDigit(byte >> 4)
+                p[2 + 2 * i] = Self.hexDigit(byte & 0xf)
+            }
+            p[2 * bytes.count + 1] = 34
         }
-        out.append(34)
     }
+
+    /// The lowercase hex digit of `v` (0…15).
+    @inline(__always) private static func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 48 + v : 87 + v }
 
     /// JSON string escaping as Foundation's JSONWriter does it (slashes unescaped, DEL and non-ASCII as is).
     package mutating func string(_ s: String) {
@@ -286,6 +303,15 @@ package struct ByteBuffer: ~Copyable {
 
     /// Bytes written so far.
     package var count: Int { used }
+
+    /// Room for `count` more bytes at the end, counted as written: the caller must initialize all of them before
+    /// the next call. One capacity check for a run of bytes instead of one per byte.
+    @inlinable @inline(__always) package mutating func appendUninitialized(_ count: Int) -> UnsafeMutablePointer<UInt8> {
+        if used + count > capacity { grow(to: used + count) }
+        let p = base + used
+        used += count
+        return p
+    }
 
     /// The bytes written so far; valid until the next write.
     package var bytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: base, count: used) }
