@@ -89,7 +89,8 @@ public enum NftablesReader {
             case .perChain: dumps += assembler.chainRefs.map { .chainRules(family: $0.family, table: $0.table, chain: $0.name) }
             }
             if workers > 1, dumps.count > 1 {
-                let sockets = try [socket] + (1..<min(workers, dumps.count)).map { _ in try connect() }
+                // A socket that cannot be opened (a descriptor limit) only means fewer workers; the first one is enough.
+                let sockets = [socket] + (1..<min(workers, dumps.count)).compactMap { _ in try? connect() }
                 interrupted =
                     try NftablesDumpWorkers.run(dumps, sockets: sockets, into: &assembler) { request, socket, assembler in
                         try send(request, on: socket, into: &assembler)

@@ -123,6 +123,21 @@ final class AnsweringTransport: NetlinkTransport, @unchecked Sendable {
         #expect(dumps.count == Set(dumps).count + 1, "only GETGEN is asked twice")
     }
 
+    @Test func aSocketThatCannotBeOpenedLeavesTheDumpsToTheOthers() throws {
+        let answers = try AnsweringTransport.Answers(capture: Capture.datagrams(Self.capture))
+        var opened = 0
+        let read = try NftablesReader.read(
+            workers: 3,
+            connect: {
+                opened += 1
+                guard opened != 2 else { throw NetlinkError.open(protocolName: "nfnetlink", errno: 24) }  // EMFILE
+                return NetlinkSocket(transport: AnsweringTransport(answers))
+            })
+        #expect(opened == 3)
+        #expect(read.attempts == 1)
+        #expect(read.tables == (try Capture.tables(Self.capture)))
+    }
+
     @Test func aDumpInterruptedOnAnySocketRedoesThePass() throws {
         // The last set's element dump, answered by whichever socket takes it.
         let answers = try AnsweringTransport.Answers(capture: Capture.datagrams(Self.capture), interruptLast: NFT.getSetElem)
