@@ -101,34 +101,30 @@ package struct SnapshotJSONWriter: ~Copyable {
     }
 
     /// Starts an array item: the separator, a new line and the item's indentation.
-    @inline(__always) package mutating func item(_ s: inout Scope) {
-        let comma = s.empty ? 0 : 1
-        s.empty = false
-        let indent = s.indent + 2
-        let p = out.appendUninitialized(comma + 1 + indent)
-        if comma == 1 { p[0] = UInt8(ascii: ",") }
-        p[comma] = 10
-        (p + comma + 1).initialize(repeating: 32, count: indent)
-    }
+    @inline(__always) package mutating func item(_ s: inout Scope) { _ = startLine(&s, reserving: 0) }
 
     /// Starts an object member: like `item`, then `"key" : `, reserved and written in one go (a snapshot has
     /// millions of keys).
     @inline(__always) package mutating func key(_ s: inout Scope, _ k: StaticString) {
         k.withUTF8Buffer { key in
-            let comma = s.empty ? 0 : 1
-            s.empty = false
-            let indent = s.indent + 2
-            let p = out.appendUninitialized(comma + indent + key.count + 6)
-            if comma == 1 { p[0] = UInt8(ascii: ",") }
-            p[comma] = 10
-            var i = comma + 1
-            (p + i).initialize(repeating: 32, count: indent)
-            i += indent
-            p[i] = 34
-            if let k = key.baseAddress { (p + i + 1).initialize(from: k, count: key.count) }
-            i += 1 + key.count
-            p[i] = 34; p[i + 1] = 32; p[i + 2] = 58; p[i + 3] = 32
+            let p = startLine(&s, reserving: key.count + 5)
+            p[0] = 34
+            if let k = key.baseAddress { (p + 1).initialize(from: k, count: key.count) }
+            p[key.count + 1] = 34; p[key.count + 2] = 32; p[key.count + 3] = 58; p[key.count + 4] = 32
         }
+    }
+
+    /// Writes an item's separator, new line and indentation with room for `extra` more bytes (one capacity check),
+    /// and returns where those go; the caller must write all of them.
+    @inline(__always) private mutating func startLine(_ s: inout Scope, reserving extra: Int) -> UnsafeMutablePointer<UInt8> {
+        let comma = s.empty ? 0 : 1
+        s.empty = false
+        let indent = s.indent + 2
+        let p = out.appendUninitialized(comma + 1 + indent + extra)
+        if comma == 1 { p[0] = UInt8(ascii: ",") }
+        p[comma] = 10
+        (p + comma + 1).initialize(repeating: 32, count: indent)
+        return p + comma + 1 + indent
     }
 
     /// A constant string value that needs no escaping (enum names).
