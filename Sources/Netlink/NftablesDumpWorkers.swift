@@ -21,12 +21,12 @@ enum NftablesDumpWorkers {
         let queue = DumpQueue(count: requests.count)
         let workers = sockets.map { Worker(socket: $0, assembler: assembler) }
         let helpers = workers.dropFirst().map { worker in
-            HelperThread {
+            JoinableThread {
                 worker.work(requests, queue, send)
             }
         }
         workers[0].work(requests, queue, send)
-        for helper in helpers { helper.join() }
+        for helper in helpers { _ = helper.join() }
         if let failure = queue.failure { throw failure.error }
         var interrupted = false
         for worker in workers {
@@ -87,22 +87,5 @@ enum NftablesDumpWorkers {
                 if stored.map({ index < $0.index }) ?? true { stored = (index, error) }
             }
         }
-    }
-
-    /// A thread running one closure, joined by waiting for it.
-    private final class HelperThread: Sendable {
-        private let done = DispatchSemaphore(value: 0)
-
-        init(_ body: @escaping @Sendable () -> Void) {
-            let thread = Thread { [done] in
-                body()
-                done.signal()
-            }
-            // The main thread's size: the decoder's recursion depth is the one it was written for.
-            thread.stackSize = 8 << 20
-            thread.start()
-        }
-
-        func join() { done.wait() }
     }
 }
