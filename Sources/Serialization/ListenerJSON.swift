@@ -198,18 +198,17 @@ package struct SnapshotJSONWriter: ~Copyable {
     /// `Bytes` as its JSON string: lowercase hex, written without building a String first.
     mutating func hex(_ b: Bytes) {
         b.bytes.withUnsafeBufferPointer { bytes in
-            let p = out.appendUninitialized(2 * bytes.count + 2)
-            p[0] = 34
-            for (i, byte) in bytes.enumerated() {
-                p[1 + 2 * i] = Self.hexDigit(byte >> 4)
-                p[2 + 2 * i] = Self.hexDigit(byte & 0xf)
+            Bytes.hexDigits.withUnsafeBufferPointer { digits in
+                let p = out.appendUninitialized(2 * bytes.count + 2)
+                p[0] = 34
+                for (i, byte) in bytes.enumerated() {
+                    p[1 + 2 * i] = digits[Int(byte >> 4)]
+                    p[2 + 2 * i] = digits[Int(byte & 0xf)]
+                }
+                p[2 * bytes.count + 1] = 34
             }
-            p[2 * bytes.count + 1] = 34
         }
     }
-
-    /// The lowercase hex digit of `v` (0…15).
-    @inline(__always) private static func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 48 + v : 87 + v }
 
     /// JSON string escaping as Foundation's JSONWriter does it (slashes unescaped, DEL and non-ASCII as is).
     package mutating func string(_ s: String) {
