@@ -77,22 +77,12 @@ final class AnsweringTransport: NetlinkTransport, @unchecked Sendable {
         let k = Self.key(request)
         pending = answers.byRequest[k] ?? []
         interrupt = answers.shouldInterrupt(k)
-        seq = request[8..<12].reversed().reduce(0) { $0 << 8 | UInt32($1) }
+        seq = ReplayTransport.seq(of: request)
     }
 
     func receive(into buffer: inout [UInt8]) throws -> Int {
         guard !pending.isEmpty else { throw NetlinkError.receive(errno: 11) }
-        var d = pending.removeFirst()
-        var i = 0
-        while i + 16 <= d.count {
-            let len = Int(d[i]) | Int(d[i + 1]) << 8 | Int(d[i + 2]) << 16 | Int(d[i + 3]) << 24
-            guard len >= 16 else { break }
-            for k in 0..<4 { d[i + 8 + k] = UInt8(truncatingIfNeeded: seq >> (8 * k)); d[i + 12 + k] = 0 }
-            if interrupt { d[i + 6] |= 0x10 }  // NLM_F_DUMP_INTR
-            i += (len + 3) & ~3
-        }
-        buffer.replaceSubrange(0..<d.count, with: d)
-        return d.count
+        return ReplayTransport.deliver(pending.removeFirst(), seq: seq, interrupted: interrupt, into: &buffer)
     }
 }
 

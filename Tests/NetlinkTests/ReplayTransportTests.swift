@@ -23,7 +23,12 @@ final class ReplayTransport: NetlinkTransport {
 
     func send(_ request: [UInt8]) throws {
         sent.append(request)
-        seq = UInt32(request[8]) | UInt32(request[9]) << 8 | UInt32(request[10]) << 16 | UInt32(request[11]) << 24
+        seq = Self.seq(of: request)
+    }
+
+    /// A request's sequence number (nlmsghdr bytes 8-11, little-endian).
+    static func seq(of request: [UInt8]) -> UInt32 {
+        UInt32(request[8]) | UInt32(request[9]) << 8 | UInt32(request[10]) << 16 | UInt32(request[11]) << 24
     }
 
     func receive(into buffer: inout [UInt8]) throws -> Int {
@@ -31,14 +36,20 @@ final class ReplayTransport: NetlinkTransport {
         let fault = faults[received]
         if fault == .overrun { throw NetlinkError.receive(errno: 105) }
         if position == datagrams.count { position = 0 }  // the next pass asks the same questions again
-        var d = datagrams[position]
         position += 1
+        return Self.deliver(datagrams[position - 1], seq: seq, interrupted: fault == .interrupted, into: &buffer)
+    }
+
+    /// Copies a recorded datagram into `buffer` as the answer to request `seq`: every message's sequence number
+    /// rewritten to it and its port id to 0, NLM_F_DUMP_INTR set when `interrupted`. Returns its length.
+    static func deliver(_ datagram: [UInt8], seq: UInt32, interrupted: Bool, into buffer: inout [UInt8]) -> Int {
+        var d = datagram
         var i = 0
         while i + 16 <= d.count {
             let len = Int(d[i]) | Int(d[i + 1]) << 8 | Int(d[i + 2]) << 16 | Int(d[i + 3]) << 24
             guard len >= 16 else { break }
             for k in 0..<4 { d[i + 8 + k] = UInt8(truncatingIfNeeded: seq >> (8 * k)); d[i + 12 + k] = 0 }
-            if fault == .interrupted { d[i + 6] |= 0x10 }  // NLM_F_DUMP_INTR
+            if interrupted { d[i + 6] |= 0x10 }  // NLM_F_DUMP_INTR
             i += (len + 3) & ~3
         }
         buffer.replaceSubrange(0..<d.count, with: d)
